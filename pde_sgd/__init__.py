@@ -1,0 +1,15 @@
+"""pde_sgd: the continuous-time theory of stochastic gradient descent, computable and checkable.
+
+Subpackages: :mod:`pde_sgd.hj` (viscous and inviscid Hamilton-Jacobi: local entropy, Moreau envelope),
+:mod:`pde_sgd.fokker_planck` (anisotropic Fokker-Planck, steady states, potentials, currents),
+:mod:`pde_sgd.sde` (SGD, Entropy-SGD, Elastic-SGD ensembles), :mod:`pde_sgd.networks` (captured gradient
+noise of real PyTorch networks; imports torch). ``import pde_sgd`` imports neither torch nor matplotlib.
+"""
+__version__ = "0.1.0"
+
+from . import landscapes  # noqa: E402
+from .grid import Grid  # noqa: E402
+from .results import Result  # noqa: E402
+from .units import beta_from_sgd, noise_scale, temperature_from_sgd  # noqa: E402
+
+__all__ = ["Grid", "Result", "landscapes", "beta_from_sgd", "temperature_from_sgd", "noise_scale", "__version__"]

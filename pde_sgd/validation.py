@@ -1,0 +1,88 @@
+"""Input checks shared by every solver: each raises ValueError naming the parameter and what is allowed."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+def finite_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple | None = None,
+                 dtype=np.float64) -> np.ndarray:
+    """Return ``value`` as a float array, raising ValueError if it has NaN/inf or the wrong shape."""
+    arr = np.asarray(value, dtype=dtype)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if shape is not None and arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf; all values must be finite")
+    return arr
+
+
+def positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float, raising ValueError unless it is finite and > 0 (>= 0 if allowed)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return v
+
+
+def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int, raising ValueError unless it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed``, else raise ValueError listing the options."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
+    return value
+
+
+def times_array(name: str, times: Any) -> np.ndarray:
+    """Return a 1-D array of finite, non-negative, non-decreasing times."""
+    t = np.atleast_1d(finite_array(name, times))
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError(f"{name} must be a non-empty scalar or 1-D sequence of times, got shape {t.shape}")
+    if np.any(t < 0) or np.any(np.diff(t) < 0):
+        raise ValueError(f"{name} must be >= 0 and non-decreasing, got {t}")
+    return t
+
+
+def spd_matrices(name: str, D: Any, dim: int, *, rtol: float = 1e-10) -> np.ndarray:
+    """Validate a diffusion matrix or a field of them: shape (..., dim, dim), symmetric, positive semi-definite.
+
+    Symmetry is checked to ``rtol`` relative to the largest entry; PSD means the smallest eigenvalue is
+    >= -rtol * (largest |eigenvalue|). Returns the exactly symmetrised float array.
+    """
+    arr = finite_array(name, D)
+    if arr.ndim < 2 or arr.shape[-2:] != (dim, dim):
+        raise ValueError(f"{name} must have shape (..., {dim}, {dim}), got {arr.shape}")
+    scale = max(float(np.max(np.abs(arr))), 1e-300)
+    asym = float(np.max(np.abs(arr - np.swapaxes(arr, -1, -2))))
+    if asym > rtol * scale:
+        raise ValueError(f"{name} must be symmetric: max |D - D^T| = {asym:.3g} (allowed {rtol * scale:.3g})")
+    sym = 0.5 * (arr + np.swapaxes(arr, -1, -2))
+    eig = np.linalg.eigvalsh(sym)
+    lam_min = float(eig.min())
+    if lam_min < -rtol * max(float(np.abs(eig).max()), 1e-300):
+        raise ValueError(f"{name} must be positive semi-definite: smallest eigenvalue {lam_min:.3g} < 0")
+    return sym
+
+
+def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A numpy Generator from an int seed or an existing Generator (None is refused: runs must be seeded)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
