@@ -2,14 +2,19 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-STAMP   = $(VENV)/.installed-$(EXTRAS)
-EXTRAS ?= test
+BENCH_VENV ?= .venv-bench
 
 .PHONY: figures figures-full test bench clean
 
-$(VENV)/.installed-%: setup.cfg pyproject.toml
+$(VENV)/.installed-test: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e ".[$*]"
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+# peers (py-pde, fplanck, FiPy, hj-reachability/JAX) live in their own environment, never in the core one
+$(BENCH_VENV)/.installed-bench: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
 figures: $(VENV)/.installed-test
@@ -21,8 +26,8 @@ figures-full: $(VENV)/.installed-test
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.installed-bench
-	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+bench: $(BENCH_VENV)/.installed-bench
+	for b in benchmarks/*.py; do $(BENCH_VENV)/bin/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info figures/out
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out

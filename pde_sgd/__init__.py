@@ -12,4 +12,15 @@ from .grid import Grid  # noqa: E402
 from .results import Result  # noqa: E402
 from .units import beta_from_sgd, noise_scale, temperature_from_sgd  # noqa: E402
 
+_SUBPACKAGES = ("hj", "fokker_planck", "sde", "checks", "networks", "optim")
+
+
+def __getattr__(name: str):
+    """Import subpackages on first use (``pde_sgd.hj``...), keeping ``import pde_sgd`` quick and torch-free."""
+    if name in _SUBPACKAGES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["Grid", "Result", "landscapes", "beta_from_sgd", "temperature_from_sgd", "noise_scale", "__version__"]
