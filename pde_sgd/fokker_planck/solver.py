@@ -1,0 +1,149 @@
+"""The user-facing Fokker-Planck solver (THEORY.md section 3).
+
+    rho_t = div( grad f rho + beta^-1 div(D rho) ),   div(D rho)_i = sum_j d_j (D_ij rho),
+
+the density of the Ito SDE dX = -grad f(X) dt + sqrt(2 beta^-1 D(X)) dW on a :class:`pde_sgd.Grid` in 1-3 D
+with no-flux (``"neumann"``) or periodic axes. Units: x in the units of the grid, t in SDE time (one SGD step
+of learning rate eta is dt = eta), beta^-1 = eta / (2 b) for SGD (:func:`pde_sgd.beta_from_sgd`).
+Discretisation: :mod:`pde_sgd.fokker_planck.operator`; time stepping: :mod:`pde_sgd.fokker_planck.evolve`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..grid import Grid
+from ..landscapes import Landscape
+from ..results import Result
+from ..validation import finite_array, positive, times_array
+from . import evolve as _evolve
+from .coefficients import sample_coefficients
+from .fields import kl_divergence, leftover_field, normalised, potential
+from .operator import FPOperator, explicit_dt_limit
+from .steady import steady_state
+
+
+class FokkerPlanck:
+    """Finite-volume Fokker-Planck solver with anisotropic, space-dependent diffusion.
+
+    Parameters
+    ----------
+    grid : Grid
+        Cell-centred grid, 1-3 D, Neumann (no-flux) or periodic per axis.
+    f : Landscape or ndarray, optional
+        The loss: a landscape of dimension ``grid.ndim`` or its values on the grid (shape ``grid.shape``, e.g.
+        a Hamilton-Jacobi solution u(., t)). Exactly one of ``f`` and ``grad_f``.
+    beta : float
+        Inverse temperature, > 0.
+    D : scalar, ndarray or callable
+        Diffusion matrix: c (D = c I), a (d, d) matrix, a scalar field ``grid.shape``, a matrix field
+        ``grid.shape + (d, d)`` (e.g. captured from a network on a 2-D slice), or ``points (n, d) -> (n, d, d)``.
+        Symmetric positive semi-definite (ValueError otherwise). Default 1 (identity).
+    grad_f : callable or ndarray, optional
+        The drift is -grad_f: a callable ``points (n, d) -> (n, d)`` or a field ``grid.shape + (d,)``; for
+        non-gradient drifts, e.g. -(I + c J) grad f, or grad f = grad Phi - j.
+
+    Examples
+    --------
+    >>> from pde_sgd import Grid, landscapes
+    >>> fp = FokkerPlanck(Grid([-3, -3], [3, 3], [64, 64]), landscapes.double_well(2), beta=2.0,
+    ...                   D=[[1.0, 0.5], [0.5, 0.6]])
+    >>> rho = fp.steady_state()
+    """
+
+    def __init__(self, grid: Grid, f: Landscape | np.ndarray | None = None, beta: float = 1.0, D: Any = 1.0, *,
+                 grad_f: Any = None) -> None:
+        if not isinstance(grid, Grid):
+            raise ValueError(f"grid must be a pde_sgd.Grid, got {type(grid).__name__}")
+        self.grid = grid
+        self.beta = positive("beta", beta)
+        self.coeffs = sample_coefficients(grid, f, grad_f, D)
+        self.operator = FPOperator(grid, self.coeffs, self.beta)
+        self.dt_limit = explicit_dt_limit(self.operator.L)
+        self._steady: np.ndarray | None = None
+        self._params = {"grid": grid.to_dict(), "beta": self.beta,
+                        "f": f.to_dict() if isinstance(f, Landscape) else ("field" if f is not None else None),
+                        "grad_f": None if grad_f is None else ("callable" if callable(grad_f) else "field"),
+                        "D": "callable" if callable(D) else ("constant" if np.ndim(D) <= 2 else "field")}
+
+    @property
+    def D(self) -> np.ndarray:
+        """Diffusion matrix at the cell centres, ``grid.shape + (d, d)``."""
+        return self.coeffs.D
+
+    @property
+    def generator(self):
+        """The sparse generator L (CSR) with d rho/dt = L rho on the C-ordered flattened density."""
+        return self.operator.L
+
+    # --- time evolution -------------------------------------------------------------------------------
+    def evolve(self, rho0: np.ndarray, times, *, method: str = "explicit", dt: float | None = None,
+               substeps: bool = True, theta: float = 1.0, progress: bool | None = None) -> Result:
+        """Evolve ``rho0`` (shape grid.shape, >= 0, positive mass) and return snapshots at ``times``.
+
+        ``times`` start at the time of rho0 (times[0]) and are non-decreasing. ``method``: ``"explicit"``
+        (Numba forward Euler; automatic stable substeps, or ValueError if ``substeps=False`` and ``dt`` exceeds
+        :attr:`dt_limit`), ``"implicit"`` (theta scheme, step ``dt``, default span/100; ``theta`` = 1 backward
+        Euler, 0.5 Crank-Nicolson) or ``"expm"`` (exact in time). Returns Result ``"fokker_planck.evolve"``
+        with ``times``, ``rho`` (n_times, *grid.shape), ``mass`` and ``min``.
+        """
+        rho0 = self.grid.check_field("rho0", rho0)
+        if np.any(rho0 < 0) or not rho0.sum() > 0:
+            raise ValueError("rho0 must be >= 0 everywhere with positive total mass")
+        t = times_array("times", times)
+        snaps, info = _evolve.evolve(self.operator.L, self.dt_limit, rho0, t, method=method, dt=dt,
+                                     substeps=substeps, theta=theta, progress=progress)
+        if not np.all(np.isfinite(snaps)):
+            raise ValueError("the evolution produced NaN/inf; reduce dt or use method='implicit'")
+        rho = snaps.reshape((len(t),) + self.grid.shape)
+        vol = self.grid.cell_volume
+        return Result("fokker_planck.evolve",
+                      {"times": t, "rho": rho, "mass": snaps.sum(axis=1) * vol, "min": snaps.min(axis=1)},
+                      dict(self._params, method=method, dt_limit=self.dt_limit, **info))
+
+    # --- steady state and derived fields --------------------------------------------------------------
+    def steady_state(self) -> np.ndarray:
+        """The discrete steady state (unit mass, shape grid.shape) by one sparse solve (cached)."""
+        if self._steady is None:
+            pivot = int(np.argmin(self.coeffs.f_values)) if self.coeffs.f_values is not None else \
+                int(np.argmin(np.sum(self.coeffs.grad_cells ** 2, axis=-1)))
+            self._steady = steady_state(self.operator.L, pivot, self.grid.cell_volume).reshape(self.grid.shape)
+        return self._steady.copy()
+
+    def potential(self, rho: np.ndarray | None = None) -> np.ndarray:
+        """Phi = -beta^-1 log rho (rho at unit mass, min Phi = 0, +inf where rho <= 0); default rho_ss."""
+        return potential(self.grid, self.steady_state() if rho is None else rho, self.beta)
+
+    def current(self, rho: np.ndarray | None = None) -> np.ndarray:
+        """Probability current J = -grad f rho - beta^-1 div(D rho) of the scheme at the cell centres.
+
+        Uses the discrete face fluxes (mean of the two faces of a cell); shape ``grid.shape + (d,)``.
+        Default rho: the steady state (J_ss).
+        """
+        rho = self.steady_state() if rho is None else self.grid.check_field("rho", rho)
+        return self.operator.cell_current(rho)
+
+    def leftover_field(self, phi: np.ndarray | None = None) -> dict:
+        """j = -grad f + D grad Phi - beta^-1 div D and its diagnostics (see :func:`fields.leftover_field`).
+
+        ``phi`` defaults to the potential of the grid steady state. Returns a dict with ``j``, ``div_j``,
+        ``j_dot_grad_phi``, ``div_j_rho``, ``grad_phi`` and the relative sizes ``div_j_rel`` =
+        max|div j| / (max|j| / L) and ``j_dot_grad_phi_rel`` = max|j.grad Phi| / (max|j| max|grad Phi|),
+        L the box size.
+        """
+        phi = self.potential() if phi is None else finite_array("phi", phi, shape=self.grid.shape)
+        out = leftover_field(self.grid, self.coeffs.grad_cells, self.coeffs.D, phi, self.beta)
+        jmax = float(np.max(np.linalg.norm(out["j"], axis=-1)))
+        gmax = float(np.max(np.linalg.norm(out["grad_phi"], axis=-1)))
+        length = max(u - l for l, u in zip(self.grid.lower, self.grid.upper))
+        out["div_j_rel"] = float(np.max(np.abs(out["div_j"]))) * length / max(jmax, 1e-300)
+        out["j_dot_grad_phi_rel"] = float(np.max(np.abs(out["j_dot_grad_phi"]))) / max(jmax * gmax, 1e-300)
+        return out
+
+    def free_energy(self, rho: np.ndarray) -> float:
+        """beta^-1 KL(rho || rho_ss): the free energy above its minimum, non-increasing along the flow."""
+        return kl_divergence(self.grid, normalised(self.grid, rho), self.steady_state()) / self.beta
+
+    def __repr__(self) -> str:
+        return f"FokkerPlanck(grid={self.grid!r}, beta={self.beta}, monotone={self.operator.monotone})"

@@ -1,0 +1,30 @@
+"""Steady state of the finite-volume Fokker-Planck generator by one sparse solve.
+
+L rho = 0 has a one-dimensional null space when the chain of cells is irreducible (every cell reachable, e.g.
+D > 0 along each axis). Because 1^T L = 0 the rows of L are linearly dependent, so one equation is redundant:
+fixing rho_k = 1 at a pivot cell k (the most likely one, argmin f, for good scaling), deleting row and column
+k and solving the remaining (N-1) x (N-1) sparse system (SuperLU) gives the null vector without adding a
+dense row. The result is normalised to unit mass, sum(rho) * cell_volume = 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
+
+
+def steady_state(L: sp.csr_matrix, pivot: int, cell_volume: float) -> np.ndarray:
+    """The normalised null vector of ``L`` (flattened), pinned at cell ``pivot`` during the solve."""
+    n = L.shape[0]
+    keep = np.ones(n, bool)
+    keep[pivot] = False
+    Lc = L.tocsc()
+    A = Lc[keep][:, keep]
+    rhs = -np.asarray(Lc[keep][:, [pivot]].todense()).ravel()
+    rho = np.empty(n)
+    rho[pivot] = 1.0
+    rho[keep] = spsolve(A.tocsc(), rhs)
+    if not np.all(np.isfinite(rho)):
+        raise ValueError("the generator has no unique steady state (singular reduced system): D may vanish on "
+                         "a whole axis, disconnecting cells")
+    return rho / (rho.sum() * cell_volume)

@@ -1,0 +1,152 @@
+"""Fokker-Planck solver against exact solutions: OU transient, Lyapunov steady state, Gibbs, space-dependent D."""
+import numpy as np
+import pytest
+
+from pde_sgd import Grid, landscapes
+from pde_sgd.fokker_planck import FokkerPlanck, exact
+
+
+def orders(errors):
+    """Observed orders between successive grid halvings."""
+    e = np.asarray(errors)
+    return np.log2(e[:-1] / e[1:])
+
+
+def rel_inf(a, b):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+# --- Ornstein-Uhlenbeck transient, isotropic D ----------------------------------------------------------------
+A_OU = np.array([[1.0, 0.3], [0.3, 0.5]])
+M0, S0, BETA_OU, T_OU = np.array([1.0, -0.5]), 0.2 * np.eye(2), 2.0, 0.5
+
+
+def ou_case(n):
+    g = Grid([-4, -4], [4, 4], [n, n])
+    fp = FokkerPlanck(g, landscapes.quadratic(A_OU), beta=BETA_OU, D=0.8)
+    m, S = exact.ou_moments(A_OU, 0.8 * np.eye(2), BETA_OU, M0, S0, T_OU)
+    return g, fp, exact.gaussian_density(g, M0, S0), exact.gaussian_density(g, m, S)
+
+
+def test_ou_gaussian_transient_space_order():
+    errs = []
+    for n in (20, 40, 80):
+        g, fp, rho0, rho_ex = ou_case(n)
+        res = fp.evolve(rho0, [0.0, T_OU / 2, T_OU], method="expm")  # exact in time: spatial error only
+        errs.append(rel_inf(res["rho"][-1], rho_ex))
+    assert errs[-1] < 3e-3, errs
+    assert np.all(orders(errs) >= 1.8), (errs, orders(errs))
+
+
+def test_ou_transient_time_steppers_agree_with_exact():
+    g, fp, rho0, rho_ex = ou_case(40)
+    e_expm = rel_inf(fp.evolve(rho0, [0.0, T_OU], method="expm")["rho"][-1], rho_ex)
+    explicit = fp.evolve(rho0, [0.0, T_OU], method="explicit")
+    cn = fp.evolve(rho0, [0.0, T_OU], method="implicit", theta=0.5, dt=2e-3)
+    # explicit Euler adds an O(dt) = O(h^2) time error; Crank-Nicolson an O(dt^2) one
+    assert rel_inf(explicit["rho"][-1], rho_ex) < 2 * e_expm
+    assert rel_inf(cn["rho"][-1], rho_ex) < 1.05 * e_expm
+    assert explicit.params["n_steps"] >= T_OU / fp.dt_limit
+
+
+# --- constant anisotropic D, Hessian not commuting with D ---------------------------------------------------
+A_AN = np.array([[1.0, 0.3], [0.3, 0.5]])
+D_AN = np.array([[1.0, 0.6], [0.6, 0.5]])
+
+
+def test_anisotropic_lyapunov_covariance_current_and_phi_not_f():
+    assert not np.allclose(A_AN @ D_AN, D_AN @ A_AN)
+    beta = 1.0
+    S = exact.lyapunov_covariance(A_AN, D_AN, beta)
+    U = np.linalg.inv(S) / beta
+    e_rho, e_J, e_cov = [], [], []
+    for n in (64, 128, 256):
+        g = Grid([-5, -5], [5, 5], [n, n])
+        fp = FokkerPlanck(g, landscapes.quadratic(A_AN), beta=beta, D=D_AN)
+        rho = fp.steady_state()
+        e_rho.append(rel_inf(rho, exact.gaussian_density(g, [0, 0], S)))
+        e_J.append(rel_inf(fp.current(), exact.stationary_current(g, A_AN, D_AN, beta)))
+        x = g.points()
+        w = rho.ravel() * g.cell_volume
+        cov = (x * w[:, None]).T @ x
+        e_cov.append(np.max(np.abs(cov - S)) / np.max(np.abs(S)))
+    assert np.all(orders(e_rho) >= 1.7) and orders(e_rho)[-1] >= 1.8, e_rho
+    assert np.all(orders(e_J) >= 1.7) and orders(e_J)[-1] >= 1.8, e_J
+    assert e_cov[-1] < 1e-3 and e_rho[-1] < 3e-3 and e_J[-1] < 1e-2
+    # the current is not small: compare with the drift flux |grad f rho|
+    J = fp.current()
+    drift_flux = np.linalg.norm(landscapes.quadratic(A_AN).grad_on_grid(g), axis=-1) * rho
+    assert np.max(np.linalg.norm(J, axis=-1)) > 0.1 * drift_flux.max()
+    # Phi != f: on the bulk (rho > 1e-3 max) the margin dwarfs the discretisation error of Phi
+    phi = fp.potential()
+    X, Y = g.coords
+    bulk = rho > 1e-3 * rho.max()
+    phi_ex = 0.5 * (U[0, 0] * X**2 + 2 * U[0, 1] * X * Y + U[1, 1] * Y**2)
+    f = landscapes.quadratic(A_AN).on_grid(g)
+    err_phi = np.max(np.abs(phi - phi_ex)[bulk])
+    margin = np.max(np.abs(phi - f)[bulk])
+    assert margin > 0.3 and margin > 50 * err_phi, (margin, err_phi)
+
+
+# --- isotropic D, non-convex f: exact discrete Gibbs -------------------------------------------------------
+@pytest.mark.parametrize("grid, f, beta, c", [
+    (Grid([-2.5, -2.5], [2.5, 2.5], [40, 33]), landscapes.double_well(2, tilt=0.2), 3.0, 1.0),
+    (Grid([-2, -2], [2, 2], [24, 24], bc=("periodic", "neumann")), landscapes.rastrigin(2, a=1.0, b=0.5), 4.0,
+     0.5),
+    (Grid(-3.0, 3.0, 40), landscapes.wiggly(seed=0), 3.0, 1.0),  # cell Peclet number beta |f'| h up to ~7
+    (Grid([-2, -2, -2], [2, 2, 2], [10, 12, 9]), landscapes.double_well(3), 2.0, 1.0),
+])
+def test_isotropic_gibbs_to_round_off(grid, f, beta, c):
+    fp = FokkerPlanck(grid, f, beta=beta, D=c)
+    assert fp.operator.monotone
+    gibbs = np.exp(-beta * (f.on_grid(grid) - f.on_grid(grid).min()) / c)
+    gibbs /= gibbs.sum() * grid.cell_volume
+    rho = fp.steady_state()
+    assert rel_inf(rho, gibbs) < 1e-10
+    assert np.max(np.abs(fp.generator @ gibbs.ravel())) < 1e-9 * np.max(np.abs(fp.generator.data)) * gibbs.max()
+
+
+def test_gibbs_annihilated_at_high_peclet():
+    """beta = 50 on a coarse grid (cell Peclet up to ~100): L exp(-beta f) = 0 to round-off.
+
+    The sparse solve itself is then limited by conditioning (metastable wells couple through exp(-beta barrier)
+    ~ 1e-30 fluxes), so the exactness of the scheme is checked on the generator, face by face.
+    """
+    g, f, beta = Grid(-3.0, 3.0, 60), landscapes.wiggly(seed=0), 50.0
+    fp = FokkerPlanck(g, f, beta=beta, D=1.0)
+    fv = f.on_grid(g)
+    gibbs = np.exp(-beta * (fv - fv.min()))
+    J = fp.operator.face_fluxes(gibbs)[0]
+    # each face flux is a difference of two terms of size <= max(E) * rho: compare with that scale
+    scale = np.abs(fp.generator.data).max() * g.spacing[0] * gibbs.max()
+    assert np.max(np.abs(J)) < 1e-14 * scale
+
+
+# --- space-dependent D --------------------------------------------------------------------------------------
+def test_1d_space_dependent_diffusion():
+    f = landscapes.double_well(1, tilt=0.1)
+
+    def Dx(x):
+        return 0.6 + 0.4 * np.tanh(x) + 0.2 * np.sin(3 * x) ** 2
+
+    errs = []
+    for n in (50, 100, 200, 400):
+        g = Grid(-2.5, 2.5, n)
+        fp = FokkerPlanck(g, f, beta=3.0, D=lambda p: Dx(p[:, 0])[:, None, None])
+        ex = exact.space_dependent_1d(g, lambda x: f.grad(x), Dx, 3.0)
+        errs.append(rel_inf(fp.steady_state(), ex))
+    assert errs[-1] < 1e-3 and np.all(orders(errs) >= 1.8), errs
+
+
+def test_2d_scalar_diffusion_one_plus_a_f():
+    """D = (1 + a f) I: grad f / D = grad log(1 + a f) / a is a gradient, and the logarithmic face mean of D
+    makes the discrete zero-flux state exactly (1 + a f)^(-beta/a - 1) at every resolution."""
+    f = landscapes.double_well(2)
+    a, beta = 0.5, 2.0
+    errs = []
+    for n in (32, 64, 128):
+        g = Grid([-2.2, -2.2], [2.2, 2.2], [n, n])
+        fv = f.on_grid(g)
+        fp = FokkerPlanck(g, f, beta=beta, D=1.0 + a * fv)  # scalar field: D = (1 + a f) I
+        errs.append(rel_inf(fp.steady_state(), exact.power_law_density(fv, a, beta, g.cell_volume)))
+    assert max(errs) < 1e-12, errs
