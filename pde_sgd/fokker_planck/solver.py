@@ -124,21 +124,30 @@ class FokkerPlanck:
         rho = self.steady_state() if rho is None else self.grid.check_field("rho", rho)
         return self.operator.cell_current(rho)
 
-    def leftover_field(self, phi: np.ndarray | None = None) -> dict:
+    def leftover_field(self, phi: np.ndarray | None = None, floor: float = 1e-12) -> dict:
         """j = -grad f + D grad Phi - beta^-1 div D and its diagnostics (see :func:`fields.leftover_field`).
 
-        ``phi`` defaults to the potential of the grid steady state. Returns a dict with ``j``, ``div_j``,
-        ``j_dot_grad_phi``, ``div_j_rho``, ``grad_phi`` and the relative sizes ``div_j_rel`` =
-        max|div j| / (max|j| / L) and ``j_dot_grad_phi_rel`` = max|j.grad Phi| / (max|j| max|grad Phi|),
-        L the box size.
+        ``phi`` defaults to the potential of the grid steady state, computed from max(rho_ss, floor * max rho_ss)
+        so that it stays finite in far tails (and where cross-diffusion undershoots make rho_ss <= 0); ``bulk``
+        marks the cells with rho_ss > floor * max rho_ss, over which the relative sizes are measured:
+        ``div_j_rel`` = max|div j| L / max|j| (L the box size) and ``j_dot_grad_phi_rel`` =
+        max|j.grad Phi| / (max|j| max|grad Phi|). Also returns ``j``, ``div_j``, ``j_dot_grad_phi``,
+        ``div_j_rho`` and ``grad_phi`` (full fields).
         """
-        phi = self.potential() if phi is None else finite_array("phi", phi, shape=self.grid.shape)
+        if phi is None:
+            rho = self.steady_state()
+            bulk = rho > floor * rho.max()
+            phi = potential(self.grid, np.maximum(rho, floor * rho.max()), self.beta)
+        else:
+            phi = finite_array("phi", phi, shape=self.grid.shape)
+            bulk = phi - phi.min() < -np.log(floor) / self.beta
         out = leftover_field(self.grid, self.coeffs.grad_cells, self.coeffs.D, phi, self.beta)
-        jmax = float(np.max(np.linalg.norm(out["j"], axis=-1)))
-        gmax = float(np.max(np.linalg.norm(out["grad_phi"], axis=-1)))
+        jmax = float(np.max(np.linalg.norm(out["j"][bulk], axis=-1)))
+        gmax = float(np.max(np.linalg.norm(out["grad_phi"][bulk], axis=-1)))
         length = max(u - l for l, u in zip(self.grid.lower, self.grid.upper))
-        out["div_j_rel"] = float(np.max(np.abs(out["div_j"]))) * length / max(jmax, 1e-300)
-        out["j_dot_grad_phi_rel"] = float(np.max(np.abs(out["j_dot_grad_phi"]))) / max(jmax * gmax, 1e-300)
+        out["bulk"] = bulk
+        out["div_j_rel"] = float(np.max(np.abs(out["div_j"][bulk]))) * length / max(jmax, 1e-300)
+        out["j_dot_grad_phi_rel"] = float(np.max(np.abs(out["j_dot_grad_phi"][bulk]))) / max(jmax * gmax, 1e-300)
         return out
 
     def free_energy(self, rho: np.ndarray) -> float:
