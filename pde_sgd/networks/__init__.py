@@ -1,0 +1,25 @@
+"""Gradient noise and curvature of real (small) PyTorch networks; the only place torch is imported.
+
+- :mod:`.data`: offline data (scikit-learn digits, seeded synthetic clusters); ``device="auto"``.
+- :mod:`.models`: an MLP and a small CNN, and :class:`FlatModel` (the loss as a function of flat theta).
+- :mod:`.per_sample`: per-sample gradients (torch.func vmap + grad), the diffusion matrix D as a low-rank
+  eigen-factor, its spectrum statistics and the noise scale.
+- :mod:`.hessian`: Hessian-vector products, Lanczos top-K eigenpairs.
+- :mod:`.training`: mini-batch SGD on flat parameters, Hessian tracking along a run.
+- :mod:`.capture`: capture records (Result .npz + .json), validated on load.
+- :mod:`.slice`, :mod:`.coupling`: the loss on a 2-D slice with its projected D(x), and the comparison of
+  Fokker-Planck, SDE (torchsde) and actual SGD there and in the full parameter space.
+"""
+from .capture import capture, capture_along_training, load_capture, save_capture, validate_capture
+from .data import Dataset, digits, load_dataset, resolve_device, resolve_dtype, synthetic, torch_threads
+from .hessian import dense_hessian, hessian_top, hvp_fn, lanczos
+from .models import MLP, FlatModel, SmallCNN, build_model
+from .per_sample import (DiffusionFactor, covariance_dense, diffusion_factor, diffusion_from_grads,
+                         naive_per_sample_grads, per_sample_grads)
+from .training import sgd_iterates, track_hessian, train
+
+__all__ = ["Dataset", "DiffusionFactor", "FlatModel", "MLP", "SmallCNN", "build_model", "capture",
+           "capture_along_training", "covariance_dense", "dense_hessian", "diffusion_factor",
+           "diffusion_from_grads", "digits", "hessian_top", "hvp_fn", "lanczos", "load_capture", "load_dataset",
+           "naive_per_sample_grads", "per_sample_grads", "resolve_device", "resolve_dtype", "save_capture",
+           "sgd_iterates", "synthetic", "track_hessian", "torch_threads", "train", "validate_capture"]

@@ -1,0 +1,122 @@
+"""Small torch models and their view as a function of one flat parameter vector.
+
+:class:`FlatModel` turns a ``torch.nn.Module`` into the loss f(theta) = (1/N) sum_k l_k(theta) +
+(weight_decay/2) |theta|^2 of a flat parameter vector theta in R^P (cross-entropy l_k per sample), evaluated
+with ``torch.func.functional_call`` so that ``torch.func.grad``/``vmap``/``jvp`` apply directly. The weight
+decay term is the same for every sample, so it shifts the gradient but not the noise covariance D; it makes a
+true minimum exist (cross-entropy alone decreases forever on separable data).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from ..validation import choice, positive, positive_int
+from .data import Dataset, resolve_device, resolve_dtype
+
+MODELS = ("mlp", "cnn")
+
+
+class MLP(nn.Module):
+    """Flatten -> [Linear -> tanh] * len(hidden) -> Linear (logits). tanh keeps the loss smooth (C^inf)."""
+
+    def __init__(self, in_features: int, n_classes: int, hidden: tuple[int, ...] = (32,)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for h in hidden:
+            layers += [nn.Linear(width, positive_int("hidden", h)), nn.Tanh()]
+            width = h
+        layers.append(nn.Linear(width, n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SmallCNN(nn.Module):
+    """Two 3x3 conv (padding 1) + tanh + 2x2 average-pool blocks, then a linear layer; input (N, 1, s, s), s % 4 == 0."""
+
+    def __init__(self, side: int, n_classes: int, channels: tuple[int, int] = (4, 8)) -> None:
+        super().__init__()
+        if side % 4 or side < 4:
+            raise ValueError(f"SmallCNN needs square images with side a multiple of 4, got side={side}")
+        c1, c2 = (positive_int("channels", c) for c in channels)
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2),
+            nn.Flatten(), nn.Linear(c2 * (side // 4) ** 2, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class FlatModel:
+    """A module seen as the loss of a flat parameter vector theta (P,), for torch.func transforms.
+
+    Methods take ``theta`` and a batch ``(X, y)``: :meth:`sample_losses` (N,) per-sample cross-entropy plus
+    the weight-decay term; :meth:`loss` their mean; :meth:`sample_loss` one sample (for ``vmap(grad(.))``).
+    """
+
+    def __init__(self, module: nn.Module, weight_decay: float = 0.0, config: dict | None = None) -> None:
+        self.module = module
+        self.weight_decay = positive("weight_decay", weight_decay, allow_zero=True)
+        named = list(module.named_parameters())
+        if not named:
+            raise ValueError("module has no parameters")
+        self.names = [n for n, _ in named]
+        self.shapes = [tuple(p.shape) for _, p in named]
+        self.numels = [p.numel() for _, p in named]
+        self.n_params = sum(self.numels)
+        self.config = dict(config or {})
+        self.config["weight_decay"] = self.weight_decay
+
+    def theta(self) -> torch.Tensor:
+        """The module's current parameters as one detached flat vector."""
+        return torch.cat([p.detach().reshape(-1) for p in self.module.parameters()]).clone()
+
+    def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},), got {tuple(theta.shape)}")
+        return {n: t.view(s) for n, t, s in zip(self.names, torch.split(theta, self.numels), self.shapes)}
+
+    def logits(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.module, self.unflatten(theta), (X,))
+
+    def sample_losses(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ce = nn.functional.cross_entropy(self.logits(theta, X), y, reduction="none")
+        return ce + 0.5 * self.weight_decay * torch.dot(theta, theta) if self.weight_decay else ce
+
+    def loss(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.sample_losses(theta, X, y).mean()
+
+    def sample_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Loss of one sample ``x`` (no batch axis) with label ``y`` (0-d)."""
+        return self.sample_losses(theta, x.unsqueeze(0), y.unsqueeze(0))[0]
+
+    def accuracy(self, theta: torch.Tensor, data: Dataset) -> float:
+        with torch.no_grad():
+            return float((self.logits(theta, data.X).argmax(1) == data.y).double().mean())
+
+
+def build_model(name: str, data: Dataset, *, seed: int = 0, hidden: tuple[int, ...] = (32,),
+                channels: tuple[int, int] = (4, 8), weight_decay: float = 1e-3,
+                dtype: str | torch.dtype = "float64", device: str | torch.device = "auto") -> FlatModel:
+    """An ``"mlp"`` or ``"cnn"`` sized for ``data``, initialised from ``seed`` (the global RNG is left as it was)."""
+    choice("model", name, MODELS)
+    dt, dev = resolve_dtype(dtype), resolve_device(device)
+    shape = data.input_shape
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if name == "mlp":
+            module = MLP(int(torch.tensor(shape).prod()), data.n_classes, tuple(hidden))
+            cfg = {"model": "mlp", "hidden": list(hidden)}
+        else:
+            if len(shape) != 3 or shape[0] != 1 or shape[1] != shape[2]:
+                raise ValueError(f"model 'cnn' needs image data of shape (N, 1, s, s), got (N, {shape})")
+            module = SmallCNN(shape[1], data.n_classes, tuple(channels))
+            cfg = {"model": "cnn", "channels": list(channels)}
+    module = module.to(device=dev, dtype=dt)
+    cfg.update(seed=seed, dtype=str(dt).removeprefix("torch."), n_params=sum(p.numel() for p in module.parameters()))
+    return FlatModel(module, weight_decay, cfg)
