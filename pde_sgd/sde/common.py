@@ -1,0 +1,55 @@
+"""Argument checks shared by the SDE entry points."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..units import beta_from_sgd
+from ..validation import finite_array, positive, positive_int
+
+
+def resolve_beta(beta: float | None, eta: float | None, batch_size: float | None) -> float:
+    """beta given directly, or from SGD's (eta, batch_size) through :func:`pde_sgd.units.beta_from_sgd`."""
+    if beta is not None:
+        if eta is not None or batch_size is not None:
+            raise ValueError("give either beta or (eta, batch_size), not both")
+        return positive("beta", beta)
+    if eta is None or batch_size is None:
+        raise ValueError("beta is required (or eta and batch_size, giving beta = 2 batch_size / eta)")
+    return beta_from_sgd(eta, batch_size)
+
+
+def initial_states(x0, n_paths: int, dim: int | None = None) -> np.ndarray:
+    """x0 of shape (dim,) broadcast to (n_paths, dim), or (n_paths, dim) as is; finite, C-contiguous."""
+    n_paths = positive_int("n_paths", n_paths)
+    arr = finite_array("x0", x0)
+    if arr.ndim == 0:
+        arr = arr[None]
+    if arr.ndim == 1:
+        arr = np.broadcast_to(arr, (n_paths, arr.shape[0]))
+    if arr.ndim != 2 or arr.shape[0] != n_paths:
+        raise ValueError(f"x0 must have shape (dim,) or (n_paths={n_paths}, dim), got {np.shape(x0)}")
+    if dim is not None and arr.shape[1] != dim:
+        raise ValueError(f"x0 must have dim={dim} columns, got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def step_counts(dt: float, n_steps: int, save_every: int | None) -> tuple[float, int, int]:
+    """Validated (dt > 0, n_steps >= 1, save_every dividing n_steps; default: save only the end)."""
+    dt = positive("dt", dt)
+    n_steps = positive_int("n_steps", n_steps)
+    save_every = n_steps if save_every is None else positive_int("save_every", save_every)
+    if n_steps % save_every:
+        raise ValueError(f"save_every={save_every} must divide n_steps={n_steps}")
+    return dt, n_steps, save_every
+
+
+def check_explicit_stability(landscape, M: np.ndarray, x: np.ndarray, dt: float, rate_shift: float = 0.0,
+                             time_scale: float = 1.0) -> None:
+    """Raise if dt * rho(M Hess f(x) + rate_shift I) / time_scale >= 2 at any of the points x (explicit limit)."""
+    H = landscape.hessian(x if landscape.dim > 1 else x[:, :1])
+    H = H.reshape(-1, landscape.dim, landscape.dim)
+    rho = float(np.max(np.abs(np.linalg.eigvals(M @ H + rate_shift * np.eye(landscape.dim)))))
+    limit = 2.0 * time_scale / max(rho, 1e-300)
+    if dt >= limit:
+        raise ValueError(f"dt={dt:g} exceeds the explicit stability limit {limit:.3g} "
+                         f"(2 / largest local rate at x0); choose dt < {limit:.3g}")

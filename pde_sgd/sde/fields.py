@@ -1,0 +1,280 @@
+"""Drift and diffusion specifications for the SDE kernels, and the Numba point functions that evaluate them.
+
+Diffusion D (THEORY.md convention dX = b dt + sqrt(2 beta^-1 D(X)) dW) may be given as
+
+* a scalar ``c`` (D = c I) or a constant symmetric PSD matrix (dim, dim): a constant factor S with S S^T = D
+  (symmetric square root, zero modes dropped) is used;
+* a field on a :class:`~pde_sgd.grid.Grid`: values of shape ``(*grid.shape, dim, dim)`` at the cell centres,
+  interpolated multilinearly (a convex combination, so PSD is kept); outside the centres the value is held
+  constant (Neumann axes) or wrapped (periodic axes);
+* a jitted callable ``D(x, t, out)`` writing the (dim, dim) matrix at ``x`` into ``out`` (a
+  ``numba.cfunc`` of signature :data:`DIFFUSION_SIG`, or an ``@njit`` function which is wrapped into one).
+
+For fields and callables the factor is the PSD Cholesky factor of D(x), computed at every evaluation.
+The drift is ``-M grad f(x)`` for a landscape f and a constant matrix M (default I; M = D + Q gives the
+A-type form of THEORY.md section 3), ``-M g(x)`` for a gradient field g on a grid, or a jitted callable
+``b(x, t, out)`` (:data:`DRIFT_SIG`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import cfunc, njit, types
+from numba.core.registry import CPUDispatcher
+
+from ..grid import Grid
+from ..landscapes import Landscape, jit_grad
+from ..validation import finite_array, positive, spd_matrices
+
+DRIFT_SIG = types.void(types.float64[::1], types.float64, types.float64[::1])
+DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
+
+DRIFT_LANDSCAPE, DRIFT_FIELD, DRIFT_CALLABLE = 0, 1, 2
+DIFF_CONST, DIFF_FIELD, DIFF_CALLABLE = 0, 1, 2
+
+
+@cfunc(DRIFT_SIG, cache=True)
+def _no_drift(x, t, out):  # placeholder passed when the drift is not a callable
+    out[:] = 0.0
+
+
+@cfunc(DIFFUSION_SIG, cache=True)
+def _no_diffusion(x, t, out):  # placeholder passed when D is not a callable
+    out[:, :] = 0.0
+
+
+def _as_cfunc(name: str, fn, sig):
+    if hasattr(fn, "address") and hasattr(fn, "_sig"):
+        if fn._sig != sig:
+            raise ValueError(f"{name} cfunc must have signature {sig}, got {fn._sig}")
+        return fn
+    if isinstance(fn, CPUDispatcher):
+        return cfunc(sig)(fn.py_func)
+    raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
+
+
+class GridData:
+    """A field on a Grid flattened for the kernels: lower, spacing, shape, periodic flags, values (cells, k)."""
+
+    def __init__(self, grid: Grid, values: np.ndarray, value_shape: tuple) -> None:
+        self.grid = grid
+        self.lower = np.array(grid.lower)
+        self.h = np.array(grid.spacing)
+        self.shape = np.array(grid.shape, dtype=np.int64)
+        self.periodic = np.array(grid.periodic, dtype=np.bool_)
+        self.values = np.ascontiguousarray(values.reshape(grid.size, int(np.prod(value_shape))))
+
+    @staticmethod
+    def empty(dim: int, k: int) -> "tuple":
+        return (np.zeros(dim), np.ones(dim), np.ones(dim, dtype=np.int64), np.zeros(dim, dtype=np.bool_),
+                np.zeros((1, k)))
+
+    def arrays(self) -> tuple:
+        return self.lower, self.h, self.shape, self.periodic, self.values
+
+
+class Diffusion:
+    """A validated diffusion specification; see the module docstring. Build with :func:`as_diffusion`."""
+
+    def __init__(self, mode: int, dim: int, factor: np.ndarray | None = None, field: GridData | None = None,
+                 fn=None, matrix: np.ndarray | None = None) -> None:
+        self.mode, self.dim = mode, dim
+        self.factor = np.zeros((dim, dim)) if factor is None else factor
+        self.field = field
+        self.fn = _no_diffusion if fn is None else fn
+        self.matrix = matrix
+
+    @property
+    def n_noise(self) -> int:
+        """Number of Brownian components m (columns of the factor)."""
+        return self.factor.shape[1] if self.mode == DIFF_CONST else self.dim
+
+    @property
+    def is_constant(self) -> bool:
+        return self.mode == DIFF_CONST
+
+    def kernel_args(self) -> tuple:
+        fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim * self.dim)
+        return (self.mode, np.ascontiguousarray(self.factor)) + fld + (self.fn,)
+
+    def describe(self) -> dict:
+        names = {DIFF_CONST: "constant", DIFF_FIELD: "grid field", DIFF_CALLABLE: "callable"}
+        out = {"mode": names[self.mode]}
+        if self.matrix is not None:
+            out["D"] = self.matrix.tolist()
+        if self.field is not None:
+            out["grid"] = self.field.grid.to_dict()
+        return out
+
+
+def psd_factor(D: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """A factor S (dim, m) with S S^T = D for symmetric PSD D, from its eigen-decomposition (zero modes dropped)."""
+    lam, V = np.linalg.eigh(D)
+    keep = lam > rtol * max(float(np.abs(lam).max()), 1e-300)
+    if not np.any(keep):
+        return np.zeros((D.shape[0], 1))
+    return np.ascontiguousarray(V[:, keep] * np.sqrt(lam[keep]))
+
+
+def as_diffusion(D, dim: int, grid: Grid | None = None) -> Diffusion:
+    """Validate ``D`` (scalar, (dim, dim) matrix, grid field with ``grid``, or jitted callable) into a Diffusion."""
+    if isinstance(D, Diffusion):
+        if D.dim != dim:
+            raise ValueError(f"D has dim={D.dim} but the state has dim={dim}")
+        return D
+    if callable(D) and not isinstance(D, np.ndarray):
+        return Diffusion(DIFF_CALLABLE, dim, fn=_as_cfunc("D", D, DIFFUSION_SIG))
+    arr = np.asarray(D, dtype=np.float64) if not np.isscalar(D) else None
+    if arr is None or arr.ndim == 0:
+        c = positive("D", D, allow_zero=True)
+        mat = c * np.eye(dim)
+        return Diffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
+    if grid is None:
+        mat = spd_matrices("D", arr, dim)
+        if mat.shape != (dim, dim):
+            raise ValueError(f"D must be a scalar, a ({dim}, {dim}) matrix, or a field with grid=..., got shape {arr.shape}")
+        return Diffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
+    if grid.ndim != dim:
+        raise ValueError(f"grid has {grid.ndim} dimension(s) but the state has dim={dim}")
+    if arr.shape != grid.shape + (dim, dim):
+        raise ValueError(f"D field must have shape {grid.shape + (dim, dim)} on this grid, got {arr.shape}")
+    vals = spd_matrices("D", arr, dim)
+    return Diffusion(DIFF_FIELD, dim, field=GridData(grid, vals, (dim, dim)))
+
+
+class Drift:
+    """A validated drift: -M grad f (landscape), -M g (gradient field on a grid) or a jitted callable."""
+
+    def __init__(self, drift, dim: int, precondition=None, grid: Grid | None = None) -> None:
+        self.dim = dim
+        self.landscape = drift if isinstance(drift, Landscape) else None
+        self.M = np.eye(dim) if precondition is None else finite_array("precondition", precondition, shape=(dim, dim))
+        self.M = np.ascontiguousarray(self.M)
+        self.fn = _no_drift
+        self.field = None
+        if self.landscape is not None:
+            if self.landscape.dim != dim:
+                raise ValueError(f"landscape has dim={self.landscape.dim} but x0 has dim={dim}")
+            self.mode = DRIFT_LANDSCAPE
+        elif callable(drift) and not isinstance(drift, np.ndarray):
+            self.mode, self.fn = DRIFT_CALLABLE, _as_cfunc("drift", drift, DRIFT_SIG)
+        else:
+            if grid is None:
+                raise ValueError("a gradient field drift needs grid=...")
+            g = finite_array("drift", drift, shape=grid.shape + (dim,))
+            self.mode, self.field = DRIFT_FIELD, GridData(grid, g, (dim,))
+
+    def kernel_args(self) -> tuple:
+        kind, params = (self.landscape.kind, self.landscape.params) if self.landscape is not None else (0, np.zeros(1))
+        fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim)
+        return (self.mode, kind, params, self.M) + fld + (self.fn,)
+
+    def describe(self) -> dict:
+        out = {"mode": ["landscape", "grid field", "callable"][self.mode], "precondition": self.M.tolist()}
+        if self.landscape is not None:
+            out["landscape"] = self.landscape.to_dict()
+        return out
+
+
+# --- Numba point functions ------------------------------------------------------------------------------
+@njit(cache=True)
+def interp_field(lower, h, shape, periodic, values, x, out):
+    """Multilinear interpolation of a cell-centred field (values: (cells, k), C order) at ``x`` into ``out``."""
+    d = x.shape[0]
+    k = out.shape[0]
+    i0 = np.empty(d, dtype=np.int64)
+    i1 = np.empty(d, dtype=np.int64)
+    w1 = np.empty(d)
+    for a in range(d):
+        n = shape[a]
+        s = (x[a] - lower[a]) / h[a] - 0.5
+        if periodic[a]:
+            fl = np.floor(s)
+            w1[a] = s - fl
+            i0[a] = int(fl) % n
+            i1[a] = (i0[a] + 1) % n
+        else:
+            if s <= 0.0:
+                i0[a], i1[a], w1[a] = 0, 0, 0.0
+            elif s >= n - 1:
+                i0[a], i1[a], w1[a] = n - 1, n - 1, 0.0
+            else:
+                fl = np.floor(s)
+                i0[a] = int(fl)
+                i1[a] = i0[a] + 1
+                w1[a] = s - fl
+    out[:] = 0.0
+    for corner in range(1 << d):
+        w = 1.0
+        idx = 0
+        for a in range(d):
+            if (corner >> a) & 1:
+                w *= w1[a]
+                ia = i1[a]
+            else:
+                w *= 1.0 - w1[a]
+                ia = i0[a]
+            idx = idx * shape[a] + ia
+        if w != 0.0:
+            for j in range(k):
+                out[j] += w * values[idx, j]
+
+
+@njit(cache=True)
+def chol_psd(A, L):
+    """Lower Cholesky factor of a symmetric PSD matrix into ``L``; returns False if ``A`` is not PSD.
+
+    Pivots <= 1e-14 trace(A) become zero columns (semi-definite D); a pivot < -1e-8 trace(A) means not PSD.
+    """
+    d = A.shape[0]
+    tol = 0.0
+    for i in range(d):
+        tol += abs(A[i, i])
+    tol *= 1e-14
+    L[:, :] = 0.0
+    for j in range(d):
+        s = A[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        if s <= tol:
+            if s < -1e6 * tol:
+                return False
+            continue
+        ljj = np.sqrt(s)
+        L[j, j] = ljj
+        for i in range(j + 1, d):
+            s = A[i, j]
+            for k in range(j):
+                s -= L[i, k] * L[j, k]
+            L[i, j] = s / ljj
+    return True
+
+
+@njit(cache=True)
+def eval_drift(mode, kind, params, M, lower, h, shape, periodic, values, fn, x, t, g, out):
+    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim)."""
+    if mode == DRIFT_CALLABLE:
+        fn(x, t, out)
+        return
+    if mode == DRIFT_LANDSCAPE:
+        jit_grad(kind, params, x, g)
+    else:
+        interp_field(lower, h, shape, periodic, values, x, g)
+    d = x.shape[0]
+    for i in range(d):
+        s = 0.0
+        for j in range(d):
+            s -= M[i, j] * g[j]
+        out[i] = s
+
+
+@njit(cache=True)
+def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dbuf, out):
+    """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); False if D(x) is not PSD. ``Dbuf``: (dim, dim)."""
+    if mode == DIFF_CONST:
+        out[:, :] = S_const
+        return True
+    if mode == DIFF_FIELD:
+        interp_field(lower, h, shape, periodic, values, x, Dbuf.reshape(-1))
+    else:
+        fn(x, t, Dbuf)
+    return chol_psd(Dbuf, out)

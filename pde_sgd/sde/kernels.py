@@ -1,0 +1,166 @@
+"""Numba ensemble integrators, parallel over paths (``prange``), with counter-based noise (see :mod:`.rng`).
+
+:func:`integrate` advances dX = b(X, t) dt + sqrt(2 beta^-1) S(X, t) dW, S S^T = D, for every path with
+
+* ``EULER`` (Euler-Maruyama): strong order 1/2, weak order 1 (strong order 1 for additive noise);
+* ``MILSTEIN``: the derivative-free (Runge-Kutta) Milstein scheme of Kloeden & Platen (11.1.7),
+  X' = X + b dt + sigma dW + (2 sqrt(dt))^-1 sum_{j,k} [sigma_k(Y_j) - sigma_k(X)] (dW_j dW_k - delta_jk dt),
+  Y_j = X + b dt + sigma_j sqrt(dt), sigma = sqrt(2 beta^-1) S. Strong order 1 for commutative noise (scalar,
+  diagonal D_ii(x_i), additive), weak order 1 always; it equals Euler-Maruyama for constant D.
+
+Brownian increments of a step are sums of ``substeps`` finer Gaussian increments, so runs with the same seed
+and the same ``dt / substeps`` share their Brownian paths (this is how strong errors are measured).
+:func:`elastic_kernel` integrates the Entropy-SGD / Elastic-SGD fast-slow system of THEORY.md section 4.
+Each path only reads its own key, so results do not depend on the number of threads.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..landscapes import jit_grad
+from .fields import DIFF_CONST, eval_drift, eval_factor
+from .rng import fill_normals
+
+EULER, MILSTEIN = 0, 1
+SCHEMES = {"euler": EULER, "milstein": MILSTEIN}
+OK, NON_FINITE, NOT_PSD = 0, 1, 2
+
+
+@njit(cache=True, parallel=True)
+def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_scale,
+              d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn,
+              s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn):
+    """Integrate all paths; returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,))."""
+    n, d = x0.shape
+    m = S_const.shape[1] if s_mode == DIFF_CONST else d
+    n_saves = n_steps // save_every + 1
+    traj = np.empty((n_saves, n, d))
+    status = np.zeros(n, dtype=np.int64)
+    fail_step = np.full(n, -1, dtype=np.int64)
+    sq = math.sqrt(dt)
+    sub_scale = math.sqrt(dt / substeps)
+    milstein = scheme == MILSTEIN and s_mode != DIFF_CONST
+    for p in prange(n):
+        x = x0[p].copy()
+        xn = np.empty(d)
+        b = np.empty(d)
+        g = np.empty(d)
+        ybar = np.empty(d)
+        S = S_const.copy() if s_mode == DIFF_CONST else np.empty((d, m))
+        Sb = np.empty((d, m))
+        Dbuf = np.empty((d, d))
+        z = np.empty(m * substeps)
+        dW = np.empty(m)
+        key = keys[p]
+        traj[0, p] = x
+        for k in range(n_steps):
+            t = t0 + k * dt
+            eval_drift(d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
+            if s_mode != DIFF_CONST:
+                if not eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dbuf, S):
+                    status[p], fail_step[p] = NOT_PSD, k
+                    break
+            fill_normals(key, k * m * substeps, z)
+            for j in range(m):
+                s = 0.0
+                for q in range(substeps):
+                    s += z[q * m + j]
+                dW[j] = s * sub_scale
+            for i in range(d):
+                inc = 0.0
+                for j in range(m):
+                    inc += S[i, j] * dW[j]
+                xn[i] = x[i] + b[i] * dt + noise_scale * inc
+            if milstein:
+                for j in range(m):
+                    for i in range(d):
+                        ybar[i] = x[i] + b[i] * dt + noise_scale * S[i, j] * sq
+                    eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, ybar, t, Dbuf, Sb)
+                    for kk in range(m):
+                        w = dW[j] * dW[kk] - (dt if j == kk else 0.0)
+                        c = noise_scale * w / (2.0 * sq)
+                        for i in range(d):
+                            xn[i] += c * (Sb[i, kk] - S[i, kk])
+            finite = True
+            for i in range(d):
+                x[i] = xn[i]
+                if not math.isfinite(xn[i]):
+                    finite = False
+            if not finite:
+                status[p], fail_step[p] = NON_FINITE, k
+                break
+            if (k + 1) % save_every == 0:
+                traj[(k + 1) // save_every, p] = x
+    return traj, status, fail_step
+
+
+@njit(cache=True, parallel=True)
+def elastic_kernel(x0, keys, kind, params, beta, gamma, eps, h, n_steps, save_every, n_rep):
+    """Euler-Maruyama for the Elastic-SGD system (n_rep = 1: Entropy-SGD), all replicas started at x0.
+
+    dx = -gamma^-1 (x - mean_k y^k) ds,
+    dy^k = -eps^-1 [grad f(y^k) + gamma^-1 (y^k - x)] ds + sqrt(2 / (beta eps)) dW^k.
+    Returns (x trajectory, replica-mean trajectory), each (n_saves, n_paths, dim), and status/fail_step.
+    """
+    n, d = x0.shape
+    n_saves = n_steps // save_every + 1
+    xs = np.empty((n_saves, n, d))
+    ys = np.empty((n_saves, n, d))
+    status = np.zeros(n, dtype=np.int64)
+    fail_step = np.full(n, -1, dtype=np.int64)
+    c = math.sqrt(2.0 * h / (beta * eps))
+    a = h / eps
+    inv_g = 1.0 / gamma
+    for p in prange(n):
+        x = x0[p].copy()
+        y = np.empty((n_rep, d))
+        for r in range(n_rep):
+            y[r] = x
+        ym = np.empty(d)
+        g = np.empty(d)
+        z = np.empty(n_rep * d)
+        key = keys[p]
+        xs[0, p] = x
+        ys[0, p] = x
+        for k in range(n_steps):
+            fill_normals(key, k * n_rep * d, z)
+            ym[:] = 0.0
+            for r in range(n_rep):
+                for i in range(d):
+                    ym[i] += y[r, i] / n_rep
+            for r in range(n_rep):
+                jit_grad(kind, params, y[r], g)
+                for i in range(d):
+                    y[r, i] += -a * (g[i] + inv_g * (y[r, i] - x[i])) + c * z[r * d + i]
+            finite = True
+            for i in range(d):
+                x[i] -= h * inv_g * (x[i] - ym[i])
+                if not math.isfinite(x[i]):
+                    finite = False
+            if not finite:
+                status[p], fail_step[p] = NON_FINITE, k
+                break
+            if (k + 1) % save_every == 0:
+                s = (k + 1) // save_every
+                xs[s, p] = x
+                for i in range(d):
+                    ym[i] = 0.0
+                    for r in range(n_rep):
+                        ym[i] += y[r, i] / n_rep
+                ys[s, p] = ym
+    return xs, ys, status, fail_step
+
+
+def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float) -> None:
+    """Turn a kernel's per-path status into a ValueError (never return silent NaN)."""
+    bad = np.flatnonzero(status)
+    if bad.size == 0:
+        return
+    p = int(bad[0])
+    if status[p] == NOT_PSD:
+        raise ValueError(f"D(x) is not positive semi-definite at path {p}, step {int(fail_step[p])}")
+    raise ValueError(f"{bad.size} path(s) became non-finite (first: path {p} at step {int(fail_step[p])}); "
+                     f"dt={dt:g} is too large for this drift: reduce dt")

@@ -1,0 +1,80 @@
+"""SGD as an SDE, dX = -M grad f(X) dt + sqrt(2 beta^-1 D(X)) dW (Ito; THEORY.md section 3), and its discrete twin.
+
+:func:`simulate_sgd` integrates the SDE for an ensemble of paths with the Numba kernels of :mod:`.kernels`;
+time is SGD's continuous time t = eta * iterations, and beta = 2 b / eta (:func:`pde_sgd.units.beta_from_sgd`).
+:func:`minibatch_sgd` runs the algorithm the SDE models on a synthetic finite-sum loss (:mod:`.finite_sum`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..grid import Grid
+from ..landscapes import Landscape
+from ..results import Result
+from ..validation import choice, positive_int
+from .common import check_explicit_stability, initial_states, resolve_beta, step_counts
+from .fields import Diffusion, Drift, as_diffusion
+from .kernels import SCHEMES, integrate, raise_on_failure
+from .rng import path_keys
+
+
+def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
+              seed: int, scheme: str = "euler", save_every: int | None = None, noise_substeps: int = 1,
+              t0: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim))."""
+    choice("scheme", scheme, SCHEMES)
+    dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
+    substeps = positive_int("noise_substeps", noise_substeps)
+    keys = path_keys(seed, x0.shape[0])
+    traj, status, fail = integrate(x0, keys, float(t0), dt, n_steps, save_every, SCHEMES[scheme], substeps,
+                                   math.sqrt(2.0 / beta), *drift.kernel_args(), *diffusion.kernel_args())
+    raise_on_failure(status, fail, dt)
+    times = t0 + dt * save_every * np.arange(traj.shape[0])
+    return times, traj
+
+
+def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, n_paths: int, seed: int, *,
+                 eta: float | None = None, batch_size: float | None = None, grid: Grid | None = None,
+                 drift_grid: Grid | None = None, precondition=None, scheme: str = "euler",
+                 save_every: int | None = None, noise_substeps: int = 1) -> Result:
+    """Ensemble of the SGD SDE dX = -M grad f dt + sqrt(2 beta^-1 D(X)) dW.
+
+    Parameters
+    ----------
+    landscape : Landscape, gradient field or jitted callable
+        A :class:`~pde_sgd.landscapes.Landscape` (drift -M grad f), an array ``(*drift_grid.shape, dim)`` of
+        grad f at the cell centres of ``drift_grid`` (drift -M g, interpolated), or a jitted drift ``b(x, t, out)``.
+    D : scalar, (dim, dim) matrix, field ``(*grid.shape, dim, dim)`` with ``grid``, or jitted ``D(x, t, out)``
+        The diffusion matrix (see :mod:`pde_sgd.sde.fields`). Validated symmetric PSD.
+    beta : float or None
+        Inverse temperature; or None with ``eta`` and ``batch_size`` (beta = 2 b / eta).
+    x0 : (dim,) or (n_paths, dim)
+    dt, n_steps : time step (> 0, below the explicit limit 2 / rho(M Hess f(x0)) for landscapes) and step count.
+    n_paths, seed : ensemble size and seed (same seed -> same paths, whatever the number of threads).
+    precondition : (dim, dim) matrix M (default I), e.g. D + Q for the A-type form.
+    scheme : ``"euler"`` (Euler-Maruyama) or ``"milstein"`` (derivative-free Milstein).
+    save_every : save the state every this many steps (must divide n_steps; default: only start and end).
+    noise_substeps : each Brownian increment is the sum of this many finer ones (shared paths across dt).
+
+    Returns
+    -------
+    Result of kind ``"sde.sgd"`` with arrays ``times`` (n_saves,) and ``x`` (n_saves, n_paths, dim).
+    Raises ValueError for bad input, a non-PSD D(x) met on the way, or paths that become non-finite.
+    """
+    beta = resolve_beta(beta, eta, batch_size)
+    dim = landscape.dim if isinstance(landscape, Landscape) else None
+    x = initial_states(x0, n_paths, dim)
+    dim = x.shape[1]
+    drift = Drift(landscape, dim, precondition, drift_grid)
+    diffusion = as_diffusion(D, dim, grid)
+    dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
+    if drift.landscape is not None:
+        check_explicit_stability(drift.landscape, drift.M, np.unique(x, axis=0), dt)
+    times, traj = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every, noise_substeps)
+    params = {"beta": beta, "dt": dt, "n_steps": n_steps, "n_paths": n_paths, "seed": seed, "scheme": scheme,
+              "noise_substeps": noise_substeps, "drift": drift.describe(), "D": diffusion.describe()}
+    if eta is not None:
+        params.update(eta=eta, batch_size=batch_size)
+    return Result("sde.sgd", {"times": times, "x": traj}, params)

@@ -1,0 +1,83 @@
+"""Reproducibility by seed (any thread count) and bad-input errors of the SDE entry points (issue 4)."""
+import numba
+import numpy as np
+import pytest
+from numba import cfunc
+
+from pde_sgd import Grid, landscapes
+from pde_sgd.sde import fields, simulate_sgd
+
+L2 = landscapes.double_well(2)
+D2 = np.array([[1.0, 0.4], [0.4, 0.3]])
+
+
+def _run(seed, n_paths=64, **kw):
+    kw.setdefault("scheme", "milstein")
+    grid = Grid([-3, -3], [3, 3], [12, 12])
+    Dfield = np.broadcast_to(D2, grid.shape + (2, 2)) * (1 + 0.5 * np.cos(grid.coords[0]))[..., None, None]
+    return simulate_sgd(L2, Dfield, 3.0, [0.5, 0.5], 0.01, 100, n_paths, seed, grid=grid, save_every=10, **kw)["x"]
+
+
+def test_same_seed_same_paths_for_any_thread_count():
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = _run(7)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)  # all threads (2 on CI)
+        b = _run(7)
+    finally:
+        numba.set_num_threads(old)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, _run(8))
+    # path p does not depend on how many paths run beside it
+    assert np.array_equal(_run(7, n_paths=16), a[:, :16])
+
+
+@cfunc(fields.DIFFUSION_SIG, cache=True)
+def _not_psd(x, t, out):
+    out[0, 0], out[0, 1], out[1, 0], out[1, 1] = 1.0, 2.0, 2.0, 1.0
+
+
+@cfunc(fields.DRIFT_SIG, cache=True)
+def _explosive(x, t, out):
+    out[0] = x[0] ** 3
+    out[1] = 0.0
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(dt=0.0), "dt"),
+    (dict(dt=-1.0), "dt"),
+    (dict(dt=5.0), "stability"),
+    (dict(D=np.array([[1.0, 2.0], [2.0, 1.0]])), "positive semi-definite"),
+    (dict(D=np.array([[1.0, 0.5], [0.0, 1.0]])), "symmetric"),
+    (dict(D=np.eye(3)), "shape"),
+    (dict(D=-1.0), "D"),
+    (dict(D=_not_psd), "positive semi-definite"),
+    (dict(x0=[0.0, 0.0, 0.0]), "x0"),
+    (dict(x0=[np.nan, 0.0]), "NaN"),
+    (dict(x0=np.zeros((3, 2))), "x0"),
+    (dict(n_paths=0), "n_paths"),
+    (dict(beta=0.0), "beta"),
+    (dict(beta=None), "beta"),
+    (dict(seed=-1), "seed"),
+    (dict(scheme="rk4"), "scheme"),
+    (dict(save_every=3), "save_every"),
+    (dict(landscape=_explosive, x0=[3.0, 0.0], dt=0.1), "non-finite"),
+    (dict(landscape=landscapes.double_well(3)), "dim"),
+])
+def test_bad_input_raises_value_error(kw, match):
+    args = dict(landscape=L2, D=D2, beta=2.0, x0=[0.1, 0.2], dt=0.01, n_steps=10, n_paths=4, seed=0)
+    args.update(kw)
+    with pytest.raises(ValueError, match=match):
+        simulate_sgd(args.pop("landscape"), args.pop("D"), args.pop("beta"), args.pop("x0"), args.pop("dt"),
+                     args.pop("n_steps"), args.pop("n_paths"), args.pop("seed"), **args)
+
+
+def test_field_shape_and_beta_from_eta():
+    grid = Grid([-1, -1], [1, 1], [4, 5])
+    with pytest.raises(ValueError, match="shape"):
+        simulate_sgd(L2, np.ones((4, 4, 2, 2)), 1.0, [0, 0], 0.01, 1, 1, 0, grid=grid)
+    with pytest.raises(ValueError, match="either beta"):
+        simulate_sgd(L2, 1.0, 1.0, [0, 0], 0.01, 1, 1, 0, eta=0.1, batch_size=4)
+    r = simulate_sgd(L2, 1.0, None, [0, 0], 0.01, 1, 1, 0, eta=0.1, batch_size=4)
+    assert r.params["beta"] == pytest.approx(80.0)
