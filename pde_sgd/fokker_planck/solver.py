@@ -124,23 +124,34 @@ class FokkerPlanck:
         rho = self.steady_state() if rho is None else self.grid.check_field("rho", rho)
         return self.operator.cell_current(rho)
 
-    def leftover_field(self, phi: np.ndarray | None = None, floor: float = 1e-12) -> dict:
+    def leftover_field(self, phi: np.ndarray | None = None, floor: float = 1e-8) -> dict:
         """j = -grad f + D grad Phi - beta^-1 div D and its diagnostics (see :func:`fields.leftover_field`).
 
-        ``phi`` defaults to the potential of the grid steady state, computed from max(rho_ss, floor * max rho_ss)
-        so that it stays finite in far tails (and where cross-diffusion undershoots make rho_ss <= 0); ``bulk``
-        marks the cells with rho_ss > floor * max rho_ss, over which the relative sizes are measured:
+        ``phi`` defaults to the potential of the grid steady state (kept finite where rho_ss <= 0, i.e. at
+        cross-diffusion undershoots, by a floor of 1e-300 max rho_ss). ``bulk`` marks the cells whose value and
+        whose neighbours' and next neighbours' values exceed ``floor`` times the maximum of exp(-beta Phi) (so that central
+        differences there use well-resolved Phi only); the relative sizes are measured over it:
         ``div_j_rel`` = max|div j| L / max|j| (L the box size) and ``j_dot_grad_phi_rel`` =
         max|j.grad Phi| / (max|j| max|grad Phi|). Also returns ``j``, ``div_j``, ``j_dot_grad_phi``,
         ``div_j_rho`` and ``grad_phi`` (full fields).
         """
         if phi is None:
             rho = self.steady_state()
-            bulk = rho > floor * rho.max()
-            phi = potential(self.grid, np.maximum(rho, floor * rho.max()), self.beta)
-        else:
-            phi = finite_array("phi", phi, shape=self.grid.shape)
-            bulk = phi - phi.min() < -np.log(floor) / self.beta
+            phi = potential(self.grid, np.maximum(rho, 1e-300 * rho.max()), self.beta)
+        phi = finite_array("phi", phi, shape=self.grid.shape)
+        inside = phi - phi.min() < -np.log(floor) / self.beta
+        bulk = inside.copy()
+        for _ in range(2):  # j uses neighbours of Phi, div j neighbours of j: erode twice
+            grown = bulk.copy()
+            for a, per in enumerate(self.grid.periodic):
+                for k in (1, -1):
+                    shifted = np.roll(bulk, k, axis=a)
+                    if not per:  # a wall is not a missing neighbour
+                        edge = [slice(None)] * self.grid.ndim
+                        edge[a] = 0 if k == 1 else -1
+                        shifted[tuple(edge)] = True
+                    grown &= shifted
+            bulk = grown
         out = leftover_field(self.grid, self.coeffs.grad_cells, self.coeffs.D, phi, self.beta)
         jmax = float(np.max(np.linalg.norm(out["j"][bulk], axis=-1)))
         gmax = float(np.max(np.linalg.norm(out["grad_phi"][bulk], axis=-1)))
