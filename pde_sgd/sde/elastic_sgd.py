@@ -1,0 +1,47 @@
+"""Elastic-SGD and Entropy-SGD as fast/slow SDE systems with time-scale separation eps (THEORY.md section 4).
+
+    dx    = -gamma^-1 (x - (1/n) sum_k y^k) ds
+    dy^k  = -eps^-1 [grad f(y^k) + gamma^-1 (y^k - x)] ds + sqrt(2 beta^-1 / eps) dW^k,   k = 1..n
+
+(Entropy-SGD is n = 1.) The fast variables see the invariant measure rho_inf(y; x) ∝ exp(-beta f(y) -
+beta |x-y|^2 / (2 gamma)); as eps -> 0 the reference x follows the homogenized ODE of :mod:`.homogenized`.
+Euler-Maruyama with step ``dt`` (in slow time s); the explicit limit dt (rho(Hess f(x0)) + 1/gamma) / eps < 2 is
+checked at x0 and paths that become non-finite raise.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..landscapes import Landscape
+from ..results import Result
+from ..validation import finite_array, positive, positive_int
+from .common import check_explicit_stability, initial_states
+from .kernels import elastic_kernel, raise_on_failure
+from .rng import path_keys
+
+
+def elastic_sgd(landscape: Landscape, x0, gamma: float, beta: float, eps: float, T: float, dt: float,
+                n_paths: int, seed: int, n_replicas: int = 8, n_saves: int = 100) -> Result:
+    """Ensemble of Elastic-SGD with ``n_replicas`` replicas coupled to the reference x (all started at x0).
+
+    ``dt`` is rounded down so that n_saves divides the step count T / dt. Returns a Result of kind
+    ``"sde.elastic_sgd"`` with ``times`` (n_saves + 1,), ``x`` and ``y_mean`` (n_saves + 1, n_paths, dim).
+    """
+    if not isinstance(landscape, Landscape):
+        raise ValueError(f"landscape must be a pde_sgd Landscape, got {type(landscape).__name__}")
+    gamma, beta, eps, T = positive("gamma", gamma), positive("beta", beta), positive("eps", eps), positive("T", T)
+    n_replicas, n_saves = positive_int("n_replicas", n_replicas), positive_int("n_saves", n_saves)
+    dt = positive("dt", dt)
+    x = initial_states(x0, n_paths, landscape.dim)
+    per_save = max(1, math.ceil(T / (n_saves * dt)))
+    dt = T / (n_saves * per_save)
+    check_explicit_stability(landscape, np.eye(landscape.dim), np.unique(x, axis=0), dt, 1.0 / gamma, eps)
+    xs, ys, status, fail = elastic_kernel(x, path_keys(seed, n_paths), landscape.kind, landscape.params, beta,
+                                          gamma, eps, dt, n_saves * per_save, per_save, n_replicas)
+    raise_on_failure(status, fail, dt)
+    kind = "sde.entropy_sgd" if n_replicas == 1 else "sde.elastic_sgd"
+    return Result(kind, {"times": np.linspace(0.0, T, n_saves + 1), "x": xs, "y_mean": ys},
+                  {"landscape": landscape.to_dict(), "gamma": gamma, "beta": beta, "eps": eps, "T": T, "dt": dt,
+                   "n_paths": n_paths, "seed": seed, "n_replicas": n_replicas})

@@ -1,0 +1,18 @@
+"""Entropy-SGD as a fast/slow SDE system (THEORY.md section 4): Elastic-SGD with a single replica.
+
+    dx = -gamma^-1 (x - y) ds,   dy = -eps^-1 [grad f(y) + gamma^-1 (y - x)] ds + sqrt(2 beta^-1 / eps) dW.
+"""
+from __future__ import annotations
+
+from ..landscapes import Landscape
+from ..results import Result
+from .elastic_sgd import elastic_sgd
+
+
+def entropy_sgd(landscape: Landscape, x0, gamma: float, beta: float, eps: float, T: float, dt: float,
+                n_paths: int, seed: int, n_saves: int = 100) -> Result:
+    """Ensemble of the Entropy-SGD system; Result of kind ``"sde.entropy_sgd"`` (``times``, ``x``, ``y_mean``).
+
+    See :func:`pde_sgd.sde.elastic_sgd.elastic_sgd` for the parameters (here n_replicas = 1).
+    """
+    return elastic_sgd(landscape, x0, gamma, beta, eps, T, dt, n_paths, seed, n_replicas=1, n_saves=n_saves)

@@ -1,0 +1,166 @@
+"""The homogenized limit of Entropy-SGD and Elastic-SGD (THEORY.md section 4).
+
+As eps -> 0 both fast/slow systems converge to the deterministic dynamics
+
+    dX/ds = -gamma^-1 (X - <y>(X)) = -grad f_gamma(X),
+
+where <y>(X) is the mean of rho_inf(y; X) ∝ exp(-beta f(y) - beta |X - y|^2 / (2 gamma)): gradient descent on the
+local entropy f_gamma, i.e. on the viscous HJ solution u(., t = gamma). <y> is computed by quadrature on a
+uniform grid with log-sum-exp weights (exp(-beta f) underflows for realistic beta); trapezoidal quadrature of a
+smooth, rapidly decaying integrand converges spectrally, so the grid only has to resolve the width
+sqrt(gamma / beta) of the coupling and to contain the mass (both are checked). The ODE is integrated with RK4.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..grid import Grid
+from ..landscapes import Landscape
+from ..results import Result
+from ..validation import finite_array, positive, positive_int
+from .common import initial_states
+
+_DEFAULT_POINTS = {1: 1201, 2: 161, 3: 41}
+
+
+@njit(cache=True)
+def _gibbs_mean(X, pts, fvals, beta, gamma, out):
+    """<y> of rho_inf(.; X) by log-sum-exp quadrature; returns the largest relative weight on the box boundary."""
+    n, d = pts.shape
+    lmax = -np.inf
+    logw = np.empty(n)
+    for k in range(n):
+        r2 = 0.0
+        for i in range(d):
+            r2 += (X[i] - pts[k, i]) ** 2
+        logw[k] = -beta * fvals[k] - beta * r2 / (2.0 * gamma)
+        if logw[k] > lmax:
+            lmax = logw[k]
+    out[:] = 0.0
+    tot = 0.0
+    for k in range(n):
+        w = math.exp(logw[k] - lmax)
+        tot += w
+        for i in range(d):
+            out[i] += w * pts[k, i]
+    for i in range(d):
+        out[i] /= tot
+    return lmax
+
+
+@njit(cache=True)
+def _boundary_weight(X, bpts, bf, beta, gamma, lmax):
+    worst = 0.0
+    for k in range(bpts.shape[0]):
+        r2 = 0.0
+        for i in range(bpts.shape[1]):
+            r2 += (X[i] - bpts[k, i]) ** 2
+        worst = max(worst, math.exp(-beta * bf[k] - beta * r2 / (2.0 * gamma) - lmax))
+    return worst
+
+
+@njit(cache=True)
+def _rhs(X, pts, fvals, bpts, bf, beta, gamma, out):
+    lmax = _gibbs_mean(X, pts, fvals, beta, gamma, out)
+    for i in range(X.shape[0]):
+        out[i] = -(X[i] - out[i]) / gamma
+    return _boundary_weight(X, bpts, bf, beta, gamma, lmax)
+
+
+@njit(cache=True, parallel=True)
+def _rk4_paths(X0, pts, fvals, bpts, bf, beta, gamma, dt, n_steps, save_every):
+    n, d = X0.shape
+    out = np.empty((n_steps // save_every + 1, n, d))
+    worst = np.zeros(n)
+    for p in prange(n):
+        X = X0[p].copy()
+        k1, k2, k3, k4, tmp = np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(d)
+        out[0, p] = X
+        for s in range(n_steps):
+            w = _rhs(X, pts, fvals, bpts, bf, beta, gamma, k1)
+            for i in range(d):
+                tmp[i] = X[i] + 0.5 * dt * k1[i]
+            w = max(w, _rhs(tmp, pts, fvals, bpts, bf, beta, gamma, k2))
+            for i in range(d):
+                tmp[i] = X[i] + 0.5 * dt * k2[i]
+            w = max(w, _rhs(tmp, pts, fvals, bpts, bf, beta, gamma, k3))
+            for i in range(d):
+                tmp[i] = X[i] + dt * k3[i]
+            w = max(w, _rhs(tmp, pts, fvals, bpts, bf, beta, gamma, k4))
+            for i in range(d):
+                X[i] += dt * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0
+            worst[p] = max(worst[p], w)
+            if (s + 1) % save_every == 0:
+                out[(s + 1) // save_every, p] = X
+    return out, worst
+
+
+class _Quadrature:
+    """Quadrature points, f values there, and the boundary layer of the box (for the mass check)."""
+
+    def __init__(self, landscape: Landscape, grid: Grid, beta: float, gamma: float) -> None:
+        if grid.ndim != landscape.dim:
+            raise ValueError(f"grid has {grid.ndim} dimension(s) but the landscape has dim={landscape.dim}")
+        width = math.sqrt(gamma / beta)
+        if max(grid.spacing) > 0.5 * width:
+            raise ValueError(f"quadrature grid spacing {max(grid.spacing):.3g} must be <= sqrt(gamma/beta)/2 = "
+                             f"{0.5 * width:.3g}: refine grid")
+        self.pts = np.ascontiguousarray(grid.points())
+        self.f = landscape.value(self.pts if landscape.dim > 1 else self.pts[:, 0])
+        idx = np.stack(np.meshgrid(*[np.arange(n) for n in grid.shape], indexing="ij"), -1).reshape(-1, grid.ndim)
+        on_edge = np.any((idx == 0) | (idx == np.array(grid.shape) - 1), axis=1)
+        self.bpts = np.ascontiguousarray(self.pts[on_edge])
+        self.bf = self.f[on_edge]
+
+
+def default_quadrature_grid(x0: np.ndarray, beta: float, gamma: float, n_points: int | None = None) -> Grid:
+    """The box [min x0 - R, max x0 + R]^d, R = 3 + 10 sqrt(gamma/beta), with 1201 / 161 / 41 points per axis."""
+    d = x0.shape[1]
+    R = 3.0 + 10.0 * math.sqrt(gamma / beta)
+    n = _DEFAULT_POINTS[d] if n_points is None else positive_int("n_points", n_points, minimum=3)
+    return Grid(x0.min(0) - R, x0.max(0) + R, [n] * d)
+
+
+def gibbs_mean(landscape: Landscape, X, gamma: float, beta: float, grid: Grid | None = None) -> np.ndarray:
+    """<y>(X), the mean of rho_inf(y; X), at points X (n, dim); grad f_gamma(X) = (X - <y>) / gamma."""
+    gamma, beta = positive("gamma", gamma), positive("beta", beta)
+    X = initial_states(X, np.atleast_2d(X).shape[0], landscape.dim) if np.ndim(X) > 1 else \
+        initial_states(X, 1, landscape.dim)
+    q = _Quadrature(landscape, grid or default_quadrature_grid(X, beta, gamma), beta, gamma)
+    out = np.empty_like(X)
+    for p in range(X.shape[0]):  # a handful of query points: no hot loop
+        lmax = _gibbs_mean(X[p], q.pts, q.f, beta, gamma, out[p])
+        _check_mass(_boundary_weight(X[p], q.bpts, q.bf, beta, gamma, lmax))
+    return out
+
+
+def _check_mass(worst: float) -> None:
+    if worst > 1e-12:
+        raise ValueError(f"rho_inf has relative weight {worst:.2g} on the quadrature box boundary: enlarge grid")
+
+
+def homogenized(landscape: Landscape, x0, gamma: float, beta: float, T: float, *, dt: float | None = None,
+                n_saves: int = 100, grid: Grid | None = None) -> Result:
+    """Integrate dX/ds = -gamma^-1 (X - <y>(X)) from each row of ``x0`` (dim,) or (n, dim) up to time ``T``.
+
+    ``dt`` (default min(gamma, 1) / 20, rounded so that n_saves divides the step count) is the RK4 step;
+    ``grid`` the quadrature grid (default :func:`default_quadrature_grid`). Returns a Result of kind
+    ``"sde.homogenized"`` with ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n, dim).
+    """
+    gamma, beta, T = positive("gamma", gamma), positive("beta", beta), positive("T", T)
+    n_saves = positive_int("n_saves", n_saves)
+    X0 = finite_array("x0", x0)
+    X0 = initial_states(X0, 1 if X0.ndim < 2 else X0.shape[0], landscape.dim)
+    dt = positive("dt", dt) if dt is not None else min(gamma, 1.0) / 20.0
+    per_save = max(1, math.ceil(T / (n_saves * dt)))
+    dt = T / (n_saves * per_save)
+    grid = grid or default_quadrature_grid(X0, beta, gamma)
+    q = _Quadrature(landscape, grid, beta, gamma)
+    traj, worst = _rk4_paths(X0, q.pts, q.f, q.bpts, q.bf, beta, gamma, dt, n_saves * per_save, per_save)
+    _check_mass(float(worst.max()))
+    return Result("sde.homogenized", {"times": np.linspace(0.0, T, n_saves + 1), "x": traj},
+                  {"landscape": landscape.to_dict(), "gamma": gamma, "beta": beta, "T": T, "dt": dt,
+                   "grid": grid.to_dict()})
