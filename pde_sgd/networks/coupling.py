@@ -1,0 +1,320 @@
+"""Captured network noise meets the continuous-time theory: Fokker-Planck, SDE (torchsde) and actual SGD.
+
+On a 2-D slice (:mod:`.slice`) with f(x) and the projected D(x) on a grid, :func:`slice_coupling` computes
+
+* the Fokker-Planck steady state rho_ss of rho_t = div(grad f rho + beta^-1 div(D rho)) with the real D(x)
+  (:class:`pde_sgd.fokker_planck.FokkerPlanck`), its potential Phi = -beta^-1 log rho_ss and how far Phi is
+  from f;
+* the SGD SDE dx = -grad f dt + sqrt(2 beta^-1 D(x)) dW (Ito) run through ``torchsde`` (Euler-Maruyama), with
+  grad f and D multilinearly interpolated between the cell centres and held constant outside the box (the
+  convention of :mod:`pde_sgd.sde.fields`), so it can be compared with the Numba engine on the same fields;
+* SGD restricted to the slice on the actual network, x_{t+1} = x_t - eta B^T g_batch(theta0 + B x_t);
+
+with beta^-1 = eta / (2 b) and SDE time t = eta * (SGD steps). Stationary statistics are compared through
+chain means: each independent path/chain gives one time average, and the standard error of a statistic is
+the standard deviation of its per-chain values over sqrt(n_chains).
+
+:func:`full_space_coupling` runs, in the full parameter space, the SDE d theta = -grad f dt +
+sqrt(2 beta^-1) L dW with L (P, m) the low-rank factor of D captured at the anchor (D ~ L L^T), against SGD on
+the same network, for several (eta, B) pairs, comparing the spread of the loss.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torchsde
+from torch.func import grad, vmap
+from tqdm.auto import tqdm
+
+from ..grid import Grid
+from ..results import Result
+from ..units import beta_from_sgd, noise_scale
+from ..validation import finite_array, positive, positive_int, spd_matrices
+from .data import Dataset
+from .models import FlatModel
+from .per_sample import diffusion_factor
+from .slice import LossSlice
+
+
+# --- grid fields in torch ---------------------------------------------------------------------------------
+class GridField:
+    """Multilinear interpolation of a cell-centred field (grid.shape + value_shape) at points (n, d), in torch.
+
+    Outside the outermost cell centres the value is held constant (as in :func:`pde_sgd.sde.fields.interp_field`
+    for Neumann axes); periodic axes are not supported here.
+    """
+
+    def __init__(self, grid: Grid, values: np.ndarray, dtype: torch.dtype = torch.float64,
+                 device: torch.device | str = "cpu") -> None:
+        if any(grid.periodic):
+            raise ValueError("GridField supports only non-periodic (neumann) grids")
+        vals = finite_array("values", values)
+        if vals.shape[:grid.ndim] != grid.shape:
+            raise ValueError(f"values must have shape {grid.shape} + value_shape, got {vals.shape}")
+        self.grid, self.value_shape = grid, vals.shape[grid.ndim:]
+        kw = {"dtype": dtype, "device": device}
+        self.values = torch.as_tensor(vals.reshape(grid.size, -1), **kw)
+        self.lower = torch.as_tensor(grid.lower, **kw)
+        self.h = torch.as_tensor(grid.spacing, **kw)
+        self.n = torch.as_tensor(grid.shape, device=device)
+        self.strides = [int(np.prod(grid.shape[a + 1:])) for a in range(grid.ndim)]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        s = (x - self.lower) / self.h - 0.5
+        s = torch.minimum(s.clamp_min(0), (self.n - 1).to(s.dtype))
+        i0 = torch.minimum(s.floor().long(), self.n - 2)
+        w1 = s - i0
+        out = 0
+        for corner in range(1 << self.grid.ndim):
+            w = torch.ones_like(x[:, 0])
+            idx = torch.zeros_like(i0[:, 0])
+            for a in range(self.grid.ndim):
+                up = (corner >> a) & 1
+                w = w * (w1[:, a] if up else 1 - w1[:, a])
+                idx = idx + (i0[:, a] + up) * self.strides[a]
+            out = out + w[:, None] * self.values[idx]
+        return out.reshape((x.shape[0],) + self.value_shape)
+
+
+def psd_sqrt(D: torch.Tensor) -> torch.Tensor:
+    """Symmetric square root of a batch of symmetric PSD matrices (..., d, d); negative rounding clipped to 0."""
+    lam, V = torch.linalg.eigh(D)
+    return (V * lam.clamp_min(0).sqrt().unsqueeze(-2)) @ V.transpose(-1, -2)
+
+
+class GridFieldSDE(torch.nn.Module):
+    """torchsde SDE dx = -g(x) dt + sqrt(2 beta^-1 D(x)) dW with g and D interpolated from grid fields (Ito)."""
+
+    noise_type = "general"
+    sde_type = "ito"
+
+    def __init__(self, grid: Grid, grad_f: np.ndarray, D: np.ndarray, beta: float, dtype=torch.float64,
+                 device="cpu") -> None:
+        super().__init__()
+        d = grid.ndim
+        self.drift = GridField(grid, finite_array("grad_f", grad_f, shape=grid.shape + (d,)), dtype, device)
+        self.diff = GridField(grid, spd_matrices("D", D, d), dtype, device)
+        self.scale = (2.0 / positive("beta", beta)) ** 0.5
+
+    def f(self, t, y):
+        return -self.drift(y)
+
+    def g(self, t, y):
+        return self.scale * psd_sqrt(self.diff(y))
+
+
+class LowRankSDE(torch.nn.Module):
+    """torchsde SDE d theta = -grad f(theta) dt + sqrt(2 beta^-1) L dW in R^P, L (P, m) constant (D ~ L L^T).
+
+    The drift is the full-data gradient of ``model`` on ``data``, vectorised over the batch of paths.
+    """
+
+    noise_type = "general"
+    sde_type = "ito"
+
+    def __init__(self, model: FlatModel, data: Dataset, L: torch.Tensor, beta: float) -> None:
+        super().__init__()
+        self.grad = vmap(grad(model.loss), in_dims=(0, None, None))
+        self.X, self.y = data.X, data.y
+        self.G = (2.0 / positive("beta", beta)) ** 0.5 * L
+
+    def f(self, t, theta):
+        return -self.grad(theta, self.X, self.y)
+
+    def g(self, t, theta):
+        return self.G.expand(theta.shape[0], *self.G.shape)
+
+
+# --- statistics over chains -------------------------------------------------------------------------------
+def chain_moments(samples: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean and covariance of samples (n_times, n_chains, d), with standard errors from the spread of the
+    per-chain values (chains independent; each chain's time average counts as one sample)."""
+    s = finite_array("samples", samples, ndim=3)
+    n_chains = s.shape[1]
+    if n_chains < 2:
+        raise ValueError("need at least 2 independent chains for standard errors")
+    m_c = s.mean(0)  # (chains, d)
+    dev = s - s.mean((0, 1))
+    c_c = np.einsum("tci,tcj->cij", dev, dev) / s.shape[0]
+    return {"mean": m_c.mean(0), "mean_se": m_c.std(0, ddof=1) / np.sqrt(n_chains),
+            "cov": c_c.mean(0), "cov_se": c_c.std(0, ddof=1) / np.sqrt(n_chains)}
+
+
+def density_moments(grid: Grid, rho: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean and covariance of a density on a grid (midpoint rule)."""
+    p = rho / rho.sum()
+    pts = grid.points()
+    w = p.ravel()
+    mean = w @ pts
+    dev = pts - mean
+    return {"mean": mean, "cov": (dev * w[:, None]).T @ dev}
+
+
+def compare_moments(a: dict, b: dict) -> dict[str, float]:
+    """Largest |z| of the differences of means and covariance entries (SEs added in quadrature; a density
+    without SE counts as exact), and the largest relative difference of the variances."""
+    z_mean = np.abs(a["mean"] - b["mean"]) / np.sqrt(a.get("mean_se", 0) ** 2 + b.get("mean_se", 0) ** 2)
+    iu = np.triu_indices(len(a["mean"]))
+    z_cov = (np.abs(a["cov"] - b["cov"]) / np.sqrt(a.get("cov_se", 0) ** 2 + b.get("cov_se", 0) ** 2))[iu]
+    rel_var = np.abs(np.diag(a["cov"]) / np.diag(b["cov"]) - 1)
+    return {"max_z_mean": float(z_mean.max()), "max_z_cov": float(z_cov.max()), "max_rel_var": float(rel_var.max())}
+
+
+def phi_vs_f(grid: Grid, f: np.ndarray, phi: np.ndarray, rho: np.ndarray, mass: float = 0.99) -> dict[str, float]:
+    """How far the steady-state potential Phi is from f, on the cells holding ``mass`` of rho_ss.
+
+    Both are shifted by their rho-weighted means there. Returns the weighted RMS of Phi - f, the same relative
+    to the weighted RMS variation of f (0: Phi = f + const; 1: as large as f's own variation), the sup
+    distance, and the distance between the minimisers of f and Phi on the grid.
+    """
+    order = np.argsort(rho.ravel())[::-1]
+    keep = order[: int(np.searchsorted(np.cumsum(rho.ravel()[order]) / rho.sum(), mass)) + 1]
+    w = rho.ravel()[keep] / rho.ravel()[keep].sum()
+    fv, pv = f.ravel()[keep], phi.ravel()[keep]
+    diff = (pv - w @ pv) - (fv - w @ fv)
+    f_rms = float(np.sqrt(w @ (fv - w @ fv) ** 2))
+    pts = grid.points()
+    return {"rms": float(np.sqrt(w @ diff ** 2)), "relative_rms": float(np.sqrt(w @ diff ** 2)) / f_rms,
+            "sup": float(np.abs(diff).max()), "f_rms": f_rms,
+            "argmin_distance": float(np.linalg.norm(pts[np.argmin(f)] - pts[np.argmin(phi)]))}
+
+
+# --- the runs ---------------------------------------------------------------------------------------------
+def torchsde_paths(sde: torch.nn.Module, x0: torch.Tensor, *, dt: float, t_burn: float, t_sample: float,
+                   n_saves: int, seed: int) -> np.ndarray:
+    """Euler-Maruyama paths of a torchsde module from x0 (n_paths, d); states at n_saves equally spaced times
+    in (t_burn, t_burn + t_sample], shape (n_saves, n_paths, d). Seeded through torch's global generator,
+    which is restored afterwards."""
+    dt, t_burn, t_sample = positive("dt", dt), positive("t_burn", t_burn, allow_zero=True), positive("t_sample", t_sample)
+    ts = torch.cat([torch.zeros(1), t_burn + torch.linspace(0, t_sample, positive_int("n_saves", n_saves) + 1)[1:]])
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        ys = torchsde.sdeint(sde, x0, ts.to(x0), method="euler", dt=dt)
+    return ys[1:].cpu().numpy()
+
+
+def slice_sgd(sl: LossSlice, x0: np.ndarray, *, eta: float, batch_size: int, n_steps: int, burn: int,
+              save_every: int, seed: int, progress: bool = False) -> np.ndarray:
+    """Independent SGD chains restricted to the slice, from x0 (n_chains, 2); iterates after ``burn`` steps at
+    every ``save_every``-th step, shape (n_saves, n_chains, 2). Batches: b samples without replacement per
+    chain and step from a seeded torch Generator."""
+    eta, B = positive("eta", eta), positive_int("batch_size", batch_size)
+    n_steps, burn, every = (positive_int(n, v, minimum=m) for n, v, m in
+                            (("n_steps", n_steps, 1), ("burn", burn, 0), ("save_every", save_every, 1)))
+    if burn >= n_steps:
+        raise ValueError(f"burn must be < n_steps={n_steps}, got {burn}")
+    x = torch.as_tensor(finite_array("x0", x0, ndim=2), dtype=sl.theta0.dtype, device=sl.theta0.device)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    N, c = sl.data.n, x.shape[0]
+    out = []
+    for t in tqdm(range(1, n_steps + 1), disable=not progress, desc="slice SGD", leave=False):
+        idx = torch.argsort(torch.rand(c, N, generator=gen), dim=1)[:, :B].to(x.device)
+        x = x - eta * sl.batch_gradient(x, idx)
+        if t > burn and (t - burn) % every == 0:
+            out.append(x.cpu().numpy())
+    return np.array(out)
+
+
+def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int, n_chains: int = 64,
+                   t_burn: float = 5.0, t_sample: float = 40.0, sde_dt: float | None = None, seed: int = 0,
+                   progress: bool = False) -> Result:
+    """Fokker-Planck steady state, torchsde SDE and restricted SGD on the slice ``fields`` (from
+    :meth:`LossSlice.on_grid`), at beta = 2 b / eta.
+
+    The SDE runs ``n_chains`` paths with step ``sde_dt`` (default eta / 4); SGD runs ``n_chains`` chains of
+    (t_burn + t_sample) / eta steps; both start at the anchor x = 0 and are sampled after t_burn.
+    Returns Result ``"networks.slice_coupling"`` with the fields, ``rho_ss``, ``phi``, the SDE and SGD samples
+    and a 2-D histogram of each, and params holding the Phi-vs-f distances and the moment comparisons.
+    """
+    grid = Grid.from_dict(fields.params["grid"])
+    beta = beta_from_sgd(eta, batch_size)
+    from ..fokker_planck import FokkerPlanck
+    fp = FokkerPlanck(grid, fields["f"], beta, fields["D"])
+    rho = fp.steady_state()
+    phi = fp.potential(rho)
+    dist = phi_vs_f(grid, fields["f"], phi, rho)
+    dt = eta / 4 if sde_dt is None else positive("sde_dt", sde_dt)
+    n_saves = 200
+    sde = GridFieldSDE(grid, fields["grad_f"], fields["D"], beta, sl.theta0.dtype, sl.theta0.device)
+    x0 = torch.zeros(positive_int("n_chains", n_chains, minimum=2), 2, dtype=sl.theta0.dtype, device=sl.theta0.device)
+    sde_x = torchsde_paths(sde, x0, dt=dt, t_burn=t_burn, t_sample=t_sample, n_saves=n_saves, seed=seed)
+    burn, n_steps = int(round(t_burn / eta)), int(round((t_burn + t_sample) / eta))
+    every = max(1, (n_steps - burn) // n_saves)
+    sgd_x = slice_sgd(sl, np.zeros((n_chains, 2)), eta=eta, batch_size=batch_size, n_steps=n_steps, burn=burn,
+                      save_every=every, seed=seed, progress=progress)
+    m_fp, m_sde, m_sgd = density_moments(grid, rho), chain_moments(sde_x), chain_moments(sgd_x)
+    edges = [np.linspace(lo, hi, n + 1) for lo, hi, n in zip(grid.lower, grid.upper, grid.shape)]
+    hist = {name: np.histogram2d(s[..., 0].ravel(), s[..., 1].ravel(), bins=edges, density=True)[0]
+            for name, s in (("sde", sde_x), ("sgd", sgd_x))}
+    inside = {name: float(np.mean(np.all((s >= grid.lower) & (s <= grid.upper), axis=-1)))
+              for name, s in (("sde", sde_x), ("sgd", sgd_x))}
+    params = dict(fields.params, eta=eta, batch_size=batch_size, beta=beta, sde_dt=dt, n_chains=n_chains,
+                  t_burn=t_burn, t_sample=t_sample, seed=seed, phi_vs_f=dist, fraction_inside_box=inside,
+                  moments={"fp": m_fp, "sde": m_sde, "sgd": m_sgd},
+                  sde_vs_sgd=compare_moments(m_sde, m_sgd), sde_vs_fp=compare_moments(m_sde, m_fp),
+                  sgd_vs_fp=compare_moments(m_sgd, m_fp))
+    arrays = {"f": fields["f"], "grad_f": fields["grad_f"], "D": fields["D"], "rho_ss": rho, "phi": phi,
+              "sde_x": sde_x, "sgd_x": sgd_x, "sde_hist": hist["sde"], "sgd_hist": hist["sgd"]}
+    return Result("networks.slice_coupling", arrays, params)
+
+
+def full_space_coupling(model: FlatModel, theta_star: torch.Tensor, data: Dataset,
+                        pairs: Sequence[tuple[float, int]], *, t_total: float = 20.0, n_chains: int = 4,
+                        n_factor: int = 64, n_saves: int = 50, seed: int = 0, progress: bool = False) -> Result:
+    """SGD vs the low-rank-noise SDE in the full parameter space, for each (eta, B) in ``pairs``.
+
+    Both start at ``theta_star`` (e.g. a trained network) and run for SDE time ``t_total`` (SGD: t_total / eta
+    steps; SDE: Euler-Maruyama with dt = eta, the D of the SDE being the rank-``n_factor`` factor of D
+    captured at theta_star). The loss on ``data`` is recorded at ``n_saves`` times over the second half.
+    Returns Result ``"networks.full_coupling"`` with ``loss_sgd``/``loss_sde`` (n_pairs, n_saves, n_chains)
+    and params holding per pair the mean and std of the loss over the window, their standard errors over
+    chains, the noise scale eta N / B and the quadratic-model prediction E[f] - f* = beta^-1 tr(D) / 2.
+    """
+    pairs = [(positive("eta", e), positive_int("batch_size", b)) for e, b in pairs]
+    if not pairs:
+        raise ValueError("pairs must hold at least one (eta, batch_size)")
+    c = positive_int("n_chains", n_chains, minimum=2)
+    Dfac = diffusion_factor(model, theta_star, data.X, data.y, n_vectors=n_factor)
+    L = Dfac.factor()
+    f_loss = vmap(model.loss, in_dims=(0, None, None))
+    with torch.no_grad():
+        f_star = float(model.loss(theta_star, data.X, data.y))
+    loss_sgd, loss_sde, summary = [], [], []
+    for k, (eta, B) in enumerate(pairs):
+        n_steps = int(round(t_total / eta))
+        save_at = set(np.linspace(n_steps // 2, n_steps, n_saves).round().astype(int).tolist())
+        theta = theta_star.expand(c, -1).clone()
+        gen = torch.Generator(device="cpu").manual_seed(seed + k)
+        g_batch = vmap(grad(model.loss))
+        rec = []
+        for t in tqdm(range(1, n_steps + 1), disable=not progress, desc=f"SGD eta={eta} B={B}", leave=False):
+            idx = torch.argsort(torch.rand(c, data.n, generator=gen), dim=1)[:, :B].to(theta.device)
+            with torch.no_grad():
+                theta = theta - eta * g_batch(theta, data.X[idx], data.y[idx])
+                if t in save_at:
+                    rec.append(f_loss(theta, data.X, data.y).cpu().numpy())
+        loss_sgd.append(np.array(rec))
+        beta = beta_from_sgd(eta, B)
+        ts_save = np.array(sorted(save_at)) * eta
+        sde = LowRankSDE(model, data, L, beta)
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed + 1000 + k)
+            ts = torch.as_tensor(np.concatenate([[0.0], ts_save]), dtype=theta_star.dtype, device=theta_star.device)
+            ys = torchsde.sdeint(sde, theta_star.expand(c, -1).clone(), ts, method="euler", dt=eta)
+            loss_sde.append(np.stack([f_loss(y, data.X, data.y).cpu().numpy() for y in ys[1:]]))
+        row = {"eta": eta, "batch_size": B, "noise_scale": noise_scale(eta, data.n, B),
+               "noise_scale_approx": eta * data.n / B, "beta": beta,
+               "predicted_excess": Dfac.stats()["trace"] / (2 * beta)}
+        for name, arr in (("sgd", loss_sgd[-1]), ("sde", loss_sde[-1])):
+            per_chain_mean, per_chain_std = arr.mean(0), arr.std(0)
+            row[name] = {"excess_mean": float(per_chain_mean.mean() - f_star),
+                         "excess_mean_se": float(per_chain_mean.std(ddof=1) / np.sqrt(c)),
+                         "spread": float(arr.std()), "spread_se": float(per_chain_std.std(ddof=1) / np.sqrt(c))}
+        summary.append(row)
+    params = {"model": model.config, "data": {"name": data.name, **data.config}, "pairs": pairs,
+              "t_total": t_total, "n_chains": c, "n_factor": L.shape[1], "seed": seed, "f_star": f_star,
+              "factor_trace_fraction": float(Dfac.eigenvalues[:L.shape[1]].sum() / Dfac.eigenvalues.sum()),
+              "summary": summary}
+    return Result("networks.full_coupling", {"loss_sgd": np.array(loss_sgd), "loss_sde": np.array(loss_sde)}, params)
