@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit, prange
 
 from ..grid import Grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import choice, positive_int
+from ..validation import choice, finite_array, positive, positive_int
 from .common import check_explicit_stability, initial_states, resolve_beta, step_counts
 from .fields import Diffusion, Drift, as_diffusion
+from .finite_sum import QuadraticFiniteSum, batch_mean
 from .kernels import SCHEMES, integrate, raise_on_failure
 from .rng import path_keys
 
@@ -78,3 +80,73 @@ def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, 
     if eta is not None:
         params.update(eta=eta, batch_size=batch_size)
     return Result("sde.sgd", {"times": times, "x": traj}, params)
+
+
+@njit(cache=True, parallel=True)
+def _sgd_chains(x0, keys, A, anchors, eta, b, replace, n_steps, save_every):
+    n, d = x0.shape
+    traj = np.empty((n_steps // save_every + 1, n, d))
+    for p in prange(n):
+        x = x0[p].copy()
+        m = np.empty(d)
+        perm = np.arange(anchors.shape[0])
+        ctr = 0
+        traj[0, p] = x
+        for k in range(n_steps):
+            ctr = batch_mean(keys[p], ctr, anchors, perm, b, replace, m)
+            for i in range(d):
+                m[i] = x[i] - m[i]
+            for i in range(d):
+                g = 0.0
+                for j in range(d):
+                    g += A[i, j] * m[j]
+                x[i] -= eta * g
+            if (k + 1) % save_every == 0:
+                traj[(k + 1) // save_every, p] = x
+    return traj
+
+
+@njit(cache=True, parallel=True)
+def _batch_gradients(x, keys, A, anchors, b, replace):
+    n, d = keys.shape[0], x.shape[0]
+    out = np.empty((n, d))
+    for p in prange(n):
+        m = np.empty(d)
+        perm = np.arange(anchors.shape[0])
+        batch_mean(keys[p], 0, anchors, perm, b, replace, m)
+        for i in range(d):
+            g = 0.0
+            for j in range(d):
+                g += A[i, j] * (x[j] - m[j])
+            out[p, i] = g
+    return out
+
+
+def batch_gradients(problem: QuadraticFiniteSum, x, batch_size: int, n_draws: int, seed: int,
+                    replace: bool = True) -> np.ndarray:
+    """``n_draws`` independent mini-batch gradients (1/b) sum_{k in B} grad f_k(x), shape (n_draws, dim)."""
+    x = finite_array("x", x, shape=(problem.dim,))
+    b = problem._batch(batch_size, replace)
+    return _batch_gradients(x, path_keys(seed, n_draws), problem.A, problem.anchors, b, bool(replace))
+
+
+def minibatch_sgd(problem: QuadraticFiniteSum, eta: float, batch_size: int, x0, n_steps: int, n_chains: int,
+                  seed: int, *, replace: bool = True, save_every: int | None = None) -> Result:
+    """Discrete mini-batch SGD x_{k+1} = x_k - eta (1/b) sum_{i in B_k} grad f_i(x_k), independent chains.
+
+    Batches are drawn with or without replacement. Its SDE model (time t = eta k) is
+    :func:`simulate_sgd` with D = problem.diffusion() and beta = 2 b / eta. Returns a Result of kind
+    ``"sde.minibatch_sgd"`` with ``iterations`` (n_saves,), ``times`` = eta * iterations and ``x``.
+    """
+    eta = positive("eta", eta)
+    b = problem._batch(batch_size, replace)
+    x = initial_states(x0, n_chains, problem.dim)
+    _, n_steps, save_every = step_counts(1.0, n_steps, save_every)
+    if eta * np.linalg.eigvalsh(problem.A).max() >= 2:
+        raise ValueError(f"eta={eta} exceeds the stability limit 2 / lambda_max(A)")
+    traj = _sgd_chains(x, path_keys(seed, n_chains), problem.A, problem.anchors, eta, b, bool(replace), n_steps,
+                       save_every)
+    it = save_every * np.arange(traj.shape[0])
+    return Result("sde.minibatch_sgd", {"iterations": it, "times": eta * it, "x": traj},
+                  {"eta": eta, "batch_size": b, "replace": bool(replace), "n_samples": problem.n_samples,
+                   "n_steps": n_steps, "n_chains": n_chains, "seed": seed})
