@@ -1,0 +1,16 @@
+"""Hamilton-Jacobi equations of SGD: local entropy (viscous) and Moreau envelope (inviscid).
+
+    viscous    u_t = -1/2 |grad u|^2 + (1 / (2 beta)) Laplace u    (u(., t) = local entropy f_t)
+    inviscid   u_t = -1/2 |grad u|^2                               (u(., t) = Moreau envelope of f)
+
+Exact grid references (:func:`local_entropy`, :func:`moreau_envelope`), Numba time steppers
+(:func:`solve_viscous`, :func:`solve_inviscid`), the proximal point iteration, and closed forms in
+:mod:`pde_sgd.hj.exact`.
+"""
+from . import exact
+from .inviscid import moreau_envelope, proximal_point, solve_inviscid
+from .schemes import HAMILTONIANS, SCHEMES
+from .viscous import local_entropy, solve_viscous
+
+__all__ = ["local_entropy", "solve_viscous", "moreau_envelope", "solve_inviscid", "proximal_point", "exact",
+           "SCHEMES", "HAMILTONIANS"]
