@@ -1,0 +1,208 @@
+"""Inviscid HJ / Moreau envelope: exact O(N) Hopf-Lax on the grid, the Numba solver, proximal point."""
+import numpy as np
+import pytest
+
+from pde_sgd import Grid, landscapes
+from pde_sgd.hj import exact, moreau_envelope, proximal_point, solve_inviscid
+
+A2 = np.array([[2.0, 0.7], [0.7, 1.0]])  # not diagonal
+
+
+def orders(errors):
+    e = np.asarray(errors)
+    return np.log2(e[:-1] / e[1:])
+
+
+# --- exact Hopf-Lax on the grid -------------------------------------------------------------------------
+@pytest.mark.parametrize("bc", ["neumann", "periodic"])
+@pytest.mark.parametrize("dim", [1, 2])
+def test_envelope_equals_brute_force(bc, dim):
+    """The O(N) lower envelope gives exactly the O(N^2) minimum over the lattice (periodic images included)."""
+    rng = np.random.default_rng(7)
+    n = 40 if dim == 1 else 14
+    g = Grid([-1.0] * dim, [1.5] * dim, [n] * dim, bc=bc)
+    f = rng.normal(size=g.shape)
+    t = 0.8
+    u, prox = moreau_envelope(f, g, t)
+    pts = g.points()
+    if bc == "periodic":  # images one period away on each axis suffice: (x - y)^2 / (2t) >= ptp f beyond
+        shifts = np.stack(np.meshgrid(*[[-2.5, 0.0, 2.5]] * dim, indexing="ij"), -1).reshape(-1, dim)
+        ys = np.concatenate([pts + s for s in shifts])
+        fs = np.tile(f.ravel(), len(shifts))
+    else:
+        ys, fs = pts, f.ravel()
+    ub, _ = exact.hopf_lax_brute(fs, ys, pts, t)
+    assert np.max(np.abs(u.ravel() - ub)) < 1e-12
+    # the prox attains the minimum: u(x) = f(prox) + |x - prox|^2 / (2t), prox on the lattice
+    f_at_prox = exact.hopf_lax_brute(fs, ys, prox.reshape(-1, dim), 1e-12)[0]
+    assert np.max(np.abs(u.ravel() - f_at_prox - np.sum((pts - prox.reshape(-1, dim)) ** 2, -1) / (2 * t))) < 1e-9
+
+
+def test_envelope_huber_and_neg_abs_second_order():
+    """f = |x| (Huber) and f = -|x| (-|x| - t/2): the grid minimum converges at second order (odd n: 0 is a centre)."""
+    t = 0.5
+    for a in (1.0, -1.0):
+        errs = []
+        for n in (41, 81, 161, 321):
+            g = Grid(-2, 2, n)
+            x = g.axes[0]
+            u, prox = moreau_envelope(a * np.abs(x), g, t)
+            inner = np.abs(x) < 1.2  # -|x|: the box constraint matters within t of the walls
+            errs.append(np.max(np.abs(u - exact.abs_value(x, t, a=a))[inner]))
+        assert np.all(orders(errs) >= 1.8), (a, errs)
+    # prox of |x| is soft thresholding
+    g = Grid(-2, 2, 401)
+    _, prox = moreau_envelope(np.abs(g.axes[0]), g, 0.3)
+    soft = np.sign(g.axes[0]) * np.maximum(np.abs(g.axes[0]) - 0.3, 0)
+    assert np.max(np.abs(prox[:, 0] - soft)) <= g.spacing[0] / 2 + 1e-12
+
+
+def test_envelope_quadratic_matrix_form():
+    """A not diagonal: u = x^T A (I + tA)^-1 x / 2 with second-order grid error; prox = (I + tA)^-1 x."""
+    t = 0.3
+    errs = []
+    for n in (24, 48, 96, 192):
+        g = Grid([-3, -3], [3, 3], [n, n])
+        X = np.stack(g.coords, axis=-1)
+        u, prox = moreau_envelope(0.5 * np.einsum("...i,ij,...j->...", X, A2, X), g, t)
+        inner = np.all(np.abs(X) < 1.5, axis=-1)
+        errs.append(np.max(np.abs(u - exact.quadratic(X, A2, t))[inner]))
+    assert np.all(orders(errs) >= 1.8), errs
+    M = np.linalg.inv(np.eye(2) + t * A2)
+    assert np.max(np.abs(prox - X @ M.T)[inner]) <= np.sqrt(2) * g.spacing[0]
+
+
+@pytest.mark.parametrize("bc", ["neumann", "periodic"])
+def test_envelope_invariants_and_semiconcavity(bc):
+    """u <= f, u non-increasing in t, min u = min f, and second differences <= 1/t: exact on the grid."""
+    g = Grid([-2, -2], [2, 2], [50, 50], bc=bc)
+    f = landscapes.rastrigin(2, b=0.5).on_grid(g)
+    h = g.spacing[0]
+    prev = f
+    for t in (0.05, 0.1, 0.3, 1.0):
+        u, _ = moreau_envelope(f, g, t)
+        assert np.all(u <= prev + 1e-14)
+        assert abs(u.min() - f.min()) < 1e-14
+        assert max(float(np.diff(u, 2, axis=a).max()) for a in (0, 1)) / h ** 2 <= 1 / t + 1e-8
+        prev = u
+
+
+# --- the time stepper -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("scheme", ["weno5", "eno2"])
+def test_solver_order_smooth_osher_shu(scheme):
+    """-cos(pi x) before the kink (T = 0.5/pi^2; the Osher-Shu test in a moving frame): order >= 1.8."""
+    T = 0.5 / np.pi ** 2
+    errs = []
+    for n in (40, 80, 160, 320):
+        g = Grid(-0.63, 1.37, n, bc="periodic")  # period 2, cells placed generically w.r.t. the later kink
+        x = g.axes[0]
+        r = solve_inviscid(-np.cos(np.pi * x), g, [T], scheme)
+        errs.append(np.max(np.abs(r["u"][-1] - exact.neg_cosine(x, T))))
+    assert np.all(orders(errs) >= 1.8), (errs, orders(errs))
+    # the moving-frame identity used above
+    x = np.linspace(-1, 1, 7)
+    assert np.allclose(exact.osher_shu(x, T), exact.neg_cosine(x - T, T) - T / 2)
+
+
+@pytest.mark.parametrize("scheme", ["weno5", "eno2", "upwind1"])
+def test_solver_l1_order_after_kink(scheme):
+    """After the kink (T = 1.5/pi^2): L1 order >= 0.9 for every scheme."""
+    T = 1.5 / np.pi ** 2
+    errs = []
+    for n in (40, 80, 160, 320):
+        g = Grid(-0.63, 1.37, n, bc="periodic")
+        x = g.axes[0]
+        r = solve_inviscid(-np.cos(np.pi * x), g, [T], scheme)
+        errs.append(np.mean(np.abs(r["u"][-1] - exact.neg_cosine(x, T))))
+    assert np.all(orders(errs) >= 0.9), (errs, orders(errs))
+
+
+@pytest.mark.parametrize("a", [1.0, -1.0])
+@pytest.mark.parametrize("scheme", ["weno5", "eno2"])
+def test_solver_kinks_abs(a, scheme):
+    """f = |x| (Huber: the kink opens) and f = -|x| (the kink persists): L1 order >= 0.9 inside |x| < 1.2."""
+    T = 0.5
+    errs = []
+    for n in (41, 81, 161, 321):
+        g = Grid(-2, 2, n)
+        x = g.axes[0]
+        r = solve_inviscid(a * np.abs(x), g, [T], scheme)
+        errs.append(np.mean(np.abs(r["u"][-1] - exact.abs_value(x, T, a=a))[np.abs(x) < 1.2]))
+    assert errs[-1] < 1e-3
+    assert np.all(orders(errs) >= 0.9), (errs, orders(errs))
+
+
+def test_solver_quadratic_matrix_form_and_2d_landscape():
+    """2-D: quadratic with non-diagonal A (order >= 1.8) and the Rastrigin-like surface vs the exact envelope."""
+    t = 0.3
+    errs = []
+    for n in (24, 48, 96):
+        g = Grid([-3, -3], [3, 3], [n, n])
+        X = np.stack(g.coords, axis=-1)
+        r = solve_inviscid(0.5 * np.einsum("...i,ij,...j->...", X, A2, X), g, [t])
+        errs.append(np.max(np.abs(r["u"][-1] - exact.quadratic(X, A2, t))[np.all(np.abs(X) < 1.5, axis=-1)]))
+    assert np.all(orders(errs) >= 1.8), errs
+    g = Grid([-2, -2], [2, 2], [128, 128])
+    f = landscapes.rastrigin(2).on_grid(g)
+    r = solve_inviscid(f, g, [0.0, 0.05, 0.1], hamiltonian="lax_friedrichs")
+    for k in (1, 2):
+        u_exact, _ = moreau_envelope(f, g, r["times"][k])
+        assert np.mean(np.abs(r["u"][k] - u_exact)) < 2e-3  # L1: the envelope itself has O(h^2) grid error
+
+
+def test_solver_wiggly_and_invariants():
+    """The wiggly loss on 500 points: solver vs exact envelope; u <= f, non-increasing, min u = min f."""
+    g = Grid(-3, 3, 500)
+    f = landscapes.wiggly(seed=0).on_grid(g)
+    times = np.array([0.0, 0.025, 0.05, 0.1])
+    r = solve_inviscid(f, g, times)
+    u = r["u"]
+    assert np.all(np.diff(u, axis=0) <= 0)  # Godunov H >= 0 and RK3 stages are convex combinations
+    assert np.all(u <= f)
+    exact_u, _ = moreau_envelope(f, g, 0.1)
+    assert np.mean(np.abs(u[-1] - exact_u)) < 2e-3
+    assert abs(u[-1].min() - f.min()) < 2e-3
+    assert r.kind == "hj.inviscid" and r.params["steps"] > 0
+
+
+# --- proximal point -------------------------------------------------------------------------------------
+def test_proximal_point_quadratic_and_abs():
+    t = 0.4
+    quad = landscapes.quadratic(A2)
+    g = Grid([-3, -3], [3, 3], [41, 41])
+    x0 = np.array([[2.0, -1.0], [0.3, 1.7]])
+    r = proximal_point(quad, g, x0, t, 5)
+    M = np.linalg.inv(np.eye(2) + t * A2)
+    expect = x0.copy()
+    for k in range(6):
+        assert np.max(np.abs(r["path"][k] - expect)) < 1e-10
+        expect = expect @ M.T
+    assert np.all(np.diff(r["f"], axis=0) <= 0)
+    # f = |x| in 1-D: soft thresholding x -> x - t sign(x) until 0 (the grid contains 0)
+    g1 = Grid(-3, 3, 61)
+    r1 = proximal_point(landscapes.abs_l1(1), g1, [1.0], 0.3, 5)
+    assert np.allclose(r1["path"][:, 0, 0], [1.0, 0.7, 0.4, 0.1, 0.0, 0.0], atol=1e-12)
+
+
+# --- bad input ------------------------------------------------------------------------------------------
+def test_bad_input_raises_value_error():
+    g = Grid(-1, 1, 16)
+    f = np.zeros(16)
+    bad = f.copy()
+    bad[0] = np.inf
+    cases = [
+        (lambda: moreau_envelope(bad, g, 0.1), "f_values"),
+        (lambda: moreau_envelope(np.zeros((16, 2)), g, 0.1), "f_values"),
+        (lambda: moreau_envelope(f, g, -1.0), "t"),
+        (lambda: solve_inviscid(f, g, [0.1], "weno9"), "scheme"),
+        (lambda: solve_inviscid(f, g, [0.1], "central"), "central"),
+        (lambda: solve_inviscid(f, g, [np.nan]), "times"),
+        (lambda: solve_inviscid(f, g, [0.1], cfl=0.0), "cfl"),
+        (lambda: proximal_point(landscapes.abs_l1(1), g, [0.0, 1.0], 0.1, 3), "x0"),
+        (lambda: proximal_point(landscapes.abs_l1(1), g, [0.0], 0.0, 3), "t"),
+        (lambda: proximal_point(landscapes.abs_l1(2), g, [0.0, 0.0], 0.1, 3), "dimension"),
+        (lambda: exact.quadratic(np.zeros((3, 2)), -np.eye(2), 2.0), "positive definite"),
+    ]
+    for call, word in cases:
+        with pytest.raises(ValueError, match=word):
+            call()
