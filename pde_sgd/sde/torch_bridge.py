@@ -1,0 +1,258 @@
+"""torchsde bridge: the SGD SDE as torch modules (Ito; diagonal or general noise), on CPU or CUDA.
+
+    dX = -M grad f(X) dt + sqrt(2 beta^-1 D(X)) dW      (THEORY.md convention)
+
+torch is imported inside this module only (``import pde_sgd.sde`` does not import it). Build a module with
+:func:`make_sde` and integrate it with :func:`run` (``torchsde.sdeint``). Inputs:
+
+drift (``grad``)
+    * a :class:`~pde_sgd.landscapes.Landscape` (quadratic, double_well, rastrigin, gaussian_wells, wiggly;
+      analytic gradients in torch),
+    * a callable ``grad(x) -> grad f(x)`` on torch tensors (batch, dim) -> (batch, dim), e.g. a network's loss
+      gradient on a 2-D slice or in full parameter space,
+    * an array ``(*grid.shape, dim)`` of grad f at the cell centres of ``drift_grid`` (multilinear, as the
+      Numba kernels: held constant beyond the outer centres on Neumann axes, wrapped on periodic ones).
+diffusion (``D``)
+    * a scalar or a constant (dim, dim) matrix: factor S with S S^T = D (diagonal D -> ``noise_type="diagonal"``),
+    * a field ``(*grid.shape, dim, dim)`` on ``grid`` (e.g. D captured from a network on a 2-D slice):
+      interpolated, then Cholesky (with a 1e-12 trace jitter for semi-definite D),
+    * :class:`LowRank` ``(V)``: D = V V^T with V a constant (dim, r) array or a callable x -> (batch, dim, r)
+      (full parameter space: r << dim noise columns, never forming D),
+    * a callable ``D(x) -> (batch, dim, dim)``.
+``precondition`` M (dim, dim) gives the A-type drift -(D + Q) grad Phi. ``device="auto"`` picks CUDA when present.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..grid import Grid
+from ..landscapes import ABS_L1, DOUBLE_WELL, GAUSSIAN_WELLS, QUADRATIC, RASTRIGIN, WIGGLY, Landscape
+from ..results import Result
+from ..validation import finite_array, positive, positive_int, spd_matrices
+from .fields import psd_factor
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def resolve_device(device: str = "auto"):
+    """torch.device: ``"auto"`` is CUDA when available, else CPU."""
+    torch = _torch()
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class LowRank:
+    """D = V V^T from a factor V: a constant (dim, r) array or a callable x (batch, dim) -> (batch, dim, r)."""
+
+    def __init__(self, V: Any) -> None:
+        self.V = V if callable(V) else finite_array("V", V, ndim=2)
+
+
+def landscape_grad(landscape: Landscape, device=None, dtype=None) -> Callable:
+    """A torch function x (batch, dim) -> grad f(x) for a built-in landscape (same formulas as jit_grad)."""
+    torch = _torch()
+    p = torch.as_tensor(landscape.params, device=device, dtype=dtype)
+    d, kind = landscape.dim, landscape.kind
+    two_pi = 2.0 * math.pi
+    if kind == QUADRATIC:
+        A, c = p[: d * d].reshape(d, d), p[d * d: d * d + d]
+        return lambda x: (x - c) @ A.T
+    if kind == DOUBLE_WELL:
+        def grad(x):
+            g = x.clone()
+            g[:, 0] = x[:, 0] * (x[:, 0] ** 2 - 1.0) + p[0]
+            return g
+        return grad
+    if kind == RASTRIGIN:
+        return lambda x: p[0] * x + p[1] * two_pi * torch.sin(two_pi * x)
+    if kind == WIGGLY:
+        k = int(landscape.params[0])
+        a, w, ph = p[1: 1 + k], p[1 + k: 1 + 2 * k], p[1 + 2 * k: 1 + 3 * k]
+        return lambda x: (2.0 * x + 1.5 * two_pi * torch.cos(two_pi * x)
+                          + (a * w * torch.cos(w * x + ph)).sum(-1, keepdim=True))
+    if kind == GAUSSIAN_WELLS:
+        nw = int(landscape.params[1])
+        a, w = p[2: 2 + nw], p[2 + nw: 2 + 2 * nw]
+        c = p[2 + 2 * nw:].reshape(nw, d)
+
+        def grad(x):
+            diff = x[:, None, :] - c[None]
+            e = torch.exp(-(diff ** 2).sum(-1) / (2.0 * w ** 2))
+            return p[0] * x + ((a * e / w ** 2)[..., None] * diff).sum(1)
+        return grad
+    if kind == ABS_L1:
+        return lambda x: p[0] * torch.sign(x)
+    raise ValueError(f"no torch gradient for landscape kind {kind}; pass a grad callable instead")
+
+
+class GridInterpolator:
+    """Multilinear interpolation of a cell-centred field (*grid.shape, k) on a Grid, in torch (batched)."""
+
+    def __init__(self, grid: Grid, values: np.ndarray, device=None, dtype=None) -> None:
+        torch = _torch()
+        self.ndim = grid.ndim
+        self.lower = torch.tensor(grid.lower, device=device, dtype=dtype)
+        self.h = torch.tensor(grid.spacing, device=device, dtype=dtype)
+        self.shape = grid.shape
+        self.periodic = grid.periodic
+        self.k = int(np.prod(values.shape[grid.ndim:]))
+        self.values = torch.as_tensor(np.ascontiguousarray(values).reshape(grid.size, self.k), device=device,
+                                      dtype=dtype)
+        self.strides = [int(np.prod(grid.shape[a + 1:])) for a in range(grid.ndim)]
+
+    def __call__(self, x):
+        torch = _torch()
+        s = (x - self.lower) / self.h - 0.5
+        i0s, i1s, ws = [], [], []
+        for a in range(self.ndim):
+            n = self.shape[a]
+            sa = s[:, a]
+            if self.periodic[a]:
+                fl = torch.floor(sa)
+                w = sa - fl
+                i0 = fl.long() % n
+                i1 = (i0 + 1) % n
+            else:
+                sa = sa.clamp(0.0, n - 1.0)
+                i0 = torch.floor(sa).long().clamp(max=n - 2)
+                w = sa - i0
+                i1 = i0 + 1
+            i0s.append(i0), i1s.append(i1), ws.append(w)
+        out = 0.0
+        for corner in range(1 << self.ndim):
+            idx, wt = 0, 1.0
+            for a in range(self.ndim):
+                hi = (corner >> a) & 1
+                idx = idx + (i1s[a] if hi else i0s[a]) * self.strides[a]
+                wt = wt * (ws[a] if hi else 1.0 - ws[a])
+            out = out + wt[:, None] * self.values[idx]
+        return out
+
+
+def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid | None = None,
+             precondition=None, dim: int | None = None, device: str = "auto", dtype=None):
+    """A torchsde-compatible module (``f``, ``g``, ``noise_type``, ``sde_type="ito"``) for the SGD SDE.
+
+    See the module docstring for the accepted ``grad`` and ``D``. ``dim`` is needed only when neither
+    ``grad`` nor ``D`` reveals it (a callable drift with a callable D).
+    """
+    torch = _torch()
+    dev = resolve_device(device)
+    dtype = dtype or torch.float64
+    beta = positive("beta", beta)
+    if isinstance(grad, Landscape):
+        dim = grad.dim
+        grad_fn = landscape_grad(grad, dev, dtype)
+    elif callable(grad):
+        grad_fn = grad
+    else:
+        if drift_grid is None:
+            raise ValueError("a gradient field drift needs drift_grid=...")
+        dim = drift_grid.ndim
+        field = GridInterpolator(drift_grid, finite_array("grad", grad, shape=drift_grid.shape + (dim,)), dev, dtype)
+        grad_fn = field
+    if dim is None:
+        if isinstance(D, LowRank) and not callable(D.V):
+            dim = D.V.shape[0]
+        elif grid is not None:
+            dim = grid.ndim
+        elif np.ndim(D) == 2:
+            dim = np.shape(D)[0]
+        else:
+            raise ValueError("dim is required when neither grad nor D fixes the dimension")
+    M = None if precondition is None else torch.as_tensor(
+        finite_array("precondition", precondition, shape=(dim, dim)), device=dev, dtype=dtype)
+    scale = math.sqrt(2.0 / beta)
+    noise_type, g_fn, m = _diffusion(D, dim, grid, dev, dtype, scale)
+
+    class SGDSDE(torch.nn.Module):
+        sde_type = "ito"
+
+        def __init__(self):
+            super().__init__()
+            self.noise_type = noise_type
+            self.dim, self.n_noise, self.beta, self.device = dim, m, beta, dev
+
+        def f(self, t, y):
+            g = grad_fn(y)
+            return -(g @ M.T) if M is not None else -g
+
+        def g(self, t, y):
+            return g_fn(y)
+
+    return SGDSDE()
+
+
+def _diffusion(D, dim, grid, dev, dtype, scale):
+    """(noise_type, g(y), number of noise columns) for the accepted diffusion specifications."""
+    torch = _torch()
+    eye = torch.eye(dim, device=dev, dtype=dtype)
+
+    def chol(Dx):
+        tr = torch.diagonal(Dx, dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
+        return scale * torch.linalg.cholesky(Dx + 1e-12 * tr[:, None, None] * eye)
+
+    if isinstance(D, LowRank):
+        if callable(D.V):
+            return "general", lambda y: scale * D.V(y), None
+        V = torch.as_tensor(D.V, device=dev, dtype=dtype)
+        if V.shape[0] != dim:
+            raise ValueError(f"LowRank V must have {dim} rows, got shape {tuple(V.shape)}")
+        return "general", lambda y: (scale * V).expand(y.shape[0], -1, -1), V.shape[1]
+    if callable(D):
+        return "general", lambda y: chol(D(y)), dim
+    arr = np.asarray(D, dtype=float)
+    if grid is not None and arr.ndim > 2:
+        if arr.shape != grid.shape + (dim, dim):
+            raise ValueError(f"D field must have shape {grid.shape + (dim, dim)}, got {arr.shape}")
+        interp = GridInterpolator(grid, spd_matrices("D", arr, dim), dev, dtype)
+        return "general", lambda y: chol(interp(y).reshape(-1, dim, dim)), dim
+    mat = positive("D", float(arr), allow_zero=True) * np.eye(dim) if arr.ndim == 0 else spd_matrices("D", arr, dim)
+    if mat.shape != (dim, dim):
+        raise ValueError(f"D must be a scalar, a ({dim}, {dim}) matrix, a grid field, LowRank or callable")
+    if np.allclose(mat, np.diag(np.diag(mat))):
+        sd = torch.as_tensor(scale * np.sqrt(np.diag(mat)), device=dev, dtype=dtype)
+        return "diagonal", lambda y: sd.expand(y.shape[0], -1), dim
+    S = torch.as_tensor(scale * psd_factor(mat), device=dev, dtype=dtype)
+    return "general", lambda y: S.expand(y.shape[0], -1, -1), S.shape[1]
+
+
+def run(sde, x0, T: float, dt: float, n_paths: int, seed: int, *, method: str = "euler",
+        n_saves: int = 1) -> Result:
+    """Integrate ``sde`` with ``torchsde.sdeint`` (fixed step ``dt``) from x0 (dim,) or (n_paths, dim).
+
+    Returns a Result ``"sde.torchsde"`` with ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n_paths, dim) as
+    numpy arrays. ``method``: any fixed-step torchsde method valid for the noise type (``"euler"``;
+    ``"milstein"`` for diagonal noise).
+    """
+    torch = _torch()
+    import torchsde
+
+    T, dt = positive("T", T), positive("dt", dt)
+    n_paths = positive_int("n_paths", n_paths)
+    x = np.asarray(finite_array("x0", x0), dtype=float)
+    x = np.broadcast_to(x, (n_paths, sde.dim)) if x.ndim == 1 else x
+    if x.shape != (n_paths, sde.dim):
+        raise ValueError(f"x0 must have shape ({sde.dim},) or ({n_paths}, {sde.dim}), got {np.shape(x0)}")
+    dtype = torch.float64
+    y0 = torch.as_tensor(np.ascontiguousarray(x), device=sde.device, dtype=dtype)
+    ts = torch.linspace(0.0, T, positive_int("n_saves", n_saves) + 1, device=sde.device, dtype=dtype)
+    m = sde.n_noise if sde.n_noise is not None else sde.g(0.0, y0[:1]).shape[-1]
+    size = (n_paths, m)
+    torch.manual_seed(seed)
+    bm = torchsde.BrownianInterval(t0=0.0, t1=T, size=size, dtype=dtype, device=sde.device, entropy=seed)
+    with torch.no_grad():
+        ys = torchsde.sdeint(sde, y0, ts, bm=bm, dt=dt, method=method)
+    if not torch.all(torch.isfinite(ys)):
+        raise ValueError("torchsde paths became non-finite: reduce dt")
+    return Result("sde.torchsde", {"times": ts.cpu().numpy(), "x": ys.cpu().numpy()},
+                  {"T": T, "dt": dt, "n_paths": n_paths, "seed": seed, "method": method,
+                   "noise_type": sde.noise_type, "beta": sde.beta, "device": str(sde.device)})
