@@ -109,7 +109,8 @@ def test_full_space_coupling_tiny(setup):
     net, data, sl, _, _ = setup
     res = full_space_coupling(net, sl.theta0, data, [(0.05, 4), (0.1, 8)], t_total=1.0, n_chains=3, n_factor=8,
                               n_saves=5, seed=0)
-    assert res["loss_sgd"].shape == (2, 5, 3) and res["loss_sde"].shape == (2, 5, 3)
+    assert res["excess_sgd"].shape == (2, 5, 3) and res["excess_sde"].shape == (2, 5, 3)
+    assert res["loss_gd"].shape == (2, 5)
     s = res.params["summary"]
     assert s[0]["beta"] == s[1]["beta"] and np.isclose(s[0]["noise_scale_approx"], s[1]["noise_scale_approx"])
-    assert np.all(np.isfinite(res["loss_sde"]))
+    assert np.all(np.isfinite(res["excess_sde"]))

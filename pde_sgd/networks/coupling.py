@@ -260,17 +260,41 @@ def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int
     return Result("networks.slice_coupling", arrays, params)
 
 
+def _sgd_chains(model: FlatModel, theta0: torch.Tensor, data: Dataset, eta: float, B: int | None, n_steps: int,
+                save_at: set[int], c: int, seed: int, progress: bool) -> np.ndarray:
+    """Losses on ``data`` at the steps in ``save_at`` of ``c`` SGD chains from theta0 (B None: full-batch GD)."""
+    theta = theta0.expand(c, -1).clone()
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    g_batch = vmap(grad(model.loss))
+    g_full = vmap(grad(model.loss), in_dims=(0, None, None))
+    f_loss = vmap(model.loss, in_dims=(0, None, None))
+    rec = []
+    for t in tqdm(range(1, n_steps + 1), disable=not progress, desc=f"SGD eta={eta} B={B}", leave=False):
+        with torch.no_grad():
+            if B is None:
+                theta = theta - eta * g_full(theta, data.X, data.y)
+            else:
+                idx = torch.argsort(torch.rand(c, data.n, generator=gen), dim=1)[:, :B].to(theta.device)
+                theta = theta - eta * g_batch(theta, data.X[idx], data.y[idx])
+            if t in save_at:
+                rec.append(f_loss(theta, data.X, data.y).cpu().numpy())
+    return np.array(rec)
+
+
 def full_space_coupling(model: FlatModel, theta_star: torch.Tensor, data: Dataset,
                         pairs: Sequence[tuple[float, int]], *, t_total: float = 20.0, n_chains: int = 4,
                         n_factor: int = 64, n_saves: int = 50, seed: int = 0, progress: bool = False) -> Result:
     """SGD vs the low-rank-noise SDE in the full parameter space, for each (eta, B) in ``pairs``.
 
-    Both start at ``theta_star`` (e.g. a trained network) and run for SDE time ``t_total`` (SGD: t_total / eta
-    steps; SDE: Euler-Maruyama with dt = eta, the D of the SDE being the rank-``n_factor`` factor of D
-    captured at theta_star). The loss on ``data`` is recorded at ``n_saves`` times over the second half.
-    Returns Result ``"networks.full_coupling"`` with ``loss_sgd``/``loss_sde`` (n_pairs, n_saves, n_chains)
-    and params holding per pair the mean and std of the loss over the window, their standard errors over
-    chains, the noise scale eta N / B and the quadratic-model prediction E[f] - f* = beta^-1 tr(D) / 2.
+    All runs start at ``theta_star`` (e.g. a trained network) and last SDE time ``t_total`` (SGD: t_total / eta
+    steps; SDE: Euler-Maruyama with dt = eta and the rank-``n_factor`` factor L of D captured at theta_star,
+    D ~ L L^T, held fixed). Because theta_star need not be a minimum, the loss of each noisy run is compared
+    with that of noise-free gradient descent from theta_star at the same times (same eta): the *excess loss*
+    f(theta_t) - f(theta_t^GD) is the part the noise causes. It is recorded at ``n_saves`` times over the second
+    half of the run. Returns Result ``"networks.full_coupling"`` with ``excess_sgd``/``excess_sde``
+    (n_pairs, n_saves, n_chains) and ``loss_gd`` (n_pairs, n_saves), and params holding per pair the mean and
+    standard deviation (spread) of the excess loss, their standard errors over chains, the noise scale
+    eta N / B and the locally quadratic prediction E[excess] = beta^-1 tr(D) / 2.
     """
     pairs = [(positive("eta", e), positive_int("batch_size", b)) for e, b in pairs]
     if not pairs:
@@ -279,42 +303,36 @@ def full_space_coupling(model: FlatModel, theta_star: torch.Tensor, data: Datase
     Dfac = diffusion_factor(model, theta_star, data.X, data.y, n_vectors=n_factor)
     L = Dfac.factor()
     f_loss = vmap(model.loss, in_dims=(0, None, None))
-    with torch.no_grad():
-        f_star = float(model.loss(theta_star, data.X, data.y))
-    loss_sgd, loss_sde, summary = [], [], []
+    ex_sgd, ex_sde, gd = [], [], []
+    summary = []
     for k, (eta, B) in enumerate(pairs):
         n_steps = int(round(t_total / eta))
-        save_at = set(np.linspace(n_steps // 2, n_steps, n_saves).round().astype(int).tolist())
-        theta = theta_star.expand(c, -1).clone()
-        gen = torch.Generator(device="cpu").manual_seed(seed + k)
-        g_batch = vmap(grad(model.loss))
-        rec = []
-        for t in tqdm(range(1, n_steps + 1), disable=not progress, desc=f"SGD eta={eta} B={B}", leave=False):
-            idx = torch.argsort(torch.rand(c, data.n, generator=gen), dim=1)[:, :B].to(theta.device)
-            with torch.no_grad():
-                theta = theta - eta * g_batch(theta, data.X[idx], data.y[idx])
-                if t in save_at:
-                    rec.append(f_loss(theta, data.X, data.y).cpu().numpy())
-        loss_sgd.append(np.array(rec))
+        steps = sorted(set(np.linspace(n_steps // 2, n_steps, n_saves).round().astype(int).tolist()))
+        ref = _sgd_chains(model, theta_star, data, eta, None, n_steps, set(steps), 1, seed, progress)[:, 0]
+        loss_sgd = _sgd_chains(model, theta_star, data, eta, B, n_steps, set(steps), c, seed + k, progress)
         beta = beta_from_sgd(eta, B)
-        ts_save = np.array(sorted(save_at)) * eta
         sde = LowRankSDE(model, data, L, beta)
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed + 1000 + k)
-            ts = torch.as_tensor(np.concatenate([[0.0], ts_save]), dtype=theta_star.dtype, device=theta_star.device)
+            ts = torch.as_tensor(np.concatenate([[0.0], np.array(steps) * eta]), dtype=theta_star.dtype,
+                                 device=theta_star.device)
             ys = torchsde.sdeint(sde, theta_star.expand(c, -1).clone(), ts, method="euler", dt=eta)
-            loss_sde.append(np.stack([f_loss(y, data.X, data.y).cpu().numpy() for y in ys[1:]]))
+            loss_sde = np.stack([f_loss(y, data.X, data.y).cpu().numpy() for y in ys[1:]])
+        gd.append(ref)
+        ex_sgd.append(loss_sgd - ref[:, None])
+        ex_sde.append(loss_sde - ref[:, None])
         row = {"eta": eta, "batch_size": B, "noise_scale": noise_scale(eta, data.n, B),
                "noise_scale_approx": eta * data.n / B, "beta": beta,
                "predicted_excess": Dfac.stats()["trace"] / (2 * beta)}
-        for name, arr in (("sgd", loss_sgd[-1]), ("sde", loss_sde[-1])):
+        for name, arr in (("sgd", ex_sgd[-1]), ("sde", ex_sde[-1])):
             per_chain_mean, per_chain_std = arr.mean(0), arr.std(0)
-            row[name] = {"excess_mean": float(per_chain_mean.mean() - f_star),
+            row[name] = {"excess_mean": float(per_chain_mean.mean()),
                          "excess_mean_se": float(per_chain_mean.std(ddof=1) / np.sqrt(c)),
-                         "spread": float(arr.std()), "spread_se": float(per_chain_std.std(ddof=1) / np.sqrt(c))}
+                         "spread": float(per_chain_std.mean()), "spread_se": float(per_chain_std.std(ddof=1) / np.sqrt(c))}
         summary.append(row)
     params = {"model": model.config, "data": {"name": data.name, **data.config}, "pairs": pairs,
-              "t_total": t_total, "n_chains": c, "n_factor": L.shape[1], "seed": seed, "f_star": f_star,
+              "t_total": t_total, "n_chains": c, "n_factor": L.shape[1], "seed": seed,
               "factor_trace_fraction": float(Dfac.eigenvalues[:L.shape[1]].sum() / Dfac.eigenvalues.sum()),
               "summary": summary}
-    return Result("networks.full_coupling", {"loss_sgd": np.array(loss_sgd), "loss_sde": np.array(loss_sde)}, params)
+    return Result("networks.full_coupling", {"excess_sgd": np.array(ex_sgd), "excess_sde": np.array(ex_sde),
+                                             "loss_gd": np.array(gd)}, params)

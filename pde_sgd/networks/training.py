@@ -88,6 +88,7 @@ def track_hessian(model: FlatModel, data: Dataset, *, eta: float, batch_size: in
             accs.append(model.accuracy(theta, data))
     params = {"model": model.config, "data": {"name": data.name, **data.config}, "eta": eta,
               "batch_size": batch_size, "n_steps": n_steps, "k": k, "hessian_samples": sub.n, "seed": seed,
+              "n_samples": data.n,
               "device": str(data.X.device)}
     return Result("networks.hessian_track", {"steps": np.array(steps), "eigenvalues": np.array(evals),
                                              "loss": np.array(losses), "accuracy": np.array(accs)}, params)
