@@ -129,10 +129,9 @@ def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray) -> tuple[lis
     """exp(dt L) between snapshot times (exact in time)."""
     cur = rho0.ravel().copy()
     out = [cur.copy()]
-    Lc = L.tocsc()
     for iv in _intervals(times):
         if iv > 0:
-            cur = expm_multiply(Lc * iv, cur)
+            cur = expm_multiply(L * iv, cur)
         out.append(cur.copy())
     return out, {}
 
