@@ -1,0 +1,77 @@
+"""Benchmark: per-sample gradient covariance with torch.func (vmap + grad) vs a naive per-example loop, and the
+top Hessian eigenvalues by Lanczos (HVPs) vs the dense Hessian + eigvalsh, on the digits MLP and CNN (float64).
+
+Prints absolute times and ratios on CPU (single thread, like the package's experiments) and, when a GPU is
+present, the same runs on CUDA. Each timing is the best of ``REPEATS`` runs after one warm-up run.
+Run: .venv-bench/bin/python benchmarks/capture.py   (or .venv/bin/python: it needs only the package)
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from pde_sgd.networks import (build_model, covariance_dense, dense_hessian, diffusion_from_grads, digits,
+                              hessian_top, naive_per_sample_grads, per_sample_grads, torch_threads)
+
+REPEATS = 3
+N_COV = 512      # samples for the covariance
+N_HESS = 256     # samples for the Hessian
+K = 5            # top Hessian eigenvalues
+
+
+def best_time(fn, repeats: int = REPEATS, sync=lambda: None):
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def run(device: str) -> None:
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    data = digits(device=device)
+    for name, kw in (("mlp", {"hidden": (32,)}), ("cnn", {"channels": (4, 8)})):
+        model = build_model(name, data, seed=0, device=device, **kw)
+        theta = model.theta() + 0.05 * torch.randn(model.n_params, dtype=torch.float64,
+                                                   generator=torch.Generator().manual_seed(0)).to(device)
+        X, y = data.X[:N_COV], data.y[:N_COV]
+        t_vmap, G = best_time(lambda: per_sample_grads(model, theta, X, y), sync=sync)
+        t_loop, G_ref = best_time(lambda: naive_per_sample_grads(model, theta, X, y), repeats=1, sync=sync)
+        t_fac, fac = best_time(lambda: diffusion_from_grads(G), sync=sync)
+        t_dense, D = best_time(lambda: torch.linalg.eigvalsh(covariance_dense(G_ref)), sync=sync)
+        err_g = float((G - G_ref).abs().max() / G_ref.abs().max())
+        err_eig = float(np.max(np.abs(fac.spectrum()[:50] - np.sort(D.cpu().numpy())[::-1][:50])) / D.max())
+        print(f"[{device}] {name} P={model.n_params} N={N_COV}: per-sample grads vmap {t_vmap * 1e3:8.1f} ms, "
+              f"loop {t_loop * 1e3:8.1f} ms, ratio loop/vmap {t_loop / t_vmap:6.1f}x (max rel diff {err_g:.1e})")
+        print(f"[{device}] {name}   spectrum of D: low-rank factor {t_fac * 1e3:8.1f} ms, dense P x P eigvalsh "
+              f"{t_dense * 1e3:8.1f} ms, ratio {t_dense / t_fac:6.1f}x (top-50 eigenvalue diff {err_eig:.1e} rel.)")
+        Xh, yh = data.X[:N_HESS], data.y[:N_HESS]
+        t_lz, (lam, _) = best_time(lambda: hessian_top(model, theta, Xh, yh, K), sync=sync)
+        t_dh, H = best_time(lambda: dense_hessian(model, theta, Xh, yh), repeats=1, sync=sync)
+        t_eig, ev = best_time(lambda: torch.linalg.eigvalsh(H), repeats=1, sync=sync)
+        ref = ev.flip(0)[:K]
+        err = float((lam - ref).abs().max() / ref.abs().max())
+        print(f"[{device}] {name}   top-{K} Hessian: Lanczos {t_lz * 1e3:8.1f} ms, dense Hessian + eigvalsh "
+              f"{(t_dh + t_eig) * 1e3:8.1f} ms ({t_dh * 1e3:.0f} + {t_eig * 1e3:.0f}), ratio "
+              f"{(t_dh + t_eig) / t_lz:6.1f}x (max rel diff {err:.1e})")
+
+
+def main() -> None:
+    print(f"torch {torch.__version__}; best of {REPEATS}; float64")
+    with torch_threads(1):
+        run("cpu")
+    if torch.cuda.is_available():
+        print(f"CUDA device: {torch.cuda.get_device_name()}")
+        run("cuda")
+    else:
+        print("no CUDA device here: CPU only")
+
+
+if __name__ == "__main__":
+    main()
