@@ -86,8 +86,9 @@ def _run(ns: argparse.Namespace, data, model, at: list[int], it) -> None:
             npz, _ = save_capture(res, ns.out / f"{ns.model}_{ns.data}_step{t}")
             load_capture(npz)  # re-read and re-validate what was written
             s = res.params["D_stats"]
+            top = ", ".join(f"{v:.4g}" for v in res["H_eigenvalues"][:3])
             tqdm.write(f"step {t:6d}: loss {res.params['loss']:.4f}  D eig {s['mean']:.3g} +- {s['std']:.3g}  "
                        f"rank {s['rank']}/{s['n_params']} ({100 * s['rank_fraction']:.2f}%)  "
-                       f"noise scale {s['noise_scale']:.3g}  H top {res['H_eigenvalues'][:3].round(4).tolist()}"
+                       f"noise scale {s['noise_scale']:.3g}  H top {top}"
                        f"  -> {npz}")
     bar.close()
