@@ -5,8 +5,8 @@ import torch
 
 from pde_sgd import Grid, beta_from_sgd
 from pde_sgd.networks import build_model, covariance_dense, naive_per_sample_grads, synthetic, torch_threads, train
-from pde_sgd.networks.coupling import (GridField, GridFieldSDE, chain_moments, compare_moments, full_space_coupling,
-                                       phi_vs_f, slice_coupling, torchsde_paths)
+from pde_sgd.networks.coupling import (chain_moments, compare_moments, full_space_coupling, phi_vs_f, slice_coupling,
+                                       torchsde_stationary)
 from pde_sgd.networks.slice import LossSlice, make_slice, suggest_extent
 
 ETA, B = 0.05, 1
@@ -47,34 +47,17 @@ def test_slice_fields_match_full_per_sample_gradients(setup):
         LossSlice(net, data, sl.theta0, 2 * sl.basis)
 
 
-def test_grid_field_interpolation_matches_numba_engine(setup):
-    from pde_sgd.sde.fields import interp_field
-    _, _, _, grid, fields = setup
-    vals = fields["D"].reshape(grid.size, 4)
-    gf = GridField(grid, fields["D"])
-    rng = np.random.default_rng(0)
-    pts = rng.uniform(np.array(grid.lower) * 1.3, np.array(grid.upper) * 1.3, size=(50, 2))  # some outside
-    ours = gf(torch.as_tensor(pts)).numpy().reshape(50, 4)
-    ref = np.empty(4)
-    for p, o in zip(pts, ours):
-        interp_field(np.array(grid.lower), np.array(grid.spacing), np.array(grid.shape), np.array(grid.periodic),
-                     vals, p, ref)
-        assert np.allclose(o, ref, rtol=0, atol=1e-14)
-    lin = GridField(grid, np.stack(grid.coords, -1) @ np.array([2.0, -3.0]))  # linear fields are reproduced
-    inner = rng.uniform(np.array(grid.axes)[:, 0], np.array(grid.axes)[:, -1], size=(20, 2))
-    assert np.allclose(lin(torch.as_tensor(inner)).numpy(), inner @ np.array([2.0, -3.0]), atol=1e-13)
-
-
 def test_torchsde_and_numba_engine_agree_on_the_slice(setup):
     """Same fields, same beta: stationary mean and covariance within 4 standard errors (SE from 200
     independent paths' time averages, so |z| > 4 has probability < 1e-4 per entry if both are right)."""
     from pde_sgd.sde import simulate_sgd
+    from pde_sgd.sde.torch_bridge import make_sde
     _, _, _, grid, fields = setup
     beta = beta_from_sgd(ETA, B)
     n_paths, dt, t_burn, t_sample, n_saves = 200, 0.05, 2.0, 12.0, 60
-    sde = GridFieldSDE(grid, fields["grad_f"], fields["D"], beta)
-    x_t = torchsde_paths(sde, torch.zeros(n_paths, 2, dtype=torch.float64), dt=dt, t_burn=t_burn, t_sample=t_sample,
-                         n_saves=n_saves, seed=1)
+    sde = make_sde(fields["grad_f"], fields["D"], beta, grid=grid, drift_grid=grid, device="cpu")
+    x_t = torchsde_stationary(sde, np.zeros((n_paths, 2)), dt=dt, t_burn=t_burn, t_sample=t_sample,
+                              n_saves=n_saves, seed=1)
     steps_burn, every = int(round(t_burn / dt)), int(round(t_sample / dt / n_saves))
     res = simulate_sgd(fields["grad_f"], fields["D"], beta, np.zeros(2), dt, steps_burn + every * n_saves, n_paths,
                        seed=2, grid=grid, drift_grid=grid, save_every=every)

@@ -2,11 +2,12 @@
 
 Example::
 
-    pde-sgd capture --model mlp --data digits --steps 2000 --eta 0.1 --batch-size 32 --at 0.2 0.4 1.0 --out captures
+    pde-sgd capture -- --model mlp --data digits --steps 2000 --eta 0.1 --batch-size 32 --at 0.2 0.4 1.0
 
-(through the top-level command, options go after ``--``: ``pde-sgd capture -- --model cnn ...``, because
-``pde-sgd`` hands everything after ``capture`` to this parser) writes ``captures/<model>_<data>_step<t>.npz/.json`` (one :mod:`capture` record per fraction of training) and
-prints the statistics of D (eigenvalue mean +- std over all P, rank fraction) and the top Hessian eigenvalues.
+writes ``captures/<model>_<data>_step<t>.npz`` + ``.json`` (one :mod:`capture` record per fraction of training,
+``--out`` sets the folder) and prints the statistics of D (eigenvalue mean +- std over all P, rank fraction)
+and the top Hessian eigenvalues. Through the top-level ``pde-sgd`` command the options go after ``--``
+(``pde-sgd`` hands everything after ``capture`` to this parser, and argparse would otherwise claim them).
 """
 from __future__ import annotations
 

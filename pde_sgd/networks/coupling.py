@@ -5,9 +5,9 @@ On a 2-D slice (:mod:`.slice`) with f(x) and the projected D(x) on a grid, :func
 * the Fokker-Planck steady state rho_ss of rho_t = div(grad f rho + beta^-1 div(D rho)) with the real D(x)
   (:class:`pde_sgd.fokker_planck.FokkerPlanck`), its potential Phi = -beta^-1 log rho_ss and how far Phi is
   from f;
-* the SGD SDE dx = -grad f dt + sqrt(2 beta^-1 D(x)) dW (Ito) run through ``torchsde`` (Euler-Maruyama), with
-  grad f and D multilinearly interpolated between the cell centres and held constant outside the box (the
-  convention of :mod:`pde_sgd.sde.fields`), so it can be compared with the Numba engine on the same fields;
+* the SGD SDE dx = -grad f dt + sqrt(2 beta^-1 D(x)) dW (Ito) run through ``torchsde`` (Euler-Maruyama) by
+  :mod:`pde_sgd.sde.torch_bridge`, with grad f and D multilinearly interpolated between the cell centres and
+  held constant outside the box (the convention of the Numba engine :mod:`pde_sgd.sde.fields` too);
 * SGD restricted to the slice on the actual network, x_{t+1} = x_t - eta B^T g_batch(theta0 + B x_t);
 
 with beta^-1 = eta / (2 b) and SDE time t = eta * (SGD steps). Stationary statistics are compared through
@@ -24,107 +24,17 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torchsde
 from torch.func import grad, vmap
 from tqdm.auto import tqdm
 
 from ..grid import Grid
 from ..results import Result
 from ..units import beta_from_sgd, noise_scale
-from ..validation import finite_array, positive, positive_int, spd_matrices
+from ..validation import finite_array, positive, positive_int
 from .data import Dataset
 from .models import FlatModel
 from .per_sample import diffusion_factor
 from .slice import LossSlice
-
-
-# --- grid fields in torch ---------------------------------------------------------------------------------
-class GridField:
-    """Multilinear interpolation of a cell-centred field (grid.shape + value_shape) at points (n, d), in torch.
-
-    Outside the outermost cell centres the value is held constant (as in :func:`pde_sgd.sde.fields.interp_field`
-    for Neumann axes); periodic axes are not supported here.
-    """
-
-    def __init__(self, grid: Grid, values: np.ndarray, dtype: torch.dtype = torch.float64,
-                 device: torch.device | str = "cpu") -> None:
-        if any(grid.periodic):
-            raise ValueError("GridField supports only non-periodic (neumann) grids")
-        vals = finite_array("values", values)
-        if vals.shape[:grid.ndim] != grid.shape:
-            raise ValueError(f"values must have shape {grid.shape} + value_shape, got {vals.shape}")
-        self.grid, self.value_shape = grid, vals.shape[grid.ndim:]
-        kw = {"dtype": dtype, "device": device}
-        self.values = torch.as_tensor(vals.reshape(grid.size, -1), **kw)
-        self.lower = torch.as_tensor(grid.lower, **kw)
-        self.h = torch.as_tensor(grid.spacing, **kw)
-        self.n = torch.as_tensor(grid.shape, device=device)
-        self.strides = [int(np.prod(grid.shape[a + 1:])) for a in range(grid.ndim)]
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        s = (x - self.lower) / self.h - 0.5
-        s = torch.minimum(s.clamp_min(0), (self.n - 1).to(s.dtype))
-        i0 = torch.minimum(s.floor().long(), self.n - 2)
-        w1 = s - i0
-        out = 0
-        for corner in range(1 << self.grid.ndim):
-            w = torch.ones_like(x[:, 0])
-            idx = torch.zeros_like(i0[:, 0])
-            for a in range(self.grid.ndim):
-                up = (corner >> a) & 1
-                w = w * (w1[:, a] if up else 1 - w1[:, a])
-                idx = idx + (i0[:, a] + up) * self.strides[a]
-            out = out + w[:, None] * self.values[idx]
-        return out.reshape((x.shape[0],) + self.value_shape)
-
-
-def psd_sqrt(D: torch.Tensor) -> torch.Tensor:
-    """Symmetric square root of a batch of symmetric PSD matrices (..., d, d); negative rounding clipped to 0."""
-    lam, V = torch.linalg.eigh(D)
-    return (V * lam.clamp_min(0).sqrt().unsqueeze(-2)) @ V.transpose(-1, -2)
-
-
-class GridFieldSDE(torch.nn.Module):
-    """torchsde SDE dx = -g(x) dt + sqrt(2 beta^-1 D(x)) dW with g and D interpolated from grid fields (Ito)."""
-
-    noise_type = "general"
-    sde_type = "ito"
-
-    def __init__(self, grid: Grid, grad_f: np.ndarray, D: np.ndarray, beta: float, dtype=torch.float64,
-                 device="cpu") -> None:
-        super().__init__()
-        d = grid.ndim
-        self.drift = GridField(grid, finite_array("grad_f", grad_f, shape=grid.shape + (d,)), dtype, device)
-        self.diff = GridField(grid, spd_matrices("D", D, d), dtype, device)
-        self.scale = (2.0 / positive("beta", beta)) ** 0.5
-
-    def f(self, t, y):
-        return -self.drift(y)
-
-    def g(self, t, y):
-        return self.scale * psd_sqrt(self.diff(y))
-
-
-class LowRankSDE(torch.nn.Module):
-    """torchsde SDE d theta = -grad f(theta) dt + sqrt(2 beta^-1) L dW in R^P, L (P, m) constant (D ~ L L^T).
-
-    The drift is the full-data gradient of ``model`` on ``data``, vectorised over the batch of paths.
-    """
-
-    noise_type = "general"
-    sde_type = "ito"
-
-    def __init__(self, model: FlatModel, data: Dataset, L: torch.Tensor, beta: float) -> None:
-        super().__init__()
-        self.grad = vmap(grad(model.loss), in_dims=(0, None, None))
-        self.X, self.y = data.X, data.y
-        self.G = (2.0 / positive("beta", beta)) ** 0.5 * L
-
-    def f(self, t, theta):
-        return -self.grad(theta, self.X, self.y)
-
-    def g(self, t, theta):
-        return self.G.expand(theta.shape[0], *self.G.shape)
 
 
 # --- statistics over chains -------------------------------------------------------------------------------
@@ -182,17 +92,19 @@ def phi_vs_f(grid: Grid, f: np.ndarray, phi: np.ndarray, rho: np.ndarray, mass: 
 
 
 # --- the runs ---------------------------------------------------------------------------------------------
-def torchsde_paths(sde: torch.nn.Module, x0: torch.Tensor, *, dt: float, t_burn: float, t_sample: float,
-                   n_saves: int, seed: int) -> np.ndarray:
-    """Euler-Maruyama paths of a torchsde module from x0 (n_paths, d); states at n_saves equally spaced times
-    in (t_burn, t_burn + t_sample], shape (n_saves, n_paths, d). Seeded through torch's global generator,
-    which is restored afterwards."""
-    dt, t_burn, t_sample = positive("dt", dt), positive("t_burn", t_burn, allow_zero=True), positive("t_sample", t_sample)
-    ts = torch.cat([torch.zeros(1), t_burn + torch.linspace(0, t_sample, positive_int("n_saves", n_saves) + 1)[1:]])
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(seed)
-        ys = torchsde.sdeint(sde, x0, ts.to(x0), method="euler", dt=dt)
-    return ys[1:].cpu().numpy()
+def torchsde_stationary(sde, x0: np.ndarray, *, dt: float, t_burn: float, t_sample: float, n_saves: int,
+                        seed: int) -> np.ndarray:
+    """Euler-Maruyama paths of a :func:`pde_sgd.sde.torch_bridge.make_sde` module from x0 (n_paths, d), run by
+    :func:`pde_sgd.sde.torch_bridge.run`; the states at ``n_saves`` equally spaced times in
+    (t_burn, t_burn + t_sample], shape (n_saves, n_paths, d)."""
+    from ..sde.torch_bridge import run
+    t_sample = positive("t_sample", t_sample)
+    t_burn = positive("t_burn", t_burn, allow_zero=True)
+    n_saves = positive_int("n_saves", n_saves)
+    n_burn = int(np.ceil(n_saves * t_burn / t_sample))
+    x0 = finite_array("x0", x0, ndim=2)
+    res = run(sde, x0, n_burn * t_sample / n_saves + t_sample, dt, x0.shape[0], seed, n_saves=n_burn + n_saves)
+    return res["x"][n_burn + 1:]
 
 
 def slice_sgd(sl: LossSlice, x0: np.ndarray, *, eta: float, batch_size: int, n_steps: int, burn: int,
@@ -237,9 +149,10 @@ def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int
     dist = phi_vs_f(grid, fields["f"], phi, rho)
     dt = eta / 4 if sde_dt is None else positive("sde_dt", sde_dt)
     n_saves = 200
-    sde = GridFieldSDE(grid, fields["grad_f"], fields["D"], beta, sl.theta0.dtype, sl.theta0.device)
-    x0 = torch.zeros(positive_int("n_chains", n_chains, minimum=2), 2, dtype=sl.theta0.dtype, device=sl.theta0.device)
-    sde_x = torchsde_paths(sde, x0, dt=dt, t_burn=t_burn, t_sample=t_sample, n_saves=n_saves, seed=seed)
+    from ..sde.torch_bridge import make_sde
+    sde = make_sde(fields["grad_f"], fields["D"], beta, grid=grid, drift_grid=grid, device=str(sl.theta0.device))
+    x0 = np.zeros((positive_int("n_chains", n_chains, minimum=2), 2))
+    sde_x = torchsde_stationary(sde, x0, dt=dt, t_burn=t_burn, t_sample=t_sample, n_saves=n_saves, seed=seed)
     burn, n_steps = int(round(t_burn / eta)), int(round((t_burn + t_sample) / eta))
     every = max(1, (n_steps - burn) // n_saves)
     sgd_x = slice_sgd(sl, np.zeros((n_chains, 2)), eta=eta, batch_size=batch_size, n_steps=n_steps, burn=burn,
@@ -296,28 +209,33 @@ def full_space_coupling(model: FlatModel, theta_star: torch.Tensor, data: Datase
     standard deviation (spread) of the excess loss, their standard errors over chains, the noise scale
     eta N / B and the locally quadratic prediction E[excess] = beta^-1 tr(D) / 2.
     """
+    from ..sde.torch_bridge import LowRank, make_sde, run
     pairs = [(positive("eta", e), positive_int("batch_size", b)) for e, b in pairs]
     if not pairs:
         raise ValueError("pairs must hold at least one (eta, batch_size)")
+    if theta_star.dtype != torch.float64:
+        raise ValueError(f"theta_star must be float64 (the torchsde bridge runs in float64), got {theta_star.dtype}")
     c = positive_int("n_chains", n_chains, minimum=2)
+    n_saves = positive_int("n_saves", n_saves)
     Dfac = diffusion_factor(model, theta_star, data.X, data.y, n_vectors=n_factor)
     L = Dfac.factor()
     f_loss = vmap(model.loss, in_dims=(0, None, None))
+    full_grad = vmap(grad(model.loss), in_dims=(0, None, None))
     ex_sgd, ex_sde, gd = [], [], []
     summary = []
     for k, (eta, B) in enumerate(pairs):
-        n_steps = int(round(t_total / eta))
-        steps = sorted(set(np.linspace(n_steps // 2, n_steps, n_saves).round().astype(int).tolist()))
+        every = max(1, int(round(t_total / eta)) // (2 * n_saves))  # save every `every` steps ...
+        n_steps = 2 * n_saves * every                              # ... over the second half of the run
+        steps = [n_saves * every + j * every for j in range(1, n_saves + 1)]
         ref = _sgd_chains(model, theta_star, data, eta, None, n_steps, set(steps), 1, seed, progress)[:, 0]
         loss_sgd = _sgd_chains(model, theta_star, data, eta, B, n_steps, set(steps), c, seed + k, progress)
         beta = beta_from_sgd(eta, B)
-        sde = LowRankSDE(model, data, L, beta)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(seed + 1000 + k)
-            ts = torch.as_tensor(np.concatenate([[0.0], np.array(steps) * eta]), dtype=theta_star.dtype,
-                                 device=theta_star.device)
-            ys = torchsde.sdeint(sde, theta_star.expand(c, -1).clone(), ts, method="euler", dt=eta)
-            loss_sde = np.stack([f_loss(y, data.X, data.y).cpu().numpy() for y in ys[1:]])
+        sde = make_sde(lambda th: full_grad(th, data.X, data.y), LowRank(L.cpu().numpy()), beta,
+                       dim=model.n_params, device=str(theta_star.device))
+        xs = run(sde, theta_star.cpu().numpy(), n_steps * eta, eta, c, seed + 1000 + k, n_saves=2 * n_saves)["x"]
+        with torch.no_grad():
+            loss_sde = np.stack([f_loss(torch.as_tensor(x, device=theta_star.device), data.X, data.y).cpu().numpy()
+                                 for x in xs[n_saves + 1:]])
         gd.append(ref)
         ex_sgd.append(loss_sgd - ref[:, None])
         ex_sde.append(loss_sde - ref[:, None])
@@ -331,7 +249,8 @@ def full_space_coupling(model: FlatModel, theta_star: torch.Tensor, data: Datase
                          "spread": float(per_chain_std.mean()), "spread_se": float(per_chain_std.std(ddof=1) / np.sqrt(c))}
         summary.append(row)
     params = {"model": model.config, "data": {"name": data.name, **data.config}, "pairs": pairs,
-              "t_total": t_total, "n_chains": c, "n_factor": L.shape[1], "seed": seed,
+              "t_total": t_total, "sde": "pde_sgd.sde.torch_bridge (torchsde Euler, dt = eta)", "n_chains": c,
+              "n_factor": L.shape[1], "seed": seed,
               "factor_trace_fraction": float(Dfac.eigenvalues[:L.shape[1]].sum() / Dfac.eigenvalues.sum()),
               "summary": summary}
     return Result("networks.full_coupling", {"excess_sgd": np.array(ex_sgd), "excess_sde": np.array(ex_sde),
