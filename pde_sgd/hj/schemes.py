@@ -33,7 +33,7 @@ HAMILTONIANS = {"godunov": 0, "lax_friedrichs": 1}
 _GHOST = 3
 
 
-@njit(cache=True, inline="always", fastmath=True)
+@njit(cache=True, inline="always", fastmath=True, error_model="numpy")
 def _weno5(v1, v2, v3, v4, v5):
     s1 = 13.0 / 12.0 * (v1 - 2.0 * v2 + v3) ** 2 + 0.25 * (v1 - 4.0 * v2 + 3.0 * v3) ** 2
     s2 = 13.0 / 12.0 * (v2 - 2.0 * v3 + v4) ** 2 + 0.25 * (v2 - v4) ** 2
@@ -48,7 +48,7 @@ def _weno5(v1, v2, v3, v4, v5):
     return (a1 * p1 + a2 * p2 + a3 * p3) / (a1 + a2 + a3)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=True)
 def _smaller(a, b):
     return a if abs(a) <= abs(b) else b
 
@@ -58,7 +58,7 @@ _FIRST_DIFF = np.array([2, 1, 0, 2])
 _LAST_DIFF = np.array([3, 4, 5, 3])
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _axis_terms(S, n, inv_h, scheme, ham, nu, out):
     """Add -H_a + nu * (second difference) for one axis to ``out`` along a row of n cells.
 
@@ -98,12 +98,13 @@ def _axis_terms(S, n, inv_h, scheme, ham, nu, out):
     return amax
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def _rhs(u, out, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha):
     """out = -H(grad u) + nu Laplace u on a (n0, n1, n2) field (unit axes are skipped).
 
     ``idx_a`` maps padded positions (cell + 3) to source cells (ghost handling); ``S`` is a scratch buffer
-    (chunks, 8, n2); ``alpha[c, a]`` receives the largest |p| along axis a in chunk c.
+    (chunks, 9, n2 + 6) whose last row holds the padded row along axis 2; ``alpha[c, a]`` receives the largest
+    |p| along axis a in chunk c.
     """
     n0, n1, n2 = u.shape
     rows = n0 * n1
@@ -119,25 +120,29 @@ def _rhs(u, out, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha):
             o = out[i0, i1]
             o[:] = 0.0
             if n2 > 1:
+                row = St[8]
+                for j in range(n2 + 2 * _GHOST):
+                    row[j] = u[i0, i1, idx2[j]]
                 for k in range(k0, k1):
+                    Sk = St[k]
                     for i2 in range(n2):
-                        St[k, i2] = (u[i0, i1, idx2[i2 + k + 1]] - u[i0, i1, idx2[i2 + k]]) * inv_h[2]
+                        Sk[i2] = (row[i2 + k + 1] - row[i2 + k]) * inv_h[2]
                 alpha[c, 2] = max(alpha[c, 2], _axis_terms(St, n2, inv_h[2], scheme, ham, nu, o))
             if n1 > 1:
                 for k in range(k0, k1):
-                    ja, jb = idx1[i1 + k + 1], idx1[i1 + k]
+                    ua, ub, Sk = u[i0, idx1[i1 + k + 1]], u[i0, idx1[i1 + k]], St[k]
                     for i2 in range(n2):
-                        St[k, i2] = (u[i0, ja, i2] - u[i0, jb, i2]) * inv_h[1]
+                        Sk[i2] = (ua[i2] - ub[i2]) * inv_h[1]
                 alpha[c, 1] = max(alpha[c, 1], _axis_terms(St, n2, inv_h[1], scheme, ham, nu, o))
             if n0 > 1:
                 for k in range(k0, k1):
-                    ja, jb = idx0[i0 + k + 1], idx0[i0 + k]
+                    ua, ub, Sk = u[idx0[i0 + k + 1], i1], u[idx0[i0 + k], i1], St[k]
                     for i2 in range(n2):
-                        St[k, i2] = (u[ja, i1, i2] - u[jb, i1, i2]) * inv_h[0]
+                        Sk[i2] = (ua[i2] - ub[i2]) * inv_h[0]
                 alpha[c, 0] = max(alpha[c, 0], _axis_terms(St, n2, inv_h[0], scheme, ham, nu, o))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=True)
 def _combine(out, a, u0, b, us, dt, L):
     """out = a u0 + b (us + dt L), element-wise over flat arrays (one TVD-RK3 stage)."""
     for i in prange(out.shape[0]):
@@ -207,7 +212,7 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
 
     u = np.ascontiguousarray(f, dtype=np.float64).reshape(shape3).copy()
     u1, u2, L = np.empty_like(u), np.empty_like(u), np.empty_like(u)
-    S = np.zeros((nchunk, 8, shape3[2]))
+    S = np.zeros((nchunk, 9, shape3[2] + 2 * _GHOST))
     alpha = np.zeros((nchunk, 3))
     snaps = np.empty((times.size,) + grid.shape)
     now, steps = 0.0, 0

@@ -37,7 +37,7 @@ def _source(k, n, mode):
     return r if r < n else 2 * n - 1 - r
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _lse_lines(L, C, logk, lower, h, mode, out_L, out_C):
     """Gaussian log-sum-exp convolution of each line of ``L`` (lines, n) with the kernel table ``logk``.
 
@@ -75,7 +75,7 @@ def _lse_lines(L, C, logk, lower, h, mode, out_L, out_C):
                 out_C[c, l, i] = acc[c] / tot
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _envelope_lines(F, C, t, lower, h, images, mode, out_F, out_C):
     """Lower envelope of the parabolas F[l, y] + (x - y)^2 / (2t) over each line, evaluated at the centres.
 
