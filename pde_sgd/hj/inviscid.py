@@ -61,6 +61,36 @@ def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str =
                    "steps": steps})
 
 
+@njit(cache=True)
+def _newton_step(H, g, out):
+    """out = H^-1 g by Cholesky (H is small and symmetric); returns False if H is not positive definite."""
+    d = H.shape[0]
+    L = np.zeros((d, d))
+    for j in range(d):
+        s = H[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        if s <= 0.0:
+            return False
+        L[j, j] = np.sqrt(s)
+        for i in range(j + 1, d):
+            s = H[i, j]
+            for k in range(j):
+                s -= L[i, k] * L[j, k]
+            L[i, j] = s / L[j, j]
+    for i in range(d):  # forward then backward substitution
+        s = g[i]
+        for k in range(i):
+            s -= L[i, k] * out[k]
+        out[i] = s / L[i, i]
+    for i in range(d - 1, -1, -1):
+        s = out[i]
+        for k in range(i + 1, d):
+            s -= L[k, i] * out[k]
+        out[i] = s / L[i, i]
+    return True
+
+
 @njit(cache=True, parallel=True)
 def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
     """path[k, n] = prox_{t f}^k(x0[n]): grid search over ``pts`` then safeguarded Newton steps."""
@@ -70,6 +100,8 @@ def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
         y = np.empty(d)
         g = np.empty(d)
         hess = np.empty((d, d))
+        step = np.empty(d)
+        y_new = np.empty(d)
         path[0, n] = x
         for k in range(n_steps):
             best, jbest = np.inf, 0
@@ -86,18 +118,18 @@ def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
                 for i in range(d):
                     g[i] += (y[i] - x[i]) / t
                     hess[i, i] += 1.0 / t
-                if np.linalg.eigvalsh(hess)[0] <= 0.0:
+                if not _newton_step(hess, g, step):
                     break
-                y_new = y - np.linalg.solve(hess, g)
+                for i in range(d):
+                    y_new[i] = y[i] - step[i]
                 c_new = jit_value(kind, params, y_new)
                 for i in range(d):
                     c_new += (y_new[i] - x[i]) ** 2 / (2.0 * t)
                 if not c_new < best:
                     break
-                step = np.max(np.abs(y_new - y))
                 best = c_new
                 y[:] = y_new
-                if step < 1e-14:
+                if np.max(np.abs(step)) < 1e-14:
                     break
             x[:] = y
             path[k + 1, n] = x
