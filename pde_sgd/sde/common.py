@@ -30,7 +30,7 @@ def initial_states(x0, n_paths: int, dim: int | None = None) -> np.ndarray:
         raise ValueError(f"x0 must have shape (dim,) or (n_paths={n_paths}, dim), got {np.shape(x0)}")
     if dim is not None and arr.shape[1] != dim:
         raise ValueError(f"x0 must have dim={dim} columns, got shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return np.array(arr, dtype=np.float64, order="C")  # a writable copy: one kernel signature
 
 
 def step_counts(dt: float, n_steps: int, save_every: int | None) -> tuple[float, int, int]:

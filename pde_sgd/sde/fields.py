@@ -176,50 +176,53 @@ class Drift:
 
 
 # --- Numba point functions ------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _axis_weight(lower, h, shape, periodic, x, a):
+    """(lower index, upper index, weight of the upper one) along axis ``a`` for multilinear interpolation."""
+    n = shape[a]
+    s = (x[a] - lower[a]) / h[a] - 0.5
+    if periodic[a]:
+        fl = np.floor(s)
+        i0 = int(fl) % n
+        return i0, (i0 + 1) % n, s - fl
+    if s <= 0.0:
+        return 0, 0, 0.0
+    if s >= n - 1:
+        return n - 1, n - 1, 0.0
+    fl = np.floor(s)
+    return int(fl), int(fl) + 1, s - fl
+
+
+@njit(cache=True, inline="always")
 def interp_field(lower, h, shape, periodic, values, x, out):
-    """Multilinear interpolation of a cell-centred field (values: (cells, k), C order) at ``x`` into ``out``."""
+    """Multilinear interpolation of a cell-centred field (values: (cells, k), C order) at ``x`` into ``out``.
+
+    Allocation-free: the per-axis (index, index, weight) triples of the d <= 3 axes are kept in scalars.
+    """
     d = x.shape[0]
     k = out.shape[0]
-    i0 = np.empty(d, dtype=np.int64)
-    i1 = np.empty(d, dtype=np.int64)
-    w1 = np.empty(d)
-    for a in range(d):
-        n = shape[a]
-        s = (x[a] - lower[a]) / h[a] - 0.5
-        if periodic[a]:
-            fl = np.floor(s)
-            w1[a] = s - fl
-            i0[a] = int(fl) % n
-            i1[a] = (i0[a] + 1) % n
-        else:
-            if s <= 0.0:
-                i0[a], i1[a], w1[a] = 0, 0, 0.0
-            elif s >= n - 1:
-                i0[a], i1[a], w1[a] = n - 1, n - 1, 0.0
-            else:
-                fl = np.floor(s)
-                i0[a] = int(fl)
-                i1[a] = i0[a] + 1
-                w1[a] = s - fl
+    a0 = _axis_weight(lower, h, shape, periodic, x, 0)
+    a1 = _axis_weight(lower, h, shape, periodic, x, 1) if d > 1 else (0, 0, 0.0)
+    a2 = _axis_weight(lower, h, shape, periodic, x, 2) if d > 2 else (0, 0, 0.0)
     out[:] = 0.0
     for corner in range(1 << d):
         w = 1.0
         idx = 0
         for a in range(d):
+            i0, i1, w1 = a0 if a == 0 else (a1 if a == 1 else a2)
             if (corner >> a) & 1:
-                w *= w1[a]
-                ia = i1[a]
+                w *= w1
+                ia = i1
             else:
-                w *= 1.0 - w1[a]
-                ia = i0[a]
+                w *= 1.0 - w1
+                ia = i0
             idx = idx * shape[a] + ia
         if w != 0.0:
             for j in range(k):
                 out[j] += w * values[idx, j]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def chol_psd(A, L):
     """Lower Cholesky factor of a symmetric PSD matrix into ``L``; returns False if ``A`` is not PSD.
 
@@ -249,7 +252,7 @@ def chol_psd(A, L):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def eval_drift(mode, kind, params, M, lower, h, shape, periodic, values, fn, x, t, g, out):
     """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim)."""
     if mode == DRIFT_CALLABLE:
@@ -267,7 +270,7 @@ def eval_drift(mode, kind, params, M, lower, h, shape, periodic, values, fn, x, 
         out[i] = s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dbuf, out):
     """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); False if D(x) is not PSD. ``Dbuf``: (dim, dim)."""
     if mode == DIFF_CONST:

@@ -32,7 +32,7 @@ def path_keys(seed: int, n_paths: int) -> np.ndarray:
     return np.random.SeedSequence(int(seed)).generate_state(n_paths, dtype=np.uint64)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniform(key, n):
     """The ``n``-th uniform in (0, 1) of the stream ``key``."""
     z = key + (np.uint64(n) + _ONE) * _GOLDEN
@@ -42,14 +42,14 @@ def uniform(key, n):
     return (float(z >> _S11) + 0.5) * _INV_2_53
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pair(key, i):
     r = math.sqrt(-2.0 * math.log(uniform(key, 2 * i)))
     a = _TWO_PI * uniform(key, 2 * i + 1)
     return r * math.cos(a), r * math.sin(a)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fill_normals(key, start, buf):
     """Write the standard normals ``z_start, ..., z_{start+len(buf)-1}`` of stream ``key`` into ``buf``."""
     n = buf.shape[0]
