@@ -150,15 +150,19 @@ def _combine(out, a, u0, b, us, dt, L):
 
 
 @njit(cache=True)
-def _advance(u, u1, u2, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha, cfl, max_dt, now, t_out):
-    """TVD-RK3 steps of u from time ``now`` to ``t_out`` (in place); returns the number of steps."""
+def _advance(u, u1, u2, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha, cfl, max_dt, now, t_out,
+             max_steps):
+    """At most ``max_steps`` TVD-RK3 steps of u from time ``now`` towards ``t_out`` (in place).
+
+    Returns (time reached, steps taken); the step sequence does not depend on ``max_steps``.
+    """
     uf, u1f, u2f, Lf = u.reshape(-1), u1.reshape(-1), u2.reshape(-1), L.reshape(-1)
     inv_h2 = 0.0
     for a in range(3):
         if u.shape[a] > 1:
             inv_h2 += inv_h[a] * inv_h[a]
     steps = 0
-    while now < t_out:
+    while now < t_out and steps < max_steps:
         _rhs(u, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha)
         rate = 2.0 * nu * inv_h2
         for a in range(3):
@@ -177,7 +181,7 @@ def _advance(u, u1, u2, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha, c
             _combine(dst, a0, uf, b0, us, dt, Lf)
         now = t_out if dt == t_out - now else now + dt
         steps += 1
-    return steps
+    return now, steps
 
 
 def _ghost_index(n: int, periodic: bool) -> np.ndarray:
@@ -189,6 +193,7 @@ def _ghost_index(n: int, periodic: bool) -> np.ndarray:
 
 
 PARALLEL_MIN_CELLS = 16384  # below this one thread is faster than waking the others every stage
+_STEPS_PER_CALL = 64  # steps per compiled call between progress-bar updates
 
 
 def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: str, cfl: float,
@@ -221,12 +226,13 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
         for n_out, t_out in enumerate(times):
             set_num_threads(threads if parallel else 1)
             try:
-                steps += _advance(u, u1, u2, L, idx[0], idx[1], idx[2], inv_h, nu, code, ham, S, alpha, cfl,
-                                  max_dt, now, float(t_out))
+                while now < t_out:
+                    reached, k = _advance(u, u1, u2, L, idx[0], idx[1], idx[2], inv_h, nu, code, ham, S, alpha,
+                                          cfl, max_dt, now, float(t_out), _STEPS_PER_CALL)
+                    bar.update(reached - now)
+                    now, steps = reached, steps + k
             finally:
                 set_num_threads(threads)
-            bar.update(float(t_out) - now)
-            now = float(t_out)
             if not np.all(np.isfinite(u)):
                 raise FloatingPointError(f"the solution became non-finite before t = {t_out}; lower cfl")
             snaps[n_out] = u.reshape(grid.shape)
