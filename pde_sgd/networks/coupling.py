@@ -92,19 +92,40 @@ def phi_vs_f(grid: Grid, f: np.ndarray, phi: np.ndarray, rho: np.ndarray, mass: 
 
 
 # --- the runs ---------------------------------------------------------------------------------------------
+def sde_paths(sde, x0: np.ndarray, T: float, dt: float, n_saves: int, seed: int) -> np.ndarray:
+    """Euler-Maruyama paths of a :func:`pde_sgd.sde.torch_bridge.make_sde` module from x0 (n_paths, d) at
+    n_saves + 1 equally spaced times in [0, T], shape (n_saves + 1, n_paths, d).
+
+    Like :func:`pde_sgd.sde.torch_bridge.run`, but the Brownian motion is told the step (``BrownianInterval(dt=
+    dt)``): without that hint torchsde refines its dependency tree by the *average* queried interval, and the
+    round-off slivers between fixed steps and save times (e.g. dt = 0.05, saves every 0.1) drive that average
+    to ~1e-16 and the tree to exhaust memory.
+    """
+    import torch
+    import torchsde
+    T, dt = positive("T", T), positive("dt", dt)
+    y0 = torch.tensor(finite_array("x0", x0, ndim=2), dtype=torch.float64, device=sde.device)
+    ts = torch.linspace(0.0, T, positive_int("n_saves", n_saves) + 1, dtype=torch.float64, device=sde.device)
+    m = sde.n_noise if sde.n_noise is not None else sde.g(0.0, y0[:1]).shape[-1]
+    bm = torchsde.BrownianInterval(t0=0.0, t1=T, size=(y0.shape[0], m), dtype=torch.float64, device=sde.device,
+                                   entropy=positive_int("seed", seed, minimum=0), dt=dt)
+    with torch.no_grad():
+        ys = torchsde.sdeint(sde, y0, ts, bm=bm, dt=dt, method="euler")
+    if not torch.all(torch.isfinite(ys)):
+        raise ValueError("SDE paths became non-finite: reduce dt")
+    return ys.cpu().numpy()
+
+
 def torchsde_stationary(sde, x0: np.ndarray, *, dt: float, t_burn: float, t_sample: float, n_saves: int,
                         seed: int) -> np.ndarray:
-    """Euler-Maruyama paths of a :func:`pde_sgd.sde.torch_bridge.make_sde` module from x0 (n_paths, d), run by
-    :func:`pde_sgd.sde.torch_bridge.run`; the states at ``n_saves`` equally spaced times in
-    (t_burn, t_burn + t_sample], shape (n_saves, n_paths, d)."""
-    from ..sde.torch_bridge import run
+    """:func:`sde_paths` from x0 (n_paths, d); the states at ``n_saves`` equally spaced times in
+    (t_burn', t_burn' + t_sample], t_burn' >= t_burn, shape (n_saves, n_paths, d)."""
     t_sample = positive("t_sample", t_sample)
     t_burn = positive("t_burn", t_burn, allow_zero=True)
     n_saves = positive_int("n_saves", n_saves)
     n_burn = int(np.ceil(n_saves * t_burn / t_sample))
-    x0 = finite_array("x0", x0, ndim=2)
-    res = run(sde, x0, n_burn * t_sample / n_saves + t_sample, dt, x0.shape[0], seed, n_saves=n_burn + n_saves)
-    return res["x"][n_burn + 1:]
+    x = sde_paths(sde, x0, n_burn * t_sample / n_saves + t_sample, dt, n_burn + n_saves, seed)
+    return x[n_burn + 1:]
 
 
 def slice_sgd(sl: LossSlice, x0: np.ndarray, *, eta: float, batch_size: int, n_steps: int, burn: int,
@@ -209,7 +230,7 @@ def full_space_coupling(model: FlatModel, theta_star: torch.Tensor, data: Datase
     standard deviation (spread) of the excess loss, their standard errors over chains, the noise scale
     eta N / B and the locally quadratic prediction E[excess] = beta^-1 tr(D) / 2.
     """
-    from ..sde.torch_bridge import LowRank, make_sde, run
+    from ..sde.torch_bridge import LowRank, make_sde
     pairs = [(positive("eta", e), positive_int("batch_size", b)) for e, b in pairs]
     if not pairs:
         raise ValueError("pairs must hold at least one (eta, batch_size)")
@@ -232,7 +253,8 @@ def full_space_coupling(model: FlatModel, theta_star: torch.Tensor, data: Datase
         beta = beta_from_sgd(eta, B)
         sde = make_sde(lambda th: full_grad(th, data.X, data.y), LowRank(L.cpu().numpy()), beta,
                        dim=model.n_params, device=str(theta_star.device))
-        xs = run(sde, theta_star.cpu().numpy(), n_steps * eta, eta, c, seed + 1000 + k, n_saves=2 * n_saves)["x"]
+        x0 = np.broadcast_to(theta_star.cpu().numpy(), (c, model.n_params))
+        xs = sde_paths(sde, x0, n_steps * eta, eta, 2 * n_saves, seed + 1000 + k)
         with torch.no_grad():
             loss_sde = np.stack([f_loss(torch.as_tensor(x, device=theta_star.device), data.X, data.y).cpu().numpy()
                                  for x in xs[n_saves + 1:]])
