@@ -9,7 +9,7 @@ import torch
 
 from pde_sgd.networks import (build_model, capture, covariance_dense, dense_hessian, diffusion_factor,
                               diffusion_from_grads, hessian_top, hvp_fn, lanczos, load_capture,
-                              naive_per_sample_grads, per_sample_grads, resolve_device, save_capture, sgd_iterates, synthetic,
+                              naive_per_sample_grads, per_sample_grads, projected_covariance, resolve_device, save_capture, sgd_iterates, synthetic,
                               torch_threads, track_hessian)
 from pde_sgd.networks.capture_cli import main as capture_main
 
@@ -56,6 +56,7 @@ def test_low_rank_factor_reproduces_dense_covariance(n):
     assert torch.allclose(fac.matvec(v), D_ref @ v, atol=1e-12 * float(D_ref.abs().max()) * net.n_params)
     B = torch.linalg.qr(torch.randn(net.n_params, 2, dtype=torch.float64))[0]
     assert torch.allclose(fac.project(B), B.T @ D_ref @ B, atol=1e-12)
+    assert torch.allclose(projected_covariance(G, B), B.T @ D_ref @ B, atol=1e-13)
     assert torch.allclose(fac.grad_mean, G.mean(0), atol=1e-14)
 
 
@@ -125,6 +126,11 @@ def test_capture_round_trip_bit_for_bit(tmp_path):
     for key in ("model", "data", "step", "eta", "batch_size", "seed", "device"):
         assert key in back.params
     assert back.params["D_stats"]["noise_scale"] == pytest.approx(0.05 * (30 / 5 - 1))
+    net, data = tiny(n=30)  # D_in_H_basis is V_H^T D V_H of the full D, though only 10 eigenvectors are stored
+    D_ref = covariance_dense(naive_per_sample_grads(net, net.theta(), data.X, data.y)).numpy()
+    V = back["H_eigenvectors"]
+    assert np.allclose(back["D_in_H_basis"], V.T @ D_ref @ V, rtol=0, atol=1e-13)
+    assert back["D_eigenvectors"].shape[1] == 10
 
 
 def test_corrupt_or_mismatched_capture_raises(tmp_path):

@@ -97,3 +97,16 @@ def test_full_space_coupling_tiny(setup):
     s = res.params["summary"]
     assert s[0]["beta"] == s[1]["beta"] and np.isclose(s[0]["noise_scale_approx"], s[1]["noise_scale_approx"])
     assert np.all(np.isfinite(res["excess_sde"]))
+
+
+def test_slice_directions_and_anchor_diffusion(setup):
+    net, data, sl, _, _ = setup
+    D_ref = covariance_dense(naive_per_sample_grads(net, sl.theta0, data.X, data.y))
+    lam, V = torch.linalg.eigh(D_ref)
+    sl_d, info_d = make_slice(net, sl.theta0, data, "diffusion")
+    assert torch.allclose((sl_d.basis.T @ V[:, [-1, -2]]).abs(), torch.eye(2, dtype=torch.float64), atol=1e-8)
+    assert np.allclose(info_d["D0"], np.diag(lam[[-1, -2]].numpy()), rtol=0, atol=1e-12)
+    _, info_h = make_slice(net, sl.theta0, data, "hessian")
+    assert np.allclose(info_h["D0"], (sl.basis.T @ D_ref @ sl.basis).numpy(), rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match="directions"):
+        make_slice(net, sl.theta0, data, "random")

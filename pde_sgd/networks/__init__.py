@@ -15,11 +15,11 @@ from .data import Dataset, digits, load_dataset, resolve_device, resolve_dtype, 
 from .hessian import dense_hessian, hessian_top, hvp_fn, lanczos
 from .models import MLP, FlatModel, SmallCNN, build_model
 from .per_sample import (DiffusionFactor, covariance_dense, diffusion_factor, diffusion_from_grads,
-                         naive_per_sample_grads, per_sample_grads)
+                         naive_per_sample_grads, per_sample_grads, projected_covariance)
 from .training import sgd_iterates, track_hessian, train
 
 __all__ = ["Dataset", "DiffusionFactor", "FlatModel", "MLP", "SmallCNN", "build_model", "capture",
            "capture_along_training", "covariance_dense", "dense_hessian", "diffusion_factor",
            "diffusion_from_grads", "digits", "hessian_top", "hvp_fn", "lanczos", "load_capture", "load_dataset",
-           "naive_per_sample_grads", "per_sample_grads", "resolve_device", "resolve_dtype", "save_capture",
+           "naive_per_sample_grads", "per_sample_grads", "projected_covariance", "resolve_device", "resolve_dtype", "save_capture",
            "sgd_iterates", "synthetic", "track_hessian", "torch_threads", "train", "validate_capture"]

@@ -31,7 +31,7 @@ from ..validation import finite_array, positive_int, spd_matrices
 from .data import Dataset
 from .hessian import hessian_top
 from .models import FlatModel
-from .per_sample import diffusion_factor
+from .per_sample import diffusion_from_grads, per_sample_grads, projected_covariance
 from .training import sgd_iterates
 
 KIND = "networks.capture"
@@ -50,7 +50,9 @@ def capture(model: FlatModel, theta: torch.Tensor, data: Dataset, *, eta: float,
     """
     k_hessian, n_store = positive_int("k_hessian", k_hessian), positive_int("n_store", n_store)
     theta = theta.detach()
-    Dfac = diffusion_factor(model, theta, data.X, data.y, chunk_size, n_vectors=n_store)
+    with torch.no_grad():
+        grads = per_sample_grads(model, theta, data.X, data.y, chunk_size)
+    Dfac = diffusion_from_grads(grads, n_vectors=n_store)
     sub = data if hessian_samples is None else data.subset(hessian_samples, seed)
     h_val, h_vec = hessian_top(model, theta, sub.X, sub.y, k_hessian, n_iter=n_iter, seed=seed)
     with torch.no_grad():
@@ -58,9 +60,8 @@ def capture(model: FlatModel, theta: torch.Tensor, data: Dataset, *, eta: float,
     m = min(n_store, Dfac.eigenvectors.shape[1])
     arrays = {"theta": theta, "grad_mean": Dfac.grad_mean, "D_eigenvalues": Dfac.eigenvalues,
               "D_eigenvectors": Dfac.eigenvectors[:, :m], "H_eigenvalues": h_val, "H_eigenvectors": h_vec,
-              "D_in_H_basis": Dfac.project(h_vec)}
+              "D_in_H_basis": projected_covariance(grads, h_vec)}
     arrays = {k: v.detach().cpu().numpy() for k, v in arrays.items()}
-    arrays["D_in_H_basis"] = 0.5 * (arrays["D_in_H_basis"] + arrays["D_in_H_basis"].T)
     stats = Dfac.stats(eta, batch_size)
     params = {"model": model.config, "data": {"name": data.name, **data.config}, "step": int(step),
               "eta": float(eta), "batch_size": int(batch_size), "seed": int(seed), "device": str(theta.device),

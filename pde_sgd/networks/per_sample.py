@@ -48,6 +48,14 @@ def covariance_dense(grads: torch.Tensor) -> torch.Tensor:
     return grads.T @ grads / grads.shape[0] - torch.outer(gbar, gbar)
 
 
+def projected_covariance(grads: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """B^T D B (k, k) for a (P, k) basis, exactly, from per-sample gradients (N, P): the covariance of the
+    projected gradients B^T g_k (no truncation of D's spectrum)."""
+    proj = (grads - grads.mean(0)) @ basis
+    out = proj.T @ proj / grads.shape[0]
+    return 0.5 * (out + out.T)
+
+
 @dataclass
 class DiffusionFactor:
     """D = V diag(lambda) V^T from per-sample gradients.
@@ -91,7 +99,8 @@ class DiffusionFactor:
         return self.eigenvectors @ (self.eigenvalues[:m] * (self.eigenvectors.T @ v))
 
     def project(self, basis: torch.Tensor) -> torch.Tensor:
-        """B^T D B for a (P, k) basis: the k x k diffusion matrix of the coordinates x = B^T theta."""
+        """B^T D_m B for a (P, k) basis, D_m the part of D on the m stored eigenvectors (exact when they span
+        the range of D; otherwise use :func:`projected_covariance` on the per-sample gradients)."""
         W = self.eigenvectors.T @ basis
         return W.T @ (self.eigenvalues[:W.shape[0], None] * W)
 

@@ -27,9 +27,9 @@ from ..grid import Grid
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, spd_matrices
 from .data import Dataset
-from .hessian import hessian_top
+from .hessian import hessian_top, hvp_fn
 from .models import FlatModel
-from .per_sample import diffusion_factor
+from .per_sample import diffusion_from_grads, per_sample_grads, projected_covariance
 
 DIRECTIONS = ("hessian", "diffusion")
 
@@ -112,17 +112,18 @@ def make_slice(model: FlatModel, theta0: torch.Tensor, data: Dataset, directions
     """
     choice("directions", directions, DIRECTIONS)
     theta0 = theta0.detach()
-    Dfac = diffusion_factor(model, theta0, data.X, data.y, n_vectors=2)
+    with torch.no_grad():
+        grads = per_sample_grads(model, theta0, data.X, data.y)
+    Dfac = diffusion_from_grads(grads, n_vectors=2)
     if directions == "hessian":
         sub = data if hessian_samples is None else data.subset(hessian_samples, seed)
         lam, basis = hessian_top(model, theta0, sub.X, sub.y, 2, seed=seed)
     else:
         basis = Dfac.eigenvectors[:, :2]
-        from .hessian import hvp_fn
         hv = hvp_fn(model, theta0, data.X, data.y)
         lam = torch.stack([torch.dot(basis[:, i], hv(basis[:, i])) for i in range(2)])
     sl = LossSlice(model, data, theta0, basis.contiguous(), directions)
-    return sl, {"H_eigenvalues": lam.cpu().numpy(), "D0": Dfac.project(basis).cpu().numpy()}
+    return sl, {"H_eigenvalues": lam.cpu().numpy(), "D0": projected_covariance(grads, basis).cpu().numpy()}
 
 
 def suggest_extent(curvatures: Sequence[float], D0: np.ndarray, beta: float, n_std: float = 5.0) -> np.ndarray:
