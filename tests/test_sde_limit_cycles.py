@@ -34,6 +34,9 @@ def test_spectral_peak_at_rotation_frequency():
     print(f"predicted {nu_pred:.4f}, measured peak {nu_peak:.4f} (resolution {freqs[1]:.4f})")
     # peak position: within the Lorentzian half-width Re(lambda)/2pi plus one frequency bin
     assert abs(nu_peak - nu_pred) <= half_width + freqs[1]
+    # the most likely trajectory x' = j(x) = -Q U x rotates at |Im lambda(Q U)| / 2 pi: the same peak
+    nu_j = rotation_frequency(Q @ U)
+    assert abs(nu_peak - nu_j) <= half_width + freqs[1]
     # its height matches the exact OU spectral density: each Welch bin has relative SE 1/sqrt(n_avg);
     # 4 SE plus 3% for the Euler-Maruyama O(dt) bias and the Hann window's leakage
     exact = ou_spectral_density(F, D, BETA, freqs)[:, 0, 0]
