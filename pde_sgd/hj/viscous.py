@@ -78,8 +78,9 @@ def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *
     for the one-sided gradients, ``hamiltonian`` in {"godunov", "lax_friedrichs"}, central Laplacian, TVD-RK3.
     The step is chosen every step from the Hamiltonian CFL condition and the diffusion limit,
     dt = cfl / (sum_a max|p_a| / h_a + beta^-1 sum_a 1 / h_a^2) (capped by ``max_dt``), and shortened to land on
-    each requested time. Smooth solutions converge at second order or better ("central", "eno2") and at
-    higher order ("weno5"). Boundaries: periodic, or mirror ghost cells (zero normal gradient) for Neumann.
+    each requested time. Smooth solutions converge at second order with every scheme (the central Laplacian
+    sets the order; "weno5" has the smallest error constant and stays robust for large beta, "central" is the
+    cheapest). Boundaries: periodic, or mirror ghost cells (zero normal gradient) for Neumann.
 
     Returns a :class:`pde_sgd.Result` (kind ``"hj.viscous"``) with arrays ``times`` (n_times,) and ``u``
     (n_times, *grid.shape) and params (grid, beta, scheme, hamiltonian, cfl, max_dt, steps).
