@@ -25,8 +25,9 @@ def test_envelope_equals_brute_force(bc, dim):
     t = 0.8
     u, prox = moreau_envelope(f, g, t)
     pts = g.points()
-    if bc == "periodic":  # images one period away on each axis suffice: (x - y)^2 / (2t) >= ptp f beyond
-        shifts = np.stack(np.meshgrid(*[[-2.5, 0.0, 2.5]] * dim, indexing="ij"), -1).reshape(-1, dim)
+    if bc == "periodic":  # images up to 2 periods away; farther ones lie >= 5 from any x: cost > ptp f
+        assert np.ptp(f) < 5.0 ** 2 / (2 * t)
+        shifts = np.stack(np.meshgrid(*[[-5.0, -2.5, 0.0, 2.5, 5.0]] * dim, indexing="ij"), -1).reshape(-1, dim)
         ys = np.concatenate([pts + s for s in shifts])
         fs = np.tile(f.ravel(), len(shifts))
     else:
