@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..landscapes import Landscape, jit_grad, jit_hess, jit_value
 from ..results import Result
@@ -91,11 +91,11 @@ def _newton_step(H, g, out):
     return True
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
     """path[k, n] = prox_{t f}^k(x0[n]): grid search over ``pts`` then safeguarded Newton steps."""
     n_paths, d = x0.shape
-    for n in prange(n_paths):
+    for n in range(n_paths):
         x = x0[n].copy()
         y = np.empty(d)
         g = np.empty(d)
