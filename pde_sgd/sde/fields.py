@@ -83,15 +83,6 @@ class Diffusion:
         self.fn = _no_diffusion if fn is None else fn
         self.matrix = matrix
 
-    @property
-    def n_noise(self) -> int:
-        """Number of Brownian components m (columns of the factor)."""
-        return self.factor.shape[1] if self.mode == DIFF_CONST else self.dim
-
-    @property
-    def is_constant(self) -> bool:
-        return self.mode == DIFF_CONST
-
     def kernel_args(self) -> tuple:
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim * self.dim)
         return (self.mode, np.ascontiguousarray(self.factor)) + fld + (self.fn,)

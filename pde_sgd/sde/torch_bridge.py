@@ -41,14 +41,6 @@ def _torch():
     return torch
 
 
-def resolve_device(device: str = "auto"):
-    """torch.device: ``"auto"`` is CUDA when available, else CPU."""
-    torch = _torch()
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 class LowRank:
     """D = V V^T from a factor V: a constant (dim, r) array or a callable x (batch, dim) -> (batch, dim, r)."""
 
@@ -145,6 +137,8 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
     ``grad`` nor ``D`` reveals it (a callable drift with a callable D).
     """
     torch = _torch()
+    from ..networks.data import resolve_device  # "auto": CUDA when present
+
     dev = resolve_device(device)
     dtype = dtype or torch.float64
     beta = positive("beta", beta)
@@ -237,7 +231,7 @@ def run(sde, x0, T: float, dt: float, n_paths: int, seed: int, *, method: str = 
     import torchsde
 
     T, dt = positive("T", T), positive("dt", dt)
-    n_paths = positive_int("n_paths", n_paths)
+    n_paths, seed = positive_int("n_paths", n_paths), positive_int("seed", seed, minimum=0)
     x = np.asarray(finite_array("x0", x0), dtype=float)
     x = np.broadcast_to(x, (n_paths, sde.dim)) if x.ndim == 1 else x
     if x.shape != (n_paths, sde.dim):
@@ -248,7 +242,9 @@ def run(sde, x0, T: float, dt: float, n_paths: int, seed: int, *, method: str = 
     m = sde.n_noise if sde.n_noise is not None else sde.g(0.0, y0[:1]).shape[-1]
     size = (n_paths, m)
     torch.manual_seed(seed)
-    bm = torchsde.BrownianInterval(t0=0.0, t1=T, size=size, dtype=dtype, device=sde.device, entropy=seed)
+    # dt=dt: tell the Brownian tree the step, or round-off slivers between steps and save times shrink its
+    # average queried interval and the tree grows without bound
+    bm = torchsde.BrownianInterval(t0=0.0, t1=T, size=size, dtype=dtype, device=sde.device, entropy=seed, dt=dt)
     with torch.no_grad():
         ys = torchsde.sdeint(sde, y0, ts, bm=bm, dt=dt, method=method)
     if not torch.all(torch.isfinite(ys)):
