@@ -19,16 +19,16 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     for r in results:
         p = r.params
         epochs = r["steps"] * p["batch_size"] / p["n_samples"]
+        keep = epochs > 0  # log axis: step 0 is left out; the first recorded step is step 1
         label = f"η = {p['eta']}, B = {p['batch_size']} (η/B = {p['eta'] / p['batch_size']:.2g})"
-        line, = axes[0, 0].plot(epochs, r["eigenvalues"][:, 0], marker="o", ms=2.5, label=label)
-        axes[0, 0].plot(epochs, r["eigenvalues"][:, 1], ls="--", lw=0.8, color=line.get_color())
-        axes[0, 1].plot(epochs, r["loss"], color=line.get_color(), label=label)
-    axes[0, 0].set(xlabel="epoch", ylabel="top Hessian eigenvalues",
+        line, = axes[0, 0].plot(epochs[keep], r["eigenvalues"][keep, 0], marker="o", ms=2.5, label=label)
+        axes[0, 0].plot(epochs[keep], r["eigenvalues"][keep, 1], ls="--", lw=0.8, color=line.get_color())
+        axes[0, 1].plot(epochs[keep], r["loss"][keep], color=line.get_color(), label=label)
+    axes[0, 0].set(xscale="log", xlabel="epoch", ylabel="top Hessian eigenvalues",
                    title="λ_max (solid) and λ_2 (dashed) along SGD")
-    axes[0, 0].set_xscale("symlog", linthresh=0.05)
-    axes[0, 1].set_xscale("symlog", linthresh=0.05)
-    axes[0, 1].set(yscale="log", xlabel="epoch", ylabel="training loss", title="loss (all 1797 digits)")
-    axes[0, 0].legend(fontsize=7)
+    axes[0, 1].set(xscale="log", yscale="log", xlabel="epoch", ylabel="training loss",
+                   title="loss (all 1797 digits)")
+    axes[0, 1].legend(fontsize=7, loc="lower left")
     return save_figure(fig, out_dir, "fig_f9_hessian_along_training")
 
 
