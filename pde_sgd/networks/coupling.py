@@ -38,16 +38,25 @@ from .slice import LossSlice
 
 
 # --- statistics over chains -------------------------------------------------------------------------------
-def chain_moments(samples: np.ndarray) -> dict[str, np.ndarray]:
+def chain_moments(samples: np.ndarray, box: tuple | None = None) -> dict[str, np.ndarray]:
     """Mean and covariance of samples (n_times, n_chains, d), with standard errors from the spread of the
-    per-chain values (chains independent; each chain's time average counts as one sample)."""
+    per-chain values (chains independent; each chain's time average counts as one sample).
+
+    ``box = (lower, upper)`` keeps only the samples inside the box (to compare with a density on a grid over
+    that box, which has no mass outside it).
+    """
     s = finite_array("samples", samples, ndim=3)
     n_chains = s.shape[1]
     if n_chains < 2:
         raise ValueError("need at least 2 independent chains for standard errors")
-    m_c = s.mean(0)  # (chains, d)
-    dev = s - s.mean((0, 1))
-    c_c = np.einsum("tci,tcj->cij", dev, dev) / s.shape[0]
+    if box is not None:
+        inside = np.all((s >= np.asarray(box[0])) & (s <= np.asarray(box[1])), axis=-1)
+        s = np.where(inside[..., None], s, np.nan)
+        if np.any(inside.sum(0) < 2):
+            raise ValueError("every chain needs at least 2 samples inside the box")
+    m_c = np.nanmean(s, 0)  # (chains, d)
+    dev = s - np.nanmean(s, (0, 1))
+    c_c = np.nanmean(dev[..., :, None] * dev[..., None, :], 0)
     return {"mean": m_c.mean(0), "mean_se": m_c.std(0, ddof=1) / np.sqrt(n_chains),
             "cov": c_c.mean(0), "cov_se": c_c.std(0, ddof=1) / np.sqrt(n_chains)}
 
@@ -159,7 +168,9 @@ def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int
     The SDE runs ``n_chains`` paths with step ``sde_dt`` (default eta / 4); SGD runs ``n_chains`` chains of
     (t_burn + t_sample) / eta steps; both start at the anchor x = 0 and are sampled after t_burn.
     Returns Result ``"networks.slice_coupling"`` with the fields, ``rho_ss``, ``phi``, the SDE and SGD samples
-    and a 2-D histogram of each, and params holding the Phi-vs-f distances and the moment comparisons.
+    and a 2-D histogram of each, and params holding the Phi-vs-f distances and the moment comparisons (the SDE
+    and SGD against rho_ss use only their samples inside the grid's box, where rho_ss lives; SDE against SGD
+    uses all samples).
     """
     grid = Grid.from_dict(fields.params["grid"])
     beta = beta_from_sgd(eta, batch_size)
@@ -179,6 +190,8 @@ def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int
     sgd_x = slice_sgd(sl, np.zeros((n_chains, 2)), eta=eta, batch_size=batch_size, n_steps=n_steps, burn=burn,
                       save_every=every, seed=seed, progress=progress)
     m_fp, m_sde, m_sgd = density_moments(grid, rho), chain_moments(sde_x), chain_moments(sgd_x)
+    box = (grid.lower, grid.upper)
+    m_sde_in, m_sgd_in = chain_moments(sde_x, box), chain_moments(sgd_x, box)
     edges = [np.linspace(lo, hi, n + 1) for lo, hi, n in zip(grid.lower, grid.upper, grid.shape)]
     hist = {name: np.histogram2d(s[..., 0].ravel(), s[..., 1].ravel(), bins=edges, density=True)[0]
             for name, s in (("sde", sde_x), ("sgd", sgd_x))}
@@ -186,9 +199,9 @@ def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int
               for name, s in (("sde", sde_x), ("sgd", sgd_x))}
     params = dict(fields.params, eta=eta, batch_size=batch_size, beta=beta, sde_dt=dt, n_chains=n_chains,
                   t_burn=t_burn, t_sample=t_sample, seed=seed, phi_vs_f=dist, fraction_inside_box=inside,
-                  moments={"fp": m_fp, "sde": m_sde, "sgd": m_sgd},
-                  sde_vs_sgd=compare_moments(m_sde, m_sgd), sde_vs_fp=compare_moments(m_sde, m_fp),
-                  sgd_vs_fp=compare_moments(m_sgd, m_fp))
+                  moments={"fp": m_fp, "sde": m_sde, "sgd": m_sgd, "sde_inside": m_sde_in, "sgd_inside": m_sgd_in},
+                  sde_vs_sgd=compare_moments(m_sde, m_sgd), sde_vs_fp=compare_moments(m_sde_in, m_fp),
+                  sgd_vs_fp=compare_moments(m_sgd_in, m_fp))
     arrays = {"f": fields["f"], "grad_f": fields["grad_f"], "D": fields["D"], "rho_ss": rho, "phi": phi,
               "sde_x": sde_x, "sgd_x": sgd_x, "sde_hist": hist["sde"], "sgd_hist": hist["sgd"]}
     return Result("networks.slice_coupling", arrays, params)
