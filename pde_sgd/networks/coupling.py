@@ -103,26 +103,10 @@ def phi_vs_f(grid: Grid, f: np.ndarray, phi: np.ndarray, rho: np.ndarray, mass: 
 # --- the runs ---------------------------------------------------------------------------------------------
 def sde_paths(sde, x0: np.ndarray, T: float, dt: float, n_saves: int, seed: int) -> np.ndarray:
     """Euler-Maruyama paths of a :func:`pde_sgd.sde.torch_bridge.make_sde` module from x0 (n_paths, d) at
-    n_saves + 1 equally spaced times in [0, T], shape (n_saves + 1, n_paths, d).
-
-    Like :func:`pde_sgd.sde.torch_bridge.run`, but the Brownian motion is told the step (``BrownianInterval(dt=
-    dt)``): without that hint torchsde refines its dependency tree by the *average* queried interval, and the
-    round-off slivers between fixed steps and save times (e.g. dt = 0.05, saves every 0.1) drive that average
-    to ~1e-16 and the tree to exhaust memory.
-    """
-    import torch
-    import torchsde
-    T, dt = positive("T", T), positive("dt", dt)
-    y0 = torch.tensor(finite_array("x0", x0, ndim=2), dtype=torch.float64, device=sde.device)
-    ts = torch.linspace(0.0, T, positive_int("n_saves", n_saves) + 1, dtype=torch.float64, device=sde.device)
-    m = sde.n_noise if sde.n_noise is not None else sde.g(0.0, y0[:1]).shape[-1]
-    bm = torchsde.BrownianInterval(t0=0.0, t1=T, size=(y0.shape[0], m), dtype=torch.float64, device=sde.device,
-                                   entropy=positive_int("seed", seed, minimum=0), dt=dt)
-    with torch.no_grad():
-        ys = torchsde.sdeint(sde, y0, ts, bm=bm, dt=dt, method="euler")
-    if not torch.all(torch.isfinite(ys)):
-        raise ValueError("SDE paths became non-finite: reduce dt")
-    return ys.cpu().numpy()
+    n_saves + 1 equally spaced times in [0, T], shape (n_saves + 1, n_paths, d) (:func:`torch_bridge.run`)."""
+    from ..sde.torch_bridge import run
+    x0 = finite_array("x0", x0, ndim=2)
+    return run(sde, x0, T, dt, x0.shape[0], seed, n_saves=n_saves)["x"]
 
 
 def torchsde_stationary(sde, x0: np.ndarray, *, dt: float, t_burn: float, t_sample: float, n_saves: int,
