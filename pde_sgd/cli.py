@@ -69,17 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     fig.add_argument("--full", action="store_true", help="publication setting (slower) instead of the quick one")
     fig.add_argument("--out", type=Path, default=FIGURES_DIR / "out", help="output folder (default figures/out)")
     sub.add_parser("list", help="list the figure scripts")
-    cap = sub.add_parser("capture", help="capture gradient-noise D and Hessian spectra of a small network")
-    cap.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("capture", add_help=False,
+                   help="capture gradient-noise D and Hessian spectra of a small network (see capture --help)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["capture"]:
+        from .networks.capture_cli import main as capture_main  # torch is imported only here
+        return capture_main(argv[1:])
     ns = parser.parse_args(argv)
     if ns.command == "list":
         for s in figure_scripts():
             print(s.stem)
         return 0
-    if ns.command == "figures":
-        return 1 if run_figures(ns.only, ns.full, ns.out) else 0
-    from .networks.capture_cli import main as capture_main  # torch is imported only here
-    return capture_main(ns.args)
+    return 1 if run_figures(ns.only, ns.full, ns.out) else 0
 
 
 if __name__ == "__main__":
