@@ -188,13 +188,25 @@ def _axis_weight(lower, h, shape, periodic, x, a):
 def interp_field(lower, h, shape, periodic, values, x, out):
     """Multilinear interpolation of a cell-centred field (values: (cells, k), C order) at ``x`` into ``out``.
 
-    Allocation-free: the per-axis (index, index, weight) triples of the d <= 3 axes are kept in scalars.
+    Allocation-free: the per-axis (index, index, weight) triples are kept in scalars; 1-D and 2-D unrolled.
     """
     d = x.shape[0]
     k = out.shape[0]
-    a0 = _axis_weight(lower, h, shape, periodic, x, 0)
-    a1 = _axis_weight(lower, h, shape, periodic, x, 1) if d > 1 else (0, 0, 0.0)
-    a2 = _axis_weight(lower, h, shape, periodic, x, 2) if d > 2 else (0, 0, 0.0)
+    i0, i1, w = _axis_weight(lower, h, shape, periodic, x, 0)
+    if d == 1:
+        for j in range(k):
+            out[j] = (1.0 - w) * values[i0, j] + w * values[i1, j]
+        return
+    j0, j1, v = _axis_weight(lower, h, shape, periodic, x, 1)
+    if d == 2:  # the common case, unrolled
+        n1 = shape[1]
+        r00, r01, r10, r11 = i0 * n1 + j0, i0 * n1 + j1, i1 * n1 + j0, i1 * n1 + j1
+        c00, c01, c10, c11 = (1.0 - w) * (1.0 - v), (1.0 - w) * v, w * (1.0 - v), w * v
+        for j in range(k):
+            out[j] = c00 * values[r00, j] + c01 * values[r01, j] + c10 * values[r10, j] + c11 * values[r11, j]
+        return
+    a0, a1 = (i0, i1, w), (j0, j1, v)
+    a2 = _axis_weight(lower, h, shape, periodic, x, 2)
     out[:] = 0.0
     for corner in range(1 << d):
         w = 1.0
@@ -262,13 +274,16 @@ def eval_drift(mode, kind, params, M, lower, h, shape, periodic, values, fn, x, 
 
 
 @njit(cache=True, inline="always")
-def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dbuf, out):
-    """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); False if D(x) is not PSD. ``Dbuf``: (dim, dim)."""
+def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dflat, Dbuf, out):
+    """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); False if D(x) is not PSD.
+
+    ``Dbuf`` is a (dim, dim) work buffer and ``Dflat`` its flat view (made once per path by the caller).
+    """
     if mode == DIFF_CONST:
         out[:, :] = S_const
         return True
     if mode == DIFF_FIELD:
-        interp_field(lower, h, shape, periodic, values, x, Dbuf.reshape(-1))
+        interp_field(lower, h, shape, periodic, values, x, Dflat)
     else:
         fn(x, t, Dbuf)
     return chol_psd(Dbuf, out)

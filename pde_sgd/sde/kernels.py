@@ -51,7 +51,8 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
         ybar = np.empty(d)
         S = S_const.copy() if s_mode == DIFF_CONST else np.empty((d, m))
         Sb = np.empty((d, m))
-        Dbuf = np.empty((d, d))
+        Dflat = np.empty(d * d)
+        Dbuf = Dflat.reshape(d, d)
         z = np.empty(m * substeps)
         dW = np.empty(m)
         key = keys[p]
@@ -60,7 +61,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
             t = t0 + k * dt
             eval_drift(d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
             if s_mode != DIFF_CONST:
-                if not eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dbuf, S):
+                if not eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dflat, Dbuf, S):
                     status[p], fail_step[p] = NOT_PSD, k
                     break
             fill_normals(key, k * m * substeps, z)
@@ -78,7 +79,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                 for j in range(m):
                     for i in range(d):
                         ybar[i] = x[i] + b[i] * dt + noise_scale * S[i, j] * sq
-                    eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, ybar, t, Dbuf, Sb)
+                    eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, ybar, t, Dflat, Dbuf, Sb)
                     for kk in range(m):
                         w = dW[j] * dW[kk] - (dt if j == kk else 0.0)
                         c = noise_scale * w / (2.0 * sq)
