@@ -79,3 +79,13 @@ def test_bridge_bad_input():
         tb.make_sde(L, np.array([[1.0, 2.0], [2.0, 1.0]]), 1.0)
     with pytest.raises(ValueError, match="no torch gradient"):
         tb.landscape_grad(landscapes.Landscape(99, np.zeros(1), 1, "x"))
+
+
+def test_run_is_seeded_and_leaves_the_global_torch_rng_alone():
+    torch = pytest.importorskip("torch")
+    sde = tb.make_sde(landscapes.double_well(2), np.diag([1.0, 0.3]), 2.0, device="cpu")
+    state = torch.random.get_rng_state()
+    a = tb.run(sde, np.zeros(2), 0.2, 0.01, 16, seed=5)["x"]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    np.testing.assert_array_equal(a, tb.run(sde, np.zeros(2), 0.2, 0.01, 16, seed=5)["x"])
+    assert not np.array_equal(a, tb.run(sde, np.zeros(2), 0.2, 0.01, 16, seed=6)["x"])

@@ -241,7 +241,6 @@ def run(sde, x0, T: float, dt: float, n_paths: int, seed: int, *, method: str = 
     ts = torch.linspace(0.0, T, positive_int("n_saves", n_saves) + 1, device=sde.device, dtype=dtype)
     m = sde.n_noise if sde.n_noise is not None else sde.g(0.0, y0[:1]).shape[-1]
     size = (n_paths, m)
-    torch.manual_seed(seed)
     # dt=dt: tell the Brownian tree the step, or round-off slivers between steps and save times shrink its
     # average queried interval and the tree grows without bound
     bm = torchsde.BrownianInterval(t0=0.0, t1=T, size=size, dtype=dtype, device=sde.device, entropy=seed, dt=dt)
