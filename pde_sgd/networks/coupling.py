@@ -124,8 +124,9 @@ def torchsde_stationary(sde, x0: np.ndarray, *, dt: float, t_burn: float, t_samp
 def slice_sgd(sl: LossSlice, x0: np.ndarray, *, eta: float, batch_size: int, n_steps: int, burn: int,
               save_every: int, seed: int, progress: bool = False) -> np.ndarray:
     """Independent SGD chains restricted to the slice, from x0 (n_chains, 2); iterates after ``burn`` steps at
-    every ``save_every``-th step, shape (n_saves, n_chains, 2). Batches: b samples without replacement per
-    chain and step from a seeded torch Generator."""
+    every ``save_every``-th step, shape (n_saves, n_chains, 2). Batches: b samples drawn with replacement per
+    chain and step from a seeded torch Generator, so that the batch-gradient covariance is exactly D / b, the
+    noise of the SDE at beta = 2 b / eta (without replacement it would be D / b (N - b) / (N - 1))."""
     eta, B = positive("eta", eta), positive_int("batch_size", batch_size)
     n_steps, burn, every = (positive_int(n, v, minimum=m) for n, v, m in
                             (("n_steps", n_steps, 1), ("burn", burn, 0), ("save_every", save_every, 1)))
@@ -136,7 +137,7 @@ def slice_sgd(sl: LossSlice, x0: np.ndarray, *, eta: float, batch_size: int, n_s
     N, c = sl.data.n, x.shape[0]
     out = []
     for t in tqdm(range(1, n_steps + 1), disable=not progress, desc="slice SGD", leave=False):
-        idx = torch.argsort(torch.rand(c, N, generator=gen), dim=1)[:, :B].to(x.device)
+        idx = torch.randint(0, N, (c, B), generator=gen).to(x.device)
         x = x - eta * sl.batch_gradient(x, idx)
         if t > burn and (t - burn) % every == 0:
             out.append(x.cpu().numpy())
@@ -205,7 +206,8 @@ def _sgd_chains(model: FlatModel, theta0: torch.Tensor, data: Dataset, eta: floa
             if B is None:
                 theta = theta - eta * g_full(theta, data.X, data.y)
             else:
-                idx = torch.argsort(torch.rand(c, data.n, generator=gen), dim=1)[:, :B].to(theta.device)
+                # with replacement: batch-gradient covariance D / B, as in the SDE (see slice_sgd)
+                idx = torch.randint(0, data.n, (c, B), generator=gen).to(theta.device)
                 theta = theta - eta * g_batch(theta, data.X[idx], data.y[idx])
             if t in save_at:
                 rec.append(f_loss(theta, data.X, data.y).cpu().numpy())
