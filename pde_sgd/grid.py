@@ -97,6 +97,8 @@ class Grid:
         values = np.asarray(func(self.points()), dtype=np.float64)
         if values.shape[:1] != (self.size,):
             raise ValueError(f"func must return one value per point ({self.size}), got shape {values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError("func returned NaN or inf at some grid points; sampled values must be finite")
         return values.reshape(self.shape + values.shape[1:])
 
     def integrate(self, field: np.ndarray) -> float:

@@ -58,3 +58,5 @@ def test_check_field_names_shape_and_nan():
         g.check_field("rho", np.full(5, np.nan))
     with pytest.raises(ValueError, match="one value per point"):
         g.sample(lambda p: np.ones(3))
+    with pytest.raises(ValueError, match="func returned NaN or inf"):
+        g.sample(lambda p: np.log(p[:, 0] - 0.5))
