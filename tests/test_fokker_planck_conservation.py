@@ -1,4 +1,6 @@
 """Mass conservation, positivity (or its documented bound), free-energy decay, bad input."""
+import math
+
 import numpy as np
 import pytest
 
@@ -81,6 +83,41 @@ def test_explicit_limit_enforced_without_substeps():
     sub = fp.evolve(rho0, [0.0, 0.1], dt=2 * fp.dt_limit)  # split into stable substeps
     assert sub.params["dt"] <= fp.dt_limit
     assert np.max(np.abs(ok["rho"][-1] - sub["rho"][-1])) < 1e-2 * ok["rho"].max()
+
+
+def test_explicit_without_substeps_uses_exactly_dt_and_lands_on_snapshots():
+    """substeps=False: the requested dt (here between safety*limit and the limit) is used as is, the last step
+    of each interval is shortened to land on the snapshot time, and params report the steps actually taken."""
+    from pde_sgd.fokker_planck.evolve import _euler_steps
+    g = Grid(-3, 3, 40)
+    fp = FokkerPlanck(g, landscapes.double_well(1), beta=2.0, D=0.5)
+    rho0 = _blob(g, [1.5])
+    dt = 0.95 * fp.dt_limit  # above the safety-reduced default step, below the limit
+    times = [0.0, 0.1, 0.25]
+    res = fp.evolve(rho0, times, dt=dt, substeps=False)
+    n1, n2 = math.ceil(0.1 / dt), math.ceil(0.15 / dt)
+    assert res.params["dt"] == dt and res.params["n_steps"] == n1 + n2
+    assert res.params["dt_min"] == pytest.approx(min(0.1 - (n1 - 1) * dt, 0.15 - (n2 - 1) * dt), rel=1e-9)
+    L, cur = fp.generator, rho0.ravel().copy()  # the same steps by hand
+    buf = np.empty_like(cur)
+    for span, n in ((0.1, n1), (0.15, n2)):
+        _euler_steps(L.indptr, L.indices, L.data, cur, buf, dt, n - 1)
+        _euler_steps(L.indptr, L.indices, L.data, cur, buf, span - (n - 1) * dt, 1)
+    assert np.allclose(res["rho"][-1].ravel(), cur, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match=r"dt = .*limit"):
+        fp.evolve(rho0, times, dt=1.01 * fp.dt_limit, substeps=False)
+
+
+def test_explicit_substeps_report_the_step_used():
+    g = Grid(-3, 3, 40)
+    fp = FokkerPlanck(g, landscapes.double_well(1), beta=2.0, D=0.5)
+    res = fp.evolve(_blob(g, [1.5]), [0.0, 0.1], dt=2 * fp.dt_limit)
+    n = res.params["n_steps"]
+    assert n == math.ceil(0.1 / (0.9 * fp.dt_limit))  # fewest equal steps within the safety limit
+    assert res.params["dt"] == pytest.approx(0.1 / n, rel=1e-12) and res.params["dt"] <= 0.9 * fp.dt_limit
+    k = n + 3  # a requested dt below the safety limit that does not divide the interval: k + 1 equal steps
+    small = fp.evolve(_blob(g, [1.5]), [0.0, 0.1], dt=0.1 / (k + 0.5))
+    assert small.params["n_steps"] == k + 1 and small.params["dt"] == pytest.approx(0.1 / (k + 1), rel=1e-12)
 
 
 def test_explicit_limit_is_sharp_for_monotone_operator():

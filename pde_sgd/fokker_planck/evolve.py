@@ -4,9 +4,12 @@ Methods
 -------
 ``"explicit"``  forward Euler in a Numba kernel (CSR mat-vec, rows in parallel on grids of at least
                 ``PARALLEL_MIN_CELLS`` cells, one thread below; two preallocated buffers, no allocation per
-                step). The step is dt <= safety * :func:`explicit_dt_limit`: with
-                ``substeps=True`` (default) each snapshot interval is split into the fewest equal stable
-                substeps; with ``substeps=False`` a requested ``dt`` beyond the limit raises ValueError.
+                step). With ``substeps=True`` (default) each snapshot interval is split into the fewest
+                equal substeps of at most min(dt, safety * :func:`explicit_dt_limit`); with
+                ``substeps=False`` exactly the requested ``dt`` is used (ValueError if it exceeds the limit)
+                and the last step of a snapshot interval that is not a multiple of dt is shortened, so every
+                snapshot time is hit exactly. ``params`` report ``dt`` (the largest step actually taken),
+                ``dt_min`` (the smallest) and ``n_steps`` (the number of steps actually taken).
                 First order in time; since the stable step is O(h^2), the time error is O(h^2) too.
                 Positivity-preserving when the operator is monotone.
 ``"implicit"``  theta scheme (I - theta dt L) rho+ = (I + (1 - theta) dt L) rho, sparse LU (SuperLU)
@@ -69,17 +72,35 @@ def _progress(total: int, enabled: bool | None, desc: str):
     return tqdm(total=total, disable=not show, desc=desc, unit="step", leave=False)
 
 
+def _explicit_plan(interval: float, dt: float, exact: bool) -> list[tuple[float, int]]:
+    """(step, count) pairs covering ``interval``: equal steps <= dt, or (``exact``) full steps of dt then one
+    shorter step for the remainder (a remainder below 1e-9 dt is absorbed into the last full step)."""
+    if interval <= 0:
+        return []
+    if not exact:
+        n = max(1, math.ceil(interval / dt - 1e-9))
+        return [(interval / n, n)]
+    n = int(interval // dt)
+    rem = interval - n * dt
+    if n == 0:
+        return [(interval, 1)]
+    if rem <= 1e-9 * dt:
+        return [(dt, n - 1), (dt + rem, 1)] if rem > 0 else [(dt, n)]
+    return [(dt, n), (rem, 1)]
+
+
 def run_explicit(L: sp.csr_matrix, dt_limit: float, rho0: np.ndarray, times: np.ndarray, dt: float | None,
                  substeps: bool, progress: bool | None) -> tuple[list[np.ndarray], dict]:
     """Forward Euler between snapshot times; see the module docstring for the step rule."""
     stable = SAFETY * dt_limit
-    if dt is None:
-        dt = stable
-    elif dt > dt_limit and not substeps:
-        raise ValueError(f"dt = {dt:.4g} exceeds the explicit stability limit {dt_limit:.4g}; pass a smaller dt, "
-                         f"substeps=True, or method='implicit'")
-    step = min(dt, stable)
-    counts = [max(1, math.ceil(iv / step - 1e-9)) if iv > 0 else 0 for iv in _intervals(times)]
+    if dt is not None and dt > dt_limit and not substeps:
+        raise ValueError(f"dt = {dt:.6g} exceeds the explicit stability limit {dt_limit:.6g}; pass dt <= "
+                         f"{dt_limit:.6g}, substeps=True, or method='implicit'")
+    exact = not substeps and dt is not None
+    step = dt if exact else (stable if dt is None else min(dt, stable))
+    plans = [[(h, n) for h, n in _explicit_plan(float(iv), step, exact) if n > 0] for iv in _intervals(times)]
+    used = [h for plan in plans for h, _ in plan]
+    n_total = sum(n for plan in plans for _, n in plan)
     indptr, indices, data = L.indptr, L.indices, L.data
     cur = rho0.ravel().copy()
     buf = np.empty_like(cur)
@@ -88,23 +109,26 @@ def run_explicit(L: sp.csr_matrix, dt_limit: float, rho0: np.ndarray, times: np.
     threads = numba.get_num_threads()
     numba.set_num_threads(1 if cur.size < PARALLEL_MIN_CELLS else threads)
     try:
-        with _progress(sum(counts), progress, "Fokker-Planck (explicit)") as bar:
-            for iv, n in zip(_intervals(times), counts):
-                done = 0
-                while done < n:
-                    k = min(chunk, n - done)
-                    _euler_steps(indptr, indices, data, cur, buf, iv / n, k)
-                    done += k
-                    bar.update(k)
+        with _progress(n_total, progress, "Fokker-Planck (explicit)") as bar:
+            for plan in plans:
+                for h, n in plan:
+                    done = 0
+                    while done < n:
+                        k = min(chunk, n - done)
+                        _euler_steps(indptr, indices, data, cur, buf, h, k)
+                        done += k
+                        bar.update(k)
                 out.append(cur.copy())
     finally:
         numba.set_num_threads(threads)
-    return out, {"dt": step, "n_steps": int(sum(counts))}
+    return out, {"dt": max(used, default=step), "dt_min": min(used, default=step), "n_steps": int(n_total)}
 
 
 def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: float, theta: float,
                  progress: bool | None) -> tuple[list[np.ndarray], dict]:
-    """Theta scheme between snapshot times, equal steps <= dt per interval, LU cached per step size."""
+    """Theta scheme between snapshot times, equal steps <= dt per interval, LU cached per step size.
+
+    ``dt`` and ``dt_min`` in the returned params are the largest and smallest steps actually taken."""
     eye = sp.identity(L.shape[0], format="csc")
     Lc = L.tocsc()
     cache: dict[float, tuple] = {}
@@ -122,7 +146,9 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
                     cur = lu.solve(rhs @ cur if theta < 1.0 else cur)
                 bar.update(n)
             out.append(cur.copy())
-    return out, {"dt": dt, "theta": theta, "n_steps": int(sum(counts))}
+    steps = [float(iv / n) for iv, n in zip(_intervals(times), counts) if n]
+    return out, {"dt": max(steps, default=dt), "dt_min": min(steps, default=dt), "theta": theta,
+                 "n_steps": int(sum(counts))}
 
 
 def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray) -> tuple[list[np.ndarray], dict]:
