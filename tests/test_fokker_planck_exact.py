@@ -49,6 +49,25 @@ def test_ou_transient_time_steppers_agree_with_exact():
     assert explicit.params["n_steps"] >= T_OU / fp.dt_limit
 
 
+@pytest.mark.parametrize("method, theta, order", [("explicit", 1.0, 0.9), ("implicit", 1.0, 0.9),
+                                                  ("implicit", 0.5, 1.8)], ids=["euler", "backward-euler", "cn"])
+def test_time_steppers_observed_order_in_time(method, theta, order):
+    """Order in time on a fixed 16 x 16 grid: the reference is method="expm" on the same grid (exact in time), so
+    the difference is the time error alone; dt is halved three times. Explicit Euler runs with substeps=False
+    from 0.9 dt_limit (exact dt, last step shortened to land on T_OU); the implicit steppers from dt = 0.05."""
+    g = Grid([-4, -4], [4, 4], [16, 16])
+    fp = FokkerPlanck(g, landscapes.quadratic(A_OU), beta=BETA_OU, D=0.8)
+    rho0 = exact.gaussian_density(g, M0, S0)
+    ref = fp.evolve(rho0, [0.0, T_OU], method="expm")["rho"][-1]
+    dt0 = 0.9 * fp.dt_limit if method == "explicit" else 0.05
+    errs = []
+    for k in range(4):
+        run = fp.evolve(rho0, [0.0, T_OU], method=method, theta=theta, dt=dt0 / 2**k, substeps=False)
+        assert run.params["dt"] == pytest.approx(dt0 / 2**k, rel=1e-9)
+        errs.append(rel_inf(run["rho"][-1], ref))
+    assert np.all(orders(errs) >= order), (errs, orders(errs))
+
+
 # --- constant anisotropic D, Hessian not commuting with D ---------------------------------------------------
 A_AN = np.array([[1.0, 0.3], [0.3, 0.5]])
 D_AN = np.array([[1.0, 0.6], [0.6, 0.5]])
