@@ -38,6 +38,23 @@ def _not_psd(x, t, out):
     out[0, 0], out[0, 1], out[1, 0], out[1, 1] = 1.0, 2.0, 2.0, 1.0
 
 
+@cfunc(fields.DIFFUSION_SIG, cache=True)
+def _indefinite_tiny_pivot(x, t, out):  # eigenvalues -0.207, 1.207: a skipped pivot must not hide this
+    out[0, 0], out[0, 1], out[1, 0], out[1, 1] = 1e-16, 0.5, 0.5, 1.0
+
+
+@cfunc(fields.DIFFUSION_SIG, cache=True)
+def _not_symmetric(x, t, out):
+    out[0, 0], out[0, 1], out[1, 0], out[1, 1] = 1.0, 5.0, 0.0, 1.0
+
+
+@cfunc(fields.DIFFUSION_SIG, cache=True)
+def _nan_where_x_positive(x, t, out):
+    out[0, 0], out[0, 1], out[1, 0], out[1, 1] = 1.0, 0.0, 0.0, 1.0
+    if x[0] > 0.0:
+        out[1, 1] = np.nan
+
+
 @cfunc(fields.DRIFT_SIG, cache=True)
 def _explosive(x, t, out):
     out[0] = x[0] ** 3
@@ -52,7 +69,11 @@ def _explosive(x, t, out):
     (dict(D=np.array([[1.0, 0.5], [0.0, 1.0]])), "symmetric"),
     (dict(D=np.eye(3)), "shape"),
     (dict(D=-1.0), "D"),
-    (dict(D=_not_psd), "positive semi-definite"),
+    (dict(D=_not_psd), "D\\(x\\) is not positive semi-definite"),
+    (dict(D=_indefinite_tiny_pivot), "D\\(x\\) is not positive semi-definite"),
+    (dict(D=_not_symmetric), "D\\(x\\) is not symmetric"),
+    (dict(D=_nan_where_x_positive), "D\\(x\\) is non-finite .* at x=\\[0.1, 0.2\\]"),
+    (dict(D=_nan_where_x_positive, scheme="milstein"), "D\\(x\\) is non-finite"),
     (dict(x0=[0.0, 0.0, 0.0]), "x0"),
     (dict(x0=[np.nan, 0.0]), "NaN"),
     (dict(x0=np.zeros((3, 2))), "x0"),
@@ -71,6 +92,23 @@ def test_bad_input_raises_value_error(kw, match):
     with pytest.raises(ValueError, match=match):
         simulate_sgd(args.pop("landscape"), args.pop("D"), args.pop("beta"), args.pop("x0"), args.pop("dt"),
                      args.pop("n_steps"), args.pop("n_paths"), args.pop("seed"), **args)
+
+
+@pytest.mark.parametrize("A, ok", [
+    ([[1e-16, 0.5], [0.5, 1.0]], False),  # indefinite, first pivot below tol: was accepted as diag(0, 1)
+    ([[1.0, 5.0], [0.0, 1.0]], False),  # not symmetric: was factorised from the lower triangle only
+    ([[1.0, np.nan], [np.nan, 1.0]], False),
+    ([[0.0, 0.0], [0.0, 1.0]], True),  # semi-definite: zero column
+    ([[1e-16, 1e-8], [1e-8, 1.0]], True),  # v v^T, v = (1e-8, 1): PSD with a pivot below tol
+    ([[1.0, 1.0], [1.0, 1.0]], True),  # rank one, second pivot 0
+])
+def test_chol_psd_accepts_exactly_the_psd_matrices(A, ok):
+    A = np.array(A)
+    L = np.empty((2, 2))
+    code = fields.chol_psd(A, L)
+    assert (code == fields.D_OK) == ok
+    if ok:
+        np.testing.assert_allclose(L @ L.T, A, atol=1e-7)
 
 
 def test_field_shape_and_beta_from_eta():

@@ -17,6 +17,8 @@ A-type form of THEORY.md section 3), ``-M g(x)`` for a gradient field g on a gri
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import cfunc, njit, types
 from numba.core.registry import CPUDispatcher
@@ -30,6 +32,8 @@ DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, :
 
 DRIFT_LANDSCAPE, DRIFT_FIELD, DRIFT_CALLABLE = 0, 1, 2
 DIFF_CONST, DIFF_FIELD, DIFF_CALLABLE = 0, 1, 2
+# status codes of chol_psd / eval_factor (shared with the kernels' per-path status; 1 is "paths non-finite")
+D_OK, D_NOT_PSD, D_NOT_SYMMETRIC, D_NON_FINITE = 0, 2, 3, 4
 
 
 @cfunc(DRIFT_SIG, cache=True)
@@ -227,14 +231,27 @@ def interp_field(lower, h, shape, periodic, values, x, out):
 
 @njit(cache=True, inline="always")
 def chol_psd(A, L):
-    """Lower Cholesky factor of a symmetric PSD matrix into ``L``; returns False if ``A`` is not PSD.
+    """Lower Cholesky factor of a symmetric PSD matrix into ``L``; returns a status code (``D_OK`` on success).
 
-    Pivots <= 1e-14 trace(A) become zero columns (semi-definite D); a pivot < -1e-8 trace(A) means not PSD.
+    ``D_NON_FINITE`` for a NaN/inf entry, ``D_NOT_SYMMETRIC`` if |A_ij - A_ji| > 1e-10 max|A|, ``D_NOT_PSD`` if
+    a pivot is < -1e-8 trace(A), or if a pivot <= tol = 1e-14 trace(A) is skipped (zero column: semi-definite D)
+    while a residual |A_ij - sum_k L_ik L_jk| below it exceeds sqrt(tol A_ii) + tol: for PSD A the Schur
+    complement is PSD, so |residual|^2 <= pivot * A_ii (Cauchy-Schwarz), and a larger one means L L^T != A.
     """
     d = A.shape[0]
+    amax = 0.0
     tol = 0.0
     for i in range(d):
         tol += abs(A[i, i])
+        for j in range(d):
+            a = A[i, j]
+            if not math.isfinite(a):
+                return D_NON_FINITE
+            amax = max(amax, abs(a))
+    for i in range(d):
+        for j in range(i):
+            if abs(A[i, j] - A[j, i]) > 1e-10 * amax:
+                return D_NOT_SYMMETRIC
     tol *= 1e-14
     L[:, :] = 0.0
     for j in range(d):
@@ -243,7 +260,13 @@ def chol_psd(A, L):
             s -= L[j, k] * L[j, k]
         if s <= tol:
             if s < -1e6 * tol:
-                return False
+                return D_NOT_PSD
+            for i in range(j + 1, d):
+                r = A[i, j]
+                for k in range(j):
+                    r -= L[i, k] * L[j, k]
+                if abs(r) > math.sqrt(tol * abs(A[i, i])) + tol:
+                    return D_NOT_PSD
             continue
         ljj = np.sqrt(s)
         L[j, j] = ljj
@@ -252,7 +275,7 @@ def chol_psd(A, L):
             for k in range(j):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / ljj
-    return True
+    return D_OK
 
 
 @njit(cache=True, inline="always")
@@ -275,13 +298,13 @@ def eval_drift(mode, kind, params, M, lower, h, shape, periodic, values, fn, x, 
 
 @njit(cache=True, inline="always")
 def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dflat, Dbuf, out):
-    """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); False if D(x) is not PSD.
+    """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); returns :func:`chol_psd`'s status (D_OK: fine).
 
     ``Dbuf`` is a (dim, dim) work buffer and ``Dflat`` its flat view (made once per path by the caller).
     """
     if mode == DIFF_CONST:
         out[:, :] = S_const
-        return True
+        return D_OK
     if mode == DIFF_FIELD:
         interp_field(lower, h, shape, periodic, values, x, Dflat)
     else:

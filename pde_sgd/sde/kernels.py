@@ -21,25 +21,27 @@ import numpy as np
 from numba import njit, prange
 
 from ..landscapes import jit_grad
-from .fields import DIFF_CONST, eval_drift, eval_factor
+from .fields import D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, D_OK, DIFF_CONST, eval_drift, eval_factor
 from .rng import fill_normals
 
 EULER, MILSTEIN = 0, 1
 SCHEMES = {"euler": EULER, "milstein": MILSTEIN}
-OK, NON_FINITE, NOT_PSD = 0, 1, 2
+OK, NON_FINITE = D_OK, 1  # the other per-path statuses are fields.D_NOT_PSD / D_NOT_SYMMETRIC / D_NON_FINITE
 
 
 @njit(cache=True, parallel=True)
 def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_scale,
               d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn,
               s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn):
-    """Integrate all paths; returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,))."""
+    """Integrate all paths; returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
+    fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise)."""
     n, d = x0.shape
     m = S_const.shape[1] if s_mode == DIFF_CONST else d
     n_saves = n_steps // save_every + 1
     traj = np.empty((n_saves, n, d))
     status = np.zeros(n, dtype=np.int64)
     fail_step = np.full(n, -1, dtype=np.int64)
+    fail_x = np.full((n, d), np.nan)
     sq = math.sqrt(dt)
     sub_scale = math.sqrt(dt / substeps)
     milstein = scheme == MILSTEIN and s_mode != DIFF_CONST
@@ -61,8 +63,10 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
             t = t0 + k * dt
             eval_drift(d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
             if s_mode != DIFF_CONST:
-                if not eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dflat, Dbuf, S):
-                    status[p], fail_step[p] = NOT_PSD, k
+                code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dflat, Dbuf, S)
+                if code != D_OK:
+                    status[p], fail_step[p] = code, k
+                    fail_x[p] = x
                     break
             fill_normals(key, k * m * substeps, z)
             for j in range(m):
@@ -95,7 +99,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                 break
             if (k + 1) % save_every == 0:
                 traj[(k + 1) // save_every, p] = x
-    return traj, status, fail_step
+    return traj, status, fail_step, fail_x
 
 
 @njit(cache=True, parallel=True)
@@ -155,13 +159,19 @@ def elastic_kernel(x0, keys, kind, params, beta, gamma, eps, h, n_steps, save_ev
     return xs, ys, status, fail_step
 
 
-def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float) -> None:
+_D_PROBLEMS = {D_NOT_PSD: "not positive semi-definite", D_NOT_SYMMETRIC: "not symmetric",
+               D_NON_FINITE: "non-finite (NaN or inf)"}
+
+
+def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float, fail_x: np.ndarray | None = None) -> None:
     """Turn a kernel's per-path status into a ValueError (never return silent NaN)."""
     bad = np.flatnonzero(status)
     if bad.size == 0:
         return
     p = int(bad[0])
-    if status[p] == NOT_PSD:
-        raise ValueError(f"D(x) is not positive semi-definite at path {p}, step {int(fail_step[p])}")
+    if int(status[p]) in _D_PROBLEMS:
+        where = f" at x={np.asarray(fail_x[p]).tolist()}" if fail_x is not None else ""
+        raise ValueError(f"D(x) is {_D_PROBLEMS[int(status[p])]}{where} (path {p}, step {int(fail_step[p])}): "
+                         f"D must be a finite symmetric positive semi-definite matrix at every x")
     raise ValueError(f"{bad.size} path(s) became non-finite (first: path {p} at step {int(fail_step[p])}); "
                      f"dt={dt:g} is too large for this drift: reduce dt")

@@ -30,9 +30,9 @@ def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, d
     dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
     substeps = positive_int("noise_substeps", noise_substeps)
     keys = path_keys(seed, x0.shape[0])
-    traj, status, fail = integrate(x0, keys, float(t0), dt, n_steps, save_every, SCHEMES[scheme], substeps,
+    traj, status, fail, fail_x = integrate(x0, keys, float(t0), dt, n_steps, save_every, SCHEMES[scheme], substeps,
                                    math.sqrt(2.0 / beta), *drift.kernel_args(), *diffusion.kernel_args())
-    raise_on_failure(status, fail, dt)
+    raise_on_failure(status, fail, dt, fail_x)
     times = t0 + dt * save_every * np.arange(traj.shape[0])
     return times, traj
 
