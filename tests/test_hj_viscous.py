@@ -187,3 +187,30 @@ def test_bad_input_raises_value_error():
     for call, word in cases:
         with pytest.raises(ValueError, match=word):
             call()
+
+
+def test_unreasonable_kernel_radius_raises_naming_the_inputs():
+    """A kernel wider than 1e6 cells (huge f range, tiny beta or huge t) raises ValueError naming t, beta and
+    f_values (it used to hit numpy's "Maximum allowed size exceeded"); the largest allowed scope still runs."""
+    g = Grid(-1, 1, 16)
+    f = g.axes[0] ** 2
+    for call in (lambda: local_entropy(1e300 * f, g, 0.1, 1.0), lambda: local_entropy(f, g, 0.1, 1e-300),
+                 lambda: local_entropy(f, g, 1e300, 1.0), lambda: local_entropy(1e300 * f, g, 1e300, 1e-300)):
+        with pytest.raises(ValueError, match=r"t \* \(max f_values - min f_values \+ 800 / beta\).*beta = .*f_values"):
+            call()
+    h = g.spacing[0]
+    t_ok = 0.5 * ((1e6 - 2) * h) ** 2 / (800.0 + 1.0) * 1e-4  # 1e-2 of the allowed kernel radius
+    u = local_entropy(f, g, t_ok, 1.0)
+    assert np.all(np.isfinite(u))
+
+
+def test_grid_must_be_a_grid():
+    from pde_sgd.fokker_planck import exact as fp_exact
+    from pde_sgd.hj import proximal_point, solve_inviscid
+    f = np.zeros(16)
+    for call in (lambda: local_entropy(f, "not a grid", 0.1, 1.0), lambda: solve_viscous(f, None, [0.1], 1.0),
+                 lambda: moreau_envelope(f, [0, 1], 0.1), lambda: solve_inviscid(f, "g", [0.1]),
+                 lambda: proximal_point(landscapes.double_well(1), "g", [0.0], 0.1, 2),
+                 lambda: fp_exact.gaussian_density("g", [0.0], [[1.0]])):
+        with pytest.raises(TypeError, match="grid must be a pde_sgd.Grid"):
+            call()

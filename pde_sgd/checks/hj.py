@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import hj
 from ..grid import Grid
+from ..hj.inputs import require_grid
 from . import Check
 
 
@@ -39,7 +40,7 @@ def semiconcavity(f_values, grid: Grid, t: float, beta: float | None = None, tol
 
 def moreau_invariants(f_values, grid: Grid, times, tol: float = 1e-12) -> list[Check]:
     """u <= f, u non-increasing in t and min u = min f for the grid Moreau envelope at increasing ``times``."""
-    f = grid.check_field("f_values", f_values)
+    f = require_grid(grid).check_field("f_values", f_values)
     us = [hj.moreau_envelope(f, grid, t)[0] for t in times]
     rise = max(float(np.max(b - a)) for a, b in zip([f] + us[:-1], us))
     return [Check("largest increase of u along t (u <= f, non-increasing)", max(rise, 0.0), tol),

@@ -18,6 +18,7 @@ from scipy.integrate import cumulative_simpson
 from scipy.linalg import expm, solve_continuous_lyapunov
 
 from ..grid import Grid
+from ..hj.inputs import require_grid
 from ..validation import finite_array, positive, spd_matrices
 
 
@@ -60,7 +61,7 @@ def ou_moments(K, D, beta: float, m0, S0, t: float) -> tuple[np.ndarray, np.ndar
 
 def gaussian_density(grid: Grid, mean, cov) -> np.ndarray:
     """N(mean, cov) evaluated at the cell centres (shape grid.shape), normalised as a continuous density."""
-    d = grid.ndim
+    d = require_grid(grid).ndim
     mean = finite_array("mean", mean, shape=(d,))
     cov = spd_matrices("cov", _square("cov", cov, d), d)
     x = grid.points() - mean
@@ -99,7 +100,7 @@ def space_dependent_1d(grid: Grid, grad_f: Callable[[np.ndarray], np.ndarray],
     The integral is a cumulative Simpson rule on ``oversample`` sub-points per cell (error O(h^4 / oversample^4)).
     ``grad_f`` and ``D`` are vectorised callables of x (1-D arrays); D must be > 0.
     """
-    if grid.ndim != 1:
+    if require_grid(grid).ndim != 1:
         raise ValueError(f"space_dependent_1d needs a 1-D grid, got {grid.ndim}-D")
     beta = positive("beta", beta)
     x_c = grid.axes[0]

@@ -20,6 +20,7 @@ from ..landscapes import Landscape, jit_grad, jit_hess, jit_value
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
 from .schemes import integrate
+from .inputs import require_grid
 from .separable import parabola_envelope_sweep
 
 
@@ -34,7 +35,7 @@ def moreau_envelope(f_values, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
     Returns (u of shape grid.shape, prox of shape grid.shape + (ndim,)), prox in unfolded coordinates
     (a periodic image may lie outside the box), so that grad u ≈ (x - prox) / t.
     """
-    f = grid.check_field("f_values", f_values)
+    f = require_grid(grid).check_field("f_values", f_values)
     t = positive("t", t)
     return parabola_envelope_sweep(f, grid, t)
 
@@ -54,7 +55,7 @@ def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str =
     """
     if scheme == "central":
         raise ValueError("scheme 'central' is unstable without viscosity; allowed: 'weno5', 'eno2', 'upwind1'")
-    f = grid.check_field("f_values", f_values)
+    f = require_grid(grid).check_field("f_values", f_values)
     times, snaps, steps = integrate(f, grid, times, 0.0, scheme, hamiltonian, cfl, max_dt, progress)
     return Result("hj.inviscid", {"times": times, "u": snaps},
                   {"grid": grid, "scheme": scheme, "hamiltonian": hamiltonian, "cfl": cfl, "max_dt": max_dt,
@@ -144,7 +145,7 @@ def proximal_point(landscape: Landscape, grid, x0, t: float, n_steps: int, newto
     (dim,). Returns a :class:`pde_sgd.Result` (kind ``"hj.proximal_point"``) with arrays ``path``
     (n_steps + 1, n_paths, dim) and ``f`` (n_steps + 1, n_paths).
     """
-    landscape._check_grid(grid)
+    landscape._check_grid(require_grid(grid))
     x = finite_array("x0", x0)
     x = np.ascontiguousarray(x.reshape(1, -1) if x.ndim == 1 else x)
     if x.ndim != 2 or x.shape[1] != grid.ndim:

@@ -26,6 +26,9 @@ import numpy as np
 from numba import njit, prange
 
 PERIODIC, MIRROR = 0, 1
+# Longest Gaussian kernel (in lattice shifts) a sweep builds: beyond it the kernel spans > 1e6 cells, far more
+# than any grid this package handles, and the cost O(N * shifts) would be prohibitive.
+MAX_SHIFTS = 10**6
 
 
 @njit(cache=True)
@@ -150,8 +153,12 @@ def gaussian_log_kernel(h: float, s: float, radius: float) -> np.ndarray:
 
     Normalised over the infinite lattice (sum over all integer shifts of the weights = 1), so a constant field
     is reproduced exactly and the kernel is the same for every cell (the mirror and periodic extensions of a
-    cell-centred line lie on the same lattice).
+    cell-centred line lie on the same lattice). At most ``MAX_SHIFTS`` shifts (ValueError beyond).
     """
+    k_float = max(radius / h, math.sqrt(2.0 * s * 800.0) / h + 1.0)
+    if not k_float <= MAX_SHIFTS:
+        raise ValueError(f"radius / h = {radius / h:.3g} and sqrt(1600 s) / h = {math.sqrt(1600.0 * s) / h:.3g} "
+                         f"must be <= {MAX_SHIFTS:.0e} lattice shifts")
     k = int(math.ceil(radius / h))
     k_norm = max(k, int(math.ceil(math.sqrt(2.0 * s * 800.0) / h)) + 1)
     m = np.arange(-k_norm, k_norm + 1, dtype=np.float64)

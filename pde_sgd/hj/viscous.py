@@ -20,7 +20,8 @@ import numpy as np
 from ..results import Result
 from ..validation import positive
 from .schemes import integrate
-from .separable import log_heat_sweep
+from .inputs import require_grid
+from .separable import MAX_SHIFTS, log_heat_sweep
 
 
 def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = False,
@@ -32,7 +33,9 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
     infinite lattice (the midpoint rule of the Cole-Hopf integral, spectrally accurate once the Gibbs measure
     below spans a few cells; a constant f is reproduced exactly). Computed in log space (log-sum-exp), so it
     stays finite for any beta (max f - min f); separable, one O(N R/h) sweep per axis, where shifts longer than
-    R = sqrt(2 t (max f - min f + 50 / beta)) are dropped (relative weight < e^-50).
+    R = sqrt(2 t (max f - min f + 50 / beta)) are dropped (relative weight < e^-50). The kernel is limited to
+    :data:`pde_sgd.hj.separable.MAX_SHIFTS` = 1e6 cells: ValueError (naming t, beta and f_values) unless
+    t (max f - min f + 800 / beta) <= ((1e6 - 2) h)^2 / 2, h the smallest grid spacing.
 
     Boundaries: f is extended periodically (``"periodic"``) or by mirror reflection about the outer faces
     (``"neumann"``: the exact solution of the Neumann heat problem for w = exp(-beta u)). To compare with a
@@ -53,10 +56,20 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
     u (grid.shape) alone by default; otherwise the tuple (u, mean_y) / (u, grad) / (u, mean_y, grad) in that
     order with only the requested entries.
     """
-    f = grid.check_field("f_values", f_values)
+    f = require_grid(grid).check_field("f_values", f_values)
     t, beta = positive("t", t), positive("beta", beta)
     fmin = float(f.min())
-    radius = math.sqrt(2.0 * t * (float(np.ptp(f)) + 50.0 / beta))
+    spread = float(np.ptp(f))
+    h = min(grid.spacing)
+    # the kernel keeps ceil(R / h) shifts and sums ceil(sqrt(1600 t / beta) / h) + 1 for its normalisation;
+    # both are < MAX_SHIFTS when 2 t (max f - min f + 800 / beta) <= ((MAX_SHIFTS - 2) h)^2
+    allowed = 0.5 * ((MAX_SHIFTS - 2) * h) ** 2
+    if not t * (spread + 800.0 / beta) <= allowed:
+        raise ValueError(f"local_entropy: t * (max f_values - min f_values + 800 / beta) must be <= {allowed:.4g} "
+                         f"(a Gaussian kernel of at most {MAX_SHIFTS:.0e} cells of size {h:.3g}); got t = {t:.4g}, "
+                         f"beta = {beta:.4g}, max f_values - min f_values = {spread:.4g}: reduce t or the range of "
+                         f"f_values, or increase beta")
+    radius = math.sqrt(2.0 * t * (spread + 50.0 / beta))
     log_mass, mean_y = log_heat_sweep(-beta * (f - fmin), grid, t / beta, radius)
     u = fmin - log_mass / beta
     if not (return_mean or return_grad):
@@ -85,7 +98,7 @@ def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *
     Returns a :class:`pde_sgd.Result` (kind ``"hj.viscous"``) with arrays ``times`` (n_times,) and ``u``
     (n_times, *grid.shape) and params (grid, beta, scheme, hamiltonian, cfl, max_dt, steps).
     """
-    f = grid.check_field("f_values", f_values)
+    f = require_grid(grid).check_field("f_values", f_values)
     beta = positive("beta", beta)
     times, snaps, steps = integrate(f, grid, times, 0.5 / beta, scheme, hamiltonian, cfl, max_dt, progress)
     return Result("hj.viscous", {"times": times, "u": snaps},
