@@ -55,6 +55,19 @@ def _nan_where_x_positive(x, t, out):
         out[1, 1] = np.nan
 
 
+@cfunc(fields.DIFFUSION_SIG, cache=True)
+def _indefinite_right_of_0_15(x, t, out):  # fine at x0 = (0.1, 0.2), not PSD at Milstein's support points
+    out[0, 0], out[0, 1], out[1, 0], out[1, 1] = 1.0, 0.0, 0.0, (-1.0 if x[0] > 0.15 else 1.0)
+
+
+def test_milstein_checks_D_at_its_support_points():
+    # one step from x0: Euler evaluates D only at x0 (fine); Milstein also at ybar = x + b dt + sigma_j sqrt(dt),
+    # here x0 + (~0.1, 0) with sigma = 1, dt = 0.01, where D is indefinite: that must raise, not be ignored.
+    simulate_sgd(L2, _indefinite_right_of_0_15, 2.0, [0.1, 0.2], 0.01, 1, 4, 0, scheme="euler")
+    with pytest.raises(ValueError, match="D\\(x\\) is not positive semi-definite at x=\\[0.2"):
+        simulate_sgd(L2, _indefinite_right_of_0_15, 2.0, [0.1, 0.2], 0.01, 1, 4, 0, scheme="milstein")
+
+
 @cfunc(fields.DRIFT_SIG, cache=True)
 def _explosive(x, t, out):
     out[0] = x[0] ** 3

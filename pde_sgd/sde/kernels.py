@@ -80,15 +80,23 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                     inc += S[i, j] * dW[j]
                 xn[i] = x[i] + b[i] * dt + noise_scale * inc
             if milstein:
+                code = D_OK
                 for j in range(m):
                     for i in range(d):
                         ybar[i] = x[i] + b[i] * dt + noise_scale * S[i, j] * sq
-                    eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, ybar, t, Dflat, Dbuf, Sb)
+                    code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, ybar, t,
+                                       Dflat, Dbuf, Sb)
+                    if code != D_OK:  # D is also checked at the support points
+                        status[p], fail_step[p] = code, k
+                        fail_x[p] = ybar
+                        break
                     for kk in range(m):
                         w = dW[j] * dW[kk] - (dt if j == kk else 0.0)
                         c = noise_scale * w / (2.0 * sq)
                         for i in range(d):
                             xn[i] += c * (Sb[i, kk] - S[i, kk])
+                if code != D_OK:
+                    break
             finite = True
             for i in range(d):
                 x[i] = xn[i]
