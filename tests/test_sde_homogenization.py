@@ -31,6 +31,19 @@ def test_gibbs_mean_matches_cole_hopf_gradient():
     assert np.max(np.abs(ours[:, 0] - grad[idx, 0])) < 1e-5
 
 
+def test_quadrature_resolves_sharp_wells():
+    # wide_narrow's narrow well (f'' ~ 360) makes rho_inf ~ 1/sqrt(beta f'') ~ 0.017 wide, far narrower than the
+    # coupling width sqrt(gamma/beta) = 0.22 the old check used: at its allowed h = 0.11, <y> was 1.5149 instead of
+    # 1.4994 (30% error in grad f_gamma). The default grid must refine itself; a coarse user grid must be rejected.
+    L, gamma, beta, X = landscapes.wide_narrow(), 0.5, 10.0, np.array([[1.45]])
+    fine = gibbs_mean(L, X, gamma, beta, grid=Grid(-6.0, 8.0, 20001))  # h = 7e-4: converged reference
+    default = gibbs_mean(L, X, gamma, beta)
+    assert abs(default[0, 0] - fine[0, 0]) < 1e-8
+    assert abs(fine[0, 0] - 1.4994) < 1e-3  # and the reference is not the under-resolved 1.5149
+    with pytest.raises(ValueError, match="refine grid"):
+        gibbs_mean(L, X, gamma, beta, grid=Grid(-3.9, 7.1, 100))  # h = 0.11
+
+
 def _sup_errors(run, H):
     e = np.abs(run["x"] - H["x"]).max(axis=(0, 2))  # sup over time and axes, per path
     return e.mean(), e.std(ddof=1) / np.sqrt(e.size)

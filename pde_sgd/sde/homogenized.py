@@ -8,7 +8,8 @@ where <y>(X) is the mean of rho_inf(y; X) ∝ exp(-beta f(y) - beta |X - y|^2 / 
 local entropy f_gamma, i.e. on the viscous HJ solution u(., t = gamma). <y> is computed by quadrature on a
 uniform grid with log-sum-exp weights (exp(-beta f) underflows for realistic beta); trapezoidal quadrature of a
 smooth, rapidly decaying integrand converges spectrally, so the grid only has to resolve the width
-sqrt(gamma / beta) of the coupling and to contain the mass (both are checked). The ODE is integrated with RK4.
+1 / sqrt(beta (f'' + 1/gamma)) of rho_inf (:func:`max_quadrature_spacing`; the default grid is refined until it
+does, a user grid that does not is rejected) and to contain the mass (checked). The ODE is integrated with RK4.
 """
 from __future__ import annotations
 
@@ -98,17 +99,27 @@ def _rk4_paths(X0, pts, fvals, bpts, bf, beta, gamma, dt, n_steps, save_every):
     return out, worst
 
 
+def max_quadrature_spacing(landscape: Landscape, pts: np.ndarray, beta: float, gamma: float) -> float:
+    """Largest spacing that resolves rho_inf on ``pts``: 0.5 / sqrt(beta (max(lambda_max(Hess f), 0) + 1/gamma)).
+
+    rho_inf(y; X) ∝ exp(-beta f(y) - beta |X - y|^2 / (2 gamma)) has local width 1 / sqrt(beta (f'' + 1/gamma)),
+    narrower than the coupling's sqrt(gamma / beta) wherever f is sharply curved; the max runs over ``pts``.
+    """
+    lam = float(np.linalg.eigvalsh(landscape.hessian(pts)).max())
+    return 0.5 / math.sqrt(beta * (max(lam, 0.0) + 1.0 / gamma))
+
+
 class _Quadrature:
     """Quadrature points, f values there, and the boundary layer of the box (for the mass check)."""
 
     def __init__(self, landscape: Landscape, grid: Grid, beta: float, gamma: float) -> None:
         if grid.ndim != landscape.dim:
             raise ValueError(f"grid has {grid.ndim} dimension(s) but the landscape has dim={landscape.dim}")
-        width = math.sqrt(gamma / beta)
-        if max(grid.spacing) > 0.5 * width:
-            raise ValueError(f"quadrature grid spacing {max(grid.spacing):.3g} must be <= sqrt(gamma/beta)/2 = "
-                             f"{0.5 * width:.3g}: refine grid")
         self.pts = np.ascontiguousarray(grid.points())
+        h_max = max_quadrature_spacing(landscape, self.pts, beta, gamma)
+        if max(grid.spacing) > h_max:
+            raise ValueError(f"quadrature grid spacing {max(grid.spacing):.3g} must be <= 0.5 / sqrt(beta (max "
+                             f"lambda_max(Hess f) + 1/gamma)) = {h_max:.3g} (the width of rho_inf): refine grid")
         self.f = landscape.value(self.pts if landscape.dim > 1 else self.pts[:, 0])
         idx = np.stack(np.meshgrid(*[np.arange(n) for n in grid.shape], indexing="ij"), -1).reshape(-1, grid.ndim)
         on_edge = np.any((idx == 0) | (idx == np.array(grid.shape) - 1), axis=1)
@@ -116,12 +127,27 @@ class _Quadrature:
         self.bf = self.f[on_edge]
 
 
-def default_quadrature_grid(x0: np.ndarray, beta: float, gamma: float, n_points: int | None = None) -> Grid:
-    """The box [min x0 - R, max x0 + R]^d, R = 3 + 10 sqrt(gamma/beta), with 1201 / 161 / 41 points per axis."""
+def default_quadrature_grid(x0: np.ndarray, beta: float, gamma: float, n_points: int | None = None,
+                            landscape: Landscape | None = None) -> Grid:
+    """The box [min x0 - R, max x0 + R]^d, R = 3 + 10 sqrt(gamma/beta), with 1201 / 161 / 41 points per axis.
+
+    With ``landscape`` (and no ``n_points``) the point count is raised until the spacing is at most
+    :func:`max_quadrature_spacing` over the grid's own points (so sharp wells are resolved automatically).
+    """
     d = x0.shape[1]
     R = 3.0 + 10.0 * math.sqrt(gamma / beta)
+    lo, hi = x0.min(0) - R, x0.max(0) + R
     n = _DEFAULT_POINTS[d] if n_points is None else positive_int("n_points", n_points, minimum=3)
-    return Grid(x0.min(0) - R, x0.max(0) + R, [n] * d)
+    grid = Grid(lo, hi, [n] * d)
+    if landscape is None or n_points is not None:
+        return grid
+    for _ in range(8):  # converges in one or two rounds: the max curvature seen only grows as the grid refines
+        h_max = max_quadrature_spacing(landscape, np.ascontiguousarray(grid.points()), beta, gamma)
+        if max(grid.spacing) <= h_max:
+            break
+        n = math.ceil(1.05 * n * max(grid.spacing) / h_max)
+        grid = Grid(lo, hi, [n] * d)
+    return grid
 
 
 def gibbs_mean(landscape: Landscape, X, gamma: float, beta: float, grid: Grid | None = None) -> np.ndarray:
@@ -129,7 +155,7 @@ def gibbs_mean(landscape: Landscape, X, gamma: float, beta: float, grid: Grid | 
     gamma, beta = positive("gamma", gamma), positive("beta", beta)
     X = initial_states(X, np.atleast_2d(X).shape[0], landscape.dim) if np.ndim(X) > 1 else \
         initial_states(X, 1, landscape.dim)
-    q = _Quadrature(landscape, grid or default_quadrature_grid(X, beta, gamma), beta, gamma)
+    q = _Quadrature(landscape, grid or default_quadrature_grid(X, beta, gamma, landscape=landscape), beta, gamma)
     out = np.empty_like(X)
     for p in range(X.shape[0]):  # a handful of query points: no hot loop
         lmax = _gibbs_mean(X[p], q.pts, q.f, beta, gamma, out[p])
@@ -157,7 +183,7 @@ def homogenized(landscape: Landscape, x0, gamma: float, beta: float, T: float, *
     dt = positive("dt", dt) if dt is not None else min(gamma, 1.0) / 20.0
     per_save = max(1, math.ceil(T / (n_saves * dt)))
     dt = T / (n_saves * per_save)
-    grid = grid or default_quadrature_grid(X0, beta, gamma)
+    grid = grid or default_quadrature_grid(X0, beta, gamma, landscape=landscape)
     q = _Quadrature(landscape, grid, beta, gamma)
     traj, worst = _rk4_paths(X0, q.pts, q.f, q.bpts, q.bf, beta, gamma, dt, n_saves * per_save, per_save)
     _check_mass(float(worst.max()))
