@@ -63,10 +63,12 @@ def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str =
 
 
 @njit(cache=True)
-def _newton_step(H, g, out):
-    """out = H^-1 g by Cholesky (H is small and symmetric); returns False if H is not positive definite."""
+def _newton_step(H, g, out, L):
+    """out = H^-1 g by Cholesky (H is small and symmetric); returns False if H is not positive definite.
+
+    ``L`` (d, d) is caller-owned scratch for the Cholesky factor (only its lower triangle is written and read,
+    so it needs no initialisation)."""
     d = H.shape[0]
-    L = np.zeros((d, d))
     for j in range(d):
         s = H[j, j]
         for k in range(j):
@@ -96,13 +98,15 @@ def _newton_step(H, g, out):
 def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
     """path[k, n] = prox_{t f}^k(x0[n]): grid search over ``pts`` then safeguarded Newton steps."""
     n_paths, d = x0.shape
+    x = np.empty(d)  # scratch shared by all paths and iterations: no allocation inside the loops
+    y = np.empty(d)
+    g = np.empty(d)
+    hess = np.empty((d, d))
+    chol = np.empty((d, d))
+    step = np.empty(d)
+    y_new = np.empty(d)
     for n in range(n_paths):
-        x = x0[n].copy()
-        y = np.empty(d)
-        g = np.empty(d)
-        hess = np.empty((d, d))
-        step = np.empty(d)
-        y_new = np.empty(d)
+        x[:] = x0[n]
         path[0, n] = x
         for k in range(n_steps):
             best, jbest = np.inf, 0
@@ -119,10 +123,12 @@ def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
                 for i in range(d):
                     g[i] += (y[i] - x[i]) / t
                     hess[i, i] += 1.0 / t
-                if not _newton_step(hess, g, step):
+                if not _newton_step(hess, g, step, chol):
                     break
+                size = 0.0
                 for i in range(d):
                     y_new[i] = y[i] - step[i]
+                    size = max(size, abs(step[i]))
                 c_new = jit_value(kind, params, y_new)
                 for i in range(d):
                     c_new += (y_new[i] - x[i]) ** 2 / (2.0 * t)
@@ -130,7 +136,7 @@ def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
                     break
                 best = c_new
                 y[:] = y_new
-                if np.max(np.abs(step)) < 1e-14:
+                if size < 1e-14:
                     break
             x[:] = y
             path[k + 1, n] = x
