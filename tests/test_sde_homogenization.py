@@ -44,6 +44,22 @@ def test_quadrature_resolves_sharp_wells():
         gibbs_mean(L, X, gamma, beta, grid=Grid(-3.9, 7.1, 100))  # h = 0.11
 
 
+def test_streaming_gibbs_mean_matches_two_pass_log_sum_exp():
+    # the allocation-free one-pass log-sum-exp (rescaling when a larger log-weight appears, which happens at
+    # almost every point here: the weights grow along the grid towards X) equals the textbook two-pass formula
+    from pde_sgd.sde.homogenized import _gibbs_mean
+    L, gamma, beta = landscapes.double_well(2), 0.3, 50.0
+    pts = np.ascontiguousarray(Grid([-3, -3], [3, 3], [60, 60]).points())
+    f = L.value(pts)
+    X = np.array([2.5, 2.9])
+    out = np.empty(2)
+    lmax = _gibbs_mean(X, pts, f, beta, gamma, out)
+    logw = -beta * f - beta * ((pts - X) ** 2).sum(1) / (2 * gamma)
+    w = np.exp(logw - logw.max())
+    assert lmax == pytest.approx(logw.max(), rel=1e-14)
+    np.testing.assert_allclose(out, (w[:, None] * pts).sum(0) / w.sum(), rtol=1e-13)
+
+
 def _sup_errors(run, H):
     e = np.abs(run["x"] - H["x"]).max(axis=(0, 2))  # sup over time and axes, per path
     return e.mean(), e.std(ddof=1) / np.sqrt(e.size)

@@ -29,21 +29,27 @@ _DEFAULT_POINTS = {1: 1201, 2: 161, 3: 41}
 
 @njit(cache=True)
 def _gibbs_mean(X, pts, fvals, beta, gamma, out):
-    """<y> of rho_inf(.; X) by log-sum-exp quadrature; returns the largest relative weight on the box boundary."""
+    """<y> of rho_inf(.; X) by log-sum-exp quadrature; returns the largest log-weight (for the boundary check).
+
+    One streaming pass, no allocation: the running sums are kept relative to the largest log-weight seen so far
+    and rescaled by exp(old max - new max) when a larger one appears.
+    """
     n, d = pts.shape
     lmax = -np.inf
-    logw = np.empty(n)
+    tot = 0.0
+    out[:] = 0.0
     for k in range(n):
         r2 = 0.0
         for i in range(d):
             r2 += (X[i] - pts[k, i]) ** 2
-        logw[k] = -beta * fvals[k] - beta * r2 / (2.0 * gamma)
-        if logw[k] > lmax:
-            lmax = logw[k]
-    out[:] = 0.0
-    tot = 0.0
-    for k in range(n):
-        w = math.exp(logw[k] - lmax)
+        lw = -beta * fvals[k] - beta * r2 / (2.0 * gamma)
+        if lw > lmax:
+            c = math.exp(lmax - lw)
+            tot *= c
+            for i in range(d):
+                out[i] *= c
+            lmax = lw
+        w = math.exp(lw - lmax)
         tot += w
         for i in range(d):
             out[i] += w * pts[k, i]
