@@ -138,3 +138,22 @@ def _mode(g, rho):
     c = np.linalg.lstsq(M, np.log(rho[sl]).ravel(), rcond=None)[0]
     H = np.array([[2 * c[3], c[4]], [c[4], 2 * c[5]]])
     return np.linalg.solve(H, -c[1:3])
+
+
+def test_diffusion_label_follows_the_assembled_field():
+    """params["D"] says "constant" only when every cell holds the same matrix: scalar fields on 1-D and 2-D grids
+    (np.ndim <= 2, formerly labelled constant) are fields; a constant given as a field or callable is constant."""
+    g1, g2 = Grid(-2, 2, 24), Grid([-2, -2], [2, 2], [12, 12])
+    x, X = g1.axes[0], np.stack(g2.coords, axis=-1)
+    f1, f2 = landscapes.double_well(1), landscapes.double_well(2)
+    cases = [(g1, f1, 1.0 + 0.5 * x ** 2, "field"), (g2, f2, 1.0 + 0.2 * np.sum(X ** 2, axis=-1), "field"),
+             (g2, f2, lambda p: (1.0 + p[:, 0, None, None] ** 2) * np.eye(2), "callable"),
+             (g1, f1, 0.7, "constant"), (g2, f2, [[1.0, 0.3], [0.3, 0.5]], "constant"),
+             (g2, f2, np.full(g2.shape, 0.7), "constant"),
+             (g2, f2, lambda p: np.broadcast_to(np.eye(2), (len(p), 2, 2)), "constant")]
+    for g, f, D, label in cases:
+        fp = FokkerPlanck(g, f, beta=1.0, D=D)
+        params = fp.evolve(np.ones(g.shape), [0.0, 0.0], method="expm").params
+        assert params["D"] == label, (np.shape(D), params["D"], label)
+        if label == "constant":
+            assert np.array_equal(params["D_matrix"], fp.D.reshape(-1, g.ndim, g.ndim)[0])

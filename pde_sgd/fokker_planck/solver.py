@@ -24,6 +24,16 @@ from .operator import FPOperator, explicit_dt_limit
 from .steady import steady_state
 
 
+def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:
+    """params entry for D: ``"constant"`` (with the matrix) when every cell holds the same matrix, whatever form
+    D was given in, else ``"callable"`` or ``"field"``."""
+    d = D_cells.shape[-1]
+    flat = D_cells.reshape(-1, d, d)
+    if np.all(flat == flat[0]):
+        return {"D": "constant", "D_matrix": flat[0].tolist()}
+    return {"D": "callable" if callable(D) else "field"}
+
+
 class FokkerPlanck:
     """Finite-volume Fokker-Planck solver with anisotropic, space-dependent diffusion.
 
@@ -69,7 +79,7 @@ class FokkerPlanck:
         self._params = {"grid": grid.to_dict(), "beta": self.beta,
                         "f": f.to_dict() if isinstance(f, Landscape) else ("field" if f is not None else None),
                         "grad_f": None if grad_f is None else ("callable" if callable(grad_f) else "field"),
-                        "D": "callable" if callable(D) else ("constant" if np.ndim(D) <= 2 else "field")}
+                        **_diffusion_label(self.coeffs.D, D)}
 
     @property
     def D(self) -> np.ndarray:
