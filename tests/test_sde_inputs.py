@@ -1,4 +1,7 @@
 """Reproducibility by seed (any thread count) and bad-input errors of the SDE entry points (issue 4)."""
+import math
+import time
+
 import numba
 import numpy as np
 import pytest
@@ -122,6 +125,24 @@ def test_chol_psd_accepts_exactly_the_psd_matrices(A, ok):
     assert (code == fields.D_OK) == ok
     if ok:
         np.testing.assert_allclose(L @ L.T, A, atol=1e-7)
+
+
+@numba.njit
+def _njit_D(x, t, out):
+    out[0, 0], out[0, 1], out[1, 0], out[1, 1] = 1.0, 0.0, 0.0, 1.0 + 0.5 * math.sin(x[0])
+
+
+def test_njit_callables_compiled_once():
+    # an @njit D (or drift) is wrapped into a cfunc once per process, not recompiled on every simulate_sgd call
+    a = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)
+    n_cached = len(fields._CFUNCS)
+    c1 = fields._as_cfunc("D", _njit_D, fields.DIFFUSION_SIG)
+    t = time.perf_counter()
+    b = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)
+    assert time.perf_counter() - t < 0.1  # a cfunc compile without cache takes ~0.3-1 s
+    assert fields._as_cfunc("D", _njit_D, fields.DIFFUSION_SIG) is c1
+    assert len(fields._CFUNCS) == n_cached
+    assert np.array_equal(a["x"], b["x"])
 
 
 def test_field_shape_and_beta_from_eta():

@@ -46,13 +46,24 @@ def _no_diffusion(x, t, out):  # placeholder passed when D is not a callable
     out[:, :] = 0.0
 
 
+_CFUNCS: dict = {}  # (njit dispatcher, signature) -> its cfunc: compiled once per process, not once per run
+
+
 def _as_cfunc(name: str, fn, sig):
+    """``fn`` itself if it is a cfunc of signature ``sig``; an @njit function is wrapped into one (memoised, and
+    cached on disk when its source file allows)."""
     if hasattr(fn, "address") and hasattr(fn, "_sig"):
         if fn._sig != sig:
             raise ValueError(f"{name} cfunc must have signature {sig}, got {fn._sig}")
         return fn
     if isinstance(fn, CPUDispatcher):
-        return cfunc(sig)(fn.py_func)
+        key = (fn, str(sig))
+        if key not in _CFUNCS:
+            try:
+                _CFUNCS[key] = cfunc(sig, cache=True)(fn.py_func)
+            except RuntimeError:  # no file to cache next to (interactive / exec'd code): compile without cache
+                _CFUNCS[key] = cfunc(sig)(fn.py_func)
+        return _CFUNCS[key]
     raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
 
 
