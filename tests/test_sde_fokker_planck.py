@@ -26,13 +26,31 @@ def _histogram(x, grid, agg):
 
 
 def _l1_and_null(x, grid, rho, agg, seed=0):
-    """L1 distance between the sample histogram and the binned density, and the 99.9% quantile of the same
-    distance for n samples drawn exactly from that density (multinomial null, 400 draws): the sampling error."""
-    p = _binned(grid, rho, agg)
-    l1 = np.abs(_histogram(x, grid, agg) - p).sum() + (1 - p.sum())
+    """L1 distance between the sample histogram and the binned density, with one extra bin for everything
+    outside the box (histogramdd drops those samples; their mass 1 - h.sum() is compared with the density's
+    1 - p.sum(), ~0 for these boxes), and the 99.9% quantile of the same distance for n samples drawn exactly
+    from that density over the same bins (multinomial null, 400 draws): the sampling error."""
+    p = _binned(grid, rho, agg).ravel()
+    p = np.append(p, max(1.0 - p.sum(), 0.0))
+    p /= p.sum()
+    h = _histogram(x, grid, agg).ravel()
+    h = np.append(h, 1.0 - h.sum())
+    l1 = np.abs(h - p).sum()
     rng = np.random.default_rng(seed)
-    null = [np.abs(rng.multinomial(len(x), p.ravel() / p.sum()) / len(x) - p.ravel()).sum() for _ in range(400)]
+    null = [np.abs(rng.multinomial(len(x), p) / len(x) - p).sum() for _ in range(400)]
     return l1, np.quantile(null, 0.999)
+
+
+def test_l1_counts_samples_outside_the_box():
+    # samples that left the box must count: with half of them outside, every in-box bin holds h/2 < p, so
+    # L1 = sum (p - h/2) + 1/2 = 1 exactly (the old "+ (1 - p.sum())" term gave ~L1/2 here)
+    grid = Grid([-1.0, -1.0], [1.0, 1.0], [6, 6])
+    rho = np.full(grid.shape, 0.25)
+    x = np.random.default_rng(0).uniform(-1, 1, (4000, 2))
+    inside, q = _l1_and_null(x, grid, rho, 3)
+    half_out = _l1_and_null(np.concatenate([x, x + 5.0]), grid, rho, 3)[0]
+    assert inside <= q
+    assert half_out == pytest.approx(1.0, abs=1e-12)
 
 
 def _gibbs(L, grid, beta):
