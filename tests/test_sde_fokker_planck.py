@@ -43,7 +43,7 @@ def _l1_and_null(x, grid, rho, agg, seed=0):
 
 def test_l1_counts_samples_outside_the_box():
     # samples that left the box must count: with half of them outside, every in-box bin holds h/2 < p, so
-    # L1 = sum (p - h/2) + 1/2 = 1 exactly (the old "+ (1 - p.sum())" term gave ~L1/2 here)
+    # L1 = sum (p - h/2) + 1/2 = 1 exactly (the old "+ (1 - p.sum())" version gave 1/2 here)
     grid = Grid([-1.0, -1.0], [1.0, 1.0], [6, 6])
     rho = np.full(grid.shape, 0.25)
     x = np.random.default_rng(0).uniform(-1, 1, (4000, 2))

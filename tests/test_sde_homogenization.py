@@ -80,10 +80,12 @@ def test_homogenization_error_falls_with_eps(landscape, x0, beta):
         err, se = np.array([_sup_errors(fn(e), H) for e in eps_list]).T
         slope, slope_se = loglog_slope(eps_list, err, se)
         print(f"{landscape.name} {name}: sup errors {err}, slope {slope:.3f} +- {slope_se:.3f}")
-        # errors decrease monotonically (each step beyond 3 combined SEs) with a slope near the theory's 1/2
-        # (fluctuations of x are O(sqrt(eps)); the O(eps) bias only steepens it)
+        # errors decrease monotonically (each step beyond 3 combined SEs) with a slope near the theory's 1/2:
+        # fluctuations of x are O(sqrt(eps)); the O(eps) bias only steepens it. Tolerance: 4 SEs of the slope, plus
+        # a one-sided 0.15 for that bias (e = a eps^1/2 + b eps: local slope 1/2 + b eps^1/2 / (a + b eps^1/2),
+        # <= 0.15 while b eps^1/2 <= 0.4 a at eps = 0.1)
         assert np.all(np.diff(err) < -3 * np.hypot(se[1:], se[:-1]))
-        assert 0.3 <= slope <= 0.8
+        assert -4 * slope_se <= slope - 0.5 <= 4 * slope_se + 0.15
         res[name] = err
     # both converge to the same X: at the smallest eps both sup errors are small, and Elastic-SGD with 8 replicas
     # averages its fast fluctuations (about sqrt(8) times smaller error)

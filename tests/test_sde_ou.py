@@ -55,8 +55,15 @@ def _runs(scheme, n, dts, dt_ref, T, seed, L=landscapes.quadratic([[1.0]]), x0=1
     return out
 
 
-@pytest.mark.parametrize("scheme, order, lo, hi", [("euler", 0.5, 0.35, 0.7), ("milstein", 1.0, 0.8, 1.25)])
-def test_strong_order(scheme, order, lo, hi):
+# Pre-asymptotic allowance for the strong slopes, one-sided (steeper only): at dt = 1/8 the error still holds the
+# next term of its expansion (Euler: e = a dt^1/2 + b dt, local slope 1/2 + b dt^1/2 / (a + b dt^1/2); Milstein:
+# + dt^3/2), which steepens the fitted slope; 0.15 covers e.g. b dt^1/2 up to ~40% of a at dt = 1/8. The
+# reference's own error (dt_ref = dt_min / 16) shifts the slope by < 0.05 and is part of it.
+STRONG_ALLOWANCE = 0.15
+
+
+@pytest.mark.parametrize("scheme, order", [("euler", 0.5), ("milstein", 1.0)])
+def test_strong_order(scheme, order):
     dts, dt_ref = [2.0 ** -k for k in range(3, 7)], 2.0 ** -10
     x = _runs(scheme, 2000, dts, dt_ref, 1.0, seed=11)
     # strong error e = sqrt(mean (X_dt - X_ref)^2) on the same Brownian paths; SE(e) = SE(mean sq) / (2 e)
@@ -66,7 +73,8 @@ def test_strong_order(scheme, order, lo, hi):
     slope, slope_se = loglog_slope(dts, err, se)
     print(f"{scheme}: strong errors {err}, slope {slope:.3f} +- {slope_se:.3f}")
     assert slope_se < 0.05
-    assert lo <= slope <= hi
+    # 4 standard errors of the fitted slope around the theoretical order, plus the one-sided allowance above
+    assert -4 * slope_se <= slope - order <= 4 * slope_se + STRONG_ALLOWANCE
 
 
 @pytest.mark.parametrize("scheme", ["euler", "milstein"])
@@ -82,4 +90,6 @@ def test_weak_order(scheme):
     assert np.all(err > 4 * se)  # the bias is resolved above the noise
     slope, slope_se = loglog_slope(dts, err, se)
     print(f"{scheme}: weak errors {err}, slope {slope:.3f} +- {slope_se:.3f}")
-    assert 0.8 <= slope <= 1.3
+    # 4 standard errors of the slope around weak order 1, plus 0.1 for the pre-asymptotic dt^2 term (either sign:
+    # e = c dt + c2 dt^2 has local slope 1 + c2 dt / (c + c2 dt), |.| <= 0.1 for |c2 / c| <= 0.8 at dt = 1/8)
+    assert abs(slope - 1.0) <= 4 * slope_se + 0.1
