@@ -58,8 +58,13 @@ def test_cross_diffusion_undershoot_is_bounded_and_shrinks():
         rho = fp.steady_state()
         run = fp.evolve(_blob(g, [1.0, -1.0], 0.5), [0.0, 0.5], method="implicit", dt=0.05)
         ratios.append(min(rho.min() / rho.max(), run["min"].min() / run["rho"].max()))
-    assert ratios[0] > -2e-2 and ratios[-1] > -1e-5, ratios  # measured -1.3e-2, -6.9e-4, -1.6e-6
-    assert abs(ratios[-1]) < abs(ratios[0]), ratios
+    # The undershoot is a discretisation artefact of the second-order cross-diffusion stencil (the exact density
+    # is > 0), so its size must fall at least at the scheme's order: |ratio| shrinks by >= 2^1.8 per halving of
+    # h, i.e. |min rho / max rho| <= |ratio at n = 32| * (32 / n)^1.8 on finer grids.
+    # (Measured -1.3e-2, -6.9e-4, -1.6e-6: factors 19 and 430.)
+    neg = -np.asarray(ratios)
+    assert neg[0] > 0, ratios  # the coarse grid does undershoot: the decay below is not vacuous
+    assert np.all(neg[1:] <= neg[:-1] / 2**1.8), ratios
 
 
 def test_evolve_result_and_snapshots(tmp_path):
