@@ -38,15 +38,25 @@ def test_ou_gaussian_transient_space_order():
     assert np.all(orders(errs) >= 1.8), (errs, orders(errs))
 
 
-def test_ou_transient_time_steppers_agree_with_exact():
+@pytest.mark.parametrize("kw, p", [({"method": "explicit"}, 1), ({"method": "implicit", "theta": 0.5, "dt": 2e-3}, 2)],
+                         ids=["explicit", "crank-nicolson"])
+def test_ou_transient_time_steppers_agree_with_exact(kw, p):
+    """Total error = spatial error (e_expm: expm is exact in time) + time error. The time error is estimated
+    without any reference by Richardson from steps dt and dt/2 (order p): est = |rho_dt - rho_dt/2| 2^p/(2^p - 1).
+    The estimate must match the true time error |rho_dt - rho_expm| within 10% (asymptotic regime; measured
+    0.997 explicit, 1.0000 CN), hence the derived bound e_total <= e_expm + 1.1 est."""
     g, fp, rho0, rho_ex = ou_case(40)
-    e_expm = rel_inf(fp.evolve(rho0, [0.0, T_OU], method="expm")["rho"][-1], rho_ex)
-    explicit = fp.evolve(rho0, [0.0, T_OU], method="explicit")
-    cn = fp.evolve(rho0, [0.0, T_OU], method="implicit", theta=0.5, dt=2e-3)
-    # explicit Euler adds an O(dt) = O(h^2) time error; Crank-Nicolson an O(dt^2) one
-    assert rel_inf(explicit["rho"][-1], rho_ex) < 2 * e_expm
-    assert rel_inf(cn["rho"][-1], rho_ex) < 1.05 * e_expm
-    assert explicit.params["n_steps"] >= T_OU / fp.dt_limit
+    scale = np.max(np.abs(rho_ex))
+    ref = fp.evolve(rho0, [0.0, T_OU], method="expm")["rho"][-1]
+    e_expm = rel_inf(ref, rho_ex)
+    run = fp.evolve(rho0, [0.0, T_OU], **kw)
+    half = fp.evolve(rho0, [0.0, T_OU], **dict(kw, dt=run.params["dt"] / 2, substeps=False))
+    est = np.max(np.abs(run["rho"][-1] - half["rho"][-1])) / scale * 2**p / (2**p - 1)
+    e_time = np.max(np.abs(run["rho"][-1] - ref)) / scale
+    assert 0.9 <= e_time / est <= 1.1, (e_time, est)
+    assert rel_inf(run["rho"][-1], rho_ex) <= e_expm + 1.1 * est
+    if kw["method"] == "explicit":
+        assert run.params["n_steps"] >= T_OU / fp.dt_limit
 
 
 @pytest.mark.parametrize("method, theta, order", [("explicit", 1.0, 0.9), ("implicit", 1.0, 0.9),
