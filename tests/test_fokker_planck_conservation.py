@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pde_sgd import Grid, Result, landscapes
+from pde_sgd.checks.fokker_planck import fine_to_coarse
 from pde_sgd.fokker_planck import FokkerPlanck, exact
 
 D_ANISO = np.array([[1.0, 0.3], [0.3, 0.6]])
@@ -37,10 +38,16 @@ def test_mass_positivity_and_free_energy_decay(name):
     assert np.max(np.abs(res["mass"] - mass0)) < 1e-12 * mass0
     if fp.operator.monotone:
         assert res["min"].min() >= 0.0
-    else:  # cross-diffusion: documented bound on undershoots (measured <= 1.5e-4 on these resolved cases)
-        assert res["min"].min() >= -1e-3 * res["rho"].max()
-        rho_ss = fp.steady_state()
-        assert rho_ss.min() >= -1e-3 * rho_ss.max()
+    else:  # cross-diffusion: the exact density is > 0, so an undershoot is at most the pointwise error, which
+        # is estimated by Richardson (second order) against the same run on the 2x refined grid:
+        # est = 4/3 max|rho_h - I rho_h/2| (I: O(h^4) interpolation); allowed 1.5 est.
+        # (Measured undershoots 4e-5 - 6e-4 of max rho, estimates 6e-3 - 2.4e-2.)
+        fine = FokkerPlanck(g.refined(2), f, beta=beta, D=D)
+        res2 = fine.evolve(_blob(g.refined(2), np.full(g.ndim, 0.6)), times, method=method)
+        for coarse, ref in ((res["rho"], res2["rho"]), (fp.steady_state()[None], fine.steady_state()[None])):
+            est = 4.0 / 3.0 * max(np.max(np.abs(c - fine_to_coarse(r, g.ndim, g.periodic))) for c, r in
+                                  zip(coarse, ref))
+            assert -coarse.min() <= 1.5 * est, (coarse.min(), est)
     F = np.array([fp.free_energy(r) for r in res["rho"]])
     assert np.all(np.diff(F) <= 1e-12 * F[0]), F
     assert F[-1] < 0.5 * F[0]

@@ -25,13 +25,16 @@ def gibbs(grid: Grid, f: Landscape, beta: float, c: float = 1.0, tol: float = 1e
 _CUBIC = np.array([-1.0, 9.0, 9.0, -1.0]) / 16.0  # 4-point interpolation to the midpoint, error O(h^4)
 
 
-def _fine_to_coarse(v: np.ndarray, ndim: int) -> np.ndarray:
+def fine_to_coarse(v: np.ndarray, ndim: int, periodic=None) -> np.ndarray:
     """Values on the centres of a cell-centred grid from those of its 2x refinement (axes 0..ndim-1).
 
-    Each coarse centre is the midpoint of two fine centres: cubic 4-point interpolation per axis (edge values
-    repeated beyond the box, which only touches the outermost coarse cells)."""
+    Each coarse centre is the midpoint of two fine centres: cubic 4-point interpolation per axis, O(h^4).
+    Beyond the box the field is wrapped on ``periodic`` axes (a sequence of bools, default none) and its edge
+    value repeated otherwise (which only touches the outermost coarse cells)."""
+    periodic = (False,) * ndim if periodic is None else tuple(periodic)
     for a in range(ndim):
-        p = np.moveaxis(np.pad(v, [(1, 1) if b == a else (0, 0) for b in range(v.ndim)], mode="edge"), a, 0)
+        pad = [(1, 1) if b == a else (0, 0) for b in range(v.ndim)]
+        p = np.moveaxis(np.pad(v, pad, mode="wrap" if periodic[a] else "edge"), a, 0)
         m = (p.shape[0] - 2) // 2
         v = np.moveaxis(sum(w * p[k: k + 2 * m: 2] for k, w in enumerate(_CUBIC)), 0, a)
     return v
@@ -61,8 +64,8 @@ def lyapunov(K, D, beta: float, n: int = 128, box: float = 5.0, safety: float = 
     r_scale, J_scale = rho_ex.max(), max(np.abs(J_ex).max(), 1e-300)
     e_rho = float(np.max(np.abs(rho - rho_ex)) / r_scale)
     e_J = float(np.max(np.abs(J - J_ex)) / J_scale)
-    est_rho = 4.0 / 3.0 * float(np.max(np.abs(rho - _fine_to_coarse(rho2, 2)))) / r_scale
-    est_J = 4.0 / 3.0 * float(np.max(np.abs(J - _fine_to_coarse(J2, 2)))) / J_scale
+    est_rho = 4.0 / 3.0 * float(np.max(np.abs(rho - fine_to_coarse(rho2, 2)))) / r_scale
+    est_J = 4.0 / 3.0 * float(np.max(np.abs(J - fine_to_coarse(J2, 2)))) / J_scale
     detail = f"{n}x{n}, tolerance {safety} x Richardson estimate ({n} vs {2 * n})"
     return [Check("Lyapunov steady state (rel. L-inf)", e_rho, max(safety * est_rho, 1e-12), detail),
             Check("stationary current (rel. L-inf)", e_J, max(safety * est_J, 1e-12), detail)]
