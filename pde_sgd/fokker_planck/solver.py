@@ -97,10 +97,13 @@ class FokkerPlanck:
         """Evolve ``rho0`` (shape grid.shape, >= 0, positive mass) and return snapshots at ``times``.
 
         ``times`` start at the time of rho0 (times[0]) and are non-decreasing. ``method``: ``"explicit"``
-        (Numba forward Euler; automatic stable substeps, or ValueError if ``substeps=False`` and ``dt`` exceeds
-        :attr:`dt_limit`), ``"implicit"`` (theta scheme, step ``dt``, default span/100; ``theta`` = 1 backward
-        Euler, 0.5 Crank-Nicolson) or ``"expm"`` (exact in time). Returns Result ``"fokker_planck.evolve"``
-        with ``times``, ``rho`` (n_times, *grid.shape), ``mass`` and ``min``.
+        (Numba forward Euler; ``substeps=True``: the fewest equal steps <= min(dt, 0.9 :attr:`dt_limit`) per
+        snapshot interval; ``substeps=False``: exactly ``dt``, the last step of an interval shortened to land on
+        the snapshot, ValueError if ``dt`` exceeds :attr:`dt_limit`), ``"implicit"`` (theta scheme, equal steps
+        <= ``dt`` per interval, default dt = span/100; ``theta`` = 1 backward Euler, 0.5 Crank-Nicolson) or
+        ``"expm"`` (exact in time). Returns Result ``"fokker_planck.evolve"`` with ``times``, ``rho``
+        (n_times, *grid.shape), ``mass`` and ``min``; params record the steps actually taken (``dt`` the
+        largest, ``dt_min`` the smallest, ``n_steps``).
         """
         rho0 = self.grid.check_field("rho0", rho0)
         if np.any(rho0 < 0) or not rho0.sum() > 0:
