@@ -127,3 +127,10 @@ class Grid:
 
     def __repr__(self) -> str:
         return f"Grid(lower={self.lower}, upper={self.upper}, shape={self.shape}, bc={self.bc})"
+
+
+def require_grid(grid: Any, name: str = "grid") -> Grid:
+    """Return ``grid`` if it is a :class:`Grid`, else raise TypeError naming the parameter."""
+    if not isinstance(grid, Grid):
+        raise TypeError(f"{name} must be a pde_sgd.Grid, got {type(grid).__name__}")
+    return grid

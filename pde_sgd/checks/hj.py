@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import hj
 from ..grid import Grid
-from ..hj.inputs import require_grid
+from ..grid import require_grid
 from . import Check
 
 

@@ -18,7 +18,7 @@ from scipy.integrate import cumulative_simpson
 from scipy.linalg import expm, solve_continuous_lyapunov
 
 from ..grid import Grid
-from ..hj.inputs import require_grid
+from ..grid import require_grid
 from ..validation import finite_array, positive, spd_matrices
 
 

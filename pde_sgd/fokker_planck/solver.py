@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..grid import Grid
+from ..grid import Grid, require_grid
 from ..landscapes import Landscape
 from ..results import Result
 from ..validation import finite_array, positive, times_array
@@ -65,9 +65,7 @@ class FokkerPlanck:
 
     def __init__(self, grid: Grid, f: Landscape | np.ndarray | None = None, beta: float = 1.0, D: Any = 1.0, *,
                  grad_f: Any = None) -> None:
-        if not isinstance(grid, Grid):
-            raise ValueError(f"grid must be a pde_sgd.Grid, got {type(grid).__name__}")
-        self.grid = grid
+        self.grid = require_grid(grid)
         self.beta = positive("beta", beta)
         if grad_f is None and f is not None and not isinstance(f, Landscape) and \
                 (callable(f) or np.shape(f) == grid.shape + (grid.ndim,)):

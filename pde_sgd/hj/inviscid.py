@@ -20,7 +20,7 @@ from ..landscapes import Landscape, jit_grad, jit_hess, jit_value
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
 from .schemes import integrate
-from .inputs import require_grid
+from ..grid import require_grid
 from .separable import parabola_envelope_sweep
 
 

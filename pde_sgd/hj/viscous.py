@@ -20,7 +20,7 @@ import numpy as np
 from ..results import Result
 from ..validation import positive
 from .schemes import integrate
-from .inputs import require_grid
+from ..grid import require_grid
 from .separable import MAX_SHIFTS, log_heat_sweep
 
 
