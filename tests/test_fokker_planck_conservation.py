@@ -188,5 +188,5 @@ def test_bad_evolve_input_raises():
         fp.evolve(rho0, [0.0, 1.0], method="implicit", theta=0.2)
     with pytest.raises(ValueError, match="dt"):
         fp.evolve(rho0, [0.0, 1.0], dt=-1.0)
-    with pytest.raises(ValueError, match="grid"):
+    with pytest.raises(TypeError, match="grid must be a pde_sgd.Grid"):
         FokkerPlanck("grid", landscapes.double_well(2))
