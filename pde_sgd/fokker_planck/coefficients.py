@@ -122,6 +122,10 @@ def sample_coefficients(grid: Grid, f: Any, grad_f: Any, D: Any) -> Coefficients
             f_values = f.on_grid(grid)
             grad_cells = f.grad_on_grid(grid)
         else:
+            if callable(f) or np.shape(f) == grid.shape + (d,):
+                raise ValueError(f"f must be a Landscape or the loss values on the grid (shape {grid.shape}); got "
+                                 f"{'a function' if callable(f) else 'a vector field'}: wrap a loss function as "
+                                 f"Landscape(value, dim={d}), or pass a drift as grad_f=...")
             f_values = grid.check_field("f", f)
             grad_cells = central_gradient(grid, f_values)
         face_df = [_right_neighbour(f_values, a) - f_values for a in range(d)]

@@ -41,10 +41,11 @@ class FokkerPlanck:
     ----------
     grid : Grid
         Cell-centred grid, 1-3 D, Neumann (no-flux) or periodic per axis.
-    f : Landscape, ndarray or callable, optional
-        The loss: a landscape of dimension ``grid.ndim`` or its values on the grid (shape ``grid.shape``, e.g.
-        a Hamilton-Jacobi solution u(., t)). A field of shape ``grid.shape + (d,)`` or a callable that is not
-        a Landscape is taken as the drift ``grad_f`` (below). Exactly one of ``f`` and ``grad_f``.
+    f : Landscape or ndarray, optional
+        The loss: a landscape of dimension ``grid.ndim`` (a built-in or your own,
+        :class:`~pde_sgd.landscapes.Landscape`) or its values on the grid (shape ``grid.shape``, e.g. a
+        Hamilton-Jacobi solution u(., t)). A drift is never taken here: give it as ``grad_f``. Exactly one of
+        ``f`` and ``grad_f``.
     beta : float
         Inverse temperature, > 0.
     D : scalar, ndarray or callable
@@ -67,9 +68,6 @@ class FokkerPlanck:
                  grad_f: Any = None) -> None:
         self.grid = require_grid(grid)
         self.beta = positive("beta", beta)
-        if grad_f is None and f is not None and not isinstance(f, Landscape) and \
-                (callable(f) or np.shape(f) == grid.shape + (grid.ndim,)):
-            f, grad_f = None, f
         self.coeffs = sample_coefficients(grid, f, grad_f, D)
         self.operator = FPOperator(grid, self.coeffs, self.beta)
         self.dt_limit = explicit_dt_limit(self.operator.L)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from ..landscapes import Landscape, jit_grad, jit_hess, jit_value
+from ..landscapes import Landscape, as_landscape, jit_grad, jit_hess, jit_value, values_on_grid
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
 from .schemes import integrate
@@ -35,7 +35,7 @@ def moreau_envelope(f_values, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
     Returns (u of shape grid.shape, prox of shape grid.shape + (ndim,)), prox in unfolded coordinates
     (a periodic image may lie outside the box), so that grad u ≈ (x - prox) / t.
     """
-    f = require_grid(grid).check_field("f_values", f_values)
+    f = values_on_grid(f_values, require_grid(grid))
     t = positive("t", t)
     return parabola_envelope_sweep(f, grid, t)
 
@@ -55,7 +55,7 @@ def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str =
     """
     if scheme == "central":
         raise ValueError("scheme 'central' is unstable without viscosity; allowed: 'weno5', 'eno2', 'upwind1'")
-    f = require_grid(grid).check_field("f_values", f_values)
+    f = values_on_grid(f_values, require_grid(grid))
     times, snaps, steps = integrate(f, grid, times, 0.0, scheme, hamiltonian, cfl, max_dt, progress)
     return Result("hj.inviscid", {"times": times, "u": snaps},
                   {"grid": grid, "scheme": scheme, "hamiltonian": hamiltonian, "cfl": cfl, "max_dt": max_dt,
@@ -95,7 +95,7 @@ def _newton_step(H, g, out, L):
 
 
 @njit(cache=True)
-def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
+def _prox_iterations(lf, pts, fvals, x0, t, n_steps, newton, path):
     """path[k, n] = prox_{t f}^k(x0[n]): grid search over ``pts`` then safeguarded Newton steps."""
     n_paths, d = x0.shape
     x = np.empty(d)  # scratch shared by all paths and iterations: no allocation inside the loops
@@ -118,8 +118,8 @@ def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
                     best, jbest = c, j
             y[:] = pts[jbest]
             for _ in range(newton):  # Newton on f(y) + |y - x|^2 / (2t); keep only steps that decrease it
-                jit_grad(kind, params, y, g)
-                jit_hess(kind, params, y, hess)
+                jit_grad(lf, y, g)
+                jit_hess(lf, y, hess)
                 for i in range(d):
                     g[i] += (y[i] - x[i]) / t
                     hess[i, i] += 1.0 / t
@@ -129,7 +129,7 @@ def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
                 for i in range(d):
                     y_new[i] = y[i] - step[i]
                     size = max(size, abs(step[i]))
-                c_new = jit_value(kind, params, y_new)
+                c_new = jit_value(lf, y_new)
                 for i in range(d):
                     c_new += (y_new[i] - x[i]) ** 2 / (2.0 * t)
                 if not c_new < best:
@@ -151,7 +151,7 @@ def proximal_point(landscape: Landscape, grid, x0, t: float, n_steps: int, newto
     (dim,). Returns a :class:`pde_sgd.Result` (kind ``"hj.proximal_point"``) with arrays ``path``
     (n_steps + 1, n_paths, dim) and ``f`` (n_steps + 1, n_paths).
     """
-    landscape._check_grid(require_grid(grid))
+    as_landscape(landscape)._check_grid(require_grid(grid))
     x = finite_array("x0", x0)
     x = np.ascontiguousarray(x.reshape(1, -1) if x.ndim == 1 else x)
     if x.ndim != 2 or x.shape[1] != grid.ndim:
@@ -161,7 +161,7 @@ def proximal_point(landscape: Landscape, grid, x0, t: float, n_steps: int, newto
     newton_steps = positive_int("newton_steps", newton_steps, minimum=0)
     pts = np.ascontiguousarray(grid.points())
     path = np.empty((n_steps + 1,) + x.shape)
-    _prox_iterations(landscape.kind, landscape.params, pts, landscape.value(pts), x, t, n_steps, newton_steps,
+    _prox_iterations(landscape.jit, pts, landscape.value(pts), x, t, n_steps, newton_steps,
                      path)
     return Result("hj.proximal_point", {"path": path, "f": landscape.value(path)},
                   {"landscape": landscape, "grid": grid, "t": t, "n_steps": n_steps, "newton_steps": newton_steps})

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..landscapes import values_on_grid
 from ..results import Result
 from ..validation import positive
 from .schemes import integrate
@@ -43,7 +44,7 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
 
     Parameters
     ----------
-    f_values : array of shape grid.shape, finite.
+    f_values : array of shape grid.shape (finite), or a :class:`~pde_sgd.landscapes.Landscape` sampled on the grid.
     grid : :class:`pde_sgd.Grid`.
     t : scope (HJ time) > 0.   beta : inverse temperature > 0.
     return_mean, return_grad : also return the Gibbs mean <y> of
@@ -56,7 +57,7 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
     u (grid.shape) alone by default; otherwise the tuple (u, mean_y) / (u, grad) / (u, mean_y, grad) in that
     order with only the requested entries.
     """
-    f = require_grid(grid).check_field("f_values", f_values)
+    f = values_on_grid(f_values, require_grid(grid))
     t, beta = positive("t", t), positive("beta", beta)
     fmin = float(f.min())
     spread = float(np.ptp(f))
@@ -98,7 +99,7 @@ def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *
     Returns a :class:`pde_sgd.Result` (kind ``"hj.viscous"``) with arrays ``times`` (n_times,) and ``u``
     (n_times, *grid.shape) and params (grid, beta, scheme, hamiltonian, cfl, max_dt, steps).
     """
-    f = require_grid(grid).check_field("f_values", f_values)
+    f = values_on_grid(f_values, require_grid(grid))
     beta = positive("beta", beta)
     times, snaps, steps = integrate(f, grid, times, 0.5 / beta, scheme, hamiltonian, cfl, max_dt, progress)
     return Result("hj.viscous", {"times": times, "u": snaps},

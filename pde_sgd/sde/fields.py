@@ -21,10 +21,10 @@ import math
 
 import numpy as np
 from numba import cfunc, njit, types
-from numba.core.registry import CPUDispatcher
 
 from ..grid import Grid
-from ..landscapes import Landscape, jit_grad
+from ..jitfuncs import as_cfunc
+from ..landscapes import Landscape, jit_grad, quadratic
 from ..validation import finite_array, positive, spd_matrices
 
 DRIFT_SIG = types.void(types.float64[::1], types.float64, types.float64[::1])
@@ -44,27 +44,6 @@ def _no_drift(x, t, out):  # placeholder passed when the drift is not a callable
 @cfunc(DIFFUSION_SIG, cache=True)
 def _no_diffusion(x, t, out):  # placeholder passed when D is not a callable
     out[:, :] = 0.0
-
-
-_CFUNCS: dict = {}  # (njit dispatcher, signature) -> its cfunc: compiled once per process, not once per run
-
-
-def _as_cfunc(name: str, fn, sig):
-    """``fn`` itself if it is a cfunc of signature ``sig``; an @njit function is wrapped into one (memoised, and
-    cached on disk when its source file allows)."""
-    if hasattr(fn, "address") and hasattr(fn, "_sig"):
-        if fn._sig != sig:
-            raise ValueError(f"{name} cfunc must have signature {sig}, got {fn._sig}")
-        return fn
-    if isinstance(fn, CPUDispatcher):
-        key = (fn, str(sig))
-        if key not in _CFUNCS:
-            try:
-                _CFUNCS[key] = cfunc(sig, cache=True)(fn.py_func)
-            except RuntimeError:  # no file to cache next to (interactive / exec'd code): compile without cache
-                _CFUNCS[key] = cfunc(sig)(fn.py_func)
-        return _CFUNCS[key]
-    raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
 
 
 class GridData:
@@ -128,7 +107,7 @@ def as_diffusion(D, dim: int, grid: Grid | None = None) -> Diffusion:
             raise ValueError(f"D has dim={D.dim} but the state has dim={dim}")
         return D
     if callable(D) and not isinstance(D, np.ndarray):
-        return Diffusion(DIFF_CALLABLE, dim, fn=_as_cfunc("D", D, DIFFUSION_SIG))
+        return Diffusion(DIFF_CALLABLE, dim, fn=as_cfunc("D", D, DIFFUSION_SIG))
     arr = np.asarray(D, dtype=np.float64) if not np.isscalar(D) else None
     if arr is None or arr.ndim == 0:
         c = positive("D", D, allow_zero=True)
@@ -162,7 +141,7 @@ class Drift:
                 raise ValueError(f"landscape has dim={self.landscape.dim} but x0 has dim={dim}")
             self.mode = DRIFT_LANDSCAPE
         elif callable(drift) and not isinstance(drift, np.ndarray):
-            self.mode, self.fn = DRIFT_CALLABLE, _as_cfunc("drift", drift, DRIFT_SIG)
+            self.mode, self.fn = DRIFT_CALLABLE, as_cfunc("drift", drift, DRIFT_SIG)
         else:
             if grid is None:
                 raise ValueError("a gradient field drift needs grid=...")
@@ -170,9 +149,9 @@ class Drift:
             self.mode, self.field = DRIFT_FIELD, GridData(grid, g, (dim,))
 
     def kernel_args(self) -> tuple:
-        kind, params = (self.landscape.kind, self.landscape.params) if self.landscape is not None else (0, np.zeros(1))
+        lf = self.landscape.jit if self.landscape is not None else _placeholder_pack()
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim)
-        return (self.mode, kind, params, self.M) + fld + (self.fn,)
+        return (self.mode, lf, self.M) + fld + (self.fn,)
 
     def describe(self) -> dict:
         out = {"mode": ["landscape", "grid field", "callable"][self.mode], "precondition": self.M.tolist()}
@@ -181,10 +160,17 @@ class Drift:
         return out
 
 
+_PLACEHOLDER: list = []
+
+
+def _placeholder_pack() -> tuple:
+    """A landscape pack for kernels whose drift is not a landscape (never evaluated; keeps one signature)."""
+    if not _PLACEHOLDER:
+        _PLACEHOLDER.append(quadratic([[0.0]]).jit)
+    return _PLACEHOLDER[0]
+
+
 # --- Numba point functions ------------------------------------------------------------------------------
-# the landscapes' jit_grad compiled once more with inline="always": as a call it costs ~25 ns per step (most of a
-# step's drift), inlined ~1 ns
-_grad_inline = njit(cache=True, inline="always")(jit_grad.py_func)
 
 
 @njit(cache=True, inline="always")
@@ -306,13 +292,13 @@ def chol_psd(A, L):
 
 
 @njit(cache=True, inline="always")
-def eval_drift(mode, kind, params, M, lower, h, shape, periodic, values, fn, x, t, g, out):
-    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim)."""
+def eval_drift(mode, lf, M, lower, h, shape, periodic, values, fn, x, t, g, out):
+    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim; ``lf`` a landscape's jit pack)."""
     if mode == DRIFT_CALLABLE:
         fn(x, t, out)
         return
     if mode == DRIFT_LANDSCAPE:
-        _grad_inline(kind, params, x, g)
+        jit_grad(lf, x, g)
     else:
         interp_field(lower, h, shape, periodic, values, x, g)
     d = x.shape[0]

@@ -34,7 +34,7 @@ BLOCK = 4  # paths advanced together by one thread, step by step (see integrate)
 
 @njit(cache=True, parallel=True)
 def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_scale,
-              d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn,
+              d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn,
               s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn):
     """Integrate all paths; returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
     fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise).
@@ -85,7 +85,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                     continue
                 p = p0 + q
                 x = X[q]
-                eval_drift(d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
+                eval_drift(d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
                 code = D_OK
                 if s_mode != DIFF_CONST:
                     code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dflat,
@@ -138,7 +138,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
 
 
 @njit(cache=True, parallel=True)
-def elastic_kernel(x0, keys, kind, params, beta, gamma, eps, h, n_steps, save_every, n_rep):
+def elastic_kernel(x0, keys, lf, beta, gamma, eps, h, n_steps, save_every, n_rep):
     """Euler-Maruyama for the Elastic-SGD system (n_rep = 1: Entropy-SGD), all replicas started at x0.
 
     dx = -gamma^-1 (x - mean_k y^k) ds,
@@ -172,7 +172,7 @@ def elastic_kernel(x0, keys, kind, params, beta, gamma, eps, h, n_steps, save_ev
                 for i in range(d):
                     ym[i] += y[r, i] / n_rep
             for r in range(n_rep):
-                jit_grad(kind, params, y[r], g)
+                jit_grad(lf, y[r], g)
                 for i in range(d):
                     y[r, i] += -a * (g[i] + inv_g * (y[r, i] - x[i])) + c * z[r * d + i]
             finite = True

@@ -6,8 +6,8 @@ torch is imported inside this module only (``import pde_sgd.sde`` does not impor
 :func:`make_sde` and integrate it with :func:`run` (``torchsde.sdeint``). Inputs:
 
 drift (``grad``)
-    * a :class:`~pde_sgd.landscapes.Landscape` (quadratic, double_well, rastrigin, gaussian_wells, wiggly;
-      analytic gradients in torch),
+    * a :class:`~pde_sgd.landscapes.Landscape`: its torch gradient (analytic for the built-ins, given or
+      derived for user landscapes, see :meth:`~pde_sgd.landscapes.Landscape.torch_grad`),
     * a callable ``grad(x) -> grad f(x)`` on torch tensors (batch, dim) -> (batch, dim), e.g. a network's loss
       gradient on a 2-D slice or in full parameter space,
     * an array ``(*grid.shape, dim)`` of grad f at the cell centres of ``drift_grid`` (multilinear, as the
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..grid import Grid
-from ..landscapes import ABS_L1, DOUBLE_WELL, GAUSSIAN_WELLS, QUADRATIC, RASTRIGIN, WIGGLY, Landscape
+from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int, spd_matrices
 from .fields import psd_factor
@@ -49,40 +49,8 @@ class LowRank:
 
 
 def landscape_grad(landscape: Landscape, device=None, dtype=None) -> Callable:
-    """A torch function x (batch, dim) -> grad f(x) for a built-in landscape (same formulas as jit_grad)."""
-    torch = _torch()
-    p = torch.as_tensor(landscape.params, device=device, dtype=dtype)
-    d, kind = landscape.dim, landscape.kind
-    two_pi = 2.0 * math.pi
-    if kind == QUADRATIC:
-        A, c = p[: d * d].reshape(d, d), p[d * d: d * d + d]
-        return lambda x: (x - c) @ A.T
-    if kind == DOUBLE_WELL:
-        def grad(x):
-            g = x.clone()
-            g[:, 0] = x[:, 0] * (x[:, 0] ** 2 - 1.0) + p[0]
-            return g
-        return grad
-    if kind == RASTRIGIN:
-        return lambda x: p[0] * x + p[1] * two_pi * torch.sin(two_pi * x)
-    if kind == WIGGLY:
-        k = int(landscape.params[0])
-        a, w, ph = p[1: 1 + k], p[1 + k: 1 + 2 * k], p[1 + 2 * k: 1 + 3 * k]
-        return lambda x: (2.0 * x + 1.5 * two_pi * torch.cos(two_pi * x)
-                          + (a * w * torch.cos(w * x + ph)).sum(-1, keepdim=True))
-    if kind == GAUSSIAN_WELLS:
-        nw = int(landscape.params[1])
-        a, w = p[2: 2 + nw], p[2 + nw: 2 + 2 * nw]
-        c = p[2 + 2 * nw:].reshape(nw, d)
-
-        def grad(x):
-            diff = x[:, None, :] - c[None]
-            e = torch.exp(-(diff ** 2).sum(-1) / (2.0 * w ** 2))
-            return p[0] * x + ((a * e / w ** 2)[..., None] * diff).sum(1)
-        return grad
-    if kind == ABS_L1:
-        return lambda x: p[0] * torch.sign(x)
-    raise ValueError(f"no torch gradient for landscape kind {kind}; pass a grad callable instead")
+    """A torch function x (batch, dim) -> grad f(x): the landscape's torch form (:meth:`Landscape.torch_grad`)."""
+    return as_landscape(landscape).torch_grad(device, dtype)
 
 
 class GridInterpolator:
