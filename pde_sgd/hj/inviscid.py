@@ -19,7 +19,8 @@ from numba import njit
 from ..landscapes import Landscape, as_landscape, jit_grad, jit_hess, jit_value, values_on_grid
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
-from .schemes import integrate
+from .hamiltonians import Hamiltonian, as_hamiltonian as _as_hamiltonian
+from .schemes import integrate, numerical_hamiltonian
 from ..grid import require_grid
 from .separable import parabola_envelope_sweep
 
@@ -41,12 +42,14 @@ def moreau_envelope(f_values, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str = "weno5", *,
-                   hamiltonian: str = "godunov", cfl: float = 0.5, max_dt: float | None = None,
-                   progress: bool = False) -> Result:
-    """Integrate u_t + 1/2 |grad u|^2 = 0 from u(., 0) = f to the requested ``times``.
+                   H: Hamiltonian | None = None, hamiltonian: str | None = None, cfl: float = 0.5,
+                   max_dt: float | None = None, progress: bool = False) -> Result:
+    """Integrate u_t + H(x, grad u) = 0, by default H = 1/2 |p|^2, from u(., 0) = f to the requested ``times``.
 
-    ``scheme`` in {"weno5", "eno2", "upwind1"} gives the one-sided derivatives, ``hamiltonian`` in
-    {"godunov", "lax_friedrichs"} the monotone numerical Hamiltonian, time is TVD-RK3 with
+    ``f_values``: values on the grid or a Landscape. ``H``: a :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`
+    (its bound on |dH/dp| sets the dissipation and the step). ``scheme`` in {"weno5", "eno2", "upwind1"} gives
+    the one-sided derivatives, ``hamiltonian`` in {"godunov", "lax_friedrichs"} the monotone numerical
+    Hamiltonian (default: Godunov where H is |p|^2/2 or declared convex and separable), time is TVD-RK3 with
     dt = cfl / sum_a (max |p_a| / h_a) chosen every step (capped by ``max_dt``) and shortened to land on each
     requested time (see :mod:`pde_sgd.hj.schemes`). Boundaries: periodic, or mirror ghost cells (Neumann).
 
@@ -56,10 +59,11 @@ def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str =
     if scheme == "central":
         raise ValueError("scheme 'central' is unstable without viscosity; allowed: 'weno5', 'eno2', 'upwind1'")
     f = values_on_grid(f_values, require_grid(grid))
-    times, snaps, steps = integrate(f, grid, times, 0.0, scheme, hamiltonian, cfl, max_dt, progress)
+    hamiltonian = numerical_hamiltonian(hamiltonian, _as_hamiltonian(H))
+    times, snaps, steps = integrate(f, grid, times, 0.0, scheme, hamiltonian, cfl, max_dt, progress, H)
     return Result("hj.inviscid", {"times": times, "u": snaps},
                   {"grid": grid, "scheme": scheme, "hamiltonian": hamiltonian, "cfl": cfl, "max_dt": max_dt,
-                   "steps": steps})
+                   "steps": steps, "H": "|p|^2/2" if H is None else H.describe()})
 
 
 @njit(cache=True)

@@ -20,7 +20,8 @@ import numpy as np
 from ..landscapes import values_on_grid
 from ..results import Result
 from ..validation import positive
-from .schemes import integrate
+from .hamiltonians import Hamiltonian, as_hamiltonian
+from .schemes import integrate, numerical_hamiltonian
 from ..grid import require_grid
 from .separable import MAX_SHIFTS, log_heat_sweep
 
@@ -84,9 +85,12 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
 
 
 def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *, scheme: str = "weno5",
-                  hamiltonian: str = "godunov", cfl: float = 0.5, max_dt: float | None = None,
-                  progress: bool = False) -> Result:
-    """Integrate u_t = -1/2 |grad u|^2 + (1/(2 beta)) Laplace u from u(., 0) = f to the requested ``times``.
+                  H: Hamiltonian | None = None, hamiltonian: str | None = None, cfl: float = 0.5,
+                  max_dt: float | None = None, progress: bool = False) -> Result:
+    """Integrate u_t = -H(x, grad u) + (1/(2 beta)) Laplace u, by default H = 1/2 |p|^2, from u(., 0) = f.
+
+    ``H``: a user :class:`~pde_sgd.hj.hamiltonians.Hamiltonian` (e.g. the HJB equation of stochastic control),
+    with the same numerical Hamiltonians as :func:`~pde_sgd.hj.solve_inviscid`.
 
     Method of lines (see :mod:`pde_sgd.hj.schemes`): ``scheme`` in {"weno5", "eno2", "central", "upwind1"}
     for the one-sided gradients, ``hamiltonian`` in {"godunov", "lax_friedrichs"}, central Laplacian, TVD-RK3.
@@ -101,7 +105,8 @@ def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *
     """
     f = values_on_grid(f_values, require_grid(grid))
     beta = positive("beta", beta)
-    times, snaps, steps = integrate(f, grid, times, 0.5 / beta, scheme, hamiltonian, cfl, max_dt, progress)
+    hamiltonian = numerical_hamiltonian(hamiltonian, as_hamiltonian(H))
+    times, snaps, steps = integrate(f, grid, times, 0.5 / beta, scheme, hamiltonian, cfl, max_dt, progress, H)
     return Result("hj.viscous", {"times": times, "u": snaps},
                   {"grid": grid, "beta": beta, "scheme": scheme, "hamiltonian": hamiltonian, "cfl": cfl,
-                   "max_dt": max_dt, "steps": steps})
+                   "max_dt": max_dt, "steps": steps, "H": "|p|^2/2" if H is None else H.describe()})
