@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..diffusion import Diffusion
 from ..grid import Grid
 from ..landscapes import Landscape
 from ..validation import finite_array, spd_matrices
@@ -89,6 +90,8 @@ def _call_field(name: str, func: Callable, pts: np.ndarray, trailing: tuple) -> 
 def diffusion_on_grid(grid: Grid, D: Any) -> np.ndarray:
     """D at the cell centres, shape ``grid.shape + (d, d)``; validated symmetric PSD (ValueError naming D)."""
     d = grid.ndim
+    if isinstance(D, Diffusion):
+        return np.ascontiguousarray(D.on_grid(grid))
     if callable(D):
         arr = _call_field("D", D, grid.points(), (d, d)).reshape(grid.shape + (d, d))
         return spd_matrices("D", arr, d)

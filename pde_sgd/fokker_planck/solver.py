@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..diffusion import Diffusion
 from ..grid import Grid, require_grid
 from ..landscapes import Landscape
 from ..results import Result
@@ -31,7 +32,7 @@ def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:
     flat = D_cells.reshape(-1, d, d)
     if np.all(flat == flat[0]):
         return {"D": "constant", "D_matrix": flat[0].tolist()}
-    return {"D": "callable" if callable(D) else "field"}
+    return {"D": D.kind if isinstance(D, Diffusion) else ("callable" if callable(D) else "field")}
 
 
 class FokkerPlanck:
@@ -48,8 +49,9 @@ class FokkerPlanck:
         ``f`` and ``grad_f``.
     beta : float
         Inverse temperature, > 0.
-    D : scalar, ndarray or callable
-        Diffusion matrix: c (D = c I), a (d, d) matrix, a scalar field ``grid.shape``, a matrix field
+    D : Diffusion, scalar, ndarray or callable
+        Diffusion matrix: a shared :class:`pde_sgd.Diffusion` spec (the same object serves the SDE solvers),
+        c (D = c I), a (d, d) matrix, a scalar field ``grid.shape``, a matrix field
         ``grid.shape + (d, d)`` (e.g. captured from a network on a 2-D slice), or ``points (n, d) -> (n, d, d)``.
         Symmetric positive semi-definite (ValueError otherwise). Default 1 (identity).
     grad_f : callable or ndarray, optional

@@ -1,6 +1,7 @@
 """Drift and diffusion specifications for the SDE kernels, and the Numba point functions that evaluate them.
 
-Diffusion D (THEORY.md convention dX = b dt + sqrt(2 beta^-1 D(X)) dW) may be given as
+Diffusion D (THEORY.md convention dX = b dt + sqrt(2 beta^-1 D(X)) dW) may be given as a shared
+:class:`pde_sgd.diffusion.Diffusion` spec (mapped onto the forms below; a low-rank V is the constant factor), or
 
 * a scalar ``c`` (D = c I) or a constant symmetric PSD matrix (dim, dim): a constant factor S with S S^T = D
   (symmetric square root, zero modes dropped) is used;
@@ -20,15 +21,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cfunc, njit, types
+from numba import cfunc, njit, prange, types
 
 from ..grid import Grid
+from ..diffusion import DIFFUSION_SIG, Diffusion
 from ..jitfuncs import as_cfunc
 from ..landscapes import Landscape, jit_grad, quadratic
 from ..validation import finite_array, positive, spd_matrices
 
 DRIFT_SIG = types.void(types.float64[::1], types.float64, types.float64[::1])
-DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
 
 DRIFT_LANDSCAPE, DRIFT_FIELD, DRIFT_CALLABLE = 0, 1, 2
 DIFF_CONST, DIFF_FIELD, DIFF_CALLABLE = 0, 1, 2
@@ -66,8 +67,8 @@ class GridData:
         return self.lower, self.h, self.shape, self.periodic, self.values
 
 
-class Diffusion:
-    """A validated diffusion specification; see the module docstring. Build with :func:`as_diffusion`."""
+class KernelDiffusion:
+    """A validated diffusion in the kernels' form; see the module docstring. Build with :func:`as_diffusion`."""
 
     def __init__(self, mode: int, dim: int, factor: np.ndarray | None = None, field: GridData | None = None,
                  fn=None, matrix: np.ndarray | None = None) -> None:
@@ -100,30 +101,44 @@ def psd_factor(D: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
     return np.ascontiguousarray(V[:, keep] * np.sqrt(lam[keep]))
 
 
-def as_diffusion(D, dim: int, grid: Grid | None = None) -> Diffusion:
-    """Validate ``D`` (scalar, (dim, dim) matrix, grid field with ``grid``, or jitted callable) into a Diffusion."""
-    if isinstance(D, Diffusion):
-        if D.dim != dim:
-            raise ValueError(f"D has dim={D.dim} but the state has dim={dim}")
+def as_diffusion(D, dim: int, grid: Grid | None = None) -> KernelDiffusion:
+    """Validate ``D`` (a :class:`pde_sgd.diffusion.Diffusion`, scalar, (dim, dim) matrix, grid field with ``grid``,
+    or jitted callable) into the kernels' form."""
+    if isinstance(D, (KernelDiffusion, Diffusion)) and D.dim != dim:
+        raise ValueError(f"D has dim={D.dim} but the state has dim={dim}")
+    if isinstance(D, KernelDiffusion):
         return D
+    if isinstance(D, Diffusion):
+        return _from_spec(D)
     if callable(D) and not isinstance(D, np.ndarray):
-        return Diffusion(DIFF_CALLABLE, dim, fn=as_cfunc("D", D, DIFFUSION_SIG))
+        return KernelDiffusion(DIFF_CALLABLE, dim, fn=as_cfunc("D", D, DIFFUSION_SIG))
     arr = np.asarray(D, dtype=np.float64) if not np.isscalar(D) else None
     if arr is None or arr.ndim == 0:
         c = positive("D", D, allow_zero=True)
         mat = c * np.eye(dim)
-        return Diffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
+        return KernelDiffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
     if grid is None:
         mat = spd_matrices("D", arr, dim)
         if mat.shape != (dim, dim):
             raise ValueError(f"D must be a scalar, a ({dim}, {dim}) matrix, or a field with grid=..., got shape {arr.shape}")
-        return Diffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
+        return KernelDiffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
     if grid.ndim != dim:
         raise ValueError(f"grid has {grid.ndim} dimension(s) but the state has dim={dim}")
     if arr.shape != grid.shape + (dim, dim):
         raise ValueError(f"D field must have shape {grid.shape + (dim, dim)} on this grid, got {arr.shape}")
     vals = spd_matrices("D", arr, dim)
-    return Diffusion(DIFF_FIELD, dim, field=GridData(grid, vals, (dim, dim)))
+    return KernelDiffusion(DIFF_FIELD, dim, field=GridData(grid, vals, (dim, dim)))
+
+
+def _from_spec(D: Diffusion) -> KernelDiffusion:
+    """The kernels' form of a shared diffusion spec (low rank: its factor V is the constant noise factor)."""
+    if D.kind == "constant":
+        return KernelDiffusion(DIFF_CONST, D.dim, factor=psd_factor(D.matrix), matrix=D.matrix)
+    if D.kind == "low_rank":
+        return KernelDiffusion(DIFF_CONST, D.dim, factor=D.factor, matrix=D.matrix)
+    if D.kind == "field":
+        return KernelDiffusion(DIFF_FIELD, D.dim, field=GridData(D.grid, D.values, (D.dim, D.dim)))
+    return KernelDiffusion(DIFF_CALLABLE, D.dim, fn=D.fn)
 
 
 class Drift:
@@ -229,6 +244,15 @@ def interp_field(lower, h, shape, periodic, values, x, out):
         if w != 0.0:
             for j in range(k):
                 out[j] += w * values[idx, j]
+
+
+@njit(cache=True, parallel=True)
+def interp_points(lower, h, shape, periodic, values, pts):
+    """:func:`interp_field` at every point of ``pts`` (n, dim) -> (n, k)."""
+    out = np.empty((pts.shape[0], values.shape[1]))
+    for n in prange(pts.shape[0]):
+        interp_field(lower, h, shape, periodic, values, pts[n], out[n])
+    return out
 
 
 @njit(cache=True, inline="always")

@@ -16,13 +16,13 @@ from ..landscapes import Landscape
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int
 from .common import check_explicit_stability, initial_states, resolve_beta, step_counts
-from .fields import Diffusion, Drift, as_diffusion
+from .fields import Drift, KernelDiffusion, as_diffusion
 from .finite_sum import QuadraticFiniteSum, batch_mean
 from .kernels import SCHEMES, integrate, raise_on_failure
 from .rng import path_keys
 
 
-def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
+def run_paths(drift: Drift, diffusion: KernelDiffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
               seed: int, scheme: str = "euler", save_every: int | None = None, noise_substeps: int = 1,
               t0: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim))."""
@@ -48,8 +48,9 @@ def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, 
     landscape : Landscape, gradient field or jitted callable
         A :class:`~pde_sgd.landscapes.Landscape` (drift -M grad f), an array ``(*drift_grid.shape, dim)`` of
         grad f at the cell centres of ``drift_grid`` (drift -M g, interpolated), or a jitted drift ``b(x, t, out)``.
-    D : scalar, (dim, dim) matrix, field ``(*grid.shape, dim, dim)`` with ``grid``, or jitted ``D(x, t, out)``
-        The diffusion matrix (see :mod:`pde_sgd.sde.fields`). Validated symmetric PSD.
+    D : :class:`pde_sgd.Diffusion`, scalar, (dim, dim) matrix, field ``(*grid.shape, dim, dim)`` with ``grid``,
+        or jitted ``D(x, t, out)``. The diffusion matrix (the shared spec also serves Fokker-Planck and the
+        torchsde bridge; see :mod:`pde_sgd.diffusion`, :mod:`pde_sgd.sde.fields`). Validated symmetric PSD.
     beta : float or None
         Inverse temperature; or None with ``eta`` and ``batch_size`` (beta = 2 b / eta).
     x0 : (dim,) or (n_paths, dim)

@@ -13,6 +13,7 @@ drift (``grad``)
     * an array ``(*grid.shape, dim)`` of grad f at the cell centres of ``drift_grid`` (multilinear, as the
       Numba kernels: held constant beyond the outer centres on Neumann axes, wrapped on periodic ones).
 diffusion (``D``)
+    * a shared :class:`pde_sgd.diffusion.Diffusion` spec (constant, field, @njit function, low rank),
     * a scalar or a constant (dim, dim) matrix: factor S with S S^T = D (diagonal D -> ``noise_type="diagonal"``),
     * a field ``(*grid.shape, dim, dim)`` on ``grid`` (e.g. D captured from a network on a 2-D slice):
       interpolated, then Cholesky (with a 1e-12 trace jitter for semi-definite D),
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..diffusion import Diffusion
 from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
@@ -122,7 +124,9 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
         field = GridInterpolator(drift_grid, finite_array("grad", grad, shape=drift_grid.shape + (dim,)), dev, dtype)
         grad_fn = field
     if dim is None:
-        if isinstance(D, LowRank) and not callable(D.V):
+        if isinstance(D, Diffusion):
+            dim = D.dim
+        elif isinstance(D, LowRank) and not callable(D.V):
             dim = D.V.shape[0]
         elif grid is not None:
             dim = grid.ndim
@@ -162,6 +166,18 @@ def _diffusion(D, dim, grid, dev, dtype, scale):
         tr = torch.diagonal(Dx, dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
         return scale * torch.linalg.cholesky(Dx + 1e-12 * tr[:, None, None] * eye)
 
+    if isinstance(D, Diffusion):  # the shared spec, mapped onto the forms below
+        if D.dim != dim:
+            raise ValueError(f"D has dim={D.dim} but the state has dim={dim}")
+        if D.kind == "function":
+            if D.torch_fn is not None:
+                return "general", lambda y: chol(D.torch_fn(y)), dim
+            return "general", lambda y: chol(torch.as_tensor(D.at(y.detach().cpu().numpy()), device=y.device,
+                                                             dtype=y.dtype)), dim
+        if D.kind == "field":
+            grid, D = D.grid, D.values
+        else:
+            D = LowRank(D.factor) if D.kind == "low_rank" else D.matrix
     if isinstance(D, LowRank):
         if callable(D.V):
             return "general", lambda y: scale * D.V(y), None
