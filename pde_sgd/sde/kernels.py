@@ -33,10 +33,9 @@ BLOCK = 4  # paths advanced together by one thread, step by step (see integrate)
 
 
 @njit(cache=True, parallel=True)
-def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_scale,
-              d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn,
-              s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn):
-    """Integrate all paths; returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
+def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_scale, drift, diff):
+    """Integrate all paths (``drift``, ``diff``: the argument packs of :meth:`.fields.Drift.kernel_args` and
+    :meth:`.fields.KernelDiffusion.kernel_args`); returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
     fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise).
 
     Each thread advances a block of BLOCK paths together, one step of each in turn: a single path's step is a
@@ -44,6 +43,9 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
     their latencies. Every path does exactly the same arithmetic as alone (results do not depend on BLOCK).
     """
     n, d = x0.shape
+    # unpacked here and re-packed per block: a parfor cannot capture a tuple nested in a tuple argument
+    d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn = drift
+    s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn = diff
     m = S_const.shape[1] if s_mode == DIFF_CONST else d
     n_saves = n_steps // save_every + 1
     traj = np.empty((n_saves, n, d))
@@ -57,6 +59,8 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
     for blk in prange(n_blocks):
         p0 = blk * BLOCK
         nb = min(BLOCK, n - p0)
+        dp = (d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn)
+        sp = (s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn)
         X = np.empty((BLOCK, d))
         alive = np.zeros(BLOCK, dtype=np.bool_)
         xn = np.empty(d)
@@ -85,11 +89,10 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                     continue
                 p = p0 + q
                 x = X[q]
-                eval_drift(d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
+                eval_drift(dp, x, t, g, b)
                 code = D_OK
                 if s_mode != DIFF_CONST:
-                    code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dflat,
-                                       Dbuf, S)
+                    code = eval_factor(sp, x, t, Dflat, Dbuf, S)
                     if code != D_OK:
                         fail_x[p] = x
                 fill_normals(keys[p], k * m * substeps, z)
@@ -111,8 +114,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                     for j in range(m):
                         for i in range(d):
                             ybar[i] = x[i] + b[i] * dt + noise_scale * S[i, j] * sq
-                        code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, ybar, t,
-                                           Dflat, Dbuf, Sb)
+                        code = eval_factor(sp, ybar, t, Dflat, Dbuf, Sb)
                         if code != D_OK:  # D is also checked at the support points
                             fail_x[p] = ybar
                             break

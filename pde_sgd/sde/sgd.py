@@ -31,7 +31,7 @@ def run_paths(drift: Drift, diffusion: KernelDiffusion, beta: float, x0: np.ndar
     substeps = positive_int("noise_substeps", noise_substeps)
     keys = path_keys(seed, x0.shape[0])
     traj, status, fail, fail_x = integrate(x0, keys, float(t0), dt, n_steps, save_every, SCHEMES[scheme], substeps,
-                                   math.sqrt(2.0 / beta), *drift.kernel_args(), *diffusion.kernel_args())
+                                   math.sqrt(2.0 / beta), drift.kernel_args(), diffusion.kernel_args())
     raise_on_failure(status, fail, dt, fail_x)
     times = t0 + dt * save_every * np.arange(traj.shape[0])
     return times, traj
