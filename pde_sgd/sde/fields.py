@@ -316,10 +316,9 @@ def chol_psd(A, L):
 
 
 @njit(cache=True, inline="always")
-def eval_drift(drift, x, t, g, out):
-    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim); ``drift`` is :meth:`Drift.kernel_args`
-    (mode, landscape pack, M, the field's lower, h, shape, periodic, values, callable)."""
-    mode, lf, M, lower, h, shape, periodic, values, fn = drift
+def eval_drift(mode, lf, M, lower, h, shape, periodic, values, fn, x, t, g, out):
+    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim): the unpacked :meth:`Drift.kernel_args`
+    (kept as separate arguments: unpacking a tuple per call costs reference counting in the hot loop)."""
     if mode == DRIFT_CALLABLE:
         fn(x, t, out)
         return
@@ -336,13 +335,12 @@ def eval_drift(drift, x, t, g, out):
 
 
 @njit(cache=True, inline="always")
-def eval_factor(diff, x, t, Dflat, Dbuf, out):
+def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dflat, Dbuf, out):
     """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); returns :func:`chol_psd`'s status (D_OK: fine).
 
-    ``diff`` is :meth:`KernelDiffusion.kernel_args` (mode, constant factor, the field's lower, h, shape, periodic,
-    values, callable); ``Dbuf`` is a (dim, dim) work buffer and ``Dflat`` its flat view (made once per path).
+    The first eight arguments are the unpacked :meth:`KernelDiffusion.kernel_args`; ``Dbuf`` is a (dim, dim) work
+    buffer and ``Dflat`` its flat view (made once per path by the caller).
     """
-    mode, S_const, lower, h, shape, periodic, values, fn = diff
     if mode == DIFF_CONST:
         out[:, :] = S_const
         return D_OK

@@ -43,7 +43,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
     their latencies. Every path does exactly the same arithmetic as alone (results do not depend on BLOCK).
     """
     n, d = x0.shape
-    # unpacked here and re-packed per block: a parfor cannot capture a tuple nested in a tuple argument
+    # unpacked once here: a parfor cannot capture a tuple nested in a tuple argument
     d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn = drift
     s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn = diff
     m = S_const.shape[1] if s_mode == DIFF_CONST else d
@@ -59,8 +59,6 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
     for blk in prange(n_blocks):
         p0 = blk * BLOCK
         nb = min(BLOCK, n - p0)
-        dp = (d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn)
-        sp = (s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn)
         X = np.empty((BLOCK, d))
         alive = np.zeros(BLOCK, dtype=np.bool_)
         xn = np.empty(d)
@@ -89,10 +87,11 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                     continue
                 p = p0 + q
                 x = X[q]
-                eval_drift(dp, x, t, g, b)
+                eval_drift(d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
                 code = D_OK
                 if s_mode != DIFF_CONST:
-                    code = eval_factor(sp, x, t, Dflat, Dbuf, S)
+                    code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dflat,
+                                       Dbuf, S)
                     if code != D_OK:
                         fail_x[p] = x
                 fill_normals(keys[p], k * m * substeps, z)
@@ -114,7 +113,8 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                     for j in range(m):
                         for i in range(d):
                             ybar[i] = x[i] + b[i] * dt + noise_scale * S[i, j] * sq
-                        code = eval_factor(sp, ybar, t, Dflat, Dbuf, Sb)
+                        code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, ybar, t,
+                                           Dflat, Dbuf, Sb)
                         if code != D_OK:  # D is also checked at the support points
                             fail_x[p] = ybar
                             break
