@@ -171,3 +171,12 @@ def _assert_same_table(a: Table, b: Table) -> None:
             assert ra.kind == rb.kind and ra.params == rb.params and sorted(ra.arrays) == sorted(rb.arrays)
             for k in ra.arrays:
                 assert ra[k].dtype == rb[k].dtype and np.array_equal(ra[k], rb[k])
+
+
+def test_importing_the_package_and_sweeps_imports_neither_dask_nor_torch():
+    import subprocess
+    import sys
+    code = ("import sys, pde_sgd, pde_sgd.sweeps; pde_sgd.sweeps.grid(a=[1]); "
+            "print(sorted(m for m in ('dask', 'distributed', 'torch', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
