@@ -36,7 +36,8 @@ def dask_backend(fn, todo: list[tuple[int, dict]], *, scheduler: str | None,
     ship_by_value(fn)
     payload = cloudpickle.dumps(fn)  # Dask's own pickling would send fn by name
     with _client(scheduler, n_workers) as client:
-        futures = {client.submit(_run_pickled, payload, point, pure=False): i for i, point in todo}
+        shared = client.scatter(payload, broadcast=True, hash=False)  # sent once, not with every point
+        futures = {client.submit(_run_pickled, shared, point, pure=False): i for i, point in todo}
         try:
             for future in as_completed(futures):
                 try:
@@ -64,7 +65,7 @@ def _client(scheduler: str | None, n_workers: int | None) -> Iterator[Client]:
         with client:
             yield client
         return
-    n = n_workers or len(os.sched_getaffinity(0))
+    n = n_workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None, silence_logs=logging.WARNING, env=WORKER_ENV) as cluster, \
             Client(cluster) as client:
