@@ -87,6 +87,15 @@ def test_rerun_skips_stored_points_and_gives_the_same_table(tmp_path):
     _assert_same_table(first, again)
 
 
+def test_a_complete_store_needs_no_cluster(tmp_path):
+    sw = _sweep()
+    first = run_sweep(sw, store=tmp_path, progress=False)
+    # nothing listens on port 9: the dask backend must not even try to connect when no point is missing
+    again = run_sweep(Sweep("t", P.never_called, sw.points), store=tmp_path, backend="dask",
+                      scheduler="tcp://127.0.0.1:9", progress=False)
+    _assert_same_table(first, again)
+
+
 def test_missing_or_corrupt_points_are_recomputed(tmp_path):
     sw = _sweep()
     first = run_sweep(sw, store=tmp_path, progress=False)
