@@ -141,7 +141,8 @@ def test_loss_choice_matches_hand_computed_value_gradient_and_hessian():
         assert float(m.loss(theta, data.X, data.y)) == pytest.approx(value, rel=1e-13)
         g = torch.func.grad(m.loss)(theta, data.X, data.y).numpy()
         assert np.allclose(g, grad, rtol=0, atol=1e-13 * np.abs(grad).max())
-        assert np.allclose(dense_hessian(m, theta, data.X, data.y).numpy(), hess, rtol=0, atol=1e-13 * np.abs(hess).max())
+        H = dense_hessian(m, theta, data.X, data.y).numpy()
+        assert np.allclose(H, hess, rtol=0, atol=1e-13 * np.abs(hess).max())
         assert m.config["loss"] == loss
     # the documented identity with torch's own MSE on one-hot targets (mean over samples and classes)
     mse, th, d6 = net(loss="mse")
@@ -182,6 +183,8 @@ def test_bad_input_raises_naming_the_parameter(mlp):
         hessian_density(m, theta, X, y, sigma=float("nan"))
     with pytest.raises(ValueError, match="n_points"):
         hessian_density(m, theta, X, y, n_iter=5, sigma=1e-6, n_points=100)
+    with pytest.raises(ValueError, match="n_points must be >= 225"):
+        hessian_density(m, theta, X, y, n_points=100)
     with pytest.raises(ValueError, match="layers"):
         layer_top_eigenvalues(m, theta, X, y, layers=["no.such.weight"])
     with pytest.raises(ValueError, match="k must"):

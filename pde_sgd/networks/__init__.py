@@ -22,9 +22,10 @@ from .per_sample import (DiffusionFactor, covariance_dense, diffusion_factor, di
                          naive_per_sample_grads, per_sample_grads, projected_covariance)
 from .training import sgd_iterates, track_hessian, train
 
-__all__ = ["LOSSES", "hessian_density", "hessian_trace", "hutchinson_trace", "layer_slices", "layer_top_eigenvalues",
-           "quadrature_moments", "slq_density", "Dataset", "DiffusionFactor", "FlatModel", "MLP", "SmallCNN", "build_model", "capture",
+__all__ = ["Dataset", "DiffusionFactor", "FlatModel", "MLP", "SmallCNN", "build_model", "capture",
            "capture_along_training", "covariance_dense", "dense_hessian", "diffusion_factor",
            "diffusion_from_grads", "digits", "hessian_top", "hvp_fn", "lanczos", "load_capture", "load_dataset",
            "naive_per_sample_grads", "per_sample_grads", "projected_covariance", "resolve_device", "resolve_dtype", "save_capture",
-           "sgd_iterates", "synthetic", "track_hessian", "torch_threads", "train", "validate_capture"]
+           "sgd_iterates", "synthetic", "track_hessian", "torch_threads", "train", "validate_capture",
+           "LOSSES", "hessian_density", "hessian_trace", "hutchinson_trace", "layer_slices", "layer_top_eigenvalues",
+           "quadrature_moments", "slq_density"]

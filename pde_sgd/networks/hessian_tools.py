@@ -18,7 +18,8 @@ on a uniform grid reaching 6 sigma beyond the extreme nodes (it integrates to 1 
 lie inside [lambda_min, lambda_max] and the extreme ones converge first, so the support covers the spectrum.
 
 Per-layer top eigenvalues: Lanczos on the diagonal block H_bb of one parameter tensor b, v_b -> (H [0; v_b; 0])_b
-(one full Hessian-vector product per step).
+(one full Hessian-vector product per step), restarted orthogonally after invariant subspaces so that repeated
+eigenvalues (e.g. the last layer's blocks under MSE, Kronecker products with I_C) are found with their copies.
 
 Operators are given as ``matvec`` v (n,) -> A v, or with ``batched=True`` as a block map V (b, n) -> (A V^T)^T
 (rows; e.g. ``torch.func.vmap`` of a matvec), which the network functions use: probes and Lanczos runs then
@@ -33,15 +34,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from torch.func import vmap
 
 from ..results import Result
 from ..validation import positive, positive_int
-from torch.func import vmap
-
 from .hessian import hvp_fn, lanczos, lanczos_tridiagonal, tridiagonal
 from .models import FlatModel
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
+GRID_MARGIN = 6.0      # the density's grid reaches this many sigma beyond the extreme nodes
+DEFAULT_SIGMA = 0.01   # default broadening, relative to the nodes' range
 
 
 def rademacher(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype,
@@ -101,7 +103,8 @@ def slq_density(matvec: Matvec, n: int, *, n_runs: int = 10, n_iter: int = 80, s
     n_runs : number of random starts (independent quadratures averaged), >= 1.
     n_iter : Lanczos steps m per start, 1 <= m <= n (clipped to n); moments up to order 2m - 1 are exact per run.
     sigma : Gaussian broadening (> 0); default 1% of the nodes' range (or 1e-3 max(1, |node|) if it is 0).
-    n_points : grid points; the grid spacing must stay <= sigma / 2 so the density is resolved.
+    n_points : grid points; the grid spacing must stay <= sigma / 2 so the density is resolved (with the default
+        sigma: n_points >= 225, checked first; with a given sigma, checked once the nodes' range is known).
     batched, block : with ``batched``, ``block`` Lanczos runs advance together (memory n_iter * block * n).
 
     Returns
@@ -116,6 +119,8 @@ def slq_density(matvec: Matvec, n: int, *, n_runs: int = 10, n_iter: int = 80, s
     n_points = positive_int("n_points", n_points, minimum=3)
     if sigma is not None:
         sigma = positive("sigma", sigma)
+    elif n_points < (need := _points_needed(1.0, DEFAULT_SIGMA)):
+        raise ValueError(f"n_points must be >= {need} with the default sigma, got {n_points}")
     block = positive_int("block", block)
     matmat = block_operator(matvec, batched=batched)
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -128,21 +133,25 @@ def slq_density(matvec: Matvec, n: int, *, n_runs: int = 10, n_iter: int = 80, s
             nodes[r, :u] = theta.cpu().numpy()
             weights[r, :u] = (S[0] ** 2).cpu().numpy()
             r += 1
-    used = weights > 0
-    lo, hi = float(nodes[used].min()), float(nodes[used].max())
+    present = weights > 0
+    lo, hi = float(nodes[present].min()), float(nodes[present].max())
     if sigma is None:
-        sigma = 0.01 * (hi - lo) if hi > lo else 1e-3 * max(1.0, abs(hi))
-    t = np.linspace(lo - 6 * sigma, hi + 6 * sigma, n_points)
-    if t[1] - t[0] > sigma / 2:
-        need = int(math.ceil((hi - lo + 12 * sigma) / (sigma / 2))) + 1
+        sigma = DEFAULT_SIGMA * (hi - lo) if hi > lo else 1e-3 * max(1.0, abs(hi))
+    if n_points < _points_needed(hi - lo, sigma):
         raise ValueError(f"n_points={n_points} leaves the grid spacing above sigma/2 = {sigma / 2:.3g}; "
-                         f"use n_points >= {need} or a larger sigma")
+                         f"use n_points >= {_points_needed(hi - lo, sigma)} or a larger sigma")
+    t = np.linspace(lo - GRID_MARGIN * sigma, hi + GRID_MARGIN * sigma, n_points)
     density = np.zeros(n_points)
     for r in range(n_runs):
         g = np.exp(-0.5 * ((t[:, None] - nodes[r][None, :]) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
         density += g @ weights[r]
     return Result("networks.slq_density", {"t": t, "density": density / n_runs, "nodes": nodes, "weights": weights},
                   {"sigma": sigma, "n_runs": n_runs, "n_iter": m, "seed": seed, "n": n})
+
+
+def _points_needed(width: float, sigma: float) -> int:
+    """Grid points for spacing <= sigma / 2 over [lo - 6 sigma, hi + 6 sigma], hi - lo = width."""
+    return int(math.ceil((width + 2 * GRID_MARGIN * sigma) / (sigma / 2) - 1e-9)) + 1
 
 
 def quadrature_moments(density: Result, order: int) -> tuple[float, float]:
@@ -237,6 +246,7 @@ def layer_top_eigenvalues(model: FlatModel, theta: torch.Tensor, X: torch.Tensor
 
         kb = min(k, size)
         it = None if n_iter is None else min(max(positive_int("n_iter", n_iter), kb), size)
-        out[nm] = lanczos(block, size, kb, n_iter=it, seed=seed, dtype=theta.dtype, device=theta.device)[0].cpu().numpy()
+        lam, _ = lanczos(block, size, kb, n_iter=it, seed=seed, dtype=theta.dtype, device=theta.device)
+        out[nm] = lam.cpu().numpy()
     return Result("networks.layer_eigenvalues", out, {"layers": names, "k": k, "seed": seed, "n_iter": n_iter,
                                                       **_model_params(model, theta, X)})
