@@ -38,7 +38,7 @@ import numpy as np
 
 from ..grid import Grid, require_grid
 from ..results import Result
-from ..validation import finite_array, positive, positive_int
+from ..validation import as_generator, finite_array, positive, positive_int
 
 MSER_BATCH = 5
 
@@ -163,14 +163,7 @@ def histogram_distance(points, grid: Grid, rho, *, bin_cells: int | tuple[int, .
     if pts.shape[1] != grid.ndim or pts.shape[0] < 1:
         raise ValueError(f"points must have shape (N >= 1, {grid.ndim}), got {pts.shape}")
     rho = _density("rho", grid, rho)
-    cells = (bin_cells,) * grid.ndim if np.isscalar(bin_cells) else tuple(bin_cells)
-    cells = tuple(positive_int("bin_cells", a) for a in cells)
-    if len(cells) != grid.ndim:
-        raise ValueError(f"bin_cells must be one int or one per axis ({grid.ndim}), got {bin_cells!r}")
-    alpha = positive("alpha", alpha)
-    if alpha >= 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    n_null = positive_int("n_null", n_null, minimum=100)
+    cells, alpha, n_null, rng = _histogram_options(grid, bin_cells, alpha, n_null, seed)
     n_eff = pts.shape[0] if n_eff is None else positive("n_eff", n_eff)
     p = rho * grid.cell_volume
     for ax, a in enumerate(cells):
@@ -181,9 +174,22 @@ def histogram_distance(points, grid: Grid, rho, *, bin_cells: int | tuple[int, .
     h = np.histogramdd(pts, bins=_block_edges(grid, cells))[0].ravel() / pts.shape[0]
     h = np.append(h, 1.0 - h.sum())
     m = max(int(round(n_eff)), 1)
-    null = np.abs(np.random.default_rng(seed).multinomial(m, p, size=n_null) / m - p).sum(axis=1)
+    null = np.abs(rng.multinomial(m, p, size=n_null) / m - p).sum(axis=1)
     return {"l1": float(np.abs(h - p).sum()), "quantile": float(np.quantile(null, 1 - alpha)), "null": null,
             "hist": h, "prob": p, "outside": float(h[-1])}
+
+
+def _histogram_options(grid: Grid, bin_cells, alpha: float, n_null: int,
+                       seed) -> tuple[tuple[int, ...], float, int, np.random.Generator]:
+    """Validated (bin_cells per axis, alpha in (0, 1), n_null >= 100, generator from seed)."""
+    cells = (bin_cells,) * grid.ndim if np.isscalar(bin_cells) else tuple(bin_cells)
+    if len(cells) != grid.ndim:
+        raise ValueError(f"bin_cells must be one int or one per axis ({grid.ndim}), got {bin_cells!r}")
+    cells = tuple(positive_int("bin_cells", a) for a in cells)
+    alpha = positive("alpha", alpha)
+    if alpha >= 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    return cells, alpha, positive_int("n_null", n_null, minimum=100), as_generator(seed)
 
 
 def _density(name: str, grid: Grid, rho) -> np.ndarray:
@@ -258,7 +264,9 @@ def compare_stationary(samples, grid: Grid, density, *, times=None, burn_in: int
     grid = require_grid(grid)
     rho = _density("density", grid, density)
     x, times = _samples(samples, grid, times)
-    k, c, alpha = positive("k", k), positive("c", c), positive("alpha", alpha)
+    k, c = positive("k", k), positive("c", c)
+    cells = tuple(max(1, n // 20) for n in grid.shape) if bin_cells is None else bin_cells
+    cells, alpha, n_null, _ = _histogram_options(grid, cells, alpha, n_null, seed)
     min_tau_multiple, max_rhat = positive("min_tau_multiple", min_tau_multiple), positive("max_rhat", max_rhat)
     if max_rhat < 1:
         raise ValueError(f"max_rhat must be >= 1, got {max_rhat}")
@@ -270,7 +278,6 @@ def compare_stationary(samples, grid: Grid, density, *, times=None, burn_in: int
         if burn > n_times - 4 * MSER_BATCH:
             raise ValueError(f"burn_in must leave at least {4 * MSER_BATCH} saves: in [0, {n_times - 20}], got {burn}")
         stationary = True
-    cells = tuple(max(1, n // 20) for n in grid.shape) if bin_cells is None else bin_cells
     kept = x[burn:]
     n_kept = kept.shape[0]
     acts = [integrated_autocorrelation_time(kept[..., i], c=c) for i in range(dim)]
@@ -318,7 +325,7 @@ def compare_stationary(samples, grid: Grid, density, *, times=None, burn_in: int
               "rhat": rhat, "max_z": max_z, "k": k, "moments_ok": bool(moments_ok),
               "moments": {"sample": sm, "density": dm, "z_mean": z_mean, "z_cov": z_cov},
               "l1": hd["l1"], "l1_quantile": hd["quantile"], "alpha": alpha, "histogram_ok": bool(hist_ok),
-              "outside": hd["outside"], "bin_cells": list(cells) if not np.isscalar(cells) else cells,
+              "outside": hd["outside"], "bin_cells": list(cells),
               "c": c, "min_tau_multiple": min_tau_multiple, "max_rhat": max_rhat, "seed": seed,
               "grid": grid.to_dict()}
     return Result("sde.stationary_comparison", {"tau": tau, "hist": hd["hist"], "prob": hd["prob"],
