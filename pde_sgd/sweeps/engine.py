@@ -95,9 +95,9 @@ def run_sweep(sweep: Sweep, *, store: str | os.PathLike | None = None, backend: 
     results: list[Result | None] = [st.load(k) for k in keys]
     todo = [(i, p) for i, (p, r) in enumerate(zip(sweep.points, results)) if r is None]
     failed: dict[int, str] = {}
-    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), desc=sweep.name, disable=not progress,
-               unit="point")
-    bar.set_postfix(done=len(keys) - len(todo), failed=0, pending=len(todo))
+    n_done = len(keys) - len(todo)
+    bar = tqdm(total=len(keys), initial=n_done, desc=sweep.name, disable=not progress, unit="point")
+    bar.set_postfix(done=n_done, failed=0, pending=len(todo))
     try:
         with closing(_backend(backend, sweep.fn, todo, scheduler, n_workers)) as outcomes:
             for i, outcome in outcomes:
@@ -106,7 +106,7 @@ def run_sweep(sweep: Sweep, *, store: str | os.PathLike | None = None, backend: 
                     failed[i] = outcome.traceback
                 else:
                     results[i] = st.save(keys[i], outcome)
-                n_done = sum(r is not None for r in results)
+                    n_done += 1
                 bar.set_postfix(done=n_done, failed=len(failed), pending=len(keys) - n_done - len(failed),
                                 refresh=False)
                 bar.update()
