@@ -131,6 +131,12 @@ def test_failing_point_is_reported_and_the_others_finish(tmp_path):
     assert not (tmp_path / f"{sw.keys[1]}.failed.json").exists()
 
 
+def test_progress_bar_counts_done_failed_pending(tmp_path, capsys):
+    run_sweep(Sweep("f", P.fails_at_two, grid(x=[1, 2, 3])), store=tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "done=0, failed=0, pending=3" in err and "done=2, failed=1, pending=0" in err and "3/3" in err
+
+
 def test_point_function_not_returning_a_result_is_a_clear_failure(tmp_path):
     t = run_sweep(Sweep("n", P.returns_number, grid(x=[1])), store=tmp_path, progress=False)
     (_, tb), = t.failed
