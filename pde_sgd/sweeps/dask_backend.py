@@ -15,6 +15,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import cloudpickle
@@ -51,8 +52,13 @@ def dask_backend(fn, todo: list[tuple[int, dict]], *, scheduler: str | None,
 
 
 def _run_pickled(payload: bytes, point: dict) -> Result | PointFailure:
-    """On a worker: unpickle the point function and run the point."""
-    return run_point(cloudpickle.loads(payload), point)
+    """On a worker: unpickle the point function (once per worker) and run the point."""
+    return run_point(_unpickle(payload), point)
+
+
+@lru_cache(maxsize=4)
+def _unpickle(payload: bytes):
+    return cloudpickle.loads(payload)
 
 
 @contextmanager
