@@ -12,6 +12,7 @@ from .diffusion import Diffusion  # noqa: E402
 from .grid import Grid  # noqa: E402
 from .results import Result  # noqa: E402
 from .units import beta_from_sgd, noise_scale, temperature_from_sgd  # noqa: E402
+from .validation import NumericalInstability  # noqa: E402
 
 _SUBPACKAGES = ("hj", "fokker_planck", "sde", "checks", "networks", "optim", "sweeps")
 
@@ -24,4 +25,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Grid", "Diffusion", "Result", "landscapes", "beta_from_sgd", "temperature_from_sgd", "noise_scale", "__version__"]
+__all__ = ["Grid", "Diffusion", "Result", "NumericalInstability", "landscapes", "beta_from_sgd", "temperature_from_sgd", "noise_scale", "__version__"]

@@ -86,3 +86,11 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     if seed is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
     return np.random.default_rng(int(seed))
+
+
+class NumericalInstability(ValueError):
+    """A run became non-finite (NaN/inf): the step is too large for the problem, or the scheme unstable for it.
+
+    One type for every stepper (HJ, Fokker-Planck, SDE kernels, torchsde bridge); a ValueError, so code that
+    catches bad input catches it too. The message names the knob to turn (dt, cfl, method).
+    """

@@ -1,5 +1,7 @@
 """User Hamiltonians H(x, p) in the HJ solvers: Osher-Shu against its exact solution (orders per scheme),
 |p|^2/2 given as user code reproduces the built-in flux, and the HJB of stochastic control against hjb_value."""
+import math
+
 import numpy as np
 import pytest
 from numba import njit
@@ -140,3 +142,27 @@ def test_bad_hamiltonians_raise_naming_the_parameter():
     # without argmin the default flux is Lax-Friedrichs
     r = solve_inviscid(u0, g, [0.05], H=Hamiltonian(osher_shu_H, bound=5.0))
     assert r.params["hamiltonian"] == "lax_friedrichs"
+
+
+@njit
+def exp_H(x, p):
+    return math.exp(4.0 * p[0])
+
+
+def test_one_instability_type_for_every_stepper():
+    """A bound on |dH/dp| far too small (0.01 for H = exp(4 p), |dH/dp| >= 4 e^-4 pi) under-dissipates and
+    over-steps until u overflows: the HJ solver raises NumericalInstability (a ValueError), as the SDE kernels
+    do for exploding paths."""
+    from pde_sgd import NumericalInstability
+    from pde_sgd.sde import simulate_sgd
+
+    g = Grid(-1, 1, 64, bc="periodic")
+    with pytest.raises(NumericalInstability, match="lower cfl"):
+        solve_inviscid(-np.cos(np.pi * g.axes[0]), g, [5.0], H=Hamiltonian(exp_H, bound=0.01))
+
+    @njit
+    def explosive(x, t, out):
+        out[0], out[1] = x[0] ** 3, x[1] ** 3
+    with pytest.raises(NumericalInstability, match="non-finite"):
+        simulate_sgd(explosive, 1.0, 2.0, [3.0, 0.0], 0.1, 50, 4, 0)
+    assert issubclass(NumericalInstability, ValueError)

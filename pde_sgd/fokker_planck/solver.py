@@ -17,7 +17,7 @@ from ..diffusion import Diffusion
 from ..grid import Grid, require_grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import finite_array, positive, times_array
+from ..validation import NumericalInstability, finite_array, positive, times_array
 from . import evolve as _evolve
 from .coefficients import sample_coefficients
 from .fields import kl_divergence, leftover_field, normalised, potential
@@ -110,7 +110,7 @@ class FokkerPlanck:
         snaps, info = _evolve.evolve(self.operator.L, self.dt_limit, rho0, t, method=method, dt=dt,
                                      substeps=substeps, theta=theta, progress=progress)
         if not np.all(np.isfinite(snaps)):
-            raise ValueError("the evolution produced NaN/inf; reduce dt or use method='implicit'")
+            raise NumericalInstability("the evolution produced NaN/inf; reduce dt or use method='implicit'")
         rho = snaps.reshape((len(t),) + self.grid.shape)
         vol = self.grid.cell_volume
         return Result("fokker_planck.evolve",

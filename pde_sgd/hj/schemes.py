@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
 
-from ..validation import choice, positive, times_array
+from ..validation import NumericalInstability, choice, positive, times_array
 
 SCHEMES = {"upwind1": 0, "eno2": 1, "weno5": 2, "central": 3}
 HAMILTONIANS = {"godunov": 0, "lax_friedrichs": 1}
@@ -315,6 +315,6 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
             finally:
                 set_num_threads(threads)
             if not np.all(np.isfinite(u)):
-                raise FloatingPointError(f"the solution became non-finite before t = {t_out}; lower cfl")
+                raise NumericalInstability(f"the solution became non-finite before t = {t_out}; lower cfl")
             snaps[n_out] = u.reshape(grid.shape)
     return times, snaps, steps

@@ -22,6 +22,7 @@ from numba import njit, prange
 
 from ..landscapes import jit_grad
 from .fields import D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, D_OK, DIFF_CONST, eval_drift, eval_factor
+from ..validation import NumericalInstability
 from .rng import fill_normals
 
 EULER, MILSTEIN = 0, 1
@@ -201,7 +202,8 @@ _D_PROBLEMS = {D_NOT_PSD: "not positive semi-definite", D_NOT_SYMMETRIC: "not sy
 
 
 def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float, fail_x: np.ndarray | None = None) -> None:
-    """Turn a kernel's per-path status into a ValueError (never return silent NaN)."""
+    """Turn a kernel's per-path status into a ValueError (D not PSD / non-finite) or :class:`NumericalInstability`
+    (paths non-finite): never a silent NaN."""
     bad = np.flatnonzero(status)
     if bad.size == 0:
         return
@@ -210,5 +212,5 @@ def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float, fail_
         where = f" at x={np.asarray(fail_x[p]).tolist()}" if fail_x is not None else ""
         raise ValueError(f"D(x) is {_D_PROBLEMS[int(status[p])]}{where} (path {p}, step {int(fail_step[p])}): "
                          f"D must be a finite symmetric positive semi-definite matrix at every x")
-    raise ValueError(f"{bad.size} path(s) became non-finite (first: path {p} at step {int(fail_step[p])}); "
+    raise NumericalInstability(f"{bad.size} path(s) became non-finite (first: path {p} at step {int(fail_step[p])}); "
                      f"dt={dt:g} is too large for this drift: reduce dt")

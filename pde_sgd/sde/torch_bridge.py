@@ -34,7 +34,7 @@ from ..diffusion import Diffusion
 from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
-from ..validation import finite_array, positive, positive_int, spd_matrices
+from ..validation import NumericalInstability, finite_array, positive, positive_int, spd_matrices
 from .fields import psd_factor
 
 
@@ -231,7 +231,7 @@ def run(sde, x0, T: float, dt: float, n_paths: int, seed: int, *, method: str = 
     with torch.no_grad():
         ys = torchsde.sdeint(sde, y0, ts, bm=bm, dt=dt, method=method)
     if not torch.all(torch.isfinite(ys)):
-        raise ValueError("torchsde paths became non-finite: reduce dt")
+        raise NumericalInstability("torchsde paths became non-finite: reduce dt")
     return Result("sde.torchsde", {"times": ts.cpu().numpy(), "x": ys.cpu().numpy()},
                   {"T": T, "dt": dt, "n_paths": n_paths, "seed": seed, "method": method,
                    "noise_type": sde.noise_type, "beta": sde.beta, "device": str(sde.device)})
