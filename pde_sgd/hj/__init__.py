@@ -10,8 +10,8 @@ equation of stochastic control), the proximal point iteration, and closed forms 
 from . import exact
 from .inviscid import moreau_envelope, proximal_point, solve_inviscid
 from .hamiltonians import Hamiltonian
-from .schemes import HAMILTONIANS, SCHEMES
+from .schemes import FLUX_TABLE, HAMILTONIANS, SCHEME_TABLE, SCHEMES
 from .viscous import local_entropy, solve_viscous
 
 __all__ = ["local_entropy", "solve_viscous", "moreau_envelope", "solve_inviscid", "proximal_point", "exact",
-           "SCHEMES", "HAMILTONIANS", "Hamiltonian"]
+           "SCHEMES", "HAMILTONIANS", "Hamiltonian", "SCHEME_TABLE", "FLUX_TABLE"]

@@ -29,10 +29,23 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
 
+from ..schemes import Scheme
 from ..validation import NumericalInstability, choice, positive, times_array
 
 SCHEMES = {"upwind1": 0, "eno2": 1, "weno5": 2, "central": 3}
 HAMILTONIANS = {"godunov": 0, "lax_friedrichs": 1}
+# orders of the full discretisation (TVD-RK3 at fixed cfl) on smooth solutions of the inviscid equation; with
+# viscosity the central Laplacian caps every scheme at 2
+SCHEME_TABLE = {
+    "upwind1": Scheme("upwind1", 1.0),
+    "eno2": Scheme("eno2", 2.0),
+    "weno5": Scheme("weno5", 3.0, "time-limited: fifth order in space, TVD-RK3 third order in time at fixed cfl"),
+    "central": Scheme("central", 2.0, "viscosity (solve_viscous): not upwinded, unstable for inviscid problems"),
+}
+FLUX_TABLE = {
+    "godunov": Scheme("godunov", None, "H = |p|^2/2, or a user H declared convex and separable (argmin=)"),
+    "lax_friedrichs": Scheme("lax_friedrichs", None, "a bound on |dH/dp| (a user Hamiltonian's bound=)"),
+}
 _GHOST = 3
 
 

@@ -22,11 +22,17 @@ from numba import njit, prange
 
 from ..landscapes import jit_grad
 from .fields import D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, D_OK, DIFF_CONST, eval_drift, eval_factor
+from ..schemes import Scheme
 from ..validation import NumericalInstability
 from .rng import fill_normals
 
 EULER, MILSTEIN = 0, 1
 SCHEMES = {"euler": EULER, "milstein": MILSTEIN}
+SCHEME_TABLE = {
+    "euler": Scheme("euler", 0.5, "strong order 1 for additive noise", weak_order=1.0),
+    "milstein": Scheme("milstein", 1.0, "commutative noise (scalar, diagonal D_ii(x_i), additive) for strong order 1",
+                       weak_order=1.0),
+}
 OK, NON_FINITE = D_OK, 1  # the other per-path statuses are fields.D_NOT_PSD / D_NOT_SYMMETRIC / D_NON_FINITE
 
 
