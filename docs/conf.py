@@ -51,7 +51,7 @@ napoleon_use_ivar = True  # "Attributes" as fields: dataclass members are not de
 html_theme = "alabaster"
 html_title = f"pde_sgd {release}"
 html_theme_options = {"description": "The continuous-time theory of SGD, computable and checkable",
-                      "fixed_sidebar": True, "font_family": "sans-serif", "head_font_family": "sans-serif"}
+                      "fixed_sidebar": True, "page_width": "1160px", "font_family": "sans-serif", "head_font_family": "sans-serif"}
 html_static_path: list[str] = []
 
 

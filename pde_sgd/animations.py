@@ -67,7 +67,7 @@ def _sde_cloud(n_frames: int) -> tuple[object, Callable[[int], None]]:
     """Particles of the A-type SDE on the 2-D double well, D = R diag(1, 0.15) R^T (45 degrees), Q = 1.5 J."""
     from .plotting import subplots
     from .sde import simulate_sgd
-    beta, per_frame, dt = 6.0, 10, 0.005
+    beta, per_frame, dt = 6.0, 25, 0.005
     rot = np.array([[1.0, -1.0], [1.0, 1.0]]) / np.sqrt(2.0)
     D = rot @ np.diag([1.0, 0.15]) @ rot.T
     Q = 1.5 * np.array([[0.0, 1.0], [-1.0, 0.0]])
