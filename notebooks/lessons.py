@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import sys
 import time
 from contextlib import contextmanager
@@ -63,8 +64,16 @@ def _environment(quick: bool):
                 os.environ[k] = v
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its reaped children (the kernels)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def execute(src: Path, out_dir: Path = EXECUTED, *, quick: bool = True, timeout: int = 600) -> tuple[Path, float]:
-    """Execute lesson ``src`` top to bottom into ``out_dir/NAME.ipynb``; returns (path, seconds).
+    """Execute lesson ``src`` top to bottom into ``out_dir/NAME.ipynb``; returns (path, wall seconds).
+
+    The metadata also records the CPU seconds (kernel included), a load-independent measure of its cost.
 
     Raises nbclient's CellExecutionError (with the failing cell and traceback) on any error, and
     CellTimeoutError when one cell runs past ``timeout`` seconds.
@@ -72,12 +81,13 @@ def execute(src: Path, out_dir: Path = EXECUTED, *, quick: bool = True, timeout:
     import nbformat
     from nbclient import NotebookClient
     nb = to_notebook(src)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     with _environment(quick):
         NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
                        resources={"metadata": {"path": str(ROOT)}}).execute()
-    seconds = time.perf_counter() - t0
-    nb.metadata[META_KEY] = {"source_sha256": source_hash(src), "quick": quick, "seconds": round(seconds, 2)}
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    nb.metadata[META_KEY] = {"source_sha256": source_hash(src), "quick": quick, "seconds": round(seconds, 2),
+                             "cpu_seconds": round(cpu, 2)}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{src.stem}.ipynb"
     tmp = path.with_suffix(".ipynb.part")
@@ -88,11 +98,10 @@ def execute(src: Path, out_dir: Path = EXECUTED, *, quick: bool = True, timeout:
 
 def is_current(src: Path, out_dir: Path = EXECUTED, *, quick: bool = True) -> bool:
     """True when ``out_dir/NAME.ipynb`` was executed from the present text of ``src`` in the same setting."""
-    import nbformat
     path = out_dir / f"{src.stem}.ipynb"
     if not path.is_file():
         return False
-    meta = nbformat.read(path, as_version=4).metadata.get(META_KEY, {})
+    meta = nbformat_meta(path)
     return meta.get("source_sha256") == source_hash(src) and meta.get("quick") == quick
 
 
@@ -103,6 +112,12 @@ def write_plain(src: Path, out_dir: Path = PLAIN) -> Path:
     path = out_dir / f"{src.stem}.ipynb"
     nbformat.write(to_notebook(src), path)
     return path
+
+
+def nbformat_meta(path: Path) -> dict:
+    """The execution record (source hash, setting, seconds, CPU seconds) of an executed notebook."""
+    import nbformat
+    return nbformat.read(path, as_version=4).metadata.get(META_KEY, {})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {write_plain(src, ns.out or PLAIN)}")
             continue
         path, seconds = execute(src, ns.out or EXECUTED, quick=not ns.full)
-        print(f"{src.stem}: executed in {seconds:.1f} s -> {path}", flush=True)
+        cpu = nbformat_meta(path)["cpu_seconds"]
+        print(f"{src.stem}: executed in {seconds:.1f} s wall, {cpu:.1f} s CPU -> {path}", flush=True)
     return 0
 
 
