@@ -78,3 +78,20 @@ def test_explore_builds_sliders_in_a_live_kernel(monkeypatch):
 def test_explore_rejects_bad_sliders(sliders, static, message):
     with pytest.raises(ValueError, match=message):
         widgets.explore(lambda **kw: None, static=static, **sliders)
+
+
+def test_animate_writes_mp4_exactly_when_ffmpeg_is_present(tmp_path):
+    import shutil
+    import subprocess
+    if shutil.which("ffmpeg") is None:
+        with pytest.raises(ValueError, match="mp4=True needs ffmpeg"):
+            animations.animate("hj_time", tmp_path, frames=3, mp4=True)
+        assert [p.name for p in animations.animate("hj_time", tmp_path, frames=3)] == ["hj_time.gif"]
+        return
+    paths = animations.animate("hj_time", tmp_path, frames=3, mp4=True)
+    assert [p.name for p in paths] == ["hj_time.gif", "hj_time.mp4"]
+    if shutil.which("ffprobe"):
+        out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                              "stream=nb_read_frames", "-of", "csv=p=0", str(paths[1])],
+                             capture_output=True, text=True, check=True)
+        assert int(out.stdout.strip()) == 3
