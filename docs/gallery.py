@@ -38,6 +38,11 @@ def escape_markdown(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]<>#+!|$~^])", r"\\\1", text)
 
 
+def natural_key(path: Path) -> list:
+    """Sort fig_f2 before fig_f10: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)]
+
+
 def _allowed(name: str) -> bool:
     choice = os.environ.get(MAKE_ENV, "all").strip()
     if choice == "all":
@@ -79,7 +84,7 @@ def write_gallery(path: Path) -> None:
              "that makes it and the picture. Images are taken from `figures/out` (`make figures`) when present "
              "and up to date, otherwise drawn in the quick setting during the documentation build. "
              "`pde-sgd figures --full` makes the publication setting.", ""]
-    for script in sorted(FIGURES.glob("fig_*.py")):
+    for script in sorted(FIGURES.glob("fig_*.py"), key=natural_key):
         name = script.stem
         lines += [f"## {name}", "", escape_markdown(describe(script)), "",
                   "```bash", f"pde-sgd figures --only {name}", "```", ""]
