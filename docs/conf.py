@@ -6,6 +6,7 @@ Before Sphinx reads anything this file generates, from the source tree:
   part starting with ``_``), so a new module appears without editing the docs;
 * ``gallery.md``: one entry per ``figures/fig_*.py`` (its docstring's first line, the command that makes it,
   the image), see :mod:`gallery`;
+* docstrings pass through :mod:`docstrings` (plain-text maths escaped; invalid RST shown verbatim);
 * ``lessons/NN_*.ipynb``: the lessons of ``notebooks/`` executed in the quick setting, reused when already
   executed from the present source (``python notebooks/lessons.py`` or the notebook tests write them).
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-import re
 import sys
 from pathlib import Path
 
@@ -25,6 +25,7 @@ ROOT = DOCS.parent
 sys.path[:0] = [str(ROOT), str(DOCS), str(ROOT / "notebooks")]
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import docstrings  # noqa: E402  (docs/docstrings.py)
 import gallery  # noqa: E402  (docs/gallery.py)
 import lessons  # noqa: E402  (notebooks/lessons.py)
 
@@ -55,54 +56,8 @@ html_theme_options = {"description": "The continuous-time theory of SGD, computa
 html_static_path: list[str] = []
 
 
-_LITERAL = re.compile(r"(``.+?``|:[a-z:]+:`[^`]+`|`[^`]+`_?)")
-
-
-def _escape_plain(segment: str) -> str:
-    """|, * and a word-final _ are plain characters in the package's docstrings, not RST markup."""
-    segment = segment.replace("|", "\\|").replace("*", "\\*")
-    return re.sub(r"(?<=\w)_(?!\w)", r"\\_", segment)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def plain_text_math(app, what, name, obj, options, lines: list[str]) -> None:
-    """Keep the docstrings' plain-text maths literal: |x|, |grad u|^2, a*b, x_ are not RST markup.
-
-    Escapes ``|``, ``*`` and word-final ``_`` outside inline literals, roles, grid-table rows, bullet markers,
-    doctest lines and literal blocks; a paragraph ending in a single ``:`` and followed by a more indented block
-    introduces a literal block (``::``), as the package writes pseudo-code displays in plain text.
-    """
-    for i, line in enumerate(lines):
-        if line.rstrip().endswith(":") and not line.rstrip().endswith("::"):
-            nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
-            if nxt is not None and nxt > i + 1 and _indent(lines[nxt]) > _indent(line):
-                lines[i] = line.rstrip() + ":"
-    literal_indent = None
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        indent = _indent(line)
-        if literal_indent is not None:
-            if stripped and indent <= literal_indent:
-                literal_indent = None
-            else:
-                continue
-        grid_row = stripped.startswith("|") and stripped.rstrip().endswith("|") and stripped.count("|") > 2
-        if grid_row or stripped.startswith(("+-", "+=", ">>>", "...")):
-            continue
-        bullet = ""
-        if stripped.startswith(("* ", "- ")):
-            bullet, stripped = stripped[:2], stripped[2:]
-        parts = _LITERAL.split(stripped)
-        lines[i] = " " * indent + bullet + "".join(p if k % 2 else _escape_plain(p) for k, p in enumerate(parts))
-        if line.rstrip().endswith("::"):
-            literal_indent = indent
-
-
 def setup(app):
-    app.connect("autodoc-process-docstring", plain_text_math)
+    app.connect("autodoc-process-docstring", docstrings.process)
 
 
 def public_modules() -> list[str]:
