@@ -15,8 +15,8 @@ The numerical Hamiltonians (summed over axes for the Lax-Friedrichs dissipation)
     Lax-Friedrichs   H(x, (p- + p+) / 2) - sum_a alpha_a (p+_a - p-_a) / 2,   alpha_a = bound
     Godunov          H(x, q),  q_a = clamp(p*_a, p-_a, p+_a) if p-_a <= p+_a else argmax_{p-_a, p+_a} h_a
 
-``Hamiltonian.quadratic()`` is the built-in H = |p|^2 / 2 of the HJ equations of SGD (the solvers' default,
-evaluated by specialised code).
+``H=None`` in the solvers is the built-in H = |p|^2 / 2 of the HJ equations of SGD, evaluated by specialised
+code (compiled without the user path).
 """
 from __future__ import annotations
 
@@ -34,12 +34,7 @@ ARGMIN_SIG = types.void(types.float64[::1], types.float64[::1])
 
 
 @njit(cache=True)
-def _zero_h(x, p):  # placeholders for the parts a Hamiltonian does not have (never called)
-    return 0.0
-
-
-@njit(cache=True)
-def _zero_bound(x, lo, hi, out):
+def _zero_bound(x, lo, hi, out):  # placeholders for the parts a Hamiltonian does not have (never called)
     out[:] = 0.0
 
 
@@ -96,7 +91,7 @@ class Hamiltonian:
         const = np.zeros(3)
         if self.bound is not None:
             const[3 - ndim:] = np.broadcast_to(self.bound, (ndim,))
-        return (self.H, self.bound_fn or _placeholders()[1], self.argmin or _placeholders()[2], const,
+        return (self.H, self.bound_fn or _placeholders()[0], self.argmin or _placeholders()[1], const,
                 self.bound_fn is not None)
 
     def describe(self) -> dict:
@@ -109,15 +104,9 @@ _PLACEHOLDERS: list = []
 
 def _placeholders() -> tuple:
     if not _PLACEHOLDERS:
-        _PLACEHOLDERS.extend([as_cfunc("H", _zero_h, H_SIG), as_cfunc("bound", _zero_bound, BOUND_SIG),
+        _PLACEHOLDERS.extend([as_cfunc("bound", _zero_bound, BOUND_SIG),
                               as_cfunc("argmin", _zero_argmin, ARGMIN_SIG)])
     return tuple(_PLACEHOLDERS)
-
-
-def quadratic_pack() -> tuple:
-    """The pack passed when H = |p|^2 / 2 (evaluated by the specialised code; the functions are never called)."""
-    h, b, a = _placeholders()
-    return (h, b, a, np.zeros(3), False)
 
 
 def as_hamiltonian(H) -> Hamiltonian | None:

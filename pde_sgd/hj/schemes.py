@@ -168,15 +168,16 @@ def _user_terms(S, n2, i0, i1, hp, godunov, w, out, amax):
 
 
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _rhs(u, out, eq):
+def _rhs(u, out, eq, hp):
     """out = -H(grad u) + nu Laplace u on a (n0, n1, n2) field (unit axes are skipped).
 
-    ``eq`` = (idx0, idx1, idx2, inv_h, nu, scheme, ham, hp, S, alpha): ``idx_a`` maps padded positions (cell + 3) to source cells (ghost handling); ``S`` is a scratch buffer
+    ``eq`` = (idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha): ``idx_a`` maps padded positions (cell + 3) to source cells (ghost handling); ``S`` is a scratch buffer
     (chunks, 15, n2 + 6) whose row 8 holds the padded row along axis 2 and rows 9-14 a user Hamiltonian's p-, p+;
     ``alpha[c, a]`` receives the largest |p| (or the user bound) along axis a in chunk c. ``hp``: the user
-    Hamiltonian's pack (ham >= 2: 2 Godunov, 3 Lax-Friedrichs).
+    Hamiltonian's pack (ham >= 2: 2 Godunov, 3 Lax-Friedrichs), or None for |p|^2/2: a None argument prunes
+    the user branch at compile time, so the built-in equation compiles without it.
     """
-    idx0, idx1, idx2, inv_h, nu, scheme, ham, hp, S, alpha = eq
+    idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha = eq
     n0, n1, n2 = u.shape
     rows = n0 * n1
     nchunk = S.shape[0]
@@ -185,7 +186,10 @@ def _rhs(u, out, eq):
     for c in prange(nchunk):
         St = S[c]
         alpha[c, :] = 0.0
-        w = np.empty((6, hp[7] if ham >= 2 else 1))  # user-Hamiltonian scratch
+        if hp is not None:
+            w = np.empty((6, hp[7]))  # user-Hamiltonian scratch
+        else:
+            w = np.empty((6, 1))
         for r in range(c * per, min(rows, (c + 1) * per)):
             i0 = r // n1
             i1 = r - i0 * n1
@@ -212,7 +216,7 @@ def _rhs(u, out, eq):
                     for i2 in range(n2):
                         Sk[i2] = (ua[i2] - ub[i2]) * inv_h[0]
                 alpha[c, 0] = max(alpha[c, 0], _axis_terms(St, n2, inv_h[0], scheme, ham, nu, o, 9))
-            if ham >= 2:
+            if hp is not None:
                 _user_terms(St, n2, i0, i1, hp, ham == 2, w, o, alpha[c])
 
 
@@ -224,15 +228,15 @@ def _combine(out, a, u0, b, us, dt, L):
 
 
 @njit(cache=True)
-def _advance(fields, eq, cfl, max_dt, now, t_out, max_steps):
+def _advance(fields, eq, hp, cfl, max_dt, now, t_out, max_steps):
     """At most ``max_steps`` TVD-RK3 steps of u from time ``now`` towards ``t_out`` (in place).
 
-    ``fields`` = (u, two stage buffers, the right-hand side buffer); ``eq``: see :func:`_rhs`.
+    ``fields`` = (u, two stage buffers, the right-hand side buffer); ``eq``, ``hp``: see :func:`_rhs`.
 
     Returns (time reached, steps taken); the step sequence does not depend on ``max_steps``.
     """
     u, u1, u2, L = fields
-    inv_h, nu, alpha = eq[3], eq[4], eq[9]
+    inv_h, nu, alpha = eq[3], eq[4], eq[8]
     uf, u1f, u2f, Lf = u.reshape(-1), u1.reshape(-1), u2.reshape(-1), L.reshape(-1)
     inv_h2 = 0.0
     for a in range(3):
@@ -240,7 +244,7 @@ def _advance(fields, eq, cfl, max_dt, now, t_out, max_steps):
             inv_h2 += inv_h[a] * inv_h[a]
     steps = 0
     while now < t_out and steps < max_steps:
-        _rhs(u, L, eq)
+        _rhs(u, L, eq, hp)
         rate = 2.0 * nu * inv_h2
         for a in range(3):
             if u.shape[a] > 1:
@@ -251,7 +255,7 @@ def _advance(fields, eq, cfl, max_dt, now, t_out, max_steps):
         for stage in range(3):
             if stage > 0:
                 src = u1 if stage == 1 else u2
-                _rhs(src, L, eq)
+                _rhs(src, L, eq, hp)
             a0, b0 = (0.0, 1.0) if stage == 0 else ((0.75, 0.25) if stage == 1 else (1.0 / 3.0, 2.0 / 3.0))
             us = uf if stage == 0 else (u1f if stage == 1 else u2f)
             dst = u1f if stage == 0 else (u2f if stage == 1 else uf)
@@ -291,8 +295,6 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
     :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`); returns (times, snapshots, number of steps)."""
     from tqdm import tqdm
 
-    from .hamiltonians import quadratic_pack
-
     times = times_array("times", times)
     code = SCHEMES[choice("scheme", scheme, SCHEMES)]
     ham = HAMILTONIANS[numerical_hamiltonian(hamiltonian, H)] + (0 if H is None else 2)
@@ -311,9 +313,9 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
     u1, u2, L = np.empty_like(u), np.empty_like(u), np.empty_like(u)
     S = np.zeros((nchunk, 15, shape3[2] + 2 * _GHOST))
     lower3 = np.array((0.0,) * (3 - grid.ndim) + grid.lower)
-    hp = (quadratic_pack() if H is None else H.pack(grid.ndim)) + (lower3, 1.0 / inv_h, grid.ndim)
+    hp = None if H is None else H.pack(grid.ndim) + (lower3, 1.0 / inv_h, grid.ndim)
     alpha = np.zeros((nchunk, 3))
-    fields, eq = (u, u1, u2, L), (idx[0], idx[1], idx[2], inv_h, nu, code, ham, hp, S, alpha)
+    fields, eq = (u, u1, u2, L), (idx[0], idx[1], idx[2], inv_h, nu, code, ham, S, alpha)
     snaps = np.empty((times.size,) + grid.shape)
     now, steps = 0.0, 0
     threads = get_num_threads()
@@ -322,7 +324,7 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
             set_num_threads(threads if parallel else 1)
             try:
                 while now < t_out:
-                    reached, k = _advance(fields, eq, cfl, max_dt, now, float(t_out), _STEPS_PER_CALL)
+                    reached, k = _advance(fields, eq, hp, cfl, max_dt, now, float(t_out), _STEPS_PER_CALL)
                     bar.update(reached - now)
                     now, steps = reached, steps + k
             finally:
