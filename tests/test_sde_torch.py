@@ -4,13 +4,12 @@ import sys
 
 import numpy as np
 import pytest
+import torch  # a missing torch or torchsde must fail these tests, not skip them
+import torchsde  # noqa: F401
 
 from pde_sgd import Grid, landscapes
 from pde_sgd.sde import simulate_sgd
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("torchsde")
-from pde_sgd.sde import torch_bridge as tb  # noqa: E402
+from pde_sgd.sde import torch_bridge as tb
 
 L = landscapes.double_well(2)
 BETA, T, DT, N = 3.0, 1.0, 0.01, 3000
@@ -82,7 +81,6 @@ def test_bridge_bad_input():
 
 
 def test_run_is_seeded_and_leaves_the_global_torch_rng_alone():
-    torch = pytest.importorskip("torch")
     sde = tb.make_sde(landscapes.double_well(2), np.diag([1.0, 0.3]), 2.0, device="cpu")
     state = torch.random.get_rng_state()
     a = tb.run(sde, np.zeros(2), 0.2, 0.01, 16, seed=5)["x"]
