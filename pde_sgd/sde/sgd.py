@@ -17,7 +17,7 @@ from numba import njit, prange
 from ..grid import Grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import choice, finite_array, positive, positive_int
+from ..validation import choice, finite_array, positive, positive_int, require_instance
 from .common import check_explicit_stability, initial_states, resolve_beta, step_counts
 from .fields import Diffusion, Drift, as_diffusion
 from .finite_sum import QuadraticFiniteSum, batch_mean
@@ -191,6 +191,8 @@ def minibatch_sgd(problem: QuadraticFiniteSum, eta: float, batch_size: int, x0, 
     :func:`simulate_sgd` with D = problem.diffusion() and beta = 2 b / eta. Returns a Result of kind
     ``"sde.minibatch_sgd"`` with ``iterations`` (n_saves,), ``times`` = eta * iterations and ``x``.
     """
+    require_instance("problem", problem, QuadraticFiniteSum, "a pde_sgd.sde.QuadraticFiniteSum")
+    n_chains = positive_int("n_chains", n_chains)
     eta = positive("eta", eta)
     b = problem._batch(batch_size, replace)
     x = initial_states(x0, n_chains, problem.dim)
