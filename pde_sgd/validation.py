@@ -1,6 +1,7 @@
 """Input checks shared by every solver: each raises ValueError naming the parameter and what is allowed."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -110,6 +111,18 @@ def seed_int(seed: Any, name: str = "seed") -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {seed!r}")
     return int(seed)
+
+
+LONG_RUN_WORK = 1e10  # elementary updates (~10 minutes at ~50 ns each) above which a run is announced
+
+
+def warn_long_run(what: str, work: float, detail: str) -> None:
+    """RuntimeWarning with the estimated work when ``work`` (elementary updates) exceeds LONG_RUN_WORK, so a run
+    that cannot finish soon says so before it starts."""
+    if work > LONG_RUN_WORK:
+        warnings.warn(f"{what}: about {work:.2g} elementary updates ({detail}), i.e. roughly "
+                      f"{work * 5e-8 / 60:.3g} min at 50 ns each on one core; reduce the grid or the time span",
+                      RuntimeWarning, stacklevel=3)
 
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:

@@ -194,3 +194,25 @@ def test_cross_diffusion_undershoot_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fp_ok.steady_state()  # monotone: no warning
+
+
+def test_long_runs_are_announced_before_they_start(monkeypatch):
+    """solve_viscous on 4096^2 to t = 0.1 (the audit's ~65 h run) and expm over a long span warn with the
+    estimated work before starting; small runs do not warn."""
+    from pde_sgd import validation
+    g = Grid([-1, -1], [1, 1], [4096, 4096])
+    steps = 0.1 * 2 * (2 * 0.5 / 10.0 / g.spacing[0] ** 2) / 0.5
+    assert 3 * steps * g.size > 1e12  # the estimate the solver computes: far beyond LONG_RUN_WORK
+    monkeypatch.setattr(validation, "LONG_RUN_WORK", 1e3)
+    g_small = Grid([-1, -1], [1, 1], [32, 32])
+    f = landscapes.rastrigin(2).on_grid(g_small)
+    with pytest.warns(RuntimeWarning, match="hj viscous solver: about .* elementary updates"):
+        hj.solve_viscous(f, g_small, [0.01], 10.0)
+    fp = FokkerPlanck(G1, landscapes.double_well(1), 1.0)
+    with pytest.warns(RuntimeWarning, match=r"evolve\(method='expm'\): about"):
+        fp.evolve(np.ones(40), [0.0, 50.0], method="expm")
+    monkeypatch.setattr(validation, "LONG_RUN_WORK", 1e10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hj.solve_viscous(f, g_small, [0.01], 10.0)
+        fp.evolve(np.ones(40), [0.0, 0.5], method="expm")
