@@ -216,3 +216,14 @@ def test_long_runs_are_announced_before_they_start(monkeypatch):
         warnings.simplefilter("error")
         hj.solve_viscous(f, g_small, [0.01], 10.0)
         fp.evolve(np.ones(40), [0.0, 0.5], method="expm")
+
+
+def test_steady_state_names_exp_underflow_not_a_vanishing_D():
+    """beta (max f - min f) = 5e6: exp(-beta f) underflows and the reduced system is singular; the message
+    names the underflow (it said "D may vanish on a whole axis"), with no raw scipy warning."""
+    fp = FokkerPlanck(Grid(-4, 4, 60), landscapes.double_well(1), beta=1e5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"beta \* \(max f - min f\) = 5.2.e\+06 > 700, so exp\(-beta f\) "
+                                             r"underflows"):
+            fp.steady_state()

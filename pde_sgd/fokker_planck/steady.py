@@ -16,10 +16,11 @@ needed beyond that.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import MatrixRankWarning, spsolve
 
 
 def lu_bytes_estimate(shape: tuple[int, ...]) -> float:
@@ -74,7 +75,9 @@ def steady_state(L: sp.csr_matrix, pivot: int, cell_volume: float) -> np.ndarray
     rhs = -np.asarray(Lc[keep][:, [pivot]].todense()).ravel()
     rho = np.empty(n)
     rho[pivot] = 1.0
-    rho[keep] = spsolve(A.tocsc(), rhs)
+    with warnings.catch_warnings():  # a singular system is reported below, in words
+        warnings.simplefilter("ignore", MatrixRankWarning)
+        rho[keep] = spsolve(A.tocsc(), rhs)
     if not np.all(np.isfinite(rho)):
         raise ValueError("the generator has no unique steady state (singular reduced system): D may vanish on "
                          "a whole axis, disconnecting cells")
