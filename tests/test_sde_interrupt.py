@@ -54,3 +54,16 @@ def test_ctrl_c_interrupts_a_long_ensemble_between_chunks(monkeypatch):
     # before, and a SystemError when the interrupt landed in Numba's return path)
     assert 0 < sum(done) < n_steps / 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_ctrl_c_during_the_last_chunk_is_not_swallowed(monkeypatch):
+    real = sgd.integrate
+
+    def interrupted_kernel(*a):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while "the kernel runs": held by the deferred handler
+        return real(*a)
+
+    monkeypatch.setattr(sgd, "integrate", interrupted_kernel)
+    with pytest.raises(KeyboardInterrupt):
+        simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], 1e-3, 10, 4, seed=0)  # a single chunk
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
