@@ -3,6 +3,7 @@
     pde-sgd figures [--only NAME ...] [--full] [--out DIR]   regenerate the theory figures (figures/fig_*.py)
     pde-sgd list                                              list the figure scripts and what each shows
     pde-sgd capture ...                                       capture D and Hessian spectra of a network
+    pde-sgd sweep NAME | --list                               run a named parameter sweep (see sweep --help)
 
 Every figure script in ``figures/`` defines ``make(out_dir, full=False) -> list[Path]`` and a one-line module
 docstring saying what it shows. ``--only`` takes figure names, each matching a script's name exactly or as a
@@ -114,15 +115,20 @@ def _parser() -> argparse.ArgumentParser:
                      help="figures to run: a name (f1_hj or fig_f1_hj) or a prefix at a '_' (f1 runs "
                           "f1_densities and f1_hj, not f10); default: all")
     fig.add_argument("--full", action="store_true", help="publication setting (slower) instead of the quick one")
-    fig.add_argument("--out", type=Path, default=FIGURES_DIR / "out", help="output folder (default: figures/out of the source tree)")
+    fig.add_argument("--out", type=Path, default=FIGURES_DIR / "out",
+                     help="output folder (default: figures/out of the source tree)")
     sub.add_parser("list", help="list the figure scripts and what each shows")
     sub.add_parser("capture", add_help=False,
                    help="capture gradient-noise D and Hessian spectra of a small network (see capture --help)")
+    sub.add_parser("sweep", add_help=False, help="run a named parameter sweep, or --list them (see sweep --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:
+        from .sweeps.cli import main as sweep_main
+        return sweep_main(argv[1:])
     if argv[:1] == ["capture"]:
         from .networks.capture_cli import main as capture_main  # torch is imported only here
         return capture_main(argv[1:])
