@@ -12,6 +12,14 @@ from pde_sgd.sde import sgd, simulate_sgd
 A = np.array([[2.0, 0.5], [0.5, 1.0]])
 
 
+@pytest.fixture(autouse=True)
+def default_ctrl_c():
+    """These tests are about Python's own Ctrl-C handler: install it (another test may have left its own)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def _run(save_every, scheme="milstein"):
     grid = Grid([-4, -4], [4, 4], [16, 16])
     X, Y = grid.coords

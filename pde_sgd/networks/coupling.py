@@ -83,8 +83,9 @@ def phi_vs_f(grid: Grid, f: np.ndarray, phi: np.ndarray, rho: np.ndarray, mass: 
     phi = np.asarray(phi, dtype=float)  # may be +inf where rho_ss vanishes (outside the cells compared)
     if phi.shape != grid.shape:
         raise ValueError(f"phi must have shape {grid.shape}, got {phi.shape}")
-    if np.any(rho < 0) or not rho.sum() > 0:
-        raise ValueError("rho must be >= 0 with positive mass")
+    rho = np.maximum(rho, 0.0)  # cross-diffusion undershoots carry no mass
+    if not rho.sum() > 0:
+        raise ValueError("rho must have positive mass")
     order = np.argsort(rho.ravel())[::-1]
     keep = order[: int(np.searchsorted(np.cumsum(rho.ravel()[order]) / rho.sum(), mass)) + 1]
     w = rho.ravel()[keep] / rho.ravel()[keep].sum()
