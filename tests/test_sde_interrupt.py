@@ -30,8 +30,9 @@ def _run(save_every, scheme="milstein"):
                         scheme=scheme, save_every=save_every)["x"]
 
 
-@pytest.mark.parametrize("save_every", [None, 5, 3, 60])
-@pytest.mark.parametrize("chunk_steps", [1, 4, 7])
+# chunks aligned with the saves (5 | 10), a save interval split over chunks (3 < 5, 4 < 60, 7 < 60: only the
+# interval's end kept), and the default save_every = n_steps split into 7-step chunks
+@pytest.mark.parametrize("save_every, chunk_steps", [(5, 10), (5, 3), (60, 4), (None, 7), (3, 2)])
 def test_chunking_gives_the_same_paths_bit_for_bit(monkeypatch, save_every, chunk_steps):
     whole = _run(save_every)
     calls = []
