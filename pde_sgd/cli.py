@@ -3,6 +3,7 @@
     pde-sgd figures [--only NAME ...] [--full] [--out DIR]   regenerate the theory figures (figures/fig_*.py)
     pde-sgd list                                              list the figure scripts
     pde-sgd capture ...                                       capture D and Hessian spectra of a network
+    pde-sgd train ...                                         train a digits model with the seeds' optimizers
 
 Every figure script in ``figures/`` defines ``make(out_dir, full=False) -> list[Path]``.
 """
@@ -71,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list the figure scripts")
     sub.add_parser("capture", add_help=False,
                    help="capture gradient-noise D and Hessian spectra of a small network (see capture --help)")
+    sub.add_parser("train", add_help=False, help="train a digits model with SGD/Entropy-SGD/Parle/... (see train --help)")
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:
+        from .training.cli import main as train_main  # torch is imported only here
+        return train_main(argv[1:])
     if argv[:1] == ["capture"]:
         from .networks.capture_cli import main as capture_main  # torch is imported only here
         return capture_main(argv[1:])

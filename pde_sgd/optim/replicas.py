@@ -118,14 +118,16 @@ class _Replicas(ExtraState, torch.optim.Optimizer):
             dist.all_reduce(total)
         return total / self.n_replicas
 
-    def _outer(self, directions: list[torch.Tensor], losses: torch.Tensor) -> None:
-        """x^a <- x^a - lr Nesterov(d^a); xbar <- mean of the replicas, written into the parameters."""
+    def _outer(self, directions: list[torch.Tensor], losses: torch.Tensor) -> torch.Tensor:
+        """x^a <- x^a - lr Nesterov(d^a); xbar <- mean of the replicas, written into the parameters; returns the
+        mean batch loss over all replicas."""
         for p, group, x, d in zip(self._params(), self._group_of(), self.replicas(), directions):
             x.add_(nesterov_(d, self.state[p], group["momentum"]), alpha=-group["lr"])
             p.copy_(self._mean(x))
         loss = self._mean(losses.reshape(-1, 1)).reshape(())
         self.stats = {"loss": float(loss), "rho": self._rho()}
         self.t += 1
+        return loss
 
     def _rho(self) -> float:
         g = self.param_groups[0]
@@ -163,8 +165,7 @@ class ElasticSGD(_Replicas):
             if group["weight_decay"]:
                 g = g.add(x, alpha=group["weight_decay"])
             dirs.append(g + self._elastic(x, p, rho))
-        self._outer(dirs, losses)
-        return losses.mean()
+        return self._outer(dirs, losses)
 
 
 class Parle(_Replicas):
@@ -220,9 +221,9 @@ class Parle(_Replicas):
                 zz.mul_(a).add_(d, alpha=1.0 - a)
         rho, scale = self._rho(), -(1.0 - a ** L) * eta
         dirs = [zz.div(scale) + self._elastic(x, p, rho) for zz, x, p in zip(z, xs, self._params())]
-        self._outer(dirs, first)
+        loss = self._outer(dirs, first)
         self.stats["gamma"] = gam
-        return first.mean()
+        return loss
 
     def _noise(self, x: torch.Tensor) -> torch.Tensor:
         """Standard normals shaped like the stacked ``x``, replica i's from its own generator."""
