@@ -46,7 +46,6 @@ class VSGD(torch.optim.Optimizer):
                     "eps": positive("eps", eps, allow_zero=True),
                     "momentum": None if momentum is None else fraction("momentum", momentum)}
         super().__init__(params, defaults)
-        self.stats: dict[str, float] = {}
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -54,52 +53,66 @@ class VSGD(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        m_sum, m_count = 0.0, 0
         for group in self.param_groups:
+            by_step: dict[int, list[torch.Tensor]] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                m = self._update(p, p.grad, group)
-                m_sum += float(m.sum())
-                m_count += m.numel()
-        if m_count:
-            self.stats = {"effective_momentum": m_sum / m_count}
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    for key in ("mu", "bg", "bhg"):
+                        state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                by_step.setdefault(state["step"], []).append(p)
+            for t, params in by_step.items():
+                self._update(params, t, group)
         return loss
 
-    def _update(self, p: torch.Tensor, ghat: torch.Tensor, group: dict) -> torch.Tensor:
-        """One element-wise VSGD step of parameter ``p``; returns its effective momentum s_ghat / (s_g + s_ghat)."""
-        lr, ps, kg, eps = group["lr"], group["ps"], group["ghattg"], group["eps"]
-        state = self.state[p]
-        if not state:
-            state["step"] = 0
-            for key in ("mu", "bg", "bhg"):
-                state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["step"] += 1
-        t = state["step"]
-        mu_prev, bg, bhg = state["mu"].clone(), state["bg"], state["bhg"]
-        if group["weight_decay"]:
-            p.mul_(1.0 - lr * group["weight_decay"])
+    def _update(self, params: list[torch.Tensor], t: int, group: dict) -> None:
+        """One VSGD step t of ``params`` (multi-tensor ops). Uses the algebraically identical, cancellation-free
+        forms Bhat_g = 2 ps + Sigma + (mu_t - mu_{t-1})^2 and Bhat_ghat = 2 K_g ps + Sigma + (mu_t - ghat_t)^2, and
+        s_g / (s_g + s_ghat) = B_g / (B_g + B_ghat) (the factor 1 / (2a) cancels)."""
+        lr, ps, kg, eps, pinned = group["lr"], group["ps"], group["ghattg"], group["eps"], group["momentum"]
+        states = [self.state[p] for p in params]
+        ghat = [p.grad for p in params]
+        mu_prev, bg, bhg = ([s[k] for s in states] for k in ("mu", "bg", "bhg"))
         two_a = 2.0 * ps + 1.0 + 1e-4
-        if t == 1:
-            sg = torch.full_like(p, 2.0 * ps / (two_a - 1.0))
-            shg = torch.full_like(p, 2.0 * kg * ps / (two_a - 1.0))
+        if t == 1:  # s = (2 ps, 2 K_g ps) / (2a - 1): the B that give them through s = B / (2a)
+            c = two_a / (two_a - 1.0)
+            bg_eff = [torch.full_like(p, 2.0 * ps * c) for p in params]
+            bhg_eff = [torch.full_like(p, 2.0 * kg * ps * c) for p in params]
         else:
-            sg, shg = bg / two_a, bhg / two_a
-        total = sg + shg
-        if group["momentum"] is None:
-            m, mu = shg / total, (ghat * sg + mu_prev * shg) / total
+            bg_eff, bhg_eff = bg, bhg
+        m = torch._foreach_div(bhg_eff, torch._foreach_add(bg_eff, bhg_eff))      # effective momentum
+        sigma = torch._foreach_mul(bg_eff, m)
+        torch._foreach_mul_(sigma, 1.0 / two_a)                                      # s_g s_ghat / (s_g + s_ghat)
+        if pinned is None:
+            mu = torch._foreach_lerp(ghat, mu_prev, m)                               # (ghat s_g + mu s_ghat) / (s_g + s_ghat)
         else:  # pinned: the same operation as Adam's first moment, exp_avg.lerp_(grad, 1 - beta1)
-            m, mu = torch.full_like(p, group["momentum"]), mu_prev.lerp(ghat, 1.0 - group["momentum"])
-        m2 = sg * shg / total + mu * mu
-        bg_hat = 2.0 * ps + m2 - 2.0 * mu * mu_prev + mu_prev * mu_prev
-        bhg_hat = 2.0 * kg * ps + m2 - 2.0 * ghat * mu + ghat * ghat
-        rho1, rho2 = t ** -group["tau1"], t ** -group["tau2"]
-        bg.mul_(1.0 - rho1).add_(bg_hat, alpha=rho1)
-        bhg.mul_(1.0 - rho2).add_(bhg_hat, alpha=rho2)
-        state["mu"].copy_(mu)
-        state["momentum"] = m
-        p.addcdiv_(mu, m2.sqrt().add_(eps), value=-lr)
-        return m
+            mu = torch._foreach_lerp(mu_prev, ghat, 1.0 - pinned)
+            m = [torch.full_like(p, pinned) for p in params]
+        r, q = torch._foreach_sub(mu, mu_prev), torch._foreach_sub(mu, ghat)
+        bg_hat, bhg_hat = torch._foreach_addcmul(sigma, r, r), torch._foreach_addcmul(sigma, q, q)
+        torch._foreach_add_(bg_hat, 2.0 * ps)
+        torch._foreach_add_(bhg_hat, 2.0 * kg * ps)
+        torch._foreach_lerp_(bg, bg_hat, t ** -group["tau1"])                        # B <- (1 - rho) B + rho Bhat
+        torch._foreach_lerp_(bhg, bhg_hat, t ** -group["tau2"])
+        denom = torch._foreach_addcmul(sigma, mu, mu)                                # m2 = Sigma + mu^2
+        torch._foreach_sqrt_(denom)
+        torch._foreach_add_(denom, eps)
+        if group["weight_decay"]:
+            torch._foreach_mul_(params, 1.0 - lr * group["weight_decay"])
+        torch._foreach_addcdiv_(params, mu, denom, value=-lr)
+        for s, mu_i, m_i in zip(states, mu, m):
+            s["mu"], s["momentum"] = mu_i, m_i
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """``effective_momentum``: the mean of the element-wise effective momentum over all parameters."""
+        ms = self.effective_momentum()
+        n = sum(m.numel() for m in ms)
+        return {"effective_momentum": float(sum(float(m.sum()) for m in ms)) / n} if n else {}
 
     def effective_momentum(self) -> list[torch.Tensor]:
         """The current element-wise effective momentum s_ghat / (s_g + s_ghat) of each parameter that has stepped."""
