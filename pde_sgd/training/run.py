@@ -140,7 +140,7 @@ class Trainer:
     def try_resume(self) -> bool:
         """Load the newest checkpoint that every process has; True if one was loaded."""
         steps = self._steps_on_disk()
-        latest = torch.tensor(steps[-1] if steps else -1)
+        latest = torch.tensor(steps[-1] if steps else -1, device=self.train.X.device)  # nccl: on the GPU
         if self.cfg.distributed:
             import torch.distributed as dist
             dist.all_reduce(latest, op=dist.ReduceOp.MIN)
@@ -212,7 +212,7 @@ class Trainer:
         """Processes of a distributed run stop together: any one interrupted stops all at the same step."""
         if self.cfg.distributed:
             import torch.distributed as dist
-            flag = torch.tensor(int(self._stop))
+            flag = torch.tensor(int(self._stop), device=self.train.X.device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             self._stop = bool(flag)
 
