@@ -157,3 +157,11 @@ def test_L_must_agree_across_groups_and_state_dict_must_be_ours():
     sgd = torch.optim.SGD(m.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="state_dict"):
         EntropySGD(m.parameters()).load_state_dict(sgd.state_dict())
+
+
+def test_group_options_are_checked():
+    m = _model()
+    with pytest.raises(ValueError, match="gamma"):
+        EntropySGD([{"params": m[0].parameters(), "gamma": 0.0}, {"params": m[2].parameters()}])
+    with pytest.raises(ValueError, match="unknown option"):
+        EntropySGD([{"params": m.parameters(), "scope": 0.1}])

@@ -160,3 +160,13 @@ def test_bad_hyper_parameters(cls, kw, name):
 def test_step_needs_a_gradient_source():
     with pytest.raises(ValueError, match="closure"):
         ElasticSGD(_model().parameters()).step()
+
+
+def test_param_group_options_are_checked_like_the_constructors():
+    m = _model()
+    with pytest.raises(ValueError, match="unknown option.*lrr"):
+        Parle([{"params": m[0].parameters(), "lrr": 0.1}])
+    with pytest.raises(ValueError, match="rho"):
+        ElasticSGD([{"params": m[0].parameters(), "rho": -1.0}, {"params": m[2].parameters()}])
+    opt = ElasticSGD([{"params": m[0].parameters(), "lr": 0.05}, {"params": m[2].parameters()}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.1]

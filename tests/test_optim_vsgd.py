@@ -119,3 +119,11 @@ def test_vsgd_param_groups_closure_state_dict_round_trip():
 def test_vsgd_bad_hyper_parameters(kw, name):
     with pytest.raises(ValueError, match=name):
         VSGD([torch.zeros(2, requires_grad=True)], **kw)
+
+
+def test_vsgd_unknown_or_bad_group_options():
+    x = torch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="unknown option"):
+        VSGD([{"params": [x], "beta1": 0.9}])
+    with pytest.raises(ValueError, match="tau1"):
+        VSGD([{"params": [x], "tau1": 2.0}])

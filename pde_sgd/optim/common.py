@@ -9,6 +9,8 @@ gradient (single-tensor path), so that an optimizer built on it reduces to torch
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -23,6 +25,41 @@ def fraction(name: str, value: float, *, allow_one: bool = False) -> float:
     return v
 
 
+def nonnegative(name: str, value: float) -> float:
+    return positive(name, value, allow_zero=True)
+
+
+def optional_fraction(name: str, value: float | None) -> float | None:
+    return None if value is None else fraction(name, value)
+
+
+def count(name: str, value: int) -> int:
+    """An integer >= 0 (L of Entropy-SGD)."""
+    return positive_int(name, value, minimum=0)
+
+
+def cap(name: str, value: float) -> float:
+    """A coupling cap: > 0, or inf for none."""
+    return value if isinstance(value, float) and math.isinf(value) and value > 0 else positive(name, value)
+
+
+class CheckedGroups:
+    """Mixin: the options of the constructor and of every param group pass the same checks (``CHECKS``: option
+    name -> check(name, value) returning the value or raising ValueError); unknown options are refused."""
+
+    CHECKS: dict[str, Callable[[str, Any], Any]] = {}
+
+    @classmethod
+    def checked(cls, options: dict) -> dict:
+        unknown = sorted(set(options) - set(cls.CHECKS) - {"params"})
+        if unknown:
+            raise ValueError(f"unknown option(s) {unknown} for {cls.__name__}; allowed: {', '.join(cls.CHECKS)}")
+        return {k: v if k == "params" else cls.CHECKS[k](k, v) for k, v in options.items()}
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(self.checked(dict(param_group)))  # type: ignore[misc]
+
+
 def nesterov_(grad: torch.Tensor, state: dict, momentum: float, key: str = "momentum_buffer") -> torch.Tensor:
     """The Nesterov direction for ``grad``, updating ``state[key]`` exactly as torch.optim.SGD does."""
     if not momentum:
@@ -35,19 +72,21 @@ def nesterov_(grad: torch.Tensor, state: dict, momentum: float, key: str = "mome
     return grad.add(buf, alpha=momentum)
 
 
+def inner_momentum(group: dict) -> float:
+    """The inner loop's momentum: ``inner_momentum``, or the outer ``momentum`` when None (the reference code)."""
+    return group["momentum"] if group["inner_momentum"] is None else group["inner_momentum"]
+
+
 def capped_growth(value: float, rate: float, cap: float, t: int) -> float:
     """The coupling schedule of the seeds' codes: value (1 + rate)^t, capped at ``cap``."""
     return min(value * (1.0 + rate) ** t, cap)
 
 
-def check_schedule(name: str, value: float, rate: float, cap: float, *, allow_zero: bool) -> tuple[float, float, float]:
-    """Validate (value, growth rate, cap) of a coupling schedule; cap >= value."""
-    value = positive(name, value, allow_zero=allow_zero)
-    rate = positive("scoping", rate, allow_zero=True)
-    cap = positive(f"{name}_max", cap) if not math.isinf(cap) else cap
-    if cap < value:
-        raise ValueError(f"{name}_max must be >= {name} = {value!r}, got {cap!r}")
-    return value, rate, cap
+def check_caps(options: dict, *names: str) -> None:
+    """Each coupling's cap ``<name>_max`` must be >= its starting value ``<name>``."""
+    for name in names:
+        if options[f"{name}_max"] < options[name]:
+            raise ValueError(f"{name}_max must be >= {name} = {options[name]!r}, got {options[f'{name}_max']!r}")
 
 
 def seeded_generator(seed: int) -> torch.Generator:

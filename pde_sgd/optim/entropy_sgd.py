@@ -25,11 +25,12 @@ from collections.abc import Callable
 
 import torch
 
-from ..validation import positive, positive_int
-from .common import ExtraState, fraction, nesterov_, seeded_generator
+from ..validation import positive
+from .common import (CheckedGroups, ExtraState, count, fraction, inner_momentum, nesterov_, nonnegative,
+                     optional_fraction, seeded_generator)
 
 
-class EntropySGD(ExtraState, torch.optim.Optimizer):
+class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
     """Entropy-SGD. ``step(closure)``: ``closure()`` draws a mini-batch, zeroes and back-propagates its loss at
     the current parameters and returns the loss (the usual torch closure); it is called L times per step
     (once for L = 0). The step returns the loss of the first call (the batch loss at x).
@@ -41,16 +42,16 @@ class EntropySGD(ExtraState, torch.optim.Optimizer):
     |x - mu|, ``angle`` (degrees) between the two, and ``gamma`` (gamma_t used).
     """
 
+    CHECKS = {"lr": positive, "momentum": fraction, "L": count, "inner_lr": positive, "gamma": positive,
+              "scoping": nonnegative, "noise": nonnegative, "alpha": fraction, "weight_decay": nonnegative,
+              "inner_momentum": optional_fraction}
+
     def __init__(self, params, lr: float = 0.1, momentum: float = 0.9, L: int = 5, inner_lr: float = 0.1,
                  gamma: float = 0.03, scoping: float = 1e-3, noise: float = 1e-4, alpha: float = 0.75,
                  seed: int = 0, *, weight_decay: float = 0.0, inner_momentum: float | None = None) -> None:
-        momentum = fraction("momentum", momentum)
-        defaults = {"lr": positive("lr", lr), "momentum": momentum, "L": positive_int("L", L, minimum=0),
-                    "inner_lr": positive("inner_lr", inner_lr), "gamma": positive("gamma", gamma),
-                    "scoping": positive("scoping", scoping, allow_zero=True),
-                    "noise": positive("noise", noise, allow_zero=True), "alpha": fraction("alpha", alpha),
-                    "weight_decay": positive("weight_decay", weight_decay, allow_zero=True),
-                    "inner_momentum": momentum if inner_momentum is None else fraction("inner_momentum", inner_momentum)}
+        defaults = self.checked({"lr": lr, "momentum": momentum, "L": L, "inner_lr": inner_lr, "gamma": gamma,
+                                 "scoping": scoping, "noise": noise, "alpha": alpha, "weight_decay": weight_decay,
+                                 "inner_momentum": inner_momentum})
         super().__init__(params, defaults)
         if len({g["L"] for g in self.param_groups}) != 1:
             raise ValueError(f"L must be the same in every param group, got {[g['L'] for g in self.param_groups]}")
@@ -107,7 +108,7 @@ class EntropySGD(ExtraState, torch.optim.Optimizer):
                         d = d.add(p, alpha=group["weight_decay"])
                     if step == 0:
                         sgrad.append(d.clone())
-                    d = nesterov_(d, bufs[p], group["inner_momentum"])
+                    d = nesterov_(d, bufs[p], inner_momentum(group))
                     d = d.add(p - x[p], alpha=gam)
                     p.add_(d, alpha=-eta)
                     if eps:

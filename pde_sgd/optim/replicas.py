@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from ..validation import positive, positive_int
-from .common import ExtraState, capped_growth, check_schedule, fraction, nesterov_, seeded_generator
+from .common import (CheckedGroups, ExtraState, cap, capped_growth, check_caps, fraction, inner_momentum, nesterov_,
+                     nonnegative, optional_fraction, seeded_generator)
 
 Batched = Callable[[list[torch.Tensor]], tuple[torch.Tensor, list[torch.Tensor]]]
 
@@ -43,7 +44,7 @@ def replica_seed(seed: int, replica: int) -> int:
     return int(np.random.SeedSequence([positive_int("seed", seed, minimum=0), replica]).generate_state(1)[0])
 
 
-class _Replicas(ExtraState, torch.optim.Optimizer):
+class _Replicas(CheckedGroups, ExtraState, torch.optim.Optimizer):
     """Replica bookkeeping shared by :class:`ElasticSGD` and :class:`Parle`."""
 
     def __init__(self, params, defaults: dict, n_replicas: int, seed: int, distributed: bool) -> None:
@@ -138,21 +139,23 @@ class _Replicas(ExtraState, torch.optim.Optimizer):
         return (x - p).mul_(rho)
 
 
-def _common_defaults(lr, momentum, rho, scoping, rho_max, weight_decay) -> dict:
-    rho, scoping, rho_max = check_schedule("rho", rho, scoping, rho_max, allow_zero=True)
-    return {"lr": positive("lr", lr), "momentum": fraction("momentum", momentum), "rho": rho, "scoping": scoping,
-            "rho_max": rho_max, "weight_decay": positive("weight_decay", weight_decay, allow_zero=True)}
+ELASTIC_CHECKS = {"lr": positive, "momentum": fraction, "rho": nonnegative, "scoping": nonnegative, "rho_max": cap,
+                  "weight_decay": nonnegative}
 
 
 class ElasticSGD(_Replicas):
     """Elastic-SGD with ``n_replicas`` replicas; rho (coupling r, >= 0) grows as rho (1 + scoping)^t up to
     rho_max. ``step(closure=None, *, batched=None)``: see the module docstring."""
 
+    CHECKS = ELASTIC_CHECKS
+
     def __init__(self, params, lr: float = 0.1, *, n_replicas: int = 3, momentum: float = 0.9, rho: float = 0.01,
                  scoping: float = 1e-3, rho_max: float = 10.0, weight_decay: float = 0.0, seed: int = 0,
                  distributed: bool = False) -> None:
-        super().__init__(params, _common_defaults(lr, momentum, rho, scoping, rho_max, weight_decay), n_replicas,
-                         seed, distributed)
+        defaults = self.checked({"lr": lr, "momentum": momentum, "rho": rho, "scoping": scoping, "rho_max": rho_max,
+                                 "weight_decay": weight_decay})
+        check_caps(defaults, "rho")
+        super().__init__(params, defaults, n_replicas, seed, distributed)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None, *,  # type: ignore[override]
@@ -174,18 +177,19 @@ class Parle(_Replicas):
     mean. ``inner_momentum`` None reuses ``momentum`` as the reference code does. ``step(closure=None, *,
     batched=None)`` calls the closure L times per replica; the returned loss is the mean batch loss at x^a."""
 
+    CHECKS = {**ELASTIC_CHECKS, "L": positive_int, "inner_lr": positive, "gamma": nonnegative, "gamma_max": cap,
+              "noise": nonnegative, "alpha": fraction, "inner_momentum": optional_fraction}
+
     def __init__(self, params, lr: float = 0.1, *, n_replicas: int = 3, L: int = 5, momentum: float = 0.9,
                  inner_lr: float = 0.1, gamma: float = 0.01, rho: float = 0.01, scoping: float = 1e-3,
                  gamma_max: float = 1.0, rho_max: float = 10.0, noise: float = 0.0, alpha: float = 0.75,
                  weight_decay: float = 0.0, inner_momentum: float | None = None, seed: int = 0,
                  distributed: bool = False) -> None:
-        defaults = _common_defaults(lr, momentum, rho, scoping, rho_max, weight_decay)
-        gamma, _, gamma_max = check_schedule("gamma", gamma, scoping, gamma_max, allow_zero=True)
-        defaults.update(L=positive_int("L", L), inner_lr=positive("inner_lr", inner_lr), gamma=gamma,
-                        gamma_max=gamma_max, noise=positive("noise", noise, allow_zero=True),
-                        alpha=fraction("alpha", alpha),
-                        inner_momentum=defaults["momentum"] if inner_momentum is None
-                        else fraction("inner_momentum", inner_momentum))
+        defaults = self.checked({"lr": lr, "momentum": momentum, "rho": rho, "scoping": scoping, "rho_max": rho_max,
+                                 "weight_decay": weight_decay, "L": L, "inner_lr": inner_lr, "gamma": gamma,
+                                 "gamma_max": gamma_max, "noise": noise, "alpha": alpha,
+                                 "inner_momentum": inner_momentum})
+        check_caps(defaults, "rho", "gamma")
         super().__init__(params, defaults, n_replicas, seed, distributed)
         for key in ("L", "inner_lr", "alpha"):
             if len({g[key] for g in self.param_groups}) != 1:
@@ -212,7 +216,7 @@ class Parle(_Replicas):
             for group, x, d, zz, g, buf in zip(groups, xs, delta, z, grads, bufs):
                 if group["weight_decay"]:
                     g = g.add(x + d, alpha=group["weight_decay"])
-                e = nesterov_(g, buf, group["inner_momentum"])
+                e = nesterov_(g, buf, inner_momentum(group))
                 if gam:
                     e = e.add(d, alpha=gam)
                 d.add_(e, alpha=-eta)

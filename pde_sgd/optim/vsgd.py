@@ -24,27 +24,31 @@ from collections.abc import Callable
 import torch
 
 from ..validation import positive
-from .common import fraction
+from .common import CheckedGroups, nonnegative, optional_fraction
 
 
-class VSGD(torch.optim.Optimizer):
+def _rate(name: str, tau: float) -> float:
+    """A forgetting exponent tau in (0, 1]."""
+    if not 0.0 < positive(name, tau) <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {tau!r}")
+    return float(tau)
+
+
+class VSGD(CheckedGroups, torch.optim.Optimizer):
     """VSGD with the authors' defaults (lr 0.1, K_g = ``ghattg`` = 30, ``ps`` = 1e-8, tau1 = 0.81, tau2 = 0.9).
 
     ``momentum``: None (the algorithm) or a value in [0, 1) that pins the effective momentum (the Adam limit;
     the variances still update). After each step ``stats["effective_momentum"]`` is its mean over all elements.
     """
 
+    CHECKS = {"lr": positive, "ghattg": positive, "ps": positive, "tau1": _rate, "tau2": _rate,
+              "weight_decay": nonnegative, "eps": nonnegative, "momentum": optional_fraction}
+
     def __init__(self, params, lr: float = 0.1, *, ghattg: float = 30.0, ps: float = 1e-8, tau1: float = 0.81,
                  tau2: float = 0.9, weight_decay: float = 0.0, eps: float = 1e-8,
                  momentum: float | None = None) -> None:
-        for name, tau in (("tau1", tau1), ("tau2", tau2)):
-            if not 0.0 < positive(name, tau) <= 1.0:
-                raise ValueError(f"{name} must be in (0, 1], got {tau!r}")
-        defaults = {"lr": positive("lr", lr), "ghattg": positive("ghattg", ghattg), "ps": positive("ps", ps),
-                    "tau1": float(tau1), "tau2": float(tau2),
-                    "weight_decay": positive("weight_decay", weight_decay, allow_zero=True),
-                    "eps": positive("eps", eps, allow_zero=True),
-                    "momentum": None if momentum is None else fraction("momentum", momentum)}
+        defaults = self.checked({"lr": lr, "ghattg": ghattg, "ps": ps, "tau1": tau1, "tau2": tau2,
+                                 "weight_decay": weight_decay, "eps": eps, "momentum": momentum})
         super().__init__(params, defaults)
 
     @torch.no_grad()
