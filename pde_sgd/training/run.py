@@ -184,7 +184,9 @@ class Trainer:
                 bar.update(1)
                 if self.step % self.steps_per_epoch == 0:
                     self._evaluate()
-                    bar.set_postfix(loss=f"{np.mean(running):.3f}", test_acc=f"{1 - self.curves['test_error'][-1]:.3f}")
+                if self.progress and (self.step % 20 == 0 or self.step % self.steps_per_epoch == 0):
+                    bar.set_postfix(loss=f"{np.mean(running):.3f}", test_acc=f"{1 - self.curves['test_error'][-1]:.3f}",
+                                    refresh=False)
                 self._agree_on_stop()
                 if self.step % self.checkpoint_every == 0 or self.step % self.steps_per_epoch == 0 or self._stop:
                     self.save_checkpoint()
