@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_figure, subplots  # noqa: E402
 from simulations.optimizers import MODELS, OPTIMIZERS, optimizer_runs, summarize, table  # noqa: E402
 
-X_AXES = (("epoch", "epochs"), ("effective_epoch", "effective epochs (gradient evaluations x B / N)"),
+X_AXES = (("epoch", "epochs"), ("effective_epoch", "effective epochs (gradient evaluations per replica x B / N)"),
           ("wall_time", "training wall-clock (s)"))
 
 
@@ -39,7 +39,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         axes[i, 0].legend(fontsize=7)
         axes[i, 3].axis("off")
     p = summary.params
-    rows = [f"{'final test error %':<13}" + "".join(f"{m:>15}" for m in MODELS)]
+    rows = ["final test error (%), mean ± std", f"{'':<13}" + "".join(f"{m:>15}" for m in MODELS)]
     for j, o in enumerate(OPTIMIZERS):
         rows.append(f"{o:<13}" + "".join(f"{100 * summary['mean_test_error'][i, j]:8.2f} ± {100 * summary['std_test_error'][i, j]:4.2f}"
                                          for i in range(len(MODELS))))
