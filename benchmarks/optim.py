@@ -103,7 +103,7 @@ def parle_engines(n: int, repeats: int, distributed: bool, threads: int) -> dict
             "--threads", str(threads)]
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        engines = {"in-process vmapped": [], "in-process sequential": ["--no-vmap"]}
+        engines = {"in-process vmapped": ["--vmap", "on"], "in-process sequential": ["--vmap", "off"]}
         if distributed:
             engines[f"{n} torchrun processes"] = ["--distributed"]
         for name, extra in engines.items():

@@ -60,7 +60,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
 
 
 def test_distributed_elastic_sgd_equals_the_in_process_run(tmp_path):
-    args = ["--optim", "elastic-sgd", "--replicas", "2", "--rho", "0.1", "--epochs", "1", "--no-progress"]
+    args = ["--optim", "elastic-sgd", "--replicas", "2", "--rho", "0.1", "--epochs", "1", "--vmap", "on", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     run = subprocess.run([sys.executable, "-m", "pde_sgd.cli", "train", *args, "--distributed",
                           "--out", str(tmp_path / "dist")], env=env, capture_output=True, text=True, timeout=300)

@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=32, help="MLP hidden width")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    p.add_argument("--no-vmap", action="store_true", help="replicas one after another instead of torch.func.vmap")
+    p.add_argument("--vmap", choices=("auto", "on", "off"), default="auto",
+                   help="replicas' gradients in one torch.func.vmap call (auto: on CUDA only; on the CPU one after "
+                        "another is faster for these small models)")
     p.add_argument("--distributed", action="store_true", help="one torchrun process per replica (gloo on CPU)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
     p.add_argument("--checkpoint-every", type=int, default=100, help="outer steps between checkpoints")
@@ -61,7 +63,7 @@ def _config(ns: argparse.Namespace) -> TrainConfig:
     return TrainConfig(model=ns.model, optim=ns.optim, lr=ns.lr, momentum=ns.momentum, L=ns.L, gamma=ns.gamma,
                        scoping=ns.scoping, noise=ns.noise, inner_lr=ns.inner_lr, replicas=ns.replicas, rho=ns.rho,
                        L2=ns.L2, batch_size=ns.batch_size, epochs=ns.epochs, seed=ns.seed, hidden=ns.hidden,
-                       dtype=ns.dtype, device=device, vmap=not ns.no_vmap, distributed=ns.distributed)
+                       dtype=ns.dtype, device=device, vmap=ns.vmap, distributed=ns.distributed)
 
 
 def free_port() -> int:

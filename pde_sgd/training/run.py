@@ -26,7 +26,7 @@ import torch
 
 from ..optim.replicas import replica_seed, stacked_grad_fn
 from ..results import Result, atomic_write_bytes
-from .config import REPLICA_OPTIMIZERS, TrainConfig, build_optimizer
+from .config import TrainConfig, build_optimizer
 
 
 class Streams:
@@ -83,7 +83,7 @@ class Trainer:
         self.per_step: dict[str, list[float]] = {}
         self.resumed: list[int] = []
         self._stop = False
-        if cfg.optim in REPLICA_OPTIMIZERS and cfg.vmap:
+        if cfg.use_vmap:
             self._batched = stacked_grad_fn(self.module, torch.nn.functional.cross_entropy, self._stacked_batch, ids)
         else:
             self._batched = None
