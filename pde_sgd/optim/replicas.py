@@ -126,13 +126,13 @@ class _Replicas(CheckedGroups, ExtraState, torch.optim.Optimizer):
             x.add_(nesterov_(d, self.state[p], group["momentum"]), alpha=-group["lr"])
             p.copy_(self._mean(x))
         loss = self._mean(losses.reshape(-1, 1)).reshape(())
-        self.stats = {"loss": float(loss), "rho": self._rho()}
+        self.stats = {"loss": float(loss), "rho": self._rho(self.param_groups[0])}
         self.t += 1
         return loss
 
-    def _rho(self) -> float:
-        g = self.param_groups[0]
-        return capped_growth(g["rho"], g["scoping"], g["rho_max"], self.t)
+    def _rho(self, group: dict) -> float:
+        """This step's elastic coupling r_t of a param group."""
+        return capped_growth(group["rho"], group["scoping"], group["rho_max"], self.t)
 
     def _elastic(self, x: torch.Tensor, p: torch.Tensor, rho: float) -> torch.Tensor:
         """r (x^a - xbar) for the stacked replicas x of parameter p (which holds xbar)."""
@@ -162,12 +162,11 @@ class ElasticSGD(_Replicas):
              batched: Batched | None = None) -> torch.Tensor:
         xs = self.replicas()
         losses, grads = self._gradients(xs, closure, batched)
-        rho = self._rho()
         dirs = []
         for p, group, x, g in zip(self._params(), self._group_of(), xs, grads):
             if group["weight_decay"]:
                 g = g.add(x, alpha=group["weight_decay"])
-            dirs.append(g + self._elastic(x, p, rho))
+            dirs.append(g + self._elastic(x, p, self._rho(group)))
         return self._outer(dirs, losses)
 
 
@@ -195,9 +194,9 @@ class Parle(_Replicas):
             if len({g[key] for g in self.param_groups}) != 1:
                 raise ValueError(f"{key} must be the same in every param group")
 
-    def _gamma(self) -> float:
-        g = self.param_groups[0]
-        return capped_growth(g["gamma"], g["scoping"], g["gamma_max"], self.t)
+    def _gamma(self, group: dict) -> float:
+        """This step's entropic coupling g_t of a param group."""
+        return capped_growth(group["gamma"], group["scoping"], group["gamma_max"], self.t)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None, *,  # type: ignore[override]
@@ -209,7 +208,7 @@ class Parle(_Replicas):
         delta = [torch.zeros_like(x) for x in xs]   # y - x^a
         z = [torch.zeros_like(x) for x in xs]
         bufs: list[dict] = [{} for _ in xs]
-        gam, first = self._gamma(), None
+        first = None
         for step in range(L):
             losses, grads = self._gradients([x + d for x, d in zip(xs, delta)], closure, batched)
             first = losses if step == 0 else first
@@ -217,16 +216,18 @@ class Parle(_Replicas):
                 if group["weight_decay"]:
                     g = g.add(x + d, alpha=group["weight_decay"])
                 e = nesterov_(g, buf, inner_momentum(group))
-                if gam:
-                    e = e.add(d, alpha=gam)
+                if self._gamma(group):
+                    e = e.add(d, alpha=self._gamma(group))
                 d.add_(e, alpha=-eta)
                 if group["noise"]:
                     d.add_(self._noise(x), alpha=float(np.sqrt(2.0 * eta)) * group["noise"])
                 zz.mul_(a).add_(d, alpha=1.0 - a)
-        rho, scale = self._rho(), -(1.0 - a ** L) * eta
-        dirs = [zz.div(scale) + self._elastic(x, p, rho) for zz, x, p in zip(z, xs, self._params())]
+        scale = -(1.0 - a ** L) * eta
+        dirs = [zz.div(scale) + self._elastic(x, p, self._rho(group))
+                for zz, x, p, group in zip(z, xs, self._params(), groups)]
+        gamma = self._gamma(g0)
         loss = self._outer(dirs, first)
-        self.stats["gamma"] = gam
+        self.stats["gamma"] = gamma
         return loss
 
     def _noise(self, x: torch.Tensor) -> torch.Tensor:
