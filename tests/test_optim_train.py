@@ -87,3 +87,11 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path, capsys):
     Trainer(TrainConfig(epochs=1), tmp_path, progress=False).save_checkpoint()
     assert cli.main(["train", "--epochs", "2", "--out", str(tmp_path), "--no-progress"]) == 2
     assert "different run" in capsys.readouterr().out
+
+
+def test_train_options_reach_the_train_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert all(flag in out for flag in ("--optim", "-L", "--gamma", "--scoping", "--noise", "--replicas", "--distributed"))
