@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange, types
 
-from .jitfuncs import as_cfunc, is_jitted, n_arguments
+from .jitfuncs import as_cfunc, is_jitted, jit_call, n_arguments
 from .validation import finite_array, positive, positive_int, spd_matrices
 
 DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
@@ -124,7 +124,7 @@ class Diffusion:
         if self.kind in ("constant", "low_rank"):
             return np.broadcast_to(self.matrix, (pts.shape[0], self.dim, self.dim)).copy()
         if self.kind == "function":
-            return spd_matrices("D", _matrices(self.fn, pts, float(t)), self.dim)
+            return spd_matrices("D", jit_call(_matrices, self.fn, pts, float(t)), self.dim)
         from .sde.fields import GridData, interp_points
         g = GridData(self.grid, self.values, (self.dim, self.dim))
         return interp_points(*g.arrays(), pts).reshape(-1, self.dim, self.dim)

@@ -13,8 +13,6 @@ from numba import cfunc
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.core.registry import CPUDispatcher
 
-# first-class function arguments are a "experimental" numba feature that the kernels rely on deliberately
-warnings.filterwarnings("ignore", category=NumbaExperimentalFeatureWarning)
 
 _CFUNCS: dict = {}  # (function, signature) -> its cfunc
 
@@ -45,10 +43,19 @@ def as_cfunc(name: str, fn, sig):
         key = (fn, str(sig))
         if key not in _CFUNCS:
             try:
-                _CFUNCS[key] = cfunc(sig, cache=True)(fn.py_func)
+                _CFUNCS[key] = jit_call(cfunc(sig, cache=True), fn.py_func)
             except RuntimeError:  # no file to cache next to (interactive / exec'd code): compile without cache
-                _CFUNCS[key] = cfunc(sig)(fn.py_func)
+                _CFUNCS[key] = jit_call(cfunc(sig), fn.py_func)
             except Exception as exc:  # a typing error in user code: name the argument
                 raise ValueError(f"{name} could not be compiled with signature {sig}: {exc}") from exc
         return _CFUNCS[key]
     raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
+
+
+def jit_call(kernel, *args):
+    """``kernel(*args)`` with Numba's "first-class function type is experimental" warning silenced: the kernels
+    take cfunc arguments deliberately, and the warning (raised while compiling) must not become an error where
+    a caller turns warnings into errors."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=NumbaExperimentalFeatureWarning)
+        return kernel(*args)

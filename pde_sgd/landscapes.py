@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 from numba import njit, prange, types
 
-from .jitfuncs import as_cfunc, is_jitted, n_arguments
-from .validation import finite_array, positive, positive_int
+from .jitfuncs import as_cfunc, is_jitted, jit_call, n_arguments
+from .validation import finite_array, positive, positive_int, require_instance, seed_int, short_repr
 
 _TWO_PI = 2.0 * math.pi
 VALUE_SIG = types.float64(types.float64[::1], types.float64[::1])
@@ -244,13 +244,13 @@ class Landscape:
         return out
 
     def _value_pts(self, pts: np.ndarray) -> np.ndarray:
-        out = _values(self.jit, pts) if self.numba else self._user("value", self._fns[0], pts, ())
+        out = jit_call(_values, self.jit, pts) if self.numba else self._user("value", self._fns[0], pts, ())
         return self._checked("value", out, pts)
 
     def _grad_pts(self, pts: np.ndarray) -> np.ndarray:
         d = self.dim
         if self.numba:
-            out = _grads(self.jit, pts)
+            out = jit_call(_grads, self.jit, pts)
         elif self._fns[1] is not None:
             out = self._user("grad", self._fns[1], pts, (d,))
         else:
@@ -266,7 +266,7 @@ class Landscape:
     def _hess_pts(self, pts: np.ndarray) -> np.ndarray:
         d = self.dim
         if self.numba:
-            out = _hessians(self.jit, pts)
+            out = jit_call(_hessians, self.jit, pts)
         elif self._fns[2] is not None:
             out = self._user("hessian", self._fns[2], pts, (d, d))
         else:
@@ -342,8 +342,12 @@ class Landscape:
     @classmethod
     def from_dict(cls, d: dict) -> "Landscape":
         """Rebuild a built-in landscape from :meth:`to_dict`'s description (user code cannot be rebuilt)."""
+        if not isinstance(d, dict) or any(k not in d for k in ("name", "dim", "builtin")):
+            raise ValueError(f"Landscape.from_dict needs a dict with keys ('name', 'dim', 'builtin') from "
+                             f"Landscape.to_dict, got {short_repr(d)}")
         spec = d.get("builtin")
-        if not spec or spec.get("constructor") not in BUILTINS:
+        if not isinstance(spec, dict) or spec.get("constructor") not in BUILTINS or \
+                not isinstance(spec.get("args"), dict):
             raise ValueError(f"landscape {d.get('name')!r} is not a built-in; a user landscape cannot be rebuilt "
                              f"from its description: pass the Landscape object")
         return BUILTINS[spec["constructor"]](**spec["args"])
@@ -453,6 +457,7 @@ def wiggly(seed: int = 0, n_modes: int = 12, amplitude: float = 0.4, max_frequen
     w_k ~ U(1, max_frequency), phi_k ~ U(0, 2 pi) and a_k ~ amplitude N(0,1) / sqrt(n_modes) (a random
     function of band-limited smoothness, so value, gradient and Hessian are exact).
     """
+    seed = seed_int(seed)
     positive_int("n_modes", n_modes, minimum=0)
     positive("amplitude", amplitude, allow_zero=True)
     positive("max_frequency", max_frequency)
@@ -647,11 +652,13 @@ def gaussian_wells(centers: Sequence, depths: Sequence[float], widths: Sequence[
     """
     c = finite_array("centers", centers)
     c = c[:, None] if c.ndim == 1 else c
+    if c.ndim != 2 or c.shape[0] == 0 or c.shape[1] == 0:
+        raise ValueError(f"centers must have shape (n_wells >= 1, dim >= 1) or (n_wells,), got {np.shape(centers)}")
     nw, d = c.shape
     a = finite_array("depths", depths, shape=(nw,))
     w = finite_array("widths", widths, shape=(nw,))
     if np.any(w <= 0):
-        raise ValueError("widths must be > 0")
+        raise ValueError(f"widths must be > 0, got {w.tolist()}")
     q = positive("confinement", confinement, allow_zero=True)
 
     def torch_grad(device, dtype):
@@ -680,10 +687,10 @@ BUILTINS: dict[str, Callable[..., Landscape]] = {
 
 
 def as_landscape(f: Any, name: str = "landscape", dim: int | None = None) -> Landscape:
-    """``f`` if it is a :class:`Landscape` (of dimension ``dim`` when given); ValueError naming ``name`` otherwise."""
-    if not isinstance(f, Landscape):
-        raise ValueError(f"{name} must be a pde_sgd Landscape (a built-in, or Landscape(value, grad, dim=...) from "
-                         f"your own functions), got {type(f).__name__}")
+    """``f`` if it is a :class:`Landscape` (TypeError naming ``name`` otherwise) of dimension ``dim`` when given
+    (ValueError otherwise)."""
+    require_instance(name, f, Landscape, "a pde_sgd Landscape (a built-in, or Landscape(value, grad, dim=...) from "
+                     "your own functions)")
     if dim is not None and f.dim != dim:
         raise ValueError(f"{name} must be a {dim}-D landscape (dim={dim}), got dim={f.dim}")
     return f

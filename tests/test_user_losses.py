@@ -180,8 +180,6 @@ def test_builtins_round_trip_and_user_losses_say_they_cannot():
     (lambda: L.Landscape(lambda x: np.sqrt(-x[:, 0]), dim=1).grad(np.ones(2)), "NaN or inf at x="),
     (lambda: simulate_sgd(numpy_twin(2), 0.5, beta=1.0, x0=[0, 0], dt=0.01, n_steps=1, n_paths=1, seed=0),
      "need its Numba form"),
-    (lambda: entropy_sgd(lambda x: x, [0.0], 0.5, 1.0, 0.1, 1.0, 0.01, 1, 0), "must be a pde_sgd Landscape"),
-    (lambda: homogenized(np.zeros(3), [0.0], 0.5, 1.0, 1.0), "must be a pde_sgd Landscape"),
     (lambda: local_entropy(lambda x: x, Grid(-1, 1, 8), 0.1, 1.0), "wrap a loss function as Landscape"),
     (lambda: proximal_point(numba_twin(1), Grid([-1, -1], [1, 1], [4, 4]), [0.0, 0.0], 0.1, 1),
      "grid has 2 dimension"),
@@ -189,6 +187,13 @@ def test_builtins_round_trip_and_user_losses_say_they_cannot():
 def test_bad_user_losses_raise_naming_the_parameter(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_a_loss_that_is_not_a_landscape_is_a_type_error():
+    with pytest.raises(TypeError, match="landscape must be a pde_sgd Landscape"):
+        entropy_sgd(lambda x: x, [0.0], 0.5, 1.0, 0.1, 1.0, 0.01, 1, 0)
+    with pytest.raises(TypeError, match="landscape must be a pde_sgd Landscape"):
+        homogenized(np.zeros(3), [0.0], 0.5, 1.0, 1.0)
 
 
 def test_a_user_function_that_does_not_compile_is_named():

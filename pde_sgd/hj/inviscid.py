@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from ..jitfuncs import jit_call
 from ..landscapes import Landscape, as_landscape, jit_grad, jit_hess, jit_value, values_on_grid
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
@@ -38,6 +39,10 @@ def moreau_envelope(f_values, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
     """
     f = values_on_grid(f_values, require_grid(grid))
     t = positive("t", t)
+    scale = float(np.max(np.abs(f))) * t + max(u - l for l, u in zip(grid.lower, grid.upper)) ** 2
+    if not np.isfinite(2.0 * scale):
+        raise ValueError(f"moreau_envelope: 2 t max|f_values| + box size^2 overflows (t = {t:.3g}, max|f_values| = "
+                         f"{float(np.max(np.abs(f))):.3g}); rescale f_values or reduce t")
     return parabola_envelope_sweep(f, grid, t)
 
 
@@ -165,7 +170,7 @@ def proximal_point(landscape: Landscape, grid, x0, t: float, n_steps: int, newto
     newton_steps = positive_int("newton_steps", newton_steps, minimum=0)
     pts = np.ascontiguousarray(grid.points())
     path = np.empty((n_steps + 1,) + x.shape)
-    _prox_iterations(landscape.jit, pts, landscape.value(pts), x, t, n_steps, newton_steps,
+    jit_call(_prox_iterations, landscape.jit, pts, landscape.value(pts), x, t, n_steps, newton_steps,
                      path)
     return Result("hj.proximal_point", {"path": path, "f": landscape.value(path)},
                   {"landscape": landscape, "grid": grid, "t": t, "n_steps": n_steps, "newton_steps": newton_steps})

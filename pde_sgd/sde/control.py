@@ -22,6 +22,7 @@ from numba import njit, prange
 from scipy.sparse.linalg import splu
 
 from ..grid import Grid
+from ..jitfuncs import jit_call
 from ..landscapes import Landscape, as_landscape, jit_grad
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
@@ -132,6 +133,9 @@ def simulate_controlled(landscape: Landscape, hjb: Result, V, x0: float, n_steps
     ``control_cost`` (1/2 ∫ alpha^2) and ``J`` = V_controlled + control_cost; params hold ``u0`` = u(x0, 0).
     """
     as_landscape(landscape, dim=1)
+    if not isinstance(hjb, Result) or hjb.kind != "sde.control.hjb":
+        raise TypeError(f"hjb must be the Result of hjb_value (kind 'sde.control.hjb'), got "
+                        f"{getattr(hjb, 'kind', type(hjb).__name__)!r}")
     beta, T = hjb.params["beta"], hjb.params["T"]
     n_steps = positive_int("n_steps", n_steps)
     xs, alpha, times = hjb["x"], hjb["alpha"], hjb["times"]
@@ -142,9 +146,9 @@ def simulate_controlled(landscape: Landscape, hjb: Result, V, x0: float, n_steps
     dt = T / n_steps
     keys = path_keys(seed, n_paths)
     args = (landscape.jit, beta, dt, n_steps, xs, alpha, times[1] - times[0])
-    xc, cost, st, fl = _controlled_kernel(x, keys, *args, scale)
+    xc, cost, st, fl = jit_call(_controlled_kernel, x, keys, *args, scale)
     raise_on_failure(st, fl, dt)
-    xu, _, st, fl = _controlled_kernel(x, keys, *args, 0.0)
+    xu, _, st, fl = jit_call(_controlled_kernel, x, keys, *args, 0.0)
     raise_on_failure(st, fl, dt)
     Vc, Vu = _terminal(V, xc), _terminal(V, xu)
     u0 = float(np.interp(x0, xs, hjb["u"][0]))
@@ -158,6 +162,8 @@ def feynman_kac_value(V_T: np.ndarray, beta: float) -> tuple[float, float]:
     """u(x, 0) = -2 beta^-1 log mean exp(-beta V(X_T) / 2) from uncontrolled samples V(X_T), and its standard
     error by the delta method, SE = 2 beta^-1 std(e) / (sqrt(n) mean(e)), e = exp(-beta (V - min V) / 2)."""
     v = finite_array("V_T", V_T)
+    if v.size < 2:
+        raise ValueError(f"V_T must hold at least 2 samples (the standard error needs them), got {v.size}")
     beta = positive("beta", beta)
     e = np.exp(-0.5 * beta * (v - v.min()))
     m = e.mean()

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..jitfuncs import jit_call
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
@@ -37,7 +38,7 @@ def elastic_sgd(landscape: Landscape, x0, gamma: float, beta: float, eps: float,
     per_save = max(1, math.ceil(T / (n_saves * dt)))
     dt = T / (n_saves * per_save)
     check_explicit_stability(landscape, np.eye(landscape.dim), np.unique(x, axis=0), dt, 1.0 / gamma, eps)
-    xs, ys, status, fail = elastic_kernel(x, path_keys(seed, n_paths), landscape.jit, beta,
+    xs, ys, status, fail = jit_call(elastic_kernel, x, path_keys(seed, n_paths), landscape.jit, beta,
                                           gamma, eps, dt, n_saves * per_save, per_save, n_replicas)
     raise_on_failure(status, fail, dt)
     kind = "sde.entropy_sgd" if n_replicas == 1 else "sde.elastic_sgd"

@@ -21,7 +21,7 @@ from numba import njit, prange
 from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
-from ..validation import finite_array, positive, positive_int
+from ..validation import finite_array, positive, positive_int, require_instance
 from .common import initial_states
 
 _DEFAULT_POINTS = {1: 1201, 2: 161, 3: 41}
