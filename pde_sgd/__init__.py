@@ -12,7 +12,7 @@ from .grid import Grid  # noqa: E402
 from .results import Result  # noqa: E402
 from .units import beta_from_sgd, noise_scale, temperature_from_sgd  # noqa: E402
 
-_SUBPACKAGES = ("hj", "fokker_planck", "sde", "checks", "networks", "optim")
+_SUBPACKAGES = ("hj", "fokker_planck", "sde", "checks", "networks", "optim", "sweeps")
 
 
 def __getattr__(name: str):

@@ -1,0 +1,20 @@
+"""Parameter sweeps: a point function over a list of points, each Result stored by key, resumable.
+
+=====================  ==================================================================================
+``grid``               Cartesian product of parameter lists -> points                          (:mod:`.spec`)
+``Sweep``              name, point function ``fn(**point) -> Result``, points, description     (:mod:`.spec`)
+``run_sweep``          compute the missing points (serial, or Dask: a LocalCluster or a scheduler address),
+                       store each Result atomically under its key, gather a ``Table``          (:mod:`.engine`)
+``Table``              results in point order, failures with tracebacks, ``column(key)``       (:mod:`.table`)
+``discover_sweeps``    the named sweeps of ``simulations/*.py`` (``SWEEPS = {name: factory}``) (:mod:`.discover`)
+=====================  ==================================================================================
+
+Dask is imported only when ``backend="dask"`` runs.
+"""
+from .discover import discover_sweeps, load_module
+from .engine import BACKENDS, SCHEDULER_ENV, default_store, run_point, run_sweep
+from .spec import Sweep, grid, point_key
+from .table import Table
+
+__all__ = ["Sweep", "grid", "run_sweep", "Table", "discover_sweeps", "load_module", "point_key", "run_point",
+           "default_store", "BACKENDS", "SCHEDULER_ENV"]

@@ -1,0 +1,114 @@
+"""run_sweep: compute the points of a sweep that its store lacks, on a backend, and gather the table.
+
+The driver (the process calling :func:`run_sweep`) loads the finished points from the store, hands the
+missing ones to the backend (``"serial"``: one after the other in this process; ``"dask"``: a Dask
+cluster), and writes each Result to the store as soon as it arrives; so a driver killed at any moment loses
+only the points in flight, and the next run computes just the missing ones. A point that raises is recorded
+with its traceback (``<key>.failed.json``) and retried by the next run; the others go on.
+"""
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..results import Result
+from ..validation import choice
+from .spec import Sweep
+from .store import Store
+from .table import Table
+
+BACKENDS = ("serial", "dask")
+SCHEDULER_ENV = "PDE_SGD_SCHEDULER"
+STORE_ROOT = Path(__file__).resolve().parents[2] / "simulations" / "out" / "sweeps"
+
+
+@dataclass(frozen=True)
+class PointFailure:
+    """A point that raised: the formatted traceback."""
+
+    traceback: str
+
+
+def run_point(fn, point: dict) -> Result | PointFailure:
+    """``fn(**point)``, or the PointFailure it raised (also when it returns something other than a Result)."""
+    try:
+        result = fn(**point)
+        if not isinstance(result, Result):
+            raise TypeError(f"the point function {getattr(fn, '__qualname__', fn)!r} must return a "
+                            f"pde_sgd.Result, got {type(result).__name__}")
+        return result
+    except Exception:  # any error of one point is recorded; the sweep goes on
+        return PointFailure(traceback.format_exc())
+
+
+def serial_backend(fn, todo: list[tuple[int, dict]]) -> Iterator[tuple[int, Result | PointFailure]]:
+    """Run the points one after the other in this process."""
+    for i, point in todo:
+        yield i, run_point(fn, point)
+
+
+def default_store(name: str) -> Path:
+    """``simulations/out/sweeps/<name>`` of the source tree."""
+    return STORE_ROOT / name
+
+
+def run_sweep(sweep: Sweep, *, store: str | os.PathLike | None = None, backend: str = "serial",
+              scheduler: str | None = None, n_workers: int | None = None, progress: bool = True) -> Table:
+    """Compute the points of ``sweep`` missing from ``store`` and return the table of all of them.
+
+    Parameters
+    ----------
+    sweep : Sweep
+    store : folder of the results (default ``simulations/out/sweeps/<sweep.name>`` of the source tree).
+    backend : ``"serial"`` (in this process) or ``"dask"``.
+    scheduler : address of a running Dask scheduler (``tcp://host:port``); default the environment variable
+        ``PDE_SGD_SCHEDULER``, else a LocalCluster started here (processes with one thread each, one per core
+        or ``n_workers``, on 127.0.0.1, no dashboard) and closed at the end. Only with ``backend="dask"``.
+    n_workers : size of the LocalCluster (only when no scheduler is used).
+    progress : show a progress bar of points done / failed / pending.
+
+    Returns
+    -------
+    Table with the Results as stored (read back from the store), in point order; failed points have None.
+    Ctrl-C stops the run (finished points stay stored; the next run resumes).
+    """
+    if not isinstance(sweep, Sweep):
+        raise TypeError(f"run_sweep needs a Sweep, got {type(sweep).__name__}")
+    choice("backend", backend, BACKENDS)
+    if backend == "serial" and (scheduler is not None or n_workers is not None):
+        raise ValueError("scheduler and n_workers apply only to backend='dask'")
+    st = Store(default_store(sweep.name) if store is None else store)
+    keys = sweep.keys
+    results: list[Result | None] = [st.load(k) for k in keys]
+    todo = [(i, p) for i, (p, r) in enumerate(zip(sweep.points, results)) if r is None]
+    failed: dict[int, str] = {}
+    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), desc=sweep.name, disable=not progress,
+               unit="point")
+    bar.set_postfix(done=len(keys) - len(todo), failed=0, pending=len(todo))
+    try:
+        if todo:
+            for i, outcome in _backend(backend, sweep, todo, scheduler, n_workers):
+                if isinstance(outcome, PointFailure):
+                    st.save_failure(keys[i], sweep.points[i], outcome.traceback)
+                    failed[i] = outcome.traceback
+                else:
+                    results[i] = st.save(keys[i], outcome)
+                bar.update()
+                n_done = sum(r is not None for r in results)
+                bar.set_postfix(done=n_done, failed=len(failed), pending=len(keys) - n_done - len(failed))
+    finally:
+        bar.close()
+    return Table(sweep.name, list(sweep.points), results, [(sweep.points[i], failed[i]) for i in sorted(failed)])
+
+
+def _backend(backend: str, sweep: Sweep, todo, scheduler, n_workers):
+    if backend == "serial":
+        return serial_backend(sweep.fn, todo)
+    from .dask_backend import dask_backend  # dask is imported only here
+    return dask_backend(sweep.fn, todo, scheduler=scheduler or os.environ.get(SCHEDULER_ENV) or None,
+                        n_workers=n_workers)

@@ -1,0 +1,44 @@
+"""Point functions for the sweep tests; the tests load this file by path (as simulations/*.py are loaded)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pde_sgd import Result
+
+CALL_LOG = "PDE_SGD_TEST_SWEEP_LOG"  # folder: each call of a point function leaves a file there
+
+
+def _log(tag: str) -> None:
+    folder = os.environ.get(CALL_LOG)
+    if folder:
+        Path(folder, f"{tag}.{os.getpid()}.{time.monotonic_ns()}").touch()
+
+
+def powers(x: float, n: int = 3, label: str = "a") -> Result:
+    """Arrays x^0..x^(n-1) and a seeded normal vector; params echo the point and add x^2."""
+    _log(f"powers-{x}-{n}-{label}")
+    z = np.random.default_rng(n).standard_normal(4) * x
+    return Result("test.powers", {"pow": x ** np.arange(n), "z": z}, {"x2": x * x, "label": label})
+
+
+def slow_powers(x: float, delay: float) -> Result:
+    time.sleep(delay)
+    return powers(x)
+
+
+def fails_at_two(x: int) -> Result:
+    if x == 2:
+        raise RuntimeError(f"deliberate failure at x={x}")
+    return powers(float(x))
+
+
+def returns_number(x: int) -> float:
+    return 2.0 * x
+
+
+def never_called(**point) -> Result:
+    raise AssertionError(f"point {point} was computed again although it is stored")
