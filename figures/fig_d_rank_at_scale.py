@@ -7,11 +7,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.networks.noise_rank import EPS  # noqa: E402
 from pde_sgd.plotting import save_figure, subplots  # noqa: E402
-from simulations.noise_rank import rank_point, rank_points, rank_summary  # noqa: E402
+from simulations.noise_rank import rank_summary, rank_sweep  # noqa: E402
+from simulations.sweep_results import sweep_results  # noqa: E402
 
 
 def make(out_dir: Path, full: bool = False) -> list[Path]:
-    results = [rank_point(**p) for p in rank_points(full)]
+    results = sweep_results(rank_sweep(full))
     s = rank_summary(results)
     P = s["n_params"]
     fig, axes = subplots(1, 3, width=3.7, height=3.1)

@@ -6,7 +6,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_figure, subplots  # noqa: E402
-from simulations.smith_le import f7_results, f7_summary  # noqa: E402
+from simulations.smith_le import f7_summary, f7_sweep  # noqa: E402
+from simulations.sweep_results import sweep_results  # noqa: E402
 
 
 def _curve(results, key, random_labels):
@@ -17,7 +18,7 @@ def _curve(results, key, random_labels):
 
 
 def make(out_dir: Path, full: bool = False) -> list[Path]:
-    results = f7_results(full=full)
+    results = sweep_results(f7_sweep(full))
     s = f7_summary(results)
     p = results[0].params
     lam_lo = min(r.params["lam"] for r in results)

@@ -6,11 +6,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_figure, subplots  # noqa: E402
-from simulations.jastrzebski import f9_claims, f9_point, f9_points  # noqa: E402
+from simulations.jastrzebski import f9_claims, f9_sweep  # noqa: E402
+from simulations.sweep_results import sweep_results  # noqa: E402
 
 
 def make(out_dir: Path, full: bool = False) -> list[Path]:
-    results = [f9_point(**p) for p in f9_points(full)]
+    results = sweep_results(f9_sweep(full))
     claims = f9_claims(results)
     configs = sorted({(r.params["eta"], r.params["batch_size"]) for r in results})
     fig, axes = subplots(1, 3, width=3.9, height=3.3)

@@ -7,7 +7,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_figure, subplots  # noqa: E402
-from simulations.jastrzebski import nudged_point, nudged_points, nudged_table  # noqa: E402
+from simulations.jastrzebski import nudged_sweep, nudged_table  # noqa: E402
+from simulations.sweep_results import sweep_results  # noqa: E402
 
 
 def format_table(rows: list[dict]) -> str:
@@ -20,7 +21,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def make(out_dir: Path, full: bool = False) -> list[Path]:
-    results = [nudged_point(**p) for p in nudged_points(full)]
+    results = sweep_results(nudged_sweep(full))
     rows = nudged_table(results)
     table = format_table(rows)
     print(table)

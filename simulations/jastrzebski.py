@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from pde_sgd import Result
+from pde_sgd.sweeps import Sweep
 
 ETA_REF, B_REF = 0.3, 32
 F9_CONFIGS = ((0.1, 32), (0.3, 32), (1.0, 32), (0.3, 8), (0.3, 128))   # eta scan at B = 32, B scan at eta = 0.3
@@ -132,3 +133,16 @@ def nudged_table(results: list[Result]) -> list[dict]:
             row[key], row[key + "_std"] = float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
         rows.append(row)
     return rows
+
+
+def f9_sweep(full: bool = False) -> Sweep:
+    return Sweep("f9_hessian", f9_point, f9_points(full),
+                 "Jastrzebski et al.: lambda_max, lambda_2 along SGD for several eta, B and seeds")
+
+
+def nudged_sweep(full: bool = False) -> Sweep:
+    return Sweep("f9_nudged", nudged_point, nudged_points(full),
+                 "Jastrzebski et al. Table 1: Nudged SGD with gamma in {0.01, 0.1, 1, 10}")
+
+
+SWEEPS = {"f9_hessian": f9_sweep, "f9_nudged": nudged_sweep}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from pde_sgd import Result
+from pde_sgd.sweeps import Sweep
 
 HIDDEN = (1024, 64)   # 64 -> 1024 -> 64 -> 10 tanh MLP: P = 132,810
 
@@ -58,3 +59,11 @@ def rank_summary(results: list[Result], target: float = 0.0034) -> dict:
             for r in results]
     return {"n_params": P, "rows": rows, "n_for_target_full_rank": int(round(target * P)) + 1,
             "target": target}
+
+
+def rank_sweep(full: bool = False) -> Sweep:
+    return Sweep("d_rank_at_scale", rank_point, rank_points(full),
+                 "rank, participation ratio and stable rank of D for a P = 132,810 MLP on N << P digits")
+
+
+SWEEPS = {"d_rank_at_scale": rank_sweep}

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pde_sgd.networks import evidence as ev
-from simulations.smith_le import f7_point, f7_points, f7_summary
+from simulations.smith_le import f7_summary, f7_sweep
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,21 @@ def test_bad_input():
 
 
 @pytest.fixture(scope="module")
-def quick_summary():
-    return f7_summary([f7_point(**p) for p in f7_points(full=False)])
+def quick_summary(tmp_path_factory):
+    """The quick F7 sweep through the sweep engine (serial, a fresh store)."""
+    from pde_sgd.sweeps import run_sweep
+    table = run_sweep(f7_sweep(full=False), store=tmp_path_factory.mktemp("f7"), progress=False)
+    assert not table.failed and all(r is not None for r in table.results)
+    return f7_summary(table.results)
+
+
+def test_experiment_sweeps_are_discovered():
+    from pde_sgd.sweeps import discover_sweeps
+    names = set(discover_sweeps())
+    assert {"f7_evidence", "f8_batch_size", "f9_hessian", "f9_nudged", "d_rank_at_scale"} <= names
+    for name in ("f7_evidence", "f8_batch_size", "f9_hessian", "f9_nudged", "d_rank_at_scale"):
+        quick, full = discover_sweeps()[name](False), discover_sweeps()[name](True)
+        assert quick.name == full.name == name and len(full.points) >= len(quick.points)
 
 
 def test_smith_le_section3_claims_quick_setting(quick_summary):
