@@ -79,7 +79,7 @@ def f8_data(n_train: int, *, augmented: bool, seed: int = 0, device: str = "auto
     trained on; the training set is ``n_train`` of the other 1000 images, or (``augmented``) ``n_train`` drawn
     (seeded) from a pool of 5000 = those 1000 and their four one-pixel shifts (up/down/left/right, zero fill)."""
     import torch
-    from pde_sgd.networks import Dataset, digits
+    from pde_sgd.networks import Dataset, digits, resolve_device
     d = digits(seed=0, device="cpu", dtype="float32")
     perm = torch.as_tensor(np.random.default_rng(0).permutation(d.n))
     Xp, yp = d.X[perm[:1000]], d.y[perm[:1000]]
@@ -90,14 +90,12 @@ def f8_data(n_train: int, *, augmented: bool, seed: int = 0, device: str = "auto
     if not 1 <= n_train <= len(yp):
         raise ValueError(f"n_train must be in [1, {len(yp)}] ({'augmented pool' if augmented else 'digits'}), got {n_train}")
     pick = torch.as_tensor(np.random.default_rng(seed).permutation(len(yp))[:n_train]) if augmented else torch.arange(n_train)
-    tag = "digits + 1-pixel shifts (pool of 5000)" if augmented else "digits"
-    train = Dataset(Xp[pick].reshape(n_train, -1).to(device if device != "auto" else d.X.device), yp[pick], 10, tag,
-                    {"n": n_train, "augmented": augmented, "seed": seed})
-    test = Dataset(d.X[perm[1000:]].reshape(797, -1), d.y[perm[1000:]], 10, "digits", {"n": 797})
-    from pde_sgd.networks import resolve_device
     dev = resolve_device(device)
-    return (Dataset(train.X.to(dev), train.y.to(dev), 10, tag, train.config),
-            Dataset(test.X.to(dev), test.y.to(dev), 10, "digits", test.config))
+    tag = "digits + 1-pixel shifts (pool of 5000)" if augmented else "digits"
+    train = Dataset(Xp[pick].reshape(n_train, -1).to(dev), yp[pick].to(dev), 10, tag,
+                    {"n": n_train, "augmented": augmented, "seed": seed})
+    test = Dataset(d.X[perm[1000:]].reshape(797, -1).to(dev), d.y[perm[1000:]].to(dev), 10, "digits", {"n": 797})
+    return train, test
 
 
 def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train: int, n_seeds: int,
@@ -124,7 +122,7 @@ def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train
 def f8_points(full: bool = False) -> list[dict]:
     """Three scans around F8_REF (each a family of curves over B): eps, N (augmented pool), momentum."""
     if full:
-        Bs, seeds, steps, hidden = [2, 4, 8, 16, 32, 64, 128, 256, 512], 5, 1000, 256
+        Bs, seeds, steps, hidden = [2, 4, 8, 16, 32, 64, 128, 256], 5, 1000, 256
         scans = {"eps": [0.025, 0.05, 0.1, 0.2, 0.4], "N": [250, 500, 1000, 2000, 4000],
                  "momentum": [0.8, 0.9, 0.95, 0.975]}
     else:
