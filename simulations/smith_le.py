@@ -110,8 +110,8 @@ def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train
     with torch_threads(1):
         train, test = f8_data(n_train, augmented=scan == "N", device=device)
         out = train_relu_models(train, test, batch_size=batch_size, lrs=np.full(n_seeds, eps),
-                                momenta=np.full(n_seeds, momentum), n_steps=np.full(n_seeds, n_steps),
-                                seeds=np.arange(n_seeds), hidden=hidden)
+                                momenta=np.full(n_seeds, momentum), n_steps=n_steps, seeds=np.arange(n_seeds),
+                                hidden=hidden)
     params = {"scan": scan, "batch_size": batch_size, "eps": eps, "momentum": momentum, "n_train": n_train,
               "n_seeds": n_seeds, "steps_ref": steps_ref, "n_steps": n_steps, "hidden": hidden,
               "noise_scale": noise_scale(eps, n_train, batch_size, momentum) if batch_size < n_train else 0.0,

@@ -1,12 +1,11 @@
 """Smith & Le's optimal batch size (THEORY.md sections 5 and 7): a wide one-hidden-layer ReLU network trained
 with SGD + momentum at a constant learning rate, no regularisation, many models at once.
 
-:func:`train_relu_models` trains k independent networks x -> W2^T relu(W1^T x + b1) + b2 in one batched
-computation (``torch.bmm`` over a leading model axis): each model has its own initialisation seed, its own
-stream of mini-batches (a torch Generator per model: uniform without replacement, fresh each step), its own
-learning rate eps, momentum m and number of steps; all share the batch size B and the data. Momentum is
-PyTorch's form v <- m v + g, w <- w - eps v, whose noise scale is g = eps (N/B - 1) / (1 - m)
-(:func:`pde_sgd.noise_scale`). A model trained alone or in a group gets the same batches and initial weights.
+:func:`train_relu_models` trains k independent networks x -> W2 relu(W1 x + b1) + b2 at once
+(:func:`pde_sgd.networks.batched.train_batched`, torch.func vmap): each model has its own initialisation seed,
+its own stream of mini-batches (uniform without replacement, fresh each step), its own learning rate eps and
+momentum m; all share the batch size B, the number of steps and the data. Momentum is PyTorch's form
+v <- m v + g, w <- w - eps v, whose noise scale is g = eps (N/B - 1) / (1 - m) (:func:`pde_sgd.noise_scale`).
 
 :func:`teacher_data` generates the classification data (so that N can exceed the 1797 digits): x ~ N(0, I_d),
 label = argmax of a random one-hidden-layer tanh teacher's logits. :func:`optimal_batch` reads B_opt off a
@@ -19,7 +18,9 @@ import torch
 from torch import nn
 
 from ..validation import finite_array, positive, positive_int
+from .batched import batched_accuracy, batched_loss, train_batched
 from .data import Dataset, resolve_device, resolve_dtype
+from .models import FlatModel
 
 
 def teacher_data(n: int, *, dim: int = 16, n_classes: int = 10, teacher_hidden: int = 32, teacher_seed: int = 0,
@@ -37,70 +38,34 @@ def teacher_data(n: int, *, dim: int = 16, n_classes: int = 10, teacher_hidden: 
     return Dataset(torch.as_tensor(X, dtype=dt, device=dev), torch.as_tensor(y, device=dev), nc, "teacher", cfg)
 
 
-def _init(seeds, d, hidden, n_classes, dtype, device):
-    """Per-model nn.Linear default initialisations, stacked: W1 (k, d, H), b1 (k, 1, H), W2 (k, H, C), b2 (k, 1, C)."""
-    parts = []
+def relu_models(data: Dataset, seeds, *, hidden: int = 512) -> tuple[FlatModel, torch.Tensor]:
+    """The network x -> W2 relu(W1 x + b1) + b2 (nn.Linear layers, cross-entropy, no weight decay) as a
+    :class:`FlatModel`, and the (k, P) stack of its initialisations (nn.Linear defaults under each seed)."""
+    d, H = int(np.prod(data.input_shape)), positive_int("hidden", hidden)
+    thetas = []
     for s in seeds:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(s))
-            l1, l2 = nn.Linear(d, hidden), nn.Linear(hidden, n_classes)
-        parts.append((l1.weight.T, l1.bias[None], l2.weight.T, l2.bias[None]))
-    return [torch.stack([p[i] for p in parts]).detach().to(device=device, dtype=dtype).requires_grad_(True)
-            for i in range(4)]
+            torch.manual_seed(positive_int("seeds", int(s), minimum=0))
+            module = nn.Sequential(nn.Flatten(), nn.Linear(d, H), nn.ReLU(), nn.Linear(H, data.n_classes))
+        module = module.to(device=data.X.device, dtype=data.X.dtype)
+        thetas.append(torch.cat([p.detach().reshape(-1) for p in module.parameters()]))
+    return FlatModel(module, 0.0, {"model": "relu1", "hidden": H}), torch.stack(thetas)
 
 
-def _logits(params, X):
-    W1, b1, W2, b2 = params
-    return torch.baddbmm(b2, torch.relu(torch.baddbmm(b1, X, W1)), W2)
-
-
-def train_relu_models(train: Dataset, test: Dataset, *, batch_size: int, lrs, momenta, n_steps, seeds,
+def train_relu_models(train: Dataset, test: Dataset, *, batch_size: int, lrs, momenta, n_steps: int, seeds,
                       hidden: int = 512) -> dict[str, np.ndarray]:
-    """Train k = len(seeds) one-hidden-layer ReLU networks (width ``hidden``) with SGD + momentum, no
-    regularisation; model j uses lrs[j], momenta[j], n_steps[j] and seeds[j]. Returns per model the test and
-    train accuracy and the train cross-entropy at its last step."""
-    lr = finite_array("lrs", lrs, ndim=1)
-    k = lr.size
-    mom, steps = finite_array("momenta", momenta, shape=(k,)), np.asarray(n_steps)
-    if np.any(lr <= 0):
-        raise ValueError(f"lrs must be > 0, got {lr}")
-    if np.any((mom < 0) | (mom >= 1)):
-        raise ValueError(f"momenta must be in [0, 1), got {mom}")
-    if steps.shape != (k,) or not np.issubdtype(steps.dtype, np.integer) or np.any(steps < 1):
-        raise ValueError(f"n_steps must be {k} integers >= 1, got {n_steps!r}")
+    """Train k = len(seeds) one-hidden-layer ReLU networks (width ``hidden``) at once with SGD + momentum
+    (:func:`pde_sgd.networks.batched.train_batched`), no regularisation; model j uses lrs[j], momenta[j] and
+    seeds[j] (initialisation and batches), all ``n_steps`` steps. Returns per model the test and train accuracy
+    and the train cross-entropy at the end."""
     seeds = [positive_int("seeds", int(s), minimum=0) for s in np.asarray(seeds).reshape(-1)]
-    if len(seeds) != k:
-        raise ValueError(f"seeds must have {k} entries (one per model), got {len(seeds)}")
-    B, N = positive_int("batch_size", batch_size), train.n
-    if B > N:
-        raise ValueError(f"batch_size must be in [1, N={N}], got {B}")
-    dev, dt = train.X.device, train.X.dtype
-    X, y = train.X.reshape(N, -1), train.y
-    params = _init(seeds, X.shape[1], positive_int("hidden", hidden), train.n_classes, dt, dev)
-    bufs = [torch.zeros_like(p) for p in params]
-    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
-    shape = (k, 1, 1)
-    lr_t, mom_t = (torch.as_tensor(a, dtype=dt, device=dev).reshape(shape) for a in (lr, mom))
-    steps_t = torch.as_tensor(steps, device=dev).reshape(shape)
-    for t in range(int(steps.max())):
-        idx = torch.stack([torch.randperm(N, generator=g)[:B] for g in gens]).to(dev)
-        loss = nn.functional.cross_entropy(_logits(params, X[idx]).reshape(k * B, -1), y[idx].reshape(-1),
-                                           reduction="sum") / B      # sum over models of each model's mean loss
-        grads = torch.autograd.grad(loss, params)
-        active = (steps_t > t).to(dt)
-        with torch.no_grad():
-            for p, g, v in zip(params, grads, bufs):
-                v.mul_(mom_t).add_(g)
-                p.sub_(active * lr_t * v)
-    with torch.no_grad():
-        def evaluate(data):
-            logits = _logits(params, data.X.reshape(1, data.n, -1).expand(k, -1, -1))
-            acc = (logits.argmax(-1) == data.y).double().mean(1)
-            ce = nn.functional.cross_entropy(logits.transpose(1, 2), data.y.expand(k, -1), reduction="none").mean(1)
-            return acc.cpu().numpy(), ce.double().cpu().numpy()
-        test_acc, _ = evaluate(test)
-        train_acc, train_ce = evaluate(train)
-    return {"test_accuracy": test_acc, "train_accuracy": train_acc, "train_cross_entropy": train_ce}
+    model, thetas = relu_models(train, seeds, hidden=hidden)
+    theta = train_batched(model, thetas, train, eta=[float(v) for v in np.asarray(lrs).reshape(-1)],
+                          momentum=[float(v) for v in np.asarray(momenta).reshape(-1)], batch_size=batch_size,
+                          n_steps=positive_int("n_steps", n_steps), seeds=seeds)
+    return {"test_accuracy": batched_accuracy(model, theta, test).cpu().numpy(),
+            "train_accuracy": batched_accuracy(model, theta, train).cpu().numpy(),
+            "train_cross_entropy": batched_loss(model, theta, train).double().cpu().numpy()}
 
 
 def optimal_batch(batch_sizes, accuracy) -> tuple[float, float, float]:
