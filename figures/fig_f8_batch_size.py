@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_figure, subplots  # noqa: E402
@@ -44,6 +45,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
             ax.set_title(f"slope {f['slope']:.2f}, 95% CI [{f['ci95'][0]:.2f}, {f['ci95'][1]:.2f}]:\n{f['verdict']}",
                          fontsize=7)
         ax.set(xscale="log", yscale="log", xlabel=sym, ylabel="B_opt")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=6)
     p = results[0].params
     fig.suptitle(f"F8: one-hidden-layer ReLU net (width {p['hidden']}) on digits, SGD + momentum, constant ε, no "
