@@ -14,7 +14,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     results = sweep_results(f9_sweep(full))
     claims = f9_claims(results)
     configs = sorted({(r.params["eta"], r.params["batch_size"]) for r in results})
-    fig, axes = subplots(1, 3, width=3.9, height=3.3)
+    fig, axes = subplots(1, 3, width=3.9, height=4.3)
     colors = dict(zip(configs, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")))
     for r in results:
         c = (r.params["eta"], r.params["batch_size"])
