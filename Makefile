@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 BENCH_VENV ?= .venv-bench
 
-.PHONY: figures figures-full test bench clean
+.PHONY: figures figures-full test bench docs notebooks clean
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,18 @@ figures-full: $(VENV)/.installed-test
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
+# the site in docs/_build/html, offline: lessons executed (quick setting), gallery from figures/out or drawn
+docs: $(VENV)/.installed-test
+	$(PY) notebooks/lessons.py
+	$(PY) -m sphinx -E -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
+# plain .ipynb lessons (no outputs) in build/notebooks, to open and run with live sliders in Jupyter
+notebooks: $(VENV)/.installed-test
+	$(PY) notebooks/lessons.py --no-execute
+
 bench: $(BENCH_VENV)/.installed-bench
 	for b in benchmarks/*.py; do $(BENCH_VENV)/bin/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out docs/_build docs/_gallery docs/lessons docs/api.rst docs/gallery.md animations

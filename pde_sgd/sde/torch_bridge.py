@@ -19,6 +19,7 @@ diffusion (``D``)
     * :class:`LowRank` ``(V)``: D = V V^T with V a constant (dim, r) array or a callable x -> (batch, dim, r)
       (full parameter space: r << dim noise columns, never forming D),
     * a callable ``D(x) -> (batch, dim, dim)``.
+
 ``precondition`` M (dim, dim) gives the A-type drift -(D + Q) grad Phi. ``device="auto"`` picks CUDA when present.
 """
 from __future__ import annotations
