@@ -126,7 +126,7 @@ def f8_points(full: bool = False) -> list[dict]:
         scans = {"eps": [0.025, 0.05, 0.1, 0.2, 0.4], "N": [250, 500, 1000, 2000, 4000],
                  "momentum": [0.8, 0.9, 0.95, 0.975]}
     else:
-        Bs, seeds, steps, hidden = [4, 16, 64, 256], 2, 300, 128
+        Bs, seeds, steps, hidden = [4, 16, 64, 128], 2, 200, 64
         scans = {"eps": [0.05, 0.4], "N": [250, 1000], "momentum": [0.9, 0.975]}
     pts = []
     for scan, values in scans.items():
