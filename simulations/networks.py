@@ -1,4 +1,4 @@
-"""Experiments on small real networks behind figures F5, F6, F9 and the network slice (seeded, saving Results).
+"""Experiments on small real networks behind figures F5, F6 and the network slice (seeded, saving Results).
 
 Every function takes ``seed`` and ``full`` (publication setting; the quick one stays well under a minute on one
 core), runs single-threaded torch (fastest for these tiny models), returns :class:`pde_sgd.Result` objects and,
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from pde_sgd import Grid, Result, beta_from_sgd
-from pde_sgd.networks import build_model, capture_along_training, digits, sgd_iterates, torch_threads, track_hessian, train
+from pde_sgd.networks import build_model, capture_along_training, digits, sgd_iterates, torch_threads, train
 from pde_sgd.networks.coupling import full_space_coupling, slice_coupling
 from pde_sgd.networks.slice import make_slice, suggest_extent
 
@@ -40,28 +40,6 @@ def diffusion_spectra(seed: int = 0, full: bool = False, out: Path | None = OUT)
                                                hessian_samples=256)
             _save(res[name], out, [f"f6_{name}_step{r.params['step']}" for r in res[name]])
     return res
-
-
-F9_CONFIGS = ((0.02, 16), (0.1, 16), (0.1, 128), (0.4, 16))
-
-
-def hessian_along_training(seed: int = 0, full: bool = False, out: Path | None = OUT) -> list[Result]:
-    """F9: top-2 Hessian eigenvalues (Lanczos, on a fixed 256-sample subset) along SGD runs of the digits MLP
-    for several (eta, B), recorded at log-spaced steps."""
-    epochs = 30 if full else 4
-    n_rec = 40 if full else 11
-    results = []
-    with torch_threads(1):
-        data = digits(seed=seed, device="auto")
-        for eta, B in F9_CONFIGS:
-            model = build_model("mlp", data, seed=seed, hidden=(32,))
-            n_steps = int(epochs * data.n / B)
-            rec = np.unique(np.geomspace(1, n_steps, n_rec).round().astype(int))
-            results.append(track_hessian(model, data, eta=eta, batch_size=B, n_steps=n_steps,
-                                         record_steps=np.concatenate([[0], rec]), k=2, hessian_samples=256,
-                                         n_iter=40 if full else 24, seed=seed))
-    _save(results, out, [f"f9_eta{e}_B{b}" for e, b in F9_CONFIGS])
-    return results
 
 
 def long_sgd_run(seed: int = 0, full: bool = False, out: Path | None = OUT) -> Result:

@@ -1,0 +1,58 @@
+"""F8 (Smith & Le secs. 4-5): test accuracy against batch size for several eps, N and momenta (wide ReLU net on digits, SGD + momentum); B_opt with brackets and its log-log slopes against eps, N, 1/(1-m)."""
+import sys
+from pathlib import Path
+
+import numpy as np
+from matplotlib.ticker import NullFormatter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pde_sgd.plotting import save_figure, subplots  # noqa: E402
+from simulations.smith_le import F8_REF, f8_analysis, f8_sweep  # noqa: E402
+from simulations.sweep_results import sweep_results  # noqa: E402
+
+LABELS = {"eps": ("ε", "learning rate ε"), "N": ("N", "training set size N"),
+          "momentum": ("1/(1-m)", "1/(1 - momentum)")}
+
+
+def make(out_dir: Path, full: bool = False) -> list[Path]:
+    results = sweep_results(f8_sweep(full))
+    ana = f8_analysis(results)
+    fig, axes = subplots(2, 3, width=3.6, height=2.9)
+    for j, (scan, a) in enumerate(ana.items()):
+        sym, name = LABELS[scan]
+        ax = axes[0, j]
+        for c in a["curves"]:
+            line = ax.errorbar(c["B"], c["mean"], yerr=c["sem"], marker="o", ms=3, capsize=2,
+                               label=f"{sym} = {c['x']:.3g}: B_opt = {c['B_opt']:.0f}")[0]
+            ax.plot(c["B_opt"], c["mean"].max(), "*", ms=9, color=line.get_color())
+        fixed = {"eps": f"m = {F8_REF['momentum']}, N = {F8_REF['n_train']}",
+                 "N": f"ε = {F8_REF['eps']}, m = {F8_REF['momentum']}; digits + shifts",
+                 "momentum": f"ε = 0.05, N = {F8_REF['n_train']}"}[scan]
+        ax.set(xscale="log", xlabel="batch size B", ylabel="test accuracy (797 held-out digits)",
+               title=f"{name} scan ({fixed})")
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=6)
+        ax = axes[1, j]
+        x = np.array([c["x"] for c in a["curves"]])
+        b = np.array([c["B_opt"] for c in a["curves"]])
+        err = np.array([[c["B_opt"] - c["lo"] for c in a["curves"]], [c["hi"] - c["B_opt"] for c in a["curves"]]])
+        ax.errorbar(x, b, yerr=err, fmt="o", capsize=3, label="B_opt (bars: next B tried)")
+        f = a["fit"]
+        if f is not None:
+            xs = np.geomspace(x.min(), x.max(), 20)
+            ax.plot(xs, np.exp(f["intercept"]) * xs ** f["slope"], label=f"fit: slope {f['slope']:.2f}")
+            ax.plot(xs, b[0] * xs / x[0], ls=":", color="k", label="slope 1 (predicted)")
+            ax.set_title(f"slope {f['slope']:.2f}, 95% CI [{f['ci95'][0]:.2f}, {f['ci95'][1]:.2f}]:\n{f['verdict']}",
+                         fontsize=7)
+        ax.set(xscale="log", yscale="log", xlabel=sym, ylabel="B_opt")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=6)
+    p = results[0].params
+    fig.suptitle(f"F8: one-hidden-layer ReLU net (width {p['hidden']}) on digits, SGD + momentum, constant ε, no "
+                 f"regularisation,\n{p['steps_ref']} (1-m)/ε steps, {p['n_seeds']} seeds per point (mean ± s.e.)"
+                 f"{'' if full else ' (quick setting: short runs, coarse B grid)'}", fontsize=8)
+    return save_figure(fig, out_dir, "fig_f8_batch_size")
+
+
+if __name__ == "__main__":
+    make(Path(__file__).parent / "out")

@@ -1,0 +1,99 @@
+"""Smith & Le's optimal batch size (THEORY.md sections 5 and 7): a wide one-hidden-layer ReLU network trained
+with SGD + momentum at a constant learning rate, no regularisation, many models at once.
+
+:func:`train_relu_models` trains k independent networks x -> W2 relu(W1 x + b1) + b2 at once
+(:func:`pde_sgd.networks.batched.train_batched`, torch.func vmap): each model has its own initialisation seed,
+its own stream of mini-batches (uniform without replacement, fresh each step), its own learning rate eps and
+momentum m; all share the batch size B, the number of steps and the data. Momentum is PyTorch's form
+v <- m v + g, w <- w - eps v, whose noise scale is g = eps (N/B - 1) / (1 - m) (:func:`pde_sgd.noise_scale`).
+
+:func:`teacher_data` generates the classification data (so that N can exceed the 1797 digits): x ~ N(0, I_d),
+label = argmax of a random one-hidden-layer tanh teacher's logits. :func:`optimal_batch` reads B_opt off a
+curve of test accuracy against B with its bracket; :func:`loglog_slope` fits log B_opt = a + s log x.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..validation import finite_array, positive, positive_int
+from .batched import batched_accuracy, batched_loss, train_batched
+from .data import Dataset, resolve_device, resolve_dtype
+from .models import FlatModel
+
+
+def teacher_data(n: int, *, dim: int = 16, n_classes: int = 10, teacher_hidden: int = 32, teacher_seed: int = 0,
+                 seed: int = 0, dtype: str | torch.dtype = "float32", device: str | torch.device = "auto") -> Dataset:
+    """``n`` samples x ~ N(0, I_dim) labelled by a fixed random teacher (seeded by ``teacher_seed``):
+    y = argmax_c [V^T tanh(U^T x / sqrt(dim))]_c, U, V standard normal. ``seed`` draws the inputs."""
+    n, dim = positive_int("n", n), positive_int("dim", dim)
+    nc, th = positive_int("n_classes", n_classes, minimum=2), positive_int("teacher_hidden", teacher_hidden)
+    t_rng = np.random.default_rng(positive_int("teacher_seed", teacher_seed, minimum=0))
+    U, V = t_rng.standard_normal((dim, th)), t_rng.standard_normal((th, nc))
+    X = np.random.default_rng(positive_int("seed", seed, minimum=0)).standard_normal((n, dim))
+    y = (np.tanh(X @ U / np.sqrt(dim)) @ V).argmax(1)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    cfg = {"n": n, "dim": dim, "n_classes": nc, "teacher_hidden": th, "teacher_seed": teacher_seed, "seed": seed}
+    return Dataset(torch.as_tensor(X, dtype=dt, device=dev), torch.as_tensor(y, device=dev), nc, "teacher", cfg)
+
+
+def relu_models(data: Dataset, seeds, *, hidden: int = 512) -> tuple[FlatModel, torch.Tensor]:
+    """The network x -> W2 relu(W1 x + b1) + b2 (nn.Linear layers, cross-entropy, no weight decay) as a
+    :class:`FlatModel`, and the (k, P) stack of its initialisations (nn.Linear defaults under each seed)."""
+    d, H = int(np.prod(data.input_shape)), positive_int("hidden", hidden)
+    thetas = []
+    for s in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(positive_int("seeds", int(s), minimum=0))
+            module = nn.Sequential(nn.Flatten(), nn.Linear(d, H), nn.ReLU(), nn.Linear(H, data.n_classes))
+        module = module.to(device=data.X.device, dtype=data.X.dtype)
+        thetas.append(torch.cat([p.detach().reshape(-1) for p in module.parameters()]))
+    return FlatModel(module, 0.0, {"model": "relu1", "hidden": H}), torch.stack(thetas)
+
+
+def train_relu_models(train: Dataset, test: Dataset, *, batch_size: int, lrs, momenta, n_steps: int, seeds,
+                      hidden: int = 512) -> dict[str, np.ndarray]:
+    """Train k = len(seeds) one-hidden-layer ReLU networks (width ``hidden``) at once with SGD + momentum
+    (:func:`pde_sgd.networks.batched.train_batched`), no regularisation; model j uses lrs[j], momenta[j] and
+    seeds[j] (initialisation and batches), all ``n_steps`` steps. Returns per model the test and train accuracy
+    and the train cross-entropy at the end."""
+    seeds = [positive_int("seeds", int(s), minimum=0) for s in np.asarray(seeds).reshape(-1)]
+    model, thetas = relu_models(train, seeds, hidden=hidden)
+    theta = train_batched(model, thetas, train, eta=[float(v) for v in np.asarray(lrs).reshape(-1)],
+                          momentum=[float(v) for v in np.asarray(momenta).reshape(-1)], batch_size=batch_size,
+                          n_steps=positive_int("n_steps", n_steps), seeds=seeds)
+    return {"test_accuracy": batched_accuracy(model, theta, test).cpu().numpy(),
+            "train_accuracy": batched_accuracy(model, theta, train).cpu().numpy(),
+            "train_cross_entropy": batched_loss(model, theta, train).double().cpu().numpy()}
+
+
+def optimal_batch(batch_sizes, accuracy) -> tuple[float, float, float]:
+    """B_opt = the batch size of highest accuracy, and its bracket (the neighbouring batch sizes tried; at an
+    end of the grid the bracket is open on that side and equals B_opt there)."""
+    B = finite_array("batch_sizes", batch_sizes, ndim=1)
+    a = finite_array("accuracy", accuracy, shape=B.shape)
+    if B.size < 2 or np.any(np.diff(B) <= 0):
+        raise ValueError(f"batch_sizes must be >= 2 increasing values, got {B}")
+    i = int(a.argmax())
+    return float(B[i]), float(B[max(i - 1, 0)]), float(B[min(i + 1, B.size - 1)])
+
+
+def loglog_slope(x, b_opt, lo, hi) -> dict:
+    """Weighted least-squares fit log B_opt = a + s log x. Each point's uncertainty is its bracket: log B_opt
+    uniform within [log lo, log hi] up to the grid, sd = (log hi - log lo) / (2 sqrt 3) (floored at 1e-3).
+    Returns slope, its standard error and 95% interval (+- 1.96 SE), and chi^2 / dof of the fit."""
+    lx, ly = np.log(finite_array("x", x, ndim=1)), np.log(finite_array("b_opt", b_opt, ndim=1))
+    sd = np.maximum((np.log(finite_array("hi", hi, shape=lx.shape)) - np.log(finite_array("lo", lo, shape=lx.shape)))
+                    / (2 * np.sqrt(3)), 1e-3)
+    if lx.size < 2 or np.ptp(lx) == 0:
+        raise ValueError(f"x must hold at least two distinct values, got {np.exp(lx)}")
+    w = 1 / sd ** 2
+    xm = np.sum(w * lx) / w.sum()
+    sxx = np.sum(w * (lx - xm) ** 2)
+    s = float(np.sum(w * (lx - xm) * ly) / sxx)
+    a = float(np.sum(w * (ly - s * lx)) / w.sum())
+    se = float(1 / np.sqrt(sxx))
+    chi2 = float(np.sum(w * (ly - a - s * lx) ** 2))
+    return {"slope": s, "se": se, "ci95": (s - 1.96 * se, s + 1.96 * se), "intercept": a,
+            "chi2_per_dof": chi2 / max(lx.size - 2, 1), "n_points": int(lx.size)}

@@ -1,0 +1,87 @@
+"""F8 numerics (pde_sgd.networks.batch_size) and the noise-scale side of Smith & Le's B_opt claim at small scale."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pde_sgd.networks import torch_threads
+from pde_sgd.networks.batch_size import loglog_slope, optimal_batch, teacher_data, train_relu_models
+
+
+@pytest.fixture(scope="module")
+def data():
+    return (teacher_data(60, dim=6, n_classes=3, seed=1, dtype="float64", device="cpu"),
+            teacher_data(40, dim=6, n_classes=3, seed=2, dtype="float64", device="cpu"))
+
+
+def _reference(train, test, *, lr, m, steps, seed, B, hidden):
+    """torch.optim.SGD(momentum) on an nn.Sequential, the same initialisation and batches, one model."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(train.X.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, train.n_classes))
+    net = net.double()
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=m)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randperm(train.n, generator=gen)[:B]
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(train.X[idx]), train.y[idx]).backward()
+        opt.step()
+    with torch.no_grad():
+        return float((net(test.X).argmax(1) == test.y).double().mean()), \
+            float(nn.functional.cross_entropy(net(train.X), train.y))
+
+
+def test_batched_training_equals_torch_sgd_momentum_per_model(data):
+    """Three models with different lr, momentum and seeds trained at once = each trained by
+    torch.optim.SGD alone (float64): the ReLU net, its initialisation, batches and momentum form are right."""
+    train, test = data
+    lrs, moms, seeds = [0.05, 0.2, 0.1], [0.9, 0.0, 0.5], [3, 4, 5]
+    with torch_threads(1):
+        out = train_relu_models(train, test, batch_size=7, lrs=lrs, momenta=moms, n_steps=25, seeds=seeds, hidden=9)
+        for j in range(3):
+            acc, ce = _reference(train, test, lr=lrs[j], m=moms[j], steps=25, seed=seeds[j], B=7, hidden=9)
+            assert out["test_accuracy"][j] == acc
+            assert out["train_cross_entropy"][j] == pytest.approx(ce, rel=1e-12)
+        alone = train_relu_models(train, test, batch_size=7, lrs=lrs[1:2], momenta=moms[1:2], n_steps=25,
+                                  seeds=seeds[1:2], hidden=9)
+    assert alone["train_cross_entropy"][0] == pytest.approx(out["train_cross_entropy"][1], rel=1e-12)
+
+
+def test_bad_input(data):
+    train, test = data
+    kw = dict(lrs=[0.1], momenta=[0.5], n_steps=3, seeds=[0])
+    with pytest.raises(ValueError, match="batch_size"):
+        train_relu_models(train, test, batch_size=61, **kw)
+    with pytest.raises(ValueError, match="momentum"):
+        train_relu_models(train, test, batch_size=4, **{**kw, "momenta": [1.0]})
+    with pytest.raises(ValueError, match="n_steps"):
+        train_relu_models(train, test, batch_size=4, **{**kw, "n_steps": 0})
+    with pytest.raises(ValueError, match="batch_sizes"):
+        optimal_batch([4, 2], [0.5, 0.6])
+
+
+def test_optimal_batch_and_slope():
+    assert optimal_batch([2, 4, 8, 16], [0.5, 0.9, 0.7, 0.6]) == (4.0, 2.0, 8.0)
+    assert optimal_batch([2, 4, 8], [0.5, 0.6, 0.7]) == (8.0, 4.0, 8.0)       # open at the end of the grid
+    x = np.array([0.1, 0.2, 0.4, 0.8])
+    b = 80 * x
+    fit = loglog_slope(x, b, b / 2, b * 2)
+    assert fit["slope"] == pytest.approx(1.0) and fit["ci95"][0] < 1 < fit["ci95"][1]
+    # slope error from brackets of a factor 2 either side: sd = ln 4 / (2 sqrt 3) per point
+    sd = np.log(4) / (2 * np.sqrt(3))
+    assert fit["se"] == pytest.approx(sd / np.sqrt(np.sum((np.log(x) - np.log(x).mean()) ** 2)))
+    assert loglog_slope(x, 80 * x ** 2, 40 * x ** 2, 160 * x ** 2)["slope"] == pytest.approx(2.0)
+
+
+def test_small_batch_penalty_grows_with_the_learning_rate():
+    """Smith & Le at small scale (digits, N = 1000, width 64, m = 0.9, 200 (1-m)/eps steps, 2 seeds): the noise
+    scale eps N / (B (1-m)) sets where small batches start to hurt, so the accuracy lost at B = 4 against
+    B = 64 is larger at eps = 0.4 than at eps = 0.05 (by more than 3 standard errors). Measured 2026-11-29:
+    losses 0.11 and 0.73, SE about 0.05."""
+    from simulations.smith_le import f8_point
+    acc = {(e, B): f8_point(scan="eps", batch_size=B, eps=e, momentum=0.9, n_train=1000, n_seeds=2, steps_ref=200,
+                            hidden=64, device="cpu")["test_accuracy"] for e in (0.05, 0.4) for B in (4, 64)}
+    loss = {e: acc[e, 64].mean() - acc[e, 4].mean() for e in (0.05, 0.4)}
+    se = np.sqrt(sum(a.var(ddof=1) / a.size for a in acc.values()))
+    assert loss[0.4] - loss[0.05] > 3 * se, (loss, se)
