@@ -76,12 +76,12 @@ _LAST_DIFF = np.array([3, 4, 5, 3])
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def _axis_terms(S, n, inv_h, scheme, ham, nu, out, store):
+def _axis_terms(S, n, inv_h, scheme, ham, nu, out):
     """Add -H_a + nu * (second difference) for one axis to ``out`` along a row of n cells.
 
     ``S[k, i]`` holds D_{i+k-3} (k = 0..5) along the axis at cell i of the row; rows 6 and 7 receive p- and
     p+. Returns max(|p-|, |p+|) over the row. For a user Hamiltonian (ham >= 2) only the viscous term is added
-    and p-, p+ are kept in rows ``store``, ``store + 1`` for :func:`_user_terms`.
+    (the caller keeps p-, p+ from rows 6, 7 for :func:`_user_terms`).
     """
     pm, pp = S[6], S[7]
     if scheme == 2:
@@ -104,8 +104,6 @@ def _axis_terms(S, n, inv_h, scheme, ham, nu, out, store):
     if ham >= 2:
         for i in range(n):
             out[i] += nu * (S[3, i] - S[2, i]) * inv_h
-            S[store, i] = pm[i]
-            S[store + 1, i] = pp[i]
     elif ham == 0:
         for i in range(n):
             a = max(pm[i], 0.0)
@@ -204,19 +202,28 @@ def _rhs(u, out, eq, hp):
                     Sk = St[k]
                     for i2 in range(n2):
                         Sk[i2] = (row[i2 + k + 1] - row[i2 + k]) * inv_h[2]
-                alpha[c, 2] = max(alpha[c, 2], _axis_terms(St, n2, inv_h[2], scheme, ham, nu, o, 13))
+                alpha[c, 2] = max(alpha[c, 2], _axis_terms(St, n2, inv_h[2], scheme, ham, nu, o))
+                if hp is not None:  # keep p-, p+ of axis 2 for the user Hamiltonian
+                    St[13, :n2] = St[6, :n2]
+                    St[14, :n2] = St[7, :n2]
             if n1 > 1:
                 for k in range(k0, k1):
                     ua, ub, Sk = u[i0, idx1[i1 + k + 1]], u[i0, idx1[i1 + k]], St[k]
                     for i2 in range(n2):
                         Sk[i2] = (ua[i2] - ub[i2]) * inv_h[1]
-                alpha[c, 1] = max(alpha[c, 1], _axis_terms(St, n2, inv_h[1], scheme, ham, nu, o, 11))
+                alpha[c, 1] = max(alpha[c, 1], _axis_terms(St, n2, inv_h[1], scheme, ham, nu, o))
+                if hp is not None:  # keep p-, p+ of axis 1 for the user Hamiltonian
+                    St[11, :n2] = St[6, :n2]
+                    St[12, :n2] = St[7, :n2]
             if n0 > 1:
                 for k in range(k0, k1):
                     ua, ub, Sk = u[idx0[i0 + k + 1], i1], u[idx0[i0 + k], i1], St[k]
                     for i2 in range(n2):
                         Sk[i2] = (ua[i2] - ub[i2]) * inv_h[0]
-                alpha[c, 0] = max(alpha[c, 0], _axis_terms(St, n2, inv_h[0], scheme, ham, nu, o, 9))
+                alpha[c, 0] = max(alpha[c, 0], _axis_terms(St, n2, inv_h[0], scheme, ham, nu, o))
+                if hp is not None:  # keep p-, p+ of axis 0 for the user Hamiltonian
+                    St[9, :n2] = St[6, :n2]
+                    St[10, :n2] = St[7, :n2]
             if hp is not None:
                 _user_terms(St, n2, i0, i1, hp, ham == 2, w, o, alpha[c])
 
