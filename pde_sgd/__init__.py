@@ -8,9 +8,11 @@ noise of real PyTorch networks; imports torch). ``import pde_sgd`` imports neith
 __version__ = "0.1.0"
 
 from . import landscapes  # noqa: E402
+from .diffusion import Diffusion  # noqa: E402
 from .grid import Grid  # noqa: E402
 from .results import Result  # noqa: E402
 from .units import beta_from_sgd, noise_scale, temperature_from_sgd  # noqa: E402
+from .validation import NumericalInstability  # noqa: E402
 
 _SUBPACKAGES = ("hj", "fokker_planck", "sde", "checks", "networks", "optim", "sweeps")
 
@@ -23,4 +25,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Grid", "Result", "landscapes", "beta_from_sgd", "temperature_from_sgd", "noise_scale", "__version__"]
+__all__ = ["Grid", "Diffusion", "Result", "NumericalInstability", "landscapes", "beta_from_sgd", "temperature_from_sgd", "noise_scale", "__version__"]

@@ -1,9 +1,22 @@
-"""Low-dimensional losses f: R^d -> R with value, gradient and Hessian, in numpy and Numba.
+"""Losses f: R^d -> R with value, gradient and Hessian for every solver: numpy (grids), Numba (kernels), torch.
 
-Each landscape is a :class:`Landscape`: a ``kind`` code and a flat float64 ``params`` vector. The point-wise
-Numba functions :func:`jit_value`, :func:`jit_grad` and :func:`jit_hess` take ``(kind, params, x[, out])``, so
-that compiled kernels elsewhere (SDE integrators, Fokker-Planck drifts) can evaluate any built-in landscape
-without Python callbacks. The numpy methods of :class:`Landscape` are vectorised over points by the same code.
+A :class:`Landscape` is made from the user's code in one of two forms, and the built-ins below are ordinary
+instances of the same mechanism:
+
+* **Numba** (serves every solver): ``Landscape(value, grad, hessian=None, dim=d, params=p)`` with ``@njit``
+  point functions ``value(x[, p]) -> float``, ``grad(x[, p], out)`` and optionally ``hessian(x[, p], out)``
+  (x: float64 (d,), out: (d,) / (d, d), p: the float64 array ``params``, passed so that one compiled
+  function serves a whole family of losses). Without ``hessian`` the Hessian is the central difference of
+  ``grad``. Kernels receive the functions as ``numba.cfunc`` pointers (:mod:`pde_sgd.jitfuncs`): compiled once
+  per function, never per run. The numpy methods evaluate the same functions over many points in parallel;
+  the torch gradient is ``torch_grad=`` / autograd of ``torch_value=`` when given, else the numpy gradient
+  (CPU round trip).
+* **numpy** (grid solvers, quadrature and the torch bridge; not the SDE / proximal kernels):
+  ``Landscape(value, grad=None, hessian=None, dim=d)`` with vectorised ``value(points (n, d)) -> (n,)``,
+  ``grad(points) -> (n, d)``, ``hessian(points) -> (n, d, d)``; missing derivatives are central differences.
+
+Point functions evaluated inside kernels: :func:`jit_value`, :func:`jit_grad`, :func:`jit_hess` take the
+landscape's :attr:`Landscape.jit` pack ``(value, grad, hessian, params, has_hessian)``.
 
 Built-ins (constructors below):
 
@@ -20,187 +33,188 @@ Built-ins (constructors below):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 
-from .validation import choice, finite_array, positive, positive_int, seed_int, short_repr
+from .jitfuncs import as_cfunc, is_jitted, jit_call, n_arguments
+from .validation import finite_array, positive, positive_int, require_instance, seed_int, short_repr
 
-QUADRATIC, WIGGLY, DOUBLE_WELL, RASTRIGIN, ABS_L1, GAUSSIAN_WELLS = range(6)
 _TWO_PI = 2.0 * math.pi
+VALUE_SIG = types.float64(types.float64[::1], types.float64[::1])
+GRAD_SIG = types.void(types.float64[::1], types.float64[::1], types.float64[::1])
+HESS_SIG = types.void(types.float64[::1], types.float64[::1], types.float64[:, ::1])
+_FD_STEP = np.finfo(float).eps ** (1.0 / 3.0)  # central differences: error ~ h^2 f''' + eps / h, balanced
 
 
-# --- point-wise Numba kernels ---------------------------------------------------------------------------
-@njit(cache=True)
-def _wiggly_parts(params, x):
-    """Value, first and second derivative of the 1-D wiggly loss (params: [K, amp_k, freq_k, phase_k])."""
-    k = int(params[0])
-    v = x * x + 1.5 * math.sin(_TWO_PI * x)
-    d1 = 2.0 * x + 1.5 * _TWO_PI * math.cos(_TWO_PI * x)
-    d2 = 2.0 - 1.5 * _TWO_PI * _TWO_PI * math.sin(_TWO_PI * x)
-    for j in range(k):
-        a, w, p = params[1 + j], params[1 + k + j], params[1 + 2 * k + j]
-        s, c = math.sin(w * x + p), math.cos(w * x + p)
-        v += a * s
-        d1 += a * w * c
-        d2 -= a * w * w * s
-    return v, d1, d2
+# --- kernel-side evaluation of a landscape pack ---------------------------------------------------------
+@njit(cache=True, inline="always")
+def jit_value(lf, x):
+    """f(x) at one point ``x`` (1-D array) for the pack ``lf = landscape.jit``."""
+    return lf[0](x, lf[3])
 
 
-@njit(cache=True)
-def _well_terms(params, x, j):
-    """(a_j, w_j, exp(-|x-c_j|^2/(2 w_j^2)), offset of c_j in params) for gaussian_wells."""
-    d = x.shape[0]
-    nw = int(params[1])
-    a, w = params[2 + j], params[2 + nw + j]
-    off = 2 + 2 * nw + j * d
-    r2 = 0.0
-    for i in range(d):
-        r2 += (x[i] - params[off + i]) ** 2
-    return a, w, math.exp(-r2 / (2.0 * w * w)), off
-
-
-@njit(cache=True)
-def jit_value(kind, params, x):
-    """f(x) for a built-in landscape ``kind`` with parameters ``params`` at one point ``x`` (1-D array)."""
-    d = x.shape[0]
-    if kind == QUADRATIC:
-        v = 0.0
-        for i in range(d):
-            for j in range(d):
-                v += 0.5 * (x[i] - params[d * d + i]) * params[i * d + j] * (x[j] - params[d * d + j])
-        return v
-    if kind == WIGGLY:
-        return _wiggly_parts(params, x[0])[0]
-    if kind == DOUBLE_WELL:
-        v = 0.25 * (x[0] * x[0] - 1.0) ** 2 + params[0] * x[0]
-        for i in range(1, d):
-            v += 0.5 * x[i] * x[i]
-        return v
-    if kind == RASTRIGIN:
-        v = 0.0
-        for i in range(d):
-            v += 0.5 * params[0] * x[i] * x[i] + params[1] * (1.0 - math.cos(_TWO_PI * x[i]))
-        return v
-    if kind == ABS_L1:
-        v = 0.0
-        for i in range(d):
-            v += abs(x[i])
-        return params[0] * v
-    # GAUSSIAN_WELLS
-    v = 0.0
-    for i in range(d):
-        v += 0.5 * params[0] * x[i] * x[i]
-    for j in range(int(params[1])):
-        a, w, e, off = _well_terms(params, x, j)
-        v -= a * e
-    return v
-
-
-@njit(cache=True)
-def jit_grad(kind, params, x, out):
+@njit(cache=True, inline="always")
+def jit_grad(lf, x, out):
     """Write grad f(x) into ``out`` (same length as ``x``)."""
-    d = x.shape[0]
-    if kind == QUADRATIC:
-        for i in range(d):
-            g = 0.0
-            for j in range(d):
-                g += params[i * d + j] * (x[j] - params[d * d + j])
-            out[i] = g
-    elif kind == WIGGLY:
-        out[0] = _wiggly_parts(params, x[0])[1]
-    elif kind == DOUBLE_WELL:
-        out[0] = x[0] * (x[0] * x[0] - 1.0) + params[0]
-        for i in range(1, d):
-            out[i] = x[i]
-    elif kind == RASTRIGIN:
-        for i in range(d):
-            out[i] = params[0] * x[i] + params[1] * _TWO_PI * math.sin(_TWO_PI * x[i])
-    elif kind == ABS_L1:
-        for i in range(d):
-            out[i] = params[0] * (1.0 if x[i] > 0 else (-1.0 if x[i] < 0 else 0.0))
-    else:
-        for i in range(d):
-            out[i] = params[0] * x[i]
-        for j in range(int(params[1])):
-            a, w, e, off = _well_terms(params, x, j)
-            for i in range(d):
-                out[i] += a * e * (x[i] - params[off + i]) / (w * w)
+    lf[1](x, lf[3], out)
 
 
 @njit(cache=True)
-def jit_hess(kind, params, x, out):
-    """Write the Hessian of f at ``x`` into ``out`` (shape (d, d))."""
+def _fd_hessian(lf, x, out):
+    """Central differences of grad f, symmetrised: out_ij = (d_j g_i + d_i g_j) / 2."""
     d = x.shape[0]
-    out[:, :] = 0.0
-    if kind == QUADRATIC:
+    gp, gm = np.empty(d), np.empty(d)
+    for j in range(d):
+        xj = x[j]
+        h = 6.0554544523933395e-06 * max(1.0, abs(xj))
+        x[j] = xj + h
+        lf[1](x, lf[3], gp)
+        x[j] = xj - h
+        lf[1](x, lf[3], gm)
+        x[j] = xj
         for i in range(d):
-            for j in range(d):
-                out[i, j] = params[i * d + j]
-    elif kind == WIGGLY:
-        out[0, 0] = _wiggly_parts(params, x[0])[2]
-    elif kind == DOUBLE_WELL:
-        out[0, 0] = 3.0 * x[0] * x[0] - 1.0
-        for i in range(1, d):
-            out[i, i] = 1.0
-    elif kind == RASTRIGIN:
-        for i in range(d):
-            out[i, i] = params[0] + params[1] * _TWO_PI * _TWO_PI * math.cos(_TWO_PI * x[i])
-    elif kind == GAUSSIAN_WELLS:
-        for i in range(d):
-            out[i, i] = params[0]
-        for j in range(int(params[1])):
-            a, w, e, off = _well_terms(params, x, j)
-            w2 = w * w
-            for i in range(d):
-                out[i, i] += a * e / w2
-                for k in range(d):
-                    out[i, k] -= a * e * (x[i] - params[off + i]) * (x[k] - params[off + k]) / (w2 * w2)
-    # ABS_L1: zero away from the kink
+            out[i, j] = (gp[i] - gm[i]) / (2.0 * h)
+    for i in range(d):
+        for j in range(i):
+            s = 0.5 * (out[i, j] + out[j, i])
+            out[i, j] = s
+            out[j, i] = s
+
+
+@njit(cache=True, inline="always")
+def jit_hess(lf, x, out):
+    """Write the Hessian of f at ``x`` into ``out`` (shape (d, d)); central differences of grad if not given."""
+    if lf[4]:
+        lf[2](x, lf[3], out)
+    else:
+        _fd_hessian(lf, x, out)
 
 
 @njit(cache=True, parallel=True)
-def _values(kind, params, pts):
+def _values(lf, pts):
     out = np.empty(pts.shape[0])
     for n in prange(pts.shape[0]):
-        out[n] = jit_value(kind, params, pts[n])
+        out[n] = jit_value(lf, pts[n])
     return out
 
 
 @njit(cache=True, parallel=True)
-def _grads(kind, params, pts):
+def _grads(lf, pts):
     out = np.empty_like(pts)
     for n in prange(pts.shape[0]):
-        jit_grad(kind, params, pts[n], out[n])
+        jit_grad(lf, pts[n], out[n])
     return out
 
 
 @njit(cache=True, parallel=True)
-def _hessians(kind, params, pts):
+def _hessians(lf, pts):
     d = pts.shape[1]
     out = np.empty((pts.shape[0], d, d))
     for n in prange(pts.shape[0]):
-        jit_hess(kind, params, pts[n], out[n])
+        x = pts[n].copy()  # the finite-difference Hessian perturbs its point in place
+        jit_hess(lf, x, out[n])
     return out
 
 
-# --- numpy-facing class ---------------------------------------------------------------------------------
+def _no_hessian(x, p, out):  # placeholder cfunc in the pack of a landscape without a Hessian
+    out[:, :] = 0.0
+
+
+_WRAPPED: dict = {}  # user function without the params argument -> its (x, p) twin
+
+
+def _with_params(name: str, fn, sig, n_plain: int):
+    """cfunc of ``fn`` taking (x, p, ...) of signature ``sig``; ``fn`` may omit p (``n_plain`` arguments)."""
+    if not is_jitted(fn):
+        raise ValueError(f"{name} must be an @njit function (the value is), got {type(fn).__name__}")
+    if n_arguments(fn) != n_plain:
+        return as_cfunc(name, fn, sig)
+    if fn not in _WRAPPED:
+        if n_plain == 1:
+            def twin(x, p):
+                return fn(x)
+        else:
+            def twin(x, p, out):
+                fn(x, out)
+        _WRAPPED[fn] = njit(twin)
+    return as_cfunc(name, _WRAPPED[fn], sig)
+
+
+# --- the class ------------------------------------------------------------------------------------------
 class Landscape:
-    """A loss f on R^``dim``: value, gradient and Hessian, vectorised over points.
+    """A loss f on R^``dim``: value, gradient and Hessian, in numpy (vectorised), Numba and torch forms.
+
+    Parameters
+    ----------
+    value : @njit ``value(x[, p]) -> float`` (Numba form) or a vectorised ``value(points (n, dim)) -> (n,)``
+    grad : @njit ``grad(x[, p], out)`` (required in the Numba form) or vectorised ``(n, dim) -> (n, dim)``
+        (optional in the numpy form: central differences of ``value`` otherwise).
+    hessian : @njit ``hessian(x[, p], out)`` or vectorised ``(n, dim) -> (n, dim, dim)``; optional (central
+        differences of ``grad``).
+    dim : dimension (>= 1).
+    params : float64 array passed as ``p`` to the Numba functions (default empty).
+    torch_grad, torch_value : optional torch forms for :mod:`pde_sgd.sde.torch_bridge`: ``grad(x (batch, dim))
+        -> (batch, dim)``, or ``value(x) -> (batch,)`` differentiated by autograd. A ``torch_grad`` may also
+        be a factory ``(device, dtype) -> grad`` (``torch_factory=True``).
+    name, info : label and JSON-able description (saved with results).
 
     Points are arrays of shape (..., dim). For ``dim == 1`` a plain array of shape (...) is also taken as a
     set of scalar points, and results then drop the trailing axis of length 1.
     """
 
-    def __init__(self, kind: int, params: np.ndarray, dim: int, name: str, info: dict | None = None) -> None:
-        self.kind = int(choice("kind", kind, range(len(_KIND_NAMES))))
-        self.params = np.ascontiguousarray(finite_array(f"{_KIND_NAMES[self.kind]} parameters", params, ndim=1))
+    def __init__(self, value: Callable, grad: Callable | None = None, hessian: Callable | None = None, *,
+                 dim: int, params=None, torch_grad: Callable | None = None, torch_value: Callable | None = None,
+                 torch_factory: bool = False, name: str = "user", info: dict | None = None,
+                 builtin: dict | None = None) -> None:
         self.dim = positive_int("dim", dim)
-        _check_param_count(self.kind, self.params, self.dim)
-        self.name = name
+        self.name = str(name)
         self.info = dict(info or {})
+        self.params = np.ascontiguousarray(finite_array("params", np.zeros(0) if params is None else params,
+                                                        ndim=1))
+        self._builtin = builtin
+        self._torch = (torch_grad, torch_value, bool(torch_factory))
+        if not callable(value):
+            raise ValueError(f"value must be a function (an @njit point function or a vectorised numpy one), "
+                             f"got {type(value).__name__}")
+        for nm, fn in (("grad", grad), ("hessian", hessian), ("torch_grad", torch_grad),
+                       ("torch_value", torch_value)):
+            if fn is not None and not callable(fn):
+                raise ValueError(f"{nm} must be a function or None, got {type(fn).__name__}")
+        self.numba = is_jitted(value)
+        self._fns = (value, grad, hessian)
+        for nm, fn in (("grad", grad), ("hessian", hessian)):
+            if fn is not None and is_jitted(fn) != self.numba:
+                raise ValueError(f"{nm} must be {'an @njit point' if self.numba else 'a vectorised numpy'} function "
+                                 f"like value (give value, grad and hessian all in Numba or all in numpy form)")
+        if self.numba:
+            if grad is None:
+                raise ValueError("grad is required when value is an @njit function: give an @njit grad(x, out) "
+                                 "or grad(x, p, out)")
+            self._jit = None  # built on first use (compiles the cfuncs)
+        elif params is not None and self.params.size:
+            raise ValueError("params are passed to @njit point functions only; a numpy landscape closes over "
+                             "its own parameters")
 
+    # --- Numba form ---------------------------------------------------------------------------------------
+    @property
+    def jit(self) -> tuple:
+        """The pack (value cfunc, grad cfunc, hessian cfunc, params, has_hessian) that kernels evaluate."""
+        if not self.numba:
+            raise ValueError(f"landscape {self.name!r} was given as numpy functions; compiled kernels (SDE, "
+                             f"proximal point) need its Numba form: Landscape(value, grad, dim=...) with @njit "
+                             f"point functions value(x) and grad(x, out)")
+        if self._jit is None:
+            value, grad, hessian = self._fns
+            has_h = hessian is not None
+            self._jit = (_with_params("value", value, VALUE_SIG, 1), _with_params("grad", grad, GRAD_SIG, 2),
+                         _with_params("hessian", hessian if has_h else _NO_HESSIAN, HESS_SIG, 2), self.params,
+                         has_h)
+        return self._jit
+
+    # --- numpy form ---------------------------------------------------------------------------------------
     def _points(self, x) -> tuple[np.ndarray, tuple, bool]:
         arr = finite_array("x", x)
         squeeze = self.dim == 1 and (arr.ndim == 0 or arr.shape[-1] != 1)
@@ -211,21 +225,76 @@ class Landscape:
         lead = arr.shape[:-1]
         return np.ascontiguousarray(arr.reshape(-1, self.dim)), lead, squeeze
 
+    def _user(self, what: str, fn: Callable, pts: np.ndarray, trailing: tuple) -> np.ndarray:
+        try:
+            out = np.asarray(fn(pts), dtype=np.float64)
+        except Exception as exc:  # report which function failed, not a bare traceback from user code
+            raise ValueError(f"landscape {self.name!r}: {what} could not be evaluated at points of shape "
+                             f"{pts.shape}: {exc}") from exc
+        if out.shape != (pts.shape[0],) + trailing:
+            raise ValueError(f"landscape {self.name!r}: {what}(points of shape {pts.shape}) must return shape "
+                             f"{(pts.shape[0],) + trailing}, got {out.shape}")
+        return out
+
+    def _checked(self, what: str, out: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(out)):
+            bad = np.flatnonzero(~np.isfinite(out.reshape(pts.shape[0], -1)).all(axis=1))[0]
+            raise ValueError(f"landscape {self.name!r}: {what} is NaN or inf at x={pts[bad].tolist()}; the loss "
+                             f"must be finite wherever it is evaluated")
+        return out
+
+    def _value_pts(self, pts: np.ndarray) -> np.ndarray:
+        out = jit_call(_values, self.jit, pts) if self.numba else self._user("value", self._fns[0], pts, ())
+        return self._checked("value", out, pts)
+
+    def _grad_pts(self, pts: np.ndarray) -> np.ndarray:
+        d = self.dim
+        if self.numba:
+            out = jit_call(_grads, self.jit, pts)
+        elif self._fns[1] is not None:
+            out = self._user("grad", self._fns[1], pts, (d,))
+        else:
+            h = _FD_STEP * np.maximum(1.0, np.abs(pts))
+            out = np.empty_like(pts)
+            for i in range(d):
+                e = np.zeros(d)
+                e[i] = 1.0
+                out[:, i] = (self._value_pts(pts + h[:, i:i + 1] * e) - self._value_pts(pts - h[:, i:i + 1] * e)) \
+                    / (2.0 * h[:, i])
+        return self._checked("grad", out, pts)
+
+    def _hess_pts(self, pts: np.ndarray) -> np.ndarray:
+        d = self.dim
+        if self.numba:
+            out = jit_call(_hessians, self.jit, pts)
+        elif self._fns[2] is not None:
+            out = self._user("hessian", self._fns[2], pts, (d, d))
+        else:
+            h = _FD_STEP * np.maximum(1.0, np.abs(pts))
+            out = np.empty(pts.shape + (d,))
+            for j in range(d):
+                e = np.zeros(d)
+                e[j] = 1.0
+                out[:, :, j] = (self._grad_pts(pts + h[:, j:j + 1] * e) - self._grad_pts(pts - h[:, j:j + 1] * e)) \
+                    / (2.0 * h[:, j:j + 1])
+            out = 0.5 * (out + np.swapaxes(out, 1, 2))
+        return self._checked("hessian", out, pts)
+
     def value(self, x) -> np.ndarray:
         """f at the points ``x``; shape ``x.shape[:-1]``."""
         pts, lead, _ = self._points(x)
-        return _values(self.kind, self.params, pts).reshape(lead)
+        return self._value_pts(pts).reshape(lead)
 
     def grad(self, x) -> np.ndarray:
         """grad f at the points ``x``; shape ``x.shape`` (the 1-D squeezed form keeps the input shape)."""
         pts, lead, squeeze = self._points(x)
-        g = _grads(self.kind, self.params, pts).reshape(lead + (self.dim,))
+        g = self._grad_pts(pts).reshape(lead + (self.dim,))
         return g[..., 0] if squeeze else g
 
     def hessian(self, x) -> np.ndarray:
         """Hessian of f at the points ``x``; shape ``x.shape[:-1] + (dim, dim)``."""
         pts, lead, squeeze = self._points(x)
-        h = _hessians(self.kind, self.params, pts).reshape(lead + (self.dim, self.dim))
+        h = self._hess_pts(pts).reshape(lead + (self.dim, self.dim))
         return h[..., 0, 0] if squeeze else h
 
     __call__ = value
@@ -233,62 +302,104 @@ class Landscape:
     def on_grid(self, grid) -> np.ndarray:
         """f sampled at the cell centres of ``grid`` (shape ``grid.shape``)."""
         self._check_grid(grid)
-        return grid.sample(self.value)
+        return self._value_pts(np.ascontiguousarray(grid.points())).reshape(grid.shape)
 
     def grad_on_grid(self, grid) -> np.ndarray:
         """grad f at the cell centres, shape ``grid.shape + (dim,)``."""
         self._check_grid(grid)
-        pts = grid.points()
-        return _grads(self.kind, self.params, np.ascontiguousarray(pts)).reshape(grid.shape + (self.dim,))
+        return self._grad_pts(np.ascontiguousarray(grid.points())).reshape(grid.shape + (self.dim,))
 
     def _check_grid(self, grid) -> None:
         if grid.ndim != self.dim:
             raise ValueError(f"grid has {grid.ndim} dimension(s) but the landscape {self.name!r} has dim={self.dim}")
 
+    # --- torch form ---------------------------------------------------------------------------------------
+    def torch_grad(self, device=None, dtype=None) -> Callable:
+        """A torch function x (batch, dim) -> grad f(x): the given torch form, autograd of ``torch_value``, or
+        (derived) the numpy gradient through a CPU round trip."""
+        import torch
+
+        grad, value, factory = self._torch
+        if grad is not None:
+            return grad(device, dtype) if factory else grad
+        if value is not None:
+            def autograd(x):
+                with torch.enable_grad():
+                    y = x.detach().requires_grad_(True)
+                    return torch.autograd.grad(value(y).sum(), y)[0]
+            return autograd
+
+        def via_numpy(x):
+            g = self._grad_pts(np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float64))
+            return torch.as_tensor(g, device=x.device, dtype=x.dtype)
+        return via_numpy
+
+    # --- description ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "params": self.params.tolist(), "dim": self.dim, "name": self.name,
-                "info": self.info}
+        return {"name": self.name, "dim": self.dim, "params": self.params.tolist(), "info": self.info,
+                "builtin": self._builtin}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Landscape":
-        """The landscape of :meth:`to_dict`'s output; ValueError for missing keys or inconsistent parameters."""
-        keys = ("kind", "params", "dim", "name")
-        if not isinstance(d, dict) or any(k not in d for k in keys):
-            raise ValueError(f"Landscape.from_dict needs a dict with keys {keys}, got {short_repr(d)}")
-        return cls(d["kind"], d["params"], d["dim"], d["name"], d.get("info"))
+        """Rebuild a built-in landscape from :meth:`to_dict`'s description (user code cannot be rebuilt)."""
+        if not isinstance(d, dict) or any(k not in d for k in ("name", "dim", "builtin")):
+            raise ValueError(f"Landscape.from_dict needs a dict with keys ('name', 'dim', 'builtin') from "
+                             f"Landscape.to_dict, got {short_repr(d)}")
+        spec = d.get("builtin")
+        if not isinstance(spec, dict) or spec.get("constructor") not in BUILTINS or \
+                not isinstance(spec.get("args"), dict):
+            raise ValueError(f"landscape {d.get('name')!r} is not a built-in; a user landscape cannot be rebuilt "
+                             f"from its description: pass the Landscape object")
+        return BUILTINS[spec["constructor"]](**spec["args"])
 
     def __repr__(self) -> str:
-        return f"Landscape({self.name!r}, dim={self.dim})"
+        return f"Landscape({self.name!r}, dim={self.dim}, {'numba' if self.numba else 'numpy'})"
 
 
-_KIND_NAMES = ("quadratic", "wiggly", "double_well", "rastrigin", "abs_l1", "gaussian_wells")
+_NO_HESSIAN = njit(cache=True)(_no_hessian)
 
 
-def _check_param_count(kind: int, params: np.ndarray, dim: int) -> None:
-    """ValueError unless ``params`` has exactly the length the Numba kernels read for ``kind`` and ``dim``."""
-    n = params.size
-    if kind == QUADRATIC:
-        need = dim * dim + dim
-    elif kind == WIGGLY:
-        modes = params[0] if n else -1
-        if dim != 1 or modes < 0 or modes != int(modes):
-            raise ValueError(f"wiggly parameters must start with a whole number of modes >= 0 and dim must be 1, "
-                             f"got dim={dim}, params[0]={modes}")
-        need = 1 + 3 * int(modes)
-    elif kind in (DOUBLE_WELL, ABS_L1):
-        need = 1
-    elif kind == RASTRIGIN:
-        need = 2
-    else:
-        wells = params[1] if n > 1 else 0
-        if wells < 1 or wells != int(wells):
-            raise ValueError(f"gaussian_wells parameters need a whole number of wells >= 1, got {wells}")
-        need = 2 + int(wells) * (2 + dim)
-    if n != need:
-        raise ValueError(f"{_KIND_NAMES[kind]} in dim {dim} needs {need} parameters, got {n}")
+def _builtin(constructor: str, args: dict, value, grad, hessian, params, dim: int, torch_factory,
+             info: dict | None = None, name: str | None = None) -> Landscape:
+    return Landscape(value, grad, hessian, dim=dim, params=np.asarray(params, dtype=np.float64),
+                     torch_grad=torch_factory, torch_factory=True, name=name or constructor,
+                     info=info if info is not None else args, builtin={"constructor": constructor, "args": args})
 
 
-# --- constructors ---------------------------------------------------------------------------------------
+def _tensor(p, device, dtype):
+    import torch
+    return torch.as_tensor(p, device=device, dtype=dtype)
+
+
+# --- quadratic: params [A (d*d, row-major), c (d)] -----------------------------------------------------
+@njit(cache=True)
+def _quadratic_value(x, p):
+    d = x.shape[0]
+    v = 0.0
+    for i in range(d):
+        for j in range(d):
+            v += 0.5 * (x[i] - p[d * d + i]) * p[i * d + j] * (x[j] - p[d * d + j])
+    return v
+
+
+@njit(cache=True)
+def _quadratic_grad(x, p, out):
+    d = x.shape[0]
+    for i in range(d):
+        g = 0.0
+        for j in range(d):
+            g += p[i * d + j] * (x[j] - p[d * d + j])
+        out[i] = g
+
+
+@njit(cache=True)
+def _quadratic_hess(x, p, out):
+    d = x.shape[0]
+    for i in range(d):
+        for j in range(d):
+            out[i, j] = p[i * d + j]
+
+
 def quadratic(A, center=None) -> Landscape:
     """f(x) = (x - c)^T A (x - c) / 2 with A symmetric (d x d); c defaults to 0."""
     A = np.atleast_2d(finite_array("A", A))
@@ -298,8 +409,45 @@ def quadratic(A, center=None) -> Landscape:
     if not np.allclose(A, A.T, rtol=0, atol=1e-12 * max(1.0, np.abs(A).max())):
         raise ValueError("A must be symmetric")
     c = np.zeros(d) if center is None else finite_array("center", center, shape=(d,))
-    return Landscape(QUADRATIC, np.concatenate([A.ravel(), c]), d, "quadratic",
-                     {"A": A.tolist(), "center": c.tolist()})
+
+    def torch_grad(device, dtype):
+        At, ct = _tensor(A, device, dtype), _tensor(c, device, dtype)
+        return lambda x: (x - ct) @ At.T
+
+    return _builtin("quadratic", {"A": A.tolist(), "center": c.tolist()}, _quadratic_value, _quadratic_grad,
+                    _quadratic_hess, np.concatenate([A.ravel(), c]), d, torch_grad)
+
+
+# --- wiggly: params [K, amp_k, freq_k, phase_k] ------------------------------------------------------------
+@njit(cache=True)
+def _wiggly_parts(p, x):
+    """Value, first and second derivative of the 1-D wiggly loss."""
+    k = int(p[0])
+    v = x * x + 1.5 * math.sin(_TWO_PI * x)
+    d1 = 2.0 * x + 1.5 * _TWO_PI * math.cos(_TWO_PI * x)
+    d2 = 2.0 - 1.5 * _TWO_PI * _TWO_PI * math.sin(_TWO_PI * x)
+    for j in range(k):
+        a, w, ph = p[1 + j], p[1 + k + j], p[1 + 2 * k + j]
+        s, c = math.sin(w * x + ph), math.cos(w * x + ph)
+        v += a * s
+        d1 += a * w * c
+        d2 -= a * w * w * s
+    return v, d1, d2
+
+
+@njit(cache=True)
+def _wiggly_value(x, p):
+    return _wiggly_parts(p, x[0])[0]
+
+
+@njit(cache=True)
+def _wiggly_grad(x, p, out):
+    out[0] = _wiggly_parts(p, x[0])[1]
+
+
+@njit(cache=True)
+def _wiggly_hess(x, p, out):
+    out[0, 0] = _wiggly_parts(p, x[0])[2]
 
 
 def wiggly(seed: int = 0, n_modes: int = 12, amplitude: float = 0.4, max_frequency: float = 12.0) -> Landscape:
@@ -317,31 +465,182 @@ def wiggly(seed: int = 0, n_modes: int = 12, amplitude: float = 0.4, max_frequen
     freqs = rng.uniform(1.0, max_frequency, n_modes)
     phases = rng.uniform(0.0, _TWO_PI, n_modes)
     amps = amplitude * rng.standard_normal(n_modes) / np.sqrt(max(n_modes, 1))
-    params = np.concatenate([[n_modes], amps, freqs, phases])
-    return Landscape(WIGGLY, params, 1, "wiggly", {"seed": seed, "n_modes": n_modes, "amplitude": amplitude})
+
+    def torch_grad(device, dtype):
+        import torch
+        a, w, ph = (_tensor(v, device, dtype) for v in (amps, freqs, phases))
+        return lambda x: (2.0 * x + 1.5 * _TWO_PI * torch.cos(_TWO_PI * x)
+                          + (a * w * torch.cos(w * x + ph)).sum(-1, keepdim=True))
+
+    args = {"seed": seed, "n_modes": n_modes, "amplitude": amplitude, "max_frequency": max_frequency}
+    return _builtin("wiggly", args, _wiggly_value, _wiggly_grad, _wiggly_hess,
+                    np.concatenate([[n_modes], amps, freqs, phases]), 1, torch_grad)
+
+
+# --- double well: params [tilt] ----------------------------------------------------------------------------
+@njit(cache=True)
+def _double_well_value(x, p):
+    v = 0.25 * (x[0] * x[0] - 1.0) ** 2 + p[0] * x[0]
+    for i in range(1, x.shape[0]):
+        v += 0.5 * x[i] * x[i]
+    return v
+
+
+@njit(cache=True)
+def _double_well_grad(x, p, out):
+    out[0] = x[0] * (x[0] * x[0] - 1.0) + p[0]
+    for i in range(1, x.shape[0]):
+        out[i] = x[i]
+
+
+@njit(cache=True)
+def _double_well_hess(x, p, out):
+    out[:, :] = 0.0
+    out[0, 0] = 3.0 * x[0] * x[0] - 1.0
+    for i in range(1, x.shape[0]):
+        out[i, i] = 1.0
 
 
 def double_well(dim: int = 2, tilt: float = 0.0) -> Landscape:
     """f = (x_1^2 - 1)^2 / 4 + tilt x_1 + sum_{i>1} x_i^2 / 2: minima near x_1 = +-1, saddle at 0."""
     dim = positive_int("dim", dim)
-    return Landscape(DOUBLE_WELL, np.array([float(tilt)]), dim, "double_well", {"tilt": float(tilt)})
+    tilt = float(finite_array("tilt", tilt))
+
+    def torch_grad(device, dtype):
+        def grad(x):
+            g = x.clone()
+            g[:, 0] = x[:, 0] * (x[:, 0] ** 2 - 1.0) + tilt
+            return g
+        return grad
+
+    return _builtin("double_well", {"dim": dim, "tilt": tilt}, _double_well_value, _double_well_grad,
+                    _double_well_hess, [tilt], dim, torch_grad, info={"tilt": tilt})
+
+
+# --- rastrigin: params [a, b] -------------------------------------------------------------------------------
+@njit(cache=True)
+def _rastrigin_value(x, p):
+    v = 0.0
+    for i in range(x.shape[0]):
+        v += 0.5 * p[0] * x[i] * x[i] + p[1] * (1.0 - math.cos(_TWO_PI * x[i]))
+    return v
+
+
+@njit(cache=True)
+def _rastrigin_grad(x, p, out):
+    for i in range(x.shape[0]):
+        out[i] = p[0] * x[i] + p[1] * _TWO_PI * math.sin(_TWO_PI * x[i])
+
+
+@njit(cache=True)
+def _rastrigin_hess(x, p, out):
+    out[:, :] = 0.0
+    for i in range(x.shape[0]):
+        out[i, i] = p[0] + p[1] * _TWO_PI * _TWO_PI * math.cos(_TWO_PI * x[i])
 
 
 def rastrigin(dim: int = 2, a: float = 1.0, b: float = 0.25) -> Landscape:
     """A multi-well surface f = sum_i a x_i^2 / 2 + b (1 - cos(2 pi x_i)), global minimum 0 at x = 0."""
     dim = positive_int("dim", dim)
-    return Landscape(RASTRIGIN, np.array([positive("a", a), positive("b", b, allow_zero=True)]), dim,
-                     "rastrigin", {"a": a, "b": b})
+    a, b = positive("a", a), positive("b", b, allow_zero=True)
+
+    def torch_grad(device, dtype):
+        import torch
+        return lambda x: a * x + b * _TWO_PI * torch.sin(_TWO_PI * x)
+
+    return _builtin("rastrigin", {"dim": dim, "a": a, "b": b}, _rastrigin_value, _rastrigin_grad, _rastrigin_hess,
+                    [a, b], dim, torch_grad, info={"a": a, "b": b})
+
+
+# --- sign * sum |x_i|: params [sign] -----------------------------------------------------------------------
+@njit(cache=True)
+def _abs_value(x, p):
+    v = 0.0
+    for i in range(x.shape[0]):
+        v += abs(x[i])
+    return p[0] * v
+
+
+@njit(cache=True)
+def _abs_grad(x, p, out):
+    for i in range(x.shape[0]):
+        out[i] = p[0] * (1.0 if x[i] > 0 else (-1.0 if x[i] < 0 else 0.0))
+
+
+@njit(cache=True)
+def _abs_hess(x, p, out):  # zero away from the kink
+    out[:, :] = 0.0
+
+
+def _abs_landscape(constructor: str, dim: int, sign: float) -> Landscape:
+    dim = positive_int("dim", dim)
+
+    def torch_grad(device, dtype):
+        import torch
+        return lambda x: sign * torch.sign(x)
+
+    return _builtin(constructor, {"dim": dim}, _abs_value, _abs_grad, _abs_hess, [sign], dim, torch_grad, info={})
 
 
 def abs_l1(dim: int = 1) -> Landscape:
     """f = sum_i |x_i| (gradient 0 taken at the kink)."""
-    return Landscape(ABS_L1, np.array([1.0]), positive_int("dim", dim), "abs_l1")
+    return _abs_landscape("abs_l1", dim, 1.0)
 
 
 def neg_abs_l1(dim: int = 1) -> Landscape:
     """f = -sum_i |x_i| (a concave kink: its Moreau envelope keeps it)."""
-    return Landscape(ABS_L1, np.array([-1.0]), positive_int("dim", dim), "neg_abs_l1")
+    return _abs_landscape("neg_abs_l1", dim, -1.0)
+
+
+# --- gaussian wells: params [q, n_wells, a_j, w_j, c_j (n_wells * d, row-major)] ---------------------------
+@njit(cache=True)
+def _well(p, x, j):
+    """(a_j, w_j, exp(-|x-c_j|^2/(2 w_j^2)), offset of c_j in p)."""
+    d = x.shape[0]
+    nw = int(p[1])
+    a, w = p[2 + j], p[2 + nw + j]
+    off = 2 + 2 * nw + j * d
+    r2 = 0.0
+    for i in range(d):
+        r2 += (x[i] - p[off + i]) ** 2
+    return a, w, math.exp(-r2 / (2.0 * w * w)), off
+
+
+@njit(cache=True)
+def _wells_value(x, p):
+    v = 0.0
+    for i in range(x.shape[0]):
+        v += 0.5 * p[0] * x[i] * x[i]
+    for j in range(int(p[1])):
+        a, w, e, off = _well(p, x, j)
+        v -= a * e
+    return v
+
+
+@njit(cache=True)
+def _wells_grad(x, p, out):
+    d = x.shape[0]
+    for i in range(d):
+        out[i] = p[0] * x[i]
+    for j in range(int(p[1])):
+        a, w, e, off = _well(p, x, j)
+        for i in range(d):
+            out[i] += a * e * (x[i] - p[off + i]) / (w * w)
+
+
+@njit(cache=True)
+def _wells_hess(x, p, out):
+    d = x.shape[0]
+    out[:, :] = 0.0
+    for i in range(d):
+        out[i, i] = p[0]
+    for j in range(int(p[1])):
+        a, w, e, off = _well(p, x, j)
+        w2 = w * w
+        for i in range(d):
+            out[i, i] += a * e / w2
+            for k in range(d):
+                out[i, k] -= a * e * (x[i] - p[off + i]) * (x[k] - p[off + k]) / (w2 * w2)
 
 
 def gaussian_wells(centers: Sequence, depths: Sequence[float], widths: Sequence[float],
@@ -361,11 +660,47 @@ def gaussian_wells(centers: Sequence, depths: Sequence[float], widths: Sequence[
     if np.any(w <= 0):
         raise ValueError(f"widths must be > 0, got {w.tolist()}")
     q = positive("confinement", confinement, allow_zero=True)
-    params = np.concatenate([[q, nw], a, w, c.ravel()])
-    return Landscape(GAUSSIAN_WELLS, params, d, "gaussian_wells",
-                     {"centers": c.tolist(), "depths": a.tolist(), "widths": w.tolist(), "confinement": q})
+
+    def torch_grad(device, dtype):
+        import torch
+        at, wt, ct = (_tensor(v, device, dtype) for v in (a, w, c))
+
+        def grad(x):
+            diff = x[:, None, :] - ct[None]
+            e = torch.exp(-(diff ** 2).sum(-1) / (2.0 * wt ** 2))
+            return q * x + ((at * e / wt ** 2)[..., None] * diff).sum(1)
+        return grad
+
+    args = {"centers": c.tolist(), "depths": a.tolist(), "widths": w.tolist(), "confinement": q}
+    return _builtin("gaussian_wells", args, _wells_value, _wells_grad, _wells_hess,
+                    np.concatenate([[q, nw], a, w, c.ravel()]), d, torch_grad)
 
 
 def wide_narrow() -> Landscape:
     """1-D: a wide valley at x = -1 (depth 1, width 0.5) and a deeper narrow one at x = 1.5 (depth 1.3, width 0.06)."""
     return gaussian_wells([-1.0, 1.5], [1.0, 1.3], [0.5, 0.06], confinement=0.05)
+
+
+BUILTINS: dict[str, Callable[..., Landscape]] = {
+    "quadratic": quadratic, "wiggly": wiggly, "double_well": double_well, "rastrigin": rastrigin,
+    "abs_l1": abs_l1, "neg_abs_l1": neg_abs_l1, "gaussian_wells": gaussian_wells}
+
+
+def as_landscape(f: Any, name: str = "landscape", dim: int | None = None) -> Landscape:
+    """``f`` if it is a :class:`Landscape` (TypeError naming ``name`` otherwise) of dimension ``dim`` when given
+    (ValueError otherwise)."""
+    require_instance(name, f, Landscape, "a pde_sgd Landscape (a built-in, or Landscape(value, grad, dim=...) from "
+                     "your own functions)")
+    if dim is not None and f.dim != dim:
+        raise ValueError(f"{name} must be a {dim}-D landscape (dim={dim}), got dim={f.dim}")
+    return f
+
+
+def values_on_grid(f: Any, grid, name: str = "f_values") -> np.ndarray:
+    """A loss on a grid: a :class:`Landscape` sampled at the cell centres, or values of shape ``grid.shape``."""
+    if isinstance(f, Landscape):
+        return f.on_grid(grid)
+    if callable(f):
+        raise ValueError(f"{name} must be a Landscape or values of shape {grid.shape}; wrap a loss function as "
+                         f"Landscape(value, dim={grid.ndim})")
+    return grid.check_field(name, f)

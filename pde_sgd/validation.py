@@ -130,3 +130,11 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed_int(seed))
+
+
+class NumericalInstability(ValueError):
+    """A run became non-finite (NaN/inf): the step is too large for the problem, or the scheme unstable for it.
+
+    One type for every stepper (HJ, Fokker-Planck, SDE kernels, torchsde bridge); a ValueError, so code that
+    catches bad input catches it too. The message names the knob to turn (dt, cfl, method).
+    """

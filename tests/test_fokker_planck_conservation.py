@@ -158,6 +158,8 @@ def test_explicit_limit_is_sharp_for_monotone_operator():
     (dict(beta=-1.0), "beta"),
     (dict(f=np.zeros((5, 6))), "f must have shape"),
     (dict(f=np.full((6, 6), np.nan)), "f contains NaN"),
+    (dict(f=lambda x: x), "wrap a loss function as Landscape"),
+    (dict(f=np.zeros((6, 6, 2))), "pass a drift as grad_f"),
     (dict(f=landscapes.double_well(3)), "3-D landscape"),
     (dict(f=None, grad_f=np.zeros((6, 6))), "grad_f must have shape"),
     (dict(grad_f=np.zeros((6, 6, 2))), "exactly one of f"),

@@ -28,7 +28,7 @@ def test_rotational_drift_keeps_gibbs_with_current():
         g = Grid([-3.5, -3.5], [3.5, 3.5], [n, n])
         fp = FokkerPlanck(g, beta=beta, D=1.0, grad_f=lambda x: f.grad(x) @ M.T)
         if n == 40:  # the same drift as a field of cell-centre values gives a second-order solution too
-            fp_field = FokkerPlanck(g, f.grad_on_grid(g) @ M.T, beta=beta, D=1.0)
+            fp_field = FokkerPlanck(g, beta=beta, D=1.0, grad_f=f.grad_on_grid(g) @ M.T)
             assert rel_inf(fp_field.steady_state(), fp.steady_state()) < 0.05
         gibbs = np.exp(-beta * f.on_grid(g))
         gibbs /= gibbs.sum() * g.cell_volume
@@ -55,7 +55,7 @@ def test_linear_recipe_potential_on_the_grid():
     errs = []
     for n in (40, 80, 160):
         g = Grid([-3, -3], [3, 3], [n, n])
-        fp = FokkerPlanck(g, lambda x: x @ F.T, beta=beta, D=D)  # a callable in the f slot is grad f
+        fp = FokkerPlanck(g, beta=beta, D=D, grad_f=lambda x: x @ F.T)
         phi = fp.potential()
         X, Y = g.coords
         phi_ex = 0.5 * (U[0, 0] * X**2 + 2 * U[0, 1] * X * Y + U[1, 1] * Y**2)

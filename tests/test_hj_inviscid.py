@@ -254,7 +254,7 @@ def test_prox_iterations_allocate_nothing_per_step_or_path():
             x0 = np.linspace(-1.5, 1.5, 2 * n_paths).reshape(n_paths, 2)
             path = np.empty((n_steps + 1, n_paths, 2))
             a = rtsys.get_allocation_stats().alloc
-            _prox_iterations(ls.kind, ls.params, pts, fv, x0, 0.5, n_steps, 30, path)
+            _prox_iterations(ls.jit, pts, fv, x0, 0.5, n_steps, 30, path)
             return rtsys.get_allocation_stats().alloc - a
         allocs(1, 1)
         print(allocs(1, 1), allocs(4, 50))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pde_sgd import Grid, landscapes
-from pde_sgd.hj import exact, local_entropy, moreau_envelope, solve_viscous
+from pde_sgd.hj import SCHEME_TABLE, exact, local_entropy, moreau_envelope, solve_viscous
 from pde_sgd.hj.separable import gaussian_log_kernel
 
 
@@ -115,9 +115,11 @@ def test_viscous_to_inviscid_gap_slope():
 
 
 # --- the time stepper -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("scheme", ["weno5", "eno2", "central"])
+@pytest.mark.parametrize("scheme", sorted(SCHEME_TABLE))
 def test_solver_order_smooth_periodic(scheme):
-    """Against the spectral Cole-Hopf solution: observed order >= 1.8 over 3 refinements."""
+    """Against the spectral Cole-Hopf solution: observed order >= min(declared order, 2) - 0.2 over 3 refinements
+    (hj.SCHEME_TABLE; the central Laplacian caps every scheme at 2: 1.8 for weno5, eno2, central)."""
+    declared = min(SCHEME_TABLE[scheme].order, 2.0)
     beta, T = 5.0, 0.5
     errs = []
     for n in (96, 192, 384, 768):
@@ -125,8 +127,9 @@ def test_solver_order_smooth_periodic(scheme):
         f = np.cos(g.axes[0]) + 0.3 * np.sin(2 * g.axes[0])
         r = solve_viscous(f, g, [T], beta, scheme=scheme)
         errs.append(np.max(np.abs(r["u"][-1] - exact.cole_hopf_spectral(f, g, T, beta))))
-    assert np.all(orders(errs) >= 1.8), (errs, orders(errs))
-    assert errs[-1] < 1e-4
+    assert np.all(orders(errs) >= declared - 0.2), (errs, orders(errs))
+    if declared == 2.0:
+        assert errs[-1] < 1e-4
 
 
 def test_solver_matches_exact_on_wiggly_loss():

@@ -75,8 +75,8 @@ def test_landscape_numpy_numba_torch_agree(L, data):
     v, g = L.value(x), L.grad(x)
     for i in range(4):
         out = np.empty(L.dim)
-        jit_grad(L.kind, L.params, x[i], out)
-        assert jit_value(L.kind, L.params, x[i]) == pytest.approx(v[i], rel=1e-12, abs=1e-12)
+        jit_grad(L.jit, np.ascontiguousarray(x[i]), out)
+        assert jit_value(L.jit, np.ascontiguousarray(x[i])) == pytest.approx(v[i], rel=1e-12, abs=1e-12)
         np.testing.assert_allclose(out, g[i], rtol=1e-12, atol=1e-12)
     gt = landscape_grad(L, dtype=torch.float64)(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(gt, g, rtol=1e-10, atol=1e-10)

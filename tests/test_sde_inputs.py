@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import cfunc
 
-from pde_sgd import Grid, landscapes
+from pde_sgd import Grid, jitfuncs, landscapes
 from pde_sgd.sde import fields, simulate_sgd
 
 L2 = landscapes.double_well(2)
@@ -134,11 +134,11 @@ def _njit_D(x, t, out):
 def test_njit_callables_compiled_once():
     # an @njit D (or drift) is wrapped into a cfunc once per process, not recompiled on every simulate_sgd call
     a = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)
-    n_cached = len(fields._CFUNCS)
-    c1 = fields._as_cfunc("D", _njit_D, fields.DIFFUSION_SIG)
+    n_cached = len(jitfuncs._CFUNCS)
+    c1 = jitfuncs.as_cfunc("D", _njit_D, fields.DIFFUSION_SIG)
     b = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)  # the memo, not a clock, shows no recompile
-    assert fields._as_cfunc("D", _njit_D, fields.DIFFUSION_SIG) is c1
-    assert len(fields._CFUNCS) == n_cached
+    assert jitfuncs.as_cfunc("D", _njit_D, fields.DIFFUSION_SIG) is c1
+    assert len(jitfuncs._CFUNCS) == n_cached
     assert np.array_equal(a["x"], b["x"])
 
 

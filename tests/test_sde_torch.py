@@ -76,8 +76,8 @@ def test_bridge_bad_input():
         tb.make_sde(np.zeros((4, 4, 2)), 1.0, 1.0)
     with pytest.raises(ValueError, match="positive semi-definite"):
         tb.make_sde(L, np.array([[1.0, 2.0], [2.0, 1.0]]), 1.0)
-    with pytest.raises(ValueError, match="unknown kind 99"):  # refused where it is made, before any bridge
-        tb.landscape_grad(landscapes.Landscape(99, np.zeros(1), 1, "x"))
+    with pytest.raises(TypeError, match="must be a pde_sgd Landscape"):
+        tb.landscape_grad(lambda x: x)
 
 
 def test_run_is_seeded_and_leaves_the_global_torch_rng_alone():

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..diffusion import Diffusion
 from ..grid import Grid
 from ..landscapes import Landscape
 from ..validation import finite_array, spd_matrices
@@ -89,6 +90,8 @@ def _call_field(name: str, func: Callable, pts: np.ndarray, trailing: tuple) -> 
 def diffusion_on_grid(grid: Grid, D: Any) -> np.ndarray:
     """D at the cell centres, shape ``grid.shape + (d, d)``; validated symmetric PSD (ValueError naming D)."""
     d = grid.ndim
+    if isinstance(D, Diffusion):
+        return np.ascontiguousarray(D.on_grid(grid))
     if callable(D):
         arr = _call_field("D", D, grid.points(), (d, d)).reshape(grid.shape + (d, d))
         return spd_matrices("D", arr, d)
@@ -122,6 +125,10 @@ def sample_coefficients(grid: Grid, f: Any, grad_f: Any, D: Any) -> Coefficients
             f_values = f.on_grid(grid)
             grad_cells = f.grad_on_grid(grid)
         else:
+            if callable(f) or np.shape(f) == grid.shape + (d,):
+                raise ValueError(f"f must be a Landscape or the loss values on the grid (shape {grid.shape}); got "
+                                 f"{'a function' if callable(f) else 'a vector field'}: wrap a loss function as "
+                                 f"Landscape(value, dim={d}), or pass a drift as grad_f=...")
             f_values = grid.check_field("f", f)
             grad_cells = central_gradient(grid, f_values)
         face_df = [_right_neighbour(f_values, a) - f_values for a in range(d)]

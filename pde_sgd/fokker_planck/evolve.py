@@ -33,9 +33,15 @@ from numba import njit, prange
 from scipy.sparse.linalg import expm_multiply, splu
 from tqdm.auto import tqdm
 
+from ..schemes import Scheme
 from ..validation import choice, positive, warn_long_run
 
 METHODS = ("explicit", "implicit", "expm")
+METHOD_TABLE = {  # order in time (the spatial error is the operator's)
+    "explicit": Scheme("explicit", 1.0, "dt <= dt_limit (substeps=True keeps to 0.9 dt_limit)"),
+    "implicit": Scheme("implicit", 1.0, "theta = 1 (backward Euler); theta = 0.5 (Crank-Nicolson) is second order"),
+    "expm": Scheme("expm", None, "exact in time (Krylov expm_multiply)"),
+}
 SAFETY = 0.9
 # Below this many cells a step is too short to amortise the thread barrier of a parallel region (measured on
 # 2 busy cores at 256 x 256: 50 M cell-steps/s on one thread, 5 M on two), so the kernel runs on one thread.

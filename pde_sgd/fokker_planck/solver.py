@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from ..diffusion import Diffusion
 from ..grid import Grid, require_grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import finite_array, positive, times_array
+from ..validation import NumericalInstability, finite_array, positive, times_array
 from . import evolve as _evolve
 from .coefficients import sample_coefficients
 from .fields import kl_divergence, leftover_field, normalised, potential
@@ -32,7 +33,7 @@ def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:
     flat = D_cells.reshape(-1, d, d)
     if np.all(flat == flat[0]):
         return {"D": "constant", "D_matrix": flat[0].tolist()}
-    return {"D": "callable" if callable(D) else "field"}
+    return {"D": D.kind if isinstance(D, Diffusion) else ("callable" if callable(D) else "field")}
 
 
 UNDERSHOOT_WARN = 1e-3  # relative undershoot -min(rho)/max(rho) above which a non-monotone result is flagged
@@ -55,14 +56,16 @@ class FokkerPlanck:
     ----------
     grid : Grid
         Cell-centred grid, 1-3 D, Neumann (no-flux) or periodic per axis.
-    f : Landscape, ndarray or callable, optional
-        The loss: a landscape of dimension ``grid.ndim`` or its values on the grid (shape ``grid.shape``, e.g.
-        a Hamilton-Jacobi solution u(., t)). A field of shape ``grid.shape + (d,)`` or a callable that is not
-        a Landscape is taken as the drift ``grad_f`` (below). Exactly one of ``f`` and ``grad_f``.
+    f : Landscape or ndarray, optional
+        The loss: a landscape of dimension ``grid.ndim`` (a built-in or your own,
+        :class:`~pde_sgd.landscapes.Landscape`) or its values on the grid (shape ``grid.shape``, e.g. a
+        Hamilton-Jacobi solution u(., t)). A drift is never taken here: give it as ``grad_f``. Exactly one of
+        ``f`` and ``grad_f``.
     beta : float
         Inverse temperature, > 0.
-    D : scalar, ndarray or callable
-        Diffusion matrix: c (D = c I), a (d, d) matrix, a scalar field ``grid.shape``, a matrix field
+    D : Diffusion, scalar, ndarray or callable
+        Diffusion matrix: a shared :class:`pde_sgd.Diffusion` spec (the same object serves the SDE solvers),
+        c (D = c I), a (d, d) matrix, a scalar field ``grid.shape``, a matrix field
         ``grid.shape + (d, d)`` (e.g. captured from a network on a 2-D slice), or ``points (n, d) -> (n, d, d)``.
         Symmetric positive semi-definite (ValueError otherwise). Default 1 (identity).
     grad_f : callable or ndarray, optional
@@ -81,9 +84,6 @@ class FokkerPlanck:
                  grad_f: Any = None) -> None:
         self.grid = require_grid(grid)
         self.beta = positive("beta", beta)
-        if grad_f is None and f is not None and not isinstance(f, Landscape) and \
-                (callable(f) or np.shape(f) == grid.shape + (grid.ndim,)):
-            f, grad_f = None, f
         self.coeffs = sample_coefficients(grid, f, grad_f, D)
         self.operator = FPOperator(grid, self.coeffs, self.beta)
         self.dt_limit = explicit_dt_limit(self.operator.L)
@@ -126,7 +126,7 @@ class FokkerPlanck:
         snaps, info = _evolve.evolve(self.operator.L, self.dt_limit, rho0, t, method=method, dt=dt,
                                      substeps=substeps, theta=theta, progress=progress)
         if not np.all(np.isfinite(snaps)):
-            raise ValueError("the evolution produced NaN/inf; reduce dt or use method='implicit'")
+            raise NumericalInstability("the evolution produced NaN/inf; reduce dt or use method='implicit'")
         _warn_undershoot("evolve", snaps)
         rho = snaps.reshape((len(t),) + self.grid.shape)
         vol = self.grid.cell_volume

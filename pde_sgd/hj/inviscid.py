@@ -16,10 +16,12 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from ..landscapes import Landscape, jit_grad, jit_hess, jit_value
+from ..jitfuncs import jit_call
+from ..landscapes import Landscape, as_landscape, jit_grad, jit_hess, jit_value, values_on_grid
 from ..results import Result
-from ..validation import finite_array, positive, positive_int, require_instance
-from .schemes import integrate
+from ..validation import finite_array, positive, positive_int
+from .hamiltonians import Hamiltonian, as_hamiltonian as _as_hamiltonian
+from .schemes import integrate, numerical_hamiltonian
 from ..grid import require_grid
 from .separable import parabola_envelope_sweep
 
@@ -35,7 +37,7 @@ def moreau_envelope(f_values, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
     Returns (u of shape grid.shape, prox of shape grid.shape + (ndim,)), prox in unfolded coordinates
     (a periodic image may lie outside the box), so that grad u ≈ (x - prox) / t.
     """
-    f = require_grid(grid).check_field("f_values", f_values)
+    f = values_on_grid(f_values, require_grid(grid))
     t = positive("t", t)
     scale = float(np.max(np.abs(f))) * t + max(u - l for l, u in zip(grid.lower, grid.upper)) ** 2
     if not np.isfinite(2.0 * scale):
@@ -45,12 +47,14 @@ def moreau_envelope(f_values, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str = "weno5", *,
-                   hamiltonian: str = "godunov", cfl: float = 0.5, max_dt: float | None = None,
-                   progress: bool = False) -> Result:
-    """Integrate u_t + 1/2 |grad u|^2 = 0 from u(., 0) = f to the requested ``times``.
+                   H: Hamiltonian | None = None, hamiltonian: str | None = None, cfl: float = 0.5,
+                   max_dt: float | None = None, progress: bool = False) -> Result:
+    """Integrate u_t + H(x, grad u) = 0, by default H = 1/2 |p|^2, from u(., 0) = f to the requested ``times``.
 
-    ``scheme`` in {"weno5", "eno2", "upwind1"} gives the one-sided derivatives, ``hamiltonian`` in
-    {"godunov", "lax_friedrichs"} the monotone numerical Hamiltonian, time is TVD-RK3 with
+    ``f_values``: values on the grid or a Landscape. ``H``: a :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`
+    (its bound on |dH/dp| sets the dissipation and the step). ``scheme`` in {"weno5", "eno2", "upwind1"} gives
+    the one-sided derivatives, ``hamiltonian`` in {"godunov", "lax_friedrichs"} the monotone numerical
+    Hamiltonian (default: Godunov where H is |p|^2/2 or declared convex and separable), time is TVD-RK3 with
     dt = cfl / sum_a (max |p_a| / h_a) chosen every step (capped by ``max_dt``) and shortened to land on each
     requested time (see :mod:`pde_sgd.hj.schemes`). Boundaries: periodic, or mirror ghost cells (Neumann).
 
@@ -59,11 +63,12 @@ def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str =
     """
     if scheme == "central":
         raise ValueError("scheme 'central' is unstable without viscosity; allowed: 'weno5', 'eno2', 'upwind1'")
-    f = require_grid(grid).check_field("f_values", f_values)
-    times, snaps, steps = integrate(f, grid, times, 0.0, scheme, hamiltonian, cfl, max_dt, progress)
+    f = values_on_grid(f_values, require_grid(grid))
+    hamiltonian = numerical_hamiltonian(hamiltonian, _as_hamiltonian(H))
+    times, snaps, steps = integrate(f, grid, times, 0.0, scheme, hamiltonian, cfl, max_dt, progress, H)
     return Result("hj.inviscid", {"times": times, "u": snaps},
                   {"grid": grid, "scheme": scheme, "hamiltonian": hamiltonian, "cfl": cfl, "max_dt": max_dt,
-                   "steps": steps})
+                   "steps": steps, "H": "|p|^2/2" if H is None else H.describe()})
 
 
 @njit(cache=True)
@@ -99,7 +104,7 @@ def _newton_step(H, g, out, L):
 
 
 @njit(cache=True)
-def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
+def _prox_iterations(lf, pts, fvals, x0, t, n_steps, newton, path):
     """path[k, n] = prox_{t f}^k(x0[n]): grid search over ``pts`` then safeguarded Newton steps."""
     n_paths, d = x0.shape
     x = np.empty(d)  # scratch shared by all paths and iterations: no allocation inside the loops
@@ -122,8 +127,8 @@ def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
                     best, jbest = c, j
             y[:] = pts[jbest]
             for _ in range(newton):  # Newton on f(y) + |y - x|^2 / (2t); keep only steps that decrease it
-                jit_grad(kind, params, y, g)
-                jit_hess(kind, params, y, hess)
+                jit_grad(lf, y, g)
+                jit_hess(lf, y, hess)
                 for i in range(d):
                     g[i] += (y[i] - x[i]) / t
                     hess[i, i] += 1.0 / t
@@ -133,7 +138,7 @@ def _prox_iterations(kind, params, pts, fvals, x0, t, n_steps, newton, path):
                 for i in range(d):
                     y_new[i] = y[i] - step[i]
                     size = max(size, abs(step[i]))
-                c_new = jit_value(kind, params, y_new)
+                c_new = jit_value(lf, y_new)
                 for i in range(d):
                     c_new += (y_new[i] - x[i]) ** 2 / (2.0 * t)
                 if not c_new < best:
@@ -155,8 +160,7 @@ def proximal_point(landscape: Landscape, grid, x0, t: float, n_steps: int, newto
     (dim,). Returns a :class:`pde_sgd.Result` (kind ``"hj.proximal_point"``) with arrays ``path``
     (n_steps + 1, n_paths, dim) and ``f`` (n_steps + 1, n_paths).
     """
-    require_instance("landscape", landscape, Landscape, "a pde_sgd Landscape (f is evaluated with its Hessian)")
-    landscape._check_grid(require_grid(grid))
+    as_landscape(landscape)._check_grid(require_grid(grid))
     x = finite_array("x0", x0)
     x = np.ascontiguousarray(x.reshape(1, -1) if x.ndim == 1 else x)
     if x.ndim != 2 or x.shape[1] != grid.ndim:
@@ -166,7 +170,7 @@ def proximal_point(landscape: Landscape, grid, x0, t: float, n_steps: int, newto
     newton_steps = positive_int("newton_steps", newton_steps, minimum=0)
     pts = np.ascontiguousarray(grid.points())
     path = np.empty((n_steps + 1,) + x.shape)
-    _prox_iterations(landscape.kind, landscape.params, pts, landscape.value(pts), x, t, n_steps, newton_steps,
+    jit_call(_prox_iterations, landscape.jit, pts, landscape.value(pts), x, t, n_steps, newton_steps,
                      path)
     return Result("hj.proximal_point", {"path": path, "f": landscape.value(path)},
                   {"landscape": landscape, "grid": grid, "t": t, "n_steps": n_steps, "newton_steps": newton_steps})

@@ -8,7 +8,9 @@ D_j = (u_{j+1} - u_j) / h, by
 * ``"weno5"``: fifth-order WENO of Jiang and Peng (HJ form, eps = 1e-6 max v^2 + 1e-99);
 * ``"central"``: p- = p+ = (D_{i-1} + D_i) / 2 (second order, not upwinded: viscous problems only),
 
-combined by a monotone numerical Hamiltonian for H(p) = p^2 / 2, summed over axes:
+combined by a monotone numerical Hamiltonian. A user H(x, p) (:mod:`.hamiltonians`) takes Lax-Friedrichs with
+its declared bound on |dH/dp|, or Godunov when declared convex and separable; for the default H(p) = p^2 / 2,
+summed over axes, specialised code:
 
 * ``"godunov"``: H = max(max(p-, 0)^2, min(p+, 0)^2) / 2 (exact Riemann solution for this convex H);
 * ``"lax_friedrichs"``: local Lax-Friedrichs H = ((p- + p+)/2)^2 / 2 - alpha (p+ - p-) / 2,
@@ -16,7 +18,8 @@ combined by a monotone numerical Hamiltonian for H(p) = p^2 / 2, summed over axe
 
 The Laplacian is the central three-point one per axis. Time: third-order TVD Runge-Kutta (Shu-Osher).
 Boundaries through 3 ghost cells per side: periodic wrap, or mirror reflection about the outer faces for
-Neumann (zero normal gradient: the even extension). Step: dt = cfl / (sum_a alpha_a / h_a +
+Neumann (zero normal gradient: the even extension). Step (alpha_a: a user H's bound, else max |p_a|):
+dt = cfl / (sum_a alpha_a / h_a +
 2 nu sum_a 1 / h_a^2), with alpha_a = max |p| along axis a of the current stage-1 derivatives; with cfl <= 1
 this satisfies both the Hamiltonian CFL condition and RK3's diffusion limit (4 nu dt sum 1/h^2 <= 2 < 2.51).
 Output times are hit exactly by shortening the last step before each.
@@ -26,10 +29,24 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
 
-from ..validation import choice, positive, times_array, warn_long_run
+from ..jitfuncs import jit_call
+from ..schemes import Scheme
+from ..validation import NumericalInstability, choice, positive, times_array, warn_long_run
 
 SCHEMES = {"upwind1": 0, "eno2": 1, "weno5": 2, "central": 3}
 HAMILTONIANS = {"godunov": 0, "lax_friedrichs": 1}
+# orders of the full discretisation (TVD-RK3 at fixed cfl) on smooth solutions of the inviscid equation; with
+# viscosity the central Laplacian caps every scheme at 2
+SCHEME_TABLE = {
+    "upwind1": Scheme("upwind1", 1.0),
+    "eno2": Scheme("eno2", 2.0),
+    "weno5": Scheme("weno5", 3.0, "time-limited: fifth order in space, TVD-RK3 third order in time at fixed cfl"),
+    "central": Scheme("central", 2.0, "viscosity (solve_viscous): not upwinded, unstable for inviscid problems"),
+}
+FLUX_TABLE = {
+    "godunov": Scheme("godunov", None, "H = |p|^2/2, or a user H declared convex and separable (argmin=)"),
+    "lax_friedrichs": Scheme("lax_friedrichs", None, "a bound on |dH/dp| (a user Hamiltonian's bound=)"),
+}
 _GHOST = 3
 
 
@@ -63,7 +80,8 @@ def _axis_terms(S, n, inv_h, scheme, ham, nu, out):
     """Add -H_a + nu * (second difference) for one axis to ``out`` along a row of n cells.
 
     ``S[k, i]`` holds D_{i+k-3} (k = 0..5) along the axis at cell i of the row; rows 6 and 7 receive p- and
-    p+. Returns max(|p-|, |p+|) over the row.
+    p+. Returns max(|p-|, |p+|) over the row. For a user Hamiltonian (ham >= 2) only the viscous term is added
+    (the caller keeps p-, p+ from rows 6, 7 for :func:`_user_terms`).
     """
     pm, pp = S[6], S[7]
     if scheme == 2:
@@ -83,7 +101,10 @@ def _axis_terms(S, n, inv_h, scheme, ham, nu, out):
             pm[i] = 0.5 * (S[2, i] + S[3, i])
             pp[i] = pm[i]
     amax = 0.0
-    if ham == 0:
+    if ham >= 2:
+        for i in range(n):
+            out[i] += nu * (S[3, i] - S[2, i]) * inv_h
+    elif ham == 0:
         for i in range(n):
             a = max(pm[i], 0.0)
             b = min(pp[i], 0.0)
@@ -98,14 +119,64 @@ def _axis_terms(S, n, inv_h, scheme, ham, nu, out):
     return amax
 
 
+@njit(cache=True, fastmath=True, error_model="numpy")
+def _user_terms(S, n2, i0, i1, hp, godunov, w, out, amax):
+    """Add -H_num(x, p-, p+) of a user Hamiltonian (pack ``hp``, see :mod:`.hamiltonians`) along a row.
+
+    Rows 9 + 2A, 10 + 2A of ``S`` hold p-, p+ along axis A of the (n0, n1, n2) layout; ``w`` is (6, d) scratch
+    (x, p, p_lo, p_hi, alpha, p*). ``amax[A]`` receives the largest alpha along axis A.
+    """
+    H, bound_fn, argmin, bound, has_fn, lower, h, d = hp
+    off = 3 - d
+    x, p, lo, hi, al, ps = w[0], w[1], w[2], w[3], w[4], w[5]
+    for i2 in range(n2):
+        for a in range(d):
+            A = a + off
+            ia = i0 if A == 0 else (i1 if A == 1 else i2)
+            x[a] = lower[A] + (ia + 0.5) * h[A]
+            pm, pp = S[9 + 2 * A, i2], S[10 + 2 * A, i2]
+            lo[a] = min(pm, pp)
+            hi[a] = max(pm, pp)
+            al[a] = bound[A]
+        if has_fn:
+            bound_fn(x, lo, hi, al)
+        if godunov:
+            argmin(x, ps)
+            for a in range(d):
+                p[a] = ps[a]
+            for a in range(d):  # separable: the choice along axis a does not depend on the other components
+                pm, pp = S[9 + 2 * (a + off), i2], S[10 + 2 * (a + off), i2]
+                if pm <= pp:
+                    q = min(max(ps[a], pm), pp)
+                else:
+                    p[a] = pm
+                    h_m = H(x, p)
+                    p[a] = pp
+                    q = pm if h_m >= H(x, p) else pp
+                p[a] = q
+            out[i2] -= H(x, p)
+        else:
+            diss = 0.0
+            for a in range(d):
+                pm, pp = S[9 + 2 * (a + off), i2], S[10 + 2 * (a + off), i2]
+                p[a] = 0.5 * (pm + pp)
+                diss += 0.5 * al[a] * (pp - pm)
+            out[i2] -= H(x, p) - diss
+        for a in range(d):
+            amax[a + off] = max(amax[a + off], al[a])
+
+
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _rhs(u, out, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha):
+def _rhs(u, out, eq, hp):
     """out = -H(grad u) + nu Laplace u on a (n0, n1, n2) field (unit axes are skipped).
 
-    ``idx_a`` maps padded positions (cell + 3) to source cells (ghost handling); ``S`` is a scratch buffer
-    (chunks, 9, n2 + 6) whose last row holds the padded row along axis 2; ``alpha[c, a]`` receives the largest
-    |p| along axis a in chunk c.
+    ``eq`` = (idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha): ``idx_a`` maps padded positions (cell + 3) to source cells (ghost handling); ``S`` is a scratch buffer
+    (chunks, 15, n2 + 6) whose row 8 holds the padded row along axis 2 and rows 9-14 a user Hamiltonian's p-, p+;
+    ``alpha[c, a]`` receives the largest |p| (or the user bound) along axis a in chunk c. ``hp``: the user
+    Hamiltonian's pack (ham >= 2: 2 Godunov, 3 Lax-Friedrichs), or None for |p|^2/2: a None argument prunes
+    the user branch at compile time, so the built-in equation compiles without it.
     """
+    idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha = eq
     n0, n1, n2 = u.shape
     rows = n0 * n1
     nchunk = S.shape[0]
@@ -114,6 +185,10 @@ def _rhs(u, out, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha):
     for c in prange(nchunk):
         St = S[c]
         alpha[c, :] = 0.0
+        if hp is not None:
+            w = np.empty((6, hp[7]))  # user-Hamiltonian scratch
+        else:
+            w = np.empty((6, 1))
         for r in range(c * per, min(rows, (c + 1) * per)):
             i0 = r // n1
             i1 = r - i0 * n1
@@ -128,18 +203,29 @@ def _rhs(u, out, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha):
                     for i2 in range(n2):
                         Sk[i2] = (row[i2 + k + 1] - row[i2 + k]) * inv_h[2]
                 alpha[c, 2] = max(alpha[c, 2], _axis_terms(St, n2, inv_h[2], scheme, ham, nu, o))
+                if hp is not None:  # keep p-, p+ of axis 2 for the user Hamiltonian
+                    St[13, :n2] = St[6, :n2]
+                    St[14, :n2] = St[7, :n2]
             if n1 > 1:
                 for k in range(k0, k1):
                     ua, ub, Sk = u[i0, idx1[i1 + k + 1]], u[i0, idx1[i1 + k]], St[k]
                     for i2 in range(n2):
                         Sk[i2] = (ua[i2] - ub[i2]) * inv_h[1]
                 alpha[c, 1] = max(alpha[c, 1], _axis_terms(St, n2, inv_h[1], scheme, ham, nu, o))
+                if hp is not None:  # keep p-, p+ of axis 1 for the user Hamiltonian
+                    St[11, :n2] = St[6, :n2]
+                    St[12, :n2] = St[7, :n2]
             if n0 > 1:
                 for k in range(k0, k1):
                     ua, ub, Sk = u[idx0[i0 + k + 1], i1], u[idx0[i0 + k], i1], St[k]
                     for i2 in range(n2):
                         Sk[i2] = (ua[i2] - ub[i2]) * inv_h[0]
                 alpha[c, 0] = max(alpha[c, 0], _axis_terms(St, n2, inv_h[0], scheme, ham, nu, o))
+                if hp is not None:  # keep p-, p+ of axis 0 for the user Hamiltonian
+                    St[9, :n2] = St[6, :n2]
+                    St[10, :n2] = St[7, :n2]
+            if hp is not None:
+                _user_terms(St, n2, i0, i1, hp, ham == 2, w, o, alpha[c])
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -150,12 +236,15 @@ def _combine(out, a, u0, b, us, dt, L):
 
 
 @njit(cache=True)
-def _advance(u, u1, u2, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha, cfl, max_dt, now, t_out,
-             max_steps):
+def _advance(fields, eq, hp, cfl, max_dt, now, t_out, max_steps):
     """At most ``max_steps`` TVD-RK3 steps of u from time ``now`` towards ``t_out`` (in place).
+
+    ``fields`` = (u, two stage buffers, the right-hand side buffer); ``eq``, ``hp``: see :func:`_rhs`.
 
     Returns (time reached, steps taken); the step sequence does not depend on ``max_steps``.
     """
+    u, u1, u2, L = fields
+    inv_h, nu, alpha = eq[3], eq[4], eq[8]
     uf, u1f, u2f, Lf = u.reshape(-1), u1.reshape(-1), u2.reshape(-1), L.reshape(-1)
     inv_h2 = 0.0
     for a in range(3):
@@ -163,7 +252,7 @@ def _advance(u, u1, u2, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha, c
             inv_h2 += inv_h[a] * inv_h[a]
     steps = 0
     while now < t_out and steps < max_steps:
-        _rhs(u, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha)
+        _rhs(u, L, eq, hp)
         rate = 2.0 * nu * inv_h2
         for a in range(3):
             if u.shape[a] > 1:
@@ -174,7 +263,7 @@ def _advance(u, u1, u2, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha, c
         for stage in range(3):
             if stage > 0:
                 src = u1 if stage == 1 else u2
-                _rhs(src, L, idx0, idx1, idx2, inv_h, nu, scheme, ham, S, alpha)
+                _rhs(src, L, eq, hp)
             a0, b0 = (0.0, 1.0) if stage == 0 else ((0.75, 0.25) if stage == 1 else (1.0 / 3.0, 2.0 / 3.0))
             us = uf if stage == 0 else (u1f if stage == 1 else u2f)
             dst = u1f if stage == 0 else (u2f if stage == 1 else uf)
@@ -196,14 +285,27 @@ PARALLEL_MIN_CELLS = 16384  # below this one thread is faster than waking the ot
 _STEPS_PER_CALL = 64  # steps per compiled call between progress-bar updates
 
 
+def numerical_hamiltonian(hamiltonian: str | None, H) -> str:
+    """The numerical Hamiltonian's name: as given (validated), or Godunov where available (H = |p|^2/2, or a user
+    H declared convex and separable), else Lax-Friedrichs."""
+    if hamiltonian is None:
+        return "godunov" if H is None or H.convex_separable else "lax_friedrichs"
+    choice("hamiltonian", hamiltonian, HAMILTONIANS)
+    if hamiltonian == "godunov" and H is not None and not H.convex_separable:
+        raise ValueError("hamiltonian='godunov' needs H convex and separable, declared by Hamiltonian(..., "
+                         "argmin=...); use hamiltonian='lax_friedrichs' for this H")
+    return hamiltonian
+
+
 def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: str, cfl: float,
-              max_dt: float | None, progress: bool) -> tuple[np.ndarray, np.ndarray, int]:
-    """Step u_t + |grad u|^2 / 2 = nu Laplace u from u = f; returns (times, snapshots, number of steps)."""
+              max_dt: float | None, progress: bool, H=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Step u_t + H(x, grad u) = nu Laplace u from u = f (H = |p|^2 / 2 when None, else a
+    :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`); returns (times, snapshots, number of steps)."""
     from tqdm import tqdm
 
     times = times_array("times", times)
     code = SCHEMES[choice("scheme", scheme, SCHEMES)]
-    ham = HAMILTONIANS[choice("hamiltonian", hamiltonian, HAMILTONIANS)]
+    ham = HAMILTONIANS[numerical_hamiltonian(hamiltonian, H)] + (0 if H is None else 2)
     cfl = positive("cfl", cfl)
     if cfl > 1.0:
         raise ValueError(f"cfl must be in (0, 1], got {cfl!r}")
@@ -221,8 +323,11 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
 
     u = np.ascontiguousarray(f, dtype=np.float64).reshape(shape3).copy()
     u1, u2, L = np.empty_like(u), np.empty_like(u), np.empty_like(u)
-    S = np.zeros((nchunk, 9, shape3[2] + 2 * _GHOST))
+    S = np.zeros((nchunk, 15, shape3[2] + 2 * _GHOST))
+    lower3 = np.array((0.0,) * (3 - grid.ndim) + grid.lower)
+    hp = None if H is None else H.pack(grid.ndim) + (lower3, 1.0 / inv_h, grid.ndim)
     alpha = np.zeros((nchunk, 3))
+    fields, eq = (u, u1, u2, L), (idx[0], idx[1], idx[2], inv_h, nu, code, ham, S, alpha)
     snaps = np.empty((times.size,) + grid.shape)
     now, steps = 0.0, 0
     threads = get_num_threads()
@@ -231,13 +336,12 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
             set_num_threads(threads if parallel else 1)
             try:
                 while now < t_out:
-                    reached, k = _advance(u, u1, u2, L, idx[0], idx[1], idx[2], inv_h, nu, code, ham, S, alpha,
-                                          cfl, max_dt, now, float(t_out), _STEPS_PER_CALL)
+                    reached, k = jit_call(_advance, fields, eq, hp, cfl, max_dt, now, float(t_out), _STEPS_PER_CALL)
                     bar.update(reached - now)
                     now, steps = reached, steps + k
             finally:
                 set_num_threads(threads)
             if not np.all(np.isfinite(u)):
-                raise FloatingPointError(f"the solution became non-finite before t = {t_out}; lower cfl")
+                raise NumericalInstability(f"the solution became non-finite before t = {t_out}; lower cfl")
             snaps[n_out] = u.reshape(grid.shape)
     return times, snaps, steps

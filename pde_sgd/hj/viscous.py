@@ -17,9 +17,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..landscapes import values_on_grid
 from ..results import Result
 from ..validation import positive
-from .schemes import integrate
+from .hamiltonians import Hamiltonian, as_hamiltonian
+from .schemes import integrate, numerical_hamiltonian
 from ..grid import require_grid
 from .separable import MAX_SHIFTS, log_heat_sweep
 
@@ -43,7 +45,7 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
 
     Parameters
     ----------
-    f_values : array of shape grid.shape, finite.
+    f_values : array of shape grid.shape (finite), or a :class:`~pde_sgd.landscapes.Landscape` sampled on the grid.
     grid : :class:`pde_sgd.Grid`.
     t : scope (HJ time) > 0.   beta : inverse temperature > 0.
     return_mean, return_grad : also return the Gibbs mean <y> of
@@ -56,7 +58,7 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
     u (grid.shape) alone by default; otherwise the tuple (u, mean_y) / (u, grad) / (u, mean_y, grad) in that
     order with only the requested entries.
     """
-    f = require_grid(grid).check_field("f_values", f_values)
+    f = values_on_grid(f_values, require_grid(grid))
     t, beta = positive("t", t), positive("beta", beta)
     fmin = float(f.min())
     spread = float(np.ptp(f))
@@ -83,9 +85,12 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
 
 
 def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *, scheme: str = "weno5",
-                  hamiltonian: str = "godunov", cfl: float = 0.5, max_dt: float | None = None,
-                  progress: bool = False) -> Result:
-    """Integrate u_t = -1/2 |grad u|^2 + (1/(2 beta)) Laplace u from u(., 0) = f to the requested ``times``.
+                  H: Hamiltonian | None = None, hamiltonian: str | None = None, cfl: float = 0.5,
+                  max_dt: float | None = None, progress: bool = False) -> Result:
+    """Integrate u_t = -H(x, grad u) + (1/(2 beta)) Laplace u, by default H = 1/2 |p|^2, from u(., 0) = f.
+
+    ``H``: a user :class:`~pde_sgd.hj.hamiltonians.Hamiltonian` (e.g. the HJB equation of stochastic control),
+    with the same numerical Hamiltonians as :func:`~pde_sgd.hj.solve_inviscid`.
 
     Method of lines (see :mod:`pde_sgd.hj.schemes`): ``scheme`` in {"weno5", "eno2", "central", "upwind1"}
     for the one-sided gradients, ``hamiltonian`` in {"godunov", "lax_friedrichs"}, central Laplacian, TVD-RK3.
@@ -98,9 +103,10 @@ def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *
     Returns a :class:`pde_sgd.Result` (kind ``"hj.viscous"``) with arrays ``times`` (n_times,) and ``u``
     (n_times, *grid.shape) and params (grid, beta, scheme, hamiltonian, cfl, max_dt, steps).
     """
-    f = require_grid(grid).check_field("f_values", f_values)
+    f = values_on_grid(f_values, require_grid(grid))
     beta = positive("beta", beta)
-    times, snaps, steps = integrate(f, grid, times, 0.5 / beta, scheme, hamiltonian, cfl, max_dt, progress)
+    hamiltonian = numerical_hamiltonian(hamiltonian, as_hamiltonian(H))
+    times, snaps, steps = integrate(f, grid, times, 0.5 / beta, scheme, hamiltonian, cfl, max_dt, progress, H)
     return Result("hj.viscous", {"times": times, "u": snaps},
                   {"grid": grid, "beta": beta, "scheme": scheme, "hamiltonian": hamiltonian, "cfl": cfl,
-                   "max_dt": max_dt, "steps": steps})
+                   "max_dt": max_dt, "steps": steps, "H": "|p|^2/2" if H is None else H.describe()})

@@ -22,7 +22,8 @@ from numba import njit, prange
 from scipy.sparse.linalg import splu
 
 from ..grid import Grid
-from ..landscapes import Landscape, jit_grad
+from ..jitfuncs import jit_call
+from ..landscapes import Landscape, as_landscape, jit_grad
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
 from .common import initial_states
@@ -31,8 +32,7 @@ from .rng import fill_normals, path_keys
 
 
 def _check_1d(landscape: Landscape, grid: Grid) -> None:
-    if not isinstance(landscape, Landscape) or landscape.dim != 1:
-        raise ValueError("landscape must be a 1-D pde_sgd Landscape")
+    as_landscape(landscape, dim=1)
     if not isinstance(grid, Grid) or grid.ndim != 1:
         raise ValueError("grid must be a 1-D pde_sgd Grid")
 
@@ -83,7 +83,7 @@ def hjb_value(landscape: Landscape, V, beta: float, T: float, grid: Grid, n_time
 
 
 @njit(cache=True, parallel=True)
-def _controlled_kernel(x0, keys, kind, params, beta, dt, n_steps, xs, alpha, dtau, scale):
+def _controlled_kernel(x0, keys, lf, beta, dt, n_steps, xs, alpha, dtau, scale):
     """EM for dx = (-f' - scale alpha(x, s)) ds + sqrt(2/beta) dW, alpha bilinear in (x, s) from a table.
 
     Returns final states (n,), the control costs 1/2 ∫ alpha^2 ds (n,), status and fail step.
@@ -113,7 +113,7 @@ def _controlled_kernel(x0, keys, kind, params, beta, dt, n_steps, xs, alpha, dta
                 wt = r - j
                 a = scale * ((1 - wt) * ((1 - wx) * alpha[j, i] + wx * alpha[j, i + 1])
                              + wt * ((1 - wx) * alpha[j + 1, i] + wx * alpha[j + 1, i + 1]))
-            jit_grad(kind, params, x, g)
+            jit_grad(lf, x, g)
             fill_normals(keys[p], k, z)
             cost[p] += 0.5 * a * a * dt
             x[0] += (-g[0] - a) * dt + c * z[0]
@@ -132,8 +132,7 @@ def simulate_controlled(landscape: Landscape, hjb: Result, V, x0: float, n_steps
     Returns a Result ``"sde.control"`` with per-path ``x_controlled``, ``x_sgd``, ``V_controlled``, ``V_sgd``,
     ``control_cost`` (1/2 ∫ alpha^2) and ``J`` = V_controlled + control_cost; params hold ``u0`` = u(x0, 0).
     """
-    if not isinstance(landscape, Landscape) or landscape.dim != 1:
-        raise ValueError("landscape must be a 1-D pde_sgd Landscape")
+    as_landscape(landscape, dim=1)
     if not isinstance(hjb, Result) or hjb.kind != "sde.control.hjb":
         raise TypeError(f"hjb must be the Result of hjb_value (kind 'sde.control.hjb'), got "
                         f"{getattr(hjb, 'kind', type(hjb).__name__)!r}")
@@ -146,10 +145,10 @@ def simulate_controlled(landscape: Landscape, hjb: Result, V, x0: float, n_steps
     scale = finite_array("control_scale", control_scale).item()
     dt = T / n_steps
     keys = path_keys(seed, n_paths)
-    args = (landscape.kind, landscape.params, beta, dt, n_steps, xs, alpha, times[1] - times[0])
-    xc, cost, st, fl = _controlled_kernel(x, keys, *args, scale)
+    args = (landscape.jit, beta, dt, n_steps, xs, alpha, times[1] - times[0])
+    xc, cost, st, fl = jit_call(_controlled_kernel, x, keys, *args, scale)
     raise_on_failure(st, fl, dt)
-    xu, _, st, fl = _controlled_kernel(x, keys, *args, 0.0)
+    xu, _, st, fl = jit_call(_controlled_kernel, x, keys, *args, 0.0)
     raise_on_failure(st, fl, dt)
     Vc, Vu = _terminal(V, xc), _terminal(V, xu)
     u0 = float(np.interp(x0, xs, hjb["u"][0]))

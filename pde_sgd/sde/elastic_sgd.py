@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from ..landscapes import Landscape
+from ..jitfuncs import jit_call
+from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
 from .common import check_explicit_stability, initial_states
@@ -29,8 +30,7 @@ def elastic_sgd(landscape: Landscape, x0, gamma: float, beta: float, eps: float,
     ``dt`` is rounded down so that n_saves divides the step count T / dt. Returns a Result of kind
     ``"sde.elastic_sgd"`` with ``times`` (n_saves + 1,), ``x`` and ``y_mean`` (n_saves + 1, n_paths, dim).
     """
-    if not isinstance(landscape, Landscape):
-        raise ValueError(f"landscape must be a pde_sgd Landscape, got {type(landscape).__name__}")
+    landscape = as_landscape(landscape)
     gamma, beta, eps, T = positive("gamma", gamma), positive("beta", beta), positive("eps", eps), positive("T", T)
     n_replicas, n_saves = positive_int("n_replicas", n_replicas), positive_int("n_saves", n_saves)
     dt = positive("dt", dt)
@@ -38,7 +38,7 @@ def elastic_sgd(landscape: Landscape, x0, gamma: float, beta: float, eps: float,
     per_save = max(1, math.ceil(T / (n_saves * dt)))
     dt = T / (n_saves * per_save)
     check_explicit_stability(landscape, np.eye(landscape.dim), np.unique(x, axis=0), dt, 1.0 / gamma, eps)
-    xs, ys, status, fail = elastic_kernel(x, path_keys(seed, n_paths), landscape.kind, landscape.params, beta,
+    xs, ys, status, fail = jit_call(elastic_kernel, x, path_keys(seed, n_paths), landscape.jit, beta,
                                           gamma, eps, dt, n_saves * per_save, per_save, n_replicas)
     raise_on_failure(status, fail, dt)
     kind = "sde.entropy_sgd" if n_replicas == 1 else "sde.elastic_sgd"

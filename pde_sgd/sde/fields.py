@@ -1,6 +1,7 @@
 """Drift and diffusion specifications for the SDE kernels, and the Numba point functions that evaluate them.
 
-Diffusion D (THEORY.md convention dX = b dt + sqrt(2 beta^-1 D(X)) dW) may be given as
+Diffusion D (THEORY.md convention dX = b dt + sqrt(2 beta^-1 D(X)) dW) may be given as a shared
+:class:`pde_sgd.diffusion.Diffusion` spec (mapped onto the forms below; a low-rank V is the constant factor), or
 
 * a scalar ``c`` (D = c I) or a constant symmetric PSD matrix (dim, dim): a constant factor S with S S^T = D
   (symmetric square root, zero modes dropped) is used;
@@ -20,15 +21,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cfunc, njit, types
-from numba.core.registry import CPUDispatcher
+from numba import cfunc, njit, prange, types
 
 from ..grid import Grid
-from ..landscapes import Landscape, jit_grad
+from ..diffusion import DIFFUSION_SIG, Diffusion
+from ..jitfuncs import as_cfunc
+from ..landscapes import Landscape, jit_grad, quadratic
 from ..validation import finite_array, positive, spd_matrices
 
 DRIFT_SIG = types.void(types.float64[::1], types.float64, types.float64[::1])
-DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
 
 DRIFT_LANDSCAPE, DRIFT_FIELD, DRIFT_CALLABLE = 0, 1, 2
 DIFF_CONST, DIFF_FIELD, DIFF_CALLABLE = 0, 1, 2
@@ -44,27 +45,6 @@ def _no_drift(x, t, out):  # placeholder passed when the drift is not a callable
 @cfunc(DIFFUSION_SIG, cache=True)
 def _no_diffusion(x, t, out):  # placeholder passed when D is not a callable
     out[:, :] = 0.0
-
-
-_CFUNCS: dict = {}  # (njit dispatcher, signature) -> its cfunc: compiled once per process, not once per run
-
-
-def _as_cfunc(name: str, fn, sig):
-    """``fn`` itself if it is a cfunc of signature ``sig``; an @njit function is wrapped into one (memoised, and
-    cached on disk when its source file allows)."""
-    if hasattr(fn, "address") and hasattr(fn, "_sig"):
-        if fn._sig != sig:
-            raise ValueError(f"{name} cfunc must have signature {sig}, got {fn._sig}")
-        return fn
-    if isinstance(fn, CPUDispatcher):
-        key = (fn, str(sig))
-        if key not in _CFUNCS:
-            try:
-                _CFUNCS[key] = cfunc(sig, cache=True)(fn.py_func)
-            except RuntimeError:  # no file to cache next to (interactive / exec'd code): compile without cache
-                _CFUNCS[key] = cfunc(sig)(fn.py_func)
-        return _CFUNCS[key]
-    raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
 
 
 class GridData:
@@ -87,8 +67,8 @@ class GridData:
         return self.lower, self.h, self.shape, self.periodic, self.values
 
 
-class Diffusion:
-    """A validated diffusion specification; see the module docstring. Build with :func:`as_diffusion`."""
+class KernelDiffusion:
+    """A validated diffusion in the kernels' form; see the module docstring. Build with :func:`as_diffusion`."""
 
     def __init__(self, mode: int, dim: int, factor: np.ndarray | None = None, field: GridData | None = None,
                  fn=None, matrix: np.ndarray | None = None) -> None:
@@ -121,30 +101,44 @@ def psd_factor(D: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
     return np.ascontiguousarray(V[:, keep] * np.sqrt(lam[keep]))
 
 
-def as_diffusion(D, dim: int, grid: Grid | None = None) -> Diffusion:
-    """Validate ``D`` (scalar, (dim, dim) matrix, grid field with ``grid``, or jitted callable) into a Diffusion."""
-    if isinstance(D, Diffusion):
-        if D.dim != dim:
-            raise ValueError(f"D has dim={D.dim} but the state has dim={dim}")
+def as_diffusion(D, dim: int, grid: Grid | None = None) -> KernelDiffusion:
+    """Validate ``D`` (a :class:`pde_sgd.diffusion.Diffusion`, scalar, (dim, dim) matrix, grid field with ``grid``,
+    or jitted callable) into the kernels' form."""
+    if isinstance(D, (KernelDiffusion, Diffusion)) and D.dim != dim:
+        raise ValueError(f"D has dim={D.dim} but the state has dim={dim}")
+    if isinstance(D, KernelDiffusion):
         return D
+    if isinstance(D, Diffusion):
+        return _from_spec(D)
     if callable(D) and not isinstance(D, np.ndarray):
-        return Diffusion(DIFF_CALLABLE, dim, fn=_as_cfunc("D", D, DIFFUSION_SIG))
+        return KernelDiffusion(DIFF_CALLABLE, dim, fn=as_cfunc("D", D, DIFFUSION_SIG))
     arr = np.asarray(D, dtype=np.float64) if not np.isscalar(D) else None
     if arr is None or arr.ndim == 0:
         c = positive("D", D, allow_zero=True)
         mat = c * np.eye(dim)
-        return Diffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
+        return KernelDiffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
     if grid is None:
         mat = spd_matrices("D", arr, dim)
         if mat.shape != (dim, dim):
             raise ValueError(f"D must be a scalar, a ({dim}, {dim}) matrix, or a field with grid=..., got shape {arr.shape}")
-        return Diffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
+        return KernelDiffusion(DIFF_CONST, dim, factor=psd_factor(mat), matrix=mat)
     if grid.ndim != dim:
         raise ValueError(f"grid has {grid.ndim} dimension(s) but the state has dim={dim}")
     if arr.shape != grid.shape + (dim, dim):
         raise ValueError(f"D field must have shape {grid.shape + (dim, dim)} on this grid, got {arr.shape}")
     vals = spd_matrices("D", arr, dim)
-    return Diffusion(DIFF_FIELD, dim, field=GridData(grid, vals, (dim, dim)))
+    return KernelDiffusion(DIFF_FIELD, dim, field=GridData(grid, vals, (dim, dim)))
+
+
+def _from_spec(D: Diffusion) -> KernelDiffusion:
+    """The kernels' form of a shared diffusion spec (low rank: its factor V is the constant noise factor)."""
+    if D.kind == "constant":
+        return KernelDiffusion(DIFF_CONST, D.dim, factor=psd_factor(D.matrix), matrix=D.matrix)
+    if D.kind == "low_rank":
+        return KernelDiffusion(DIFF_CONST, D.dim, factor=D.factor, matrix=D.matrix)
+    if D.kind == "field":
+        return KernelDiffusion(DIFF_FIELD, D.dim, field=GridData(D.grid, D.values, (D.dim, D.dim)))
+    return KernelDiffusion(DIFF_CALLABLE, D.dim, fn=D.fn)
 
 
 class Drift:
@@ -162,7 +156,7 @@ class Drift:
                 raise ValueError(f"landscape has dim={self.landscape.dim} but x0 has dim={dim}")
             self.mode = DRIFT_LANDSCAPE
         elif callable(drift) and not isinstance(drift, np.ndarray):
-            self.mode, self.fn = DRIFT_CALLABLE, _as_cfunc("drift", drift, DRIFT_SIG)
+            self.mode, self.fn = DRIFT_CALLABLE, as_cfunc("drift", drift, DRIFT_SIG)
         else:
             if drift is None or not hasattr(drift, "__len__"):
                 raise TypeError(f"landscape must be a pde_sgd Landscape, an array of grad f on drift_grid or an "
@@ -173,9 +167,9 @@ class Drift:
             self.mode, self.field = DRIFT_FIELD, GridData(grid, g, (dim,))
 
     def kernel_args(self) -> tuple:
-        kind, params = (self.landscape.kind, self.landscape.params) if self.landscape is not None else (0, np.zeros(1))
+        lf = self.landscape.jit if self.landscape is not None else _placeholder_pack()
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim)
-        return (self.mode, kind, params, self.M) + fld + (self.fn,)
+        return (self.mode, lf, self.M) + fld + (self.fn,)
 
     def describe(self) -> dict:
         out = {"mode": ["landscape", "grid field", "callable"][self.mode], "precondition": self.M.tolist()}
@@ -184,10 +178,17 @@ class Drift:
         return out
 
 
+_PLACEHOLDER: list = []
+
+
+def _placeholder_pack() -> tuple:
+    """A landscape pack for kernels whose drift is not a landscape (never evaluated; keeps one signature)."""
+    if not _PLACEHOLDER:
+        _PLACEHOLDER.append(quadratic([[0.0]]).jit)
+    return _PLACEHOLDER[0]
+
+
 # --- Numba point functions ------------------------------------------------------------------------------
-# the landscapes' jit_grad compiled once more with inline="always": as a call it costs ~25 ns per step (most of a
-# step's drift), inlined ~1 ns
-_grad_inline = njit(cache=True, inline="always")(jit_grad.py_func)
 
 
 @njit(cache=True, inline="always")
@@ -246,6 +247,15 @@ def interp_field(lower, h, shape, periodic, values, x, out):
         if w != 0.0:
             for j in range(k):
                 out[j] += w * values[idx, j]
+
+
+@njit(cache=True, parallel=True)
+def interp_points(lower, h, shape, periodic, values, pts):
+    """:func:`interp_field` at every point of ``pts`` (n, dim) -> (n, k)."""
+    out = np.empty((pts.shape[0], values.shape[1]))
+    for n in prange(pts.shape[0]):
+        interp_field(lower, h, shape, periodic, values, pts[n], out[n])
+    return out
 
 
 @njit(cache=True, inline="always")
@@ -309,13 +319,14 @@ def chol_psd(A, L):
 
 
 @njit(cache=True, inline="always")
-def eval_drift(mode, kind, params, M, lower, h, shape, periodic, values, fn, x, t, g, out):
-    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim)."""
+def eval_drift(mode, lf, M, lower, h, shape, periodic, values, fn, x, t, g, out):
+    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim): the unpacked :meth:`Drift.kernel_args`
+    (kept as separate arguments: unpacking a tuple per call costs reference counting in the hot loop)."""
     if mode == DRIFT_CALLABLE:
         fn(x, t, out)
         return
     if mode == DRIFT_LANDSCAPE:
-        _grad_inline(kind, params, x, g)
+        jit_grad(lf, x, g)
     else:
         interp_field(lower, h, shape, periodic, values, x, g)
     d = x.shape[0]
@@ -330,7 +341,8 @@ def eval_drift(mode, kind, params, M, lower, h, shape, periodic, values, fn, x, 
 def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dflat, Dbuf, out):
     """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); returns :func:`chol_psd`'s status (D_OK: fine).
 
-    ``Dbuf`` is a (dim, dim) work buffer and ``Dflat`` its flat view (made once per path by the caller).
+    The first eight arguments are the unpacked :meth:`KernelDiffusion.kernel_args`; ``Dbuf`` is a (dim, dim) work
+    buffer and ``Dflat`` its flat view (made once per path by the caller).
     """
     if mode == DIFF_CONST:
         out[:, :] = S_const

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..grid import Grid
-from ..landscapes import Landscape
+from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int, require_instance
 from .common import initial_states
@@ -158,6 +158,7 @@ def default_quadrature_grid(x0: np.ndarray, beta: float, gamma: float, n_points:
 
 def gibbs_mean(landscape: Landscape, X, gamma: float, beta: float, grid: Grid | None = None) -> np.ndarray:
     """<y>(X), the mean of rho_inf(y; X), at points X (n, dim); grad f_gamma(X) = (X - <y>) / gamma."""
+    landscape = as_landscape(landscape)
     gamma, beta = positive("gamma", gamma), positive("beta", beta)
     X = initial_states(X, np.atleast_2d(X).shape[0], landscape.dim) if np.ndim(X) > 1 else \
         initial_states(X, 1, landscape.dim)
@@ -182,7 +183,7 @@ def homogenized(landscape: Landscape, x0, gamma: float, beta: float, T: float, *
     ``grid`` the quadrature grid (default :func:`default_quadrature_grid`). Returns a Result of kind
     ``"sde.homogenized"`` with ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n, dim).
     """
-    require_instance("landscape", landscape, Landscape, "a pde_sgd Landscape")
+    landscape = as_landscape(landscape)
     gamma, beta, T = positive("gamma", gamma), positive("beta", beta), positive("T", T)
     n_saves = positive_int("n_saves", n_saves)
     X0 = finite_array("x0", x0)

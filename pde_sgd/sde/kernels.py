@@ -22,10 +22,17 @@ from numba import njit, prange
 
 from ..landscapes import jit_grad
 from .fields import D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, D_OK, DIFF_CONST, eval_drift, eval_factor
+from ..schemes import Scheme
+from ..validation import NumericalInstability
 from .rng import fill_normals
 
 EULER, MILSTEIN = 0, 1
 SCHEMES = {"euler": EULER, "milstein": MILSTEIN}
+SCHEME_TABLE = {
+    "euler": Scheme("euler", 0.5, "strong order 1 for additive noise", weak_order=1.0),
+    "milstein": Scheme("milstein", 1.0, "commutative noise (scalar, diagonal D_ii(x_i), additive) for strong order 1",
+                       weak_order=1.0),
+}
 OK, NON_FINITE = D_OK, 1  # the other per-path statuses are fields.D_NOT_PSD / D_NOT_SYMMETRIC / D_NON_FINITE
 
 
@@ -33,11 +40,11 @@ BLOCK = 4  # paths advanced together by one thread, step by step (see integrate)
 
 
 @njit(cache=True, parallel=True)
-def integrate(x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise_scale,
-              d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn,
-              s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn):
+def integrate(x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise_scale, drift, diff):
     """Integrate all paths over steps k0 .. k0 + n_steps - 1 of a run started at t0 (step k at t0 + k dt, its
-    noise addressed by k: a run split into chunks gives the same paths bit for bit); returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
+    noise addressed by k: a run split into chunks gives the same paths bit for bit; ``drift``, ``diff``: the
+    argument packs of :meth:`.fields.Drift.kernel_args` and :meth:`.fields.KernelDiffusion.kernel_args`);
+    returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
     fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise).
 
     Each thread advances a block of BLOCK paths together, one step of each in turn: a single path's step is a
@@ -45,6 +52,9 @@ def integrate(x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise
     their latencies. Every path does exactly the same arithmetic as alone (results do not depend on BLOCK).
     """
     n, d = x0.shape
+    # unpacked once here: a parfor cannot capture a tuple nested in a tuple argument
+    d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn = drift
+    s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn = diff
     m = S_const.shape[1] if s_mode == DIFF_CONST else d
     n_saves = n_steps // save_every + 1
     traj = np.empty((n_saves, n, d))
@@ -86,7 +96,7 @@ def integrate(x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise
                     continue
                 p = p0 + q
                 x = X[q]
-                eval_drift(d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
+                eval_drift(d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
                 code = D_OK
                 if s_mode != DIFF_CONST:
                     code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dflat,
@@ -139,7 +149,7 @@ def integrate(x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise
 
 
 @njit(cache=True, parallel=True)
-def elastic_kernel(x0, keys, kind, params, beta, gamma, eps, h, n_steps, save_every, n_rep):
+def elastic_kernel(x0, keys, lf, beta, gamma, eps, h, n_steps, save_every, n_rep):
     """Euler-Maruyama for the Elastic-SGD system (n_rep = 1: Entropy-SGD), all replicas started at x0.
 
     dx = -gamma^-1 (x - mean_k y^k) ds,
@@ -173,7 +183,7 @@ def elastic_kernel(x0, keys, kind, params, beta, gamma, eps, h, n_steps, save_ev
                 for i in range(d):
                     ym[i] += y[r, i] / n_rep
             for r in range(n_rep):
-                jit_grad(kind, params, y[r], g)
+                jit_grad(lf, y[r], g)
                 for i in range(d):
                     y[r, i] += -a * (g[i] + inv_g * (y[r, i] - x[i])) + c * z[r * d + i]
             finite = True
@@ -200,7 +210,8 @@ _D_PROBLEMS = {D_NOT_PSD: "not positive semi-definite", D_NOT_SYMMETRIC: "not sy
 
 
 def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float, fail_x: np.ndarray | None = None) -> None:
-    """Turn a kernel's per-path status into a ValueError (never return silent NaN)."""
+    """Turn a kernel's per-path status into a ValueError (D not PSD / non-finite) or :class:`NumericalInstability`
+    (paths non-finite): never a silent NaN."""
     bad = np.flatnonzero(status)
     if bad.size == 0:
         return
@@ -209,5 +220,5 @@ def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float, fail_
         where = f" at x={np.asarray(fail_x[p]).tolist()}" if fail_x is not None else ""
         raise ValueError(f"D(x) is {_D_PROBLEMS[int(status[p])]}{where} (path {p}, step {int(fail_step[p])}): "
                          f"D must be a finite symmetric positive semi-definite matrix at every x")
-    raise ValueError(f"{bad.size} path(s) became non-finite (first: path {p} at step {int(fail_step[p])}); "
+    raise NumericalInstability(f"{bad.size} path(s) became non-finite (first: path {p} at step {int(fail_step[p])}); "
                      f"dt={dt:g} is too large for this drift: reduce dt")

@@ -15,11 +15,12 @@ import numpy as np
 from numba import njit, prange
 
 from ..grid import Grid
+from ..jitfuncs import jit_call
 from ..landscapes import Landscape
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, require_instance
 from .common import check_explicit_stability, initial_states, resolve_beta, step_counts
-from .fields import Diffusion, Drift, as_diffusion
+from .fields import Drift, KernelDiffusion, as_diffusion
 from .finite_sum import QuadraticFiniteSum, batch_mean
 from .kernels import SCHEMES, integrate, raise_on_failure
 from .rng import path_keys
@@ -54,7 +55,7 @@ def _sigint_between_chunks():
     check()
 
 
-def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
+def run_paths(drift: Drift, diffusion: KernelDiffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
               seed: int, scheme: str = "euler", save_every: int | None = None, noise_substeps: int = 1,
               t0: float = 0.0, path_offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim)).
@@ -69,7 +70,7 @@ def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, d
     dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
     substeps = positive_int("noise_substeps", noise_substeps)
     keys = path_keys(seed, path_offset + x0.shape[0])[path_offset:]
-    args = (SCHEMES[scheme], substeps, math.sqrt(2.0 / beta), *drift.kernel_args(), *diffusion.kernel_args())
+    args = (SCHEMES[scheme], substeps, math.sqrt(2.0 / beta), drift.kernel_args(), diffusion.kernel_args())
     target = max(1, CHUNK_PATH_STEPS // x0.shape[0])
     saves_in_chunk = save_every <= target  # else a save interval is split and only its end is kept
     rows, x, pos = [x0[None]], x0, 0
@@ -82,7 +83,7 @@ def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, d
             else:
                 length = min(target, save_every - pos % save_every)
                 every = length
-            traj, status, fail, fail_x = integrate(x, keys, float(t0), pos, dt, length, every, *args)
+            traj, status, fail, fail_x = jit_call(integrate, x, keys, float(t0), pos, dt, length, every, *args)
             raise_on_failure(status, fail, dt, fail_x)
             x = np.ascontiguousarray(traj[-1])
             pos += length
@@ -104,8 +105,9 @@ def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, 
     landscape : Landscape, gradient field or jitted callable
         A :class:`~pde_sgd.landscapes.Landscape` (drift -M grad f), an array ``(*drift_grid.shape, dim)`` of
         grad f at the cell centres of ``drift_grid`` (drift -M g, interpolated), or a jitted drift ``b(x, t, out)``.
-    D : scalar, (dim, dim) matrix, field ``(*grid.shape, dim, dim)`` with ``grid``, or jitted ``D(x, t, out)``
-        The diffusion matrix (see :mod:`pde_sgd.sde.fields`). Validated symmetric PSD.
+    D : :class:`pde_sgd.Diffusion`, scalar, (dim, dim) matrix, field ``(*grid.shape, dim, dim)`` with ``grid``,
+        or jitted ``D(x, t, out)``. The diffusion matrix (the shared spec also serves Fokker-Planck and the
+        torchsde bridge; see :mod:`pde_sgd.diffusion`, :mod:`pde_sgd.sde.fields`). Validated symmetric PSD.
     beta : float or None
         Inverse temperature; or None with ``eta`` and ``batch_size`` (beta = 2 b / eta).
     x0 : (dim,) or (n_paths, dim)

@@ -6,13 +6,14 @@ torch is imported inside this module only (``import pde_sgd.sde`` does not impor
 :func:`make_sde` and integrate it with :func:`run` (``torchsde.sdeint``). Inputs:
 
 drift (``grad``)
-    * a :class:`~pde_sgd.landscapes.Landscape` (quadratic, double_well, rastrigin, gaussian_wells, wiggly;
-      analytic gradients in torch),
+    * a :class:`~pde_sgd.landscapes.Landscape`: its torch gradient (analytic for the built-ins, given or
+      derived for user landscapes, see :meth:`~pde_sgd.landscapes.Landscape.torch_grad`),
     * a callable ``grad(x) -> grad f(x)`` on torch tensors (batch, dim) -> (batch, dim), e.g. a network's loss
       gradient on a 2-D slice or in full parameter space,
     * an array ``(*grid.shape, dim)`` of grad f at the cell centres of ``drift_grid`` (multilinear, as the
       Numba kernels: held constant beyond the outer centres on Neumann axes, wrapped on periodic ones).
 diffusion (``D``)
+    * a shared :class:`pde_sgd.diffusion.Diffusion` spec (constant, field, @njit function, low rank),
     * a scalar or a constant (dim, dim) matrix: factor S with S S^T = D (diagonal D -> ``noise_type="diagonal"``),
     * a field ``(*grid.shape, dim, dim)`` on ``grid`` (e.g. D captured from a network on a 2-D slice):
       interpolated, then Cholesky (with a 1e-12 trace jitter for semi-definite D),
@@ -30,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from ..diffusion import Diffusion
 from ..grid import Grid
-from ..landscapes import ABS_L1, DOUBLE_WELL, GAUSSIAN_WELLS, QUADRATIC, RASTRIGIN, WIGGLY, Landscape
+from ..landscapes import Landscape, as_landscape
 from ..results import Result
-from ..validation import finite_array, positive, positive_int, spd_matrices
+from ..validation import NumericalInstability, finite_array, positive, positive_int, spd_matrices
 from .fields import psd_factor
 
 
@@ -50,40 +52,8 @@ class LowRank:
 
 
 def landscape_grad(landscape: Landscape, device=None, dtype=None) -> Callable:
-    """A torch function x (batch, dim) -> grad f(x) for a built-in landscape (same formulas as jit_grad)."""
-    torch = _torch()
-    p = torch.as_tensor(landscape.params, device=device, dtype=dtype)
-    d, kind = landscape.dim, landscape.kind
-    two_pi = 2.0 * math.pi
-    if kind == QUADRATIC:
-        A, c = p[: d * d].reshape(d, d), p[d * d: d * d + d]
-        return lambda x: (x - c) @ A.T
-    if kind == DOUBLE_WELL:
-        def grad(x):
-            g = x.clone()
-            g[:, 0] = x[:, 0] * (x[:, 0] ** 2 - 1.0) + p[0]
-            return g
-        return grad
-    if kind == RASTRIGIN:
-        return lambda x: p[0] * x + p[1] * two_pi * torch.sin(two_pi * x)
-    if kind == WIGGLY:
-        k = int(landscape.params[0])
-        a, w, ph = p[1: 1 + k], p[1 + k: 1 + 2 * k], p[1 + 2 * k: 1 + 3 * k]
-        return lambda x: (2.0 * x + 1.5 * two_pi * torch.cos(two_pi * x)
-                          + (a * w * torch.cos(w * x + ph)).sum(-1, keepdim=True))
-    if kind == GAUSSIAN_WELLS:
-        nw = int(landscape.params[1])
-        a, w = p[2: 2 + nw], p[2 + nw: 2 + 2 * nw]
-        c = p[2 + 2 * nw:].reshape(nw, d)
-
-        def grad(x):
-            diff = x[:, None, :] - c[None]
-            e = torch.exp(-(diff ** 2).sum(-1) / (2.0 * w ** 2))
-            return p[0] * x + ((a * e / w ** 2)[..., None] * diff).sum(1)
-        return grad
-    if kind == ABS_L1:
-        return lambda x: p[0] * torch.sign(x)
-    raise ValueError(f"no torch gradient for landscape kind {kind}; pass a grad callable instead")
+    """A torch function x (batch, dim) -> grad f(x): the landscape's torch form (:meth:`Landscape.torch_grad`)."""
+    return as_landscape(landscape).torch_grad(device, dtype)
 
 
 class GridInterpolator:
@@ -155,7 +125,9 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
         field = GridInterpolator(drift_grid, finite_array("grad", grad, shape=drift_grid.shape + (dim,)), dev, dtype)
         grad_fn = field
     if dim is None:
-        if isinstance(D, LowRank) and not callable(D.V):
+        if isinstance(D, Diffusion):
+            dim = D.dim
+        elif isinstance(D, LowRank) and not callable(D.V):
             dim = D.V.shape[0]
         elif grid is not None:
             dim = grid.ndim
@@ -203,6 +175,18 @@ def _diffusion(D, dim, grid, dev, dtype, scale):
                              f"D must be a finite symmetric positive semi-definite matrix at every x")
         return scale * L
 
+    if isinstance(D, Diffusion):  # the shared spec, mapped onto the forms below
+        if D.dim != dim:
+            raise ValueError(f"D has dim={D.dim} but the state has dim={dim}")
+        if D.kind == "function":
+            if D.torch_fn is not None:
+                return "general", lambda y: chol(D.torch_fn(y)), dim
+            return "general", lambda y: chol(torch.as_tensor(D.at(y.detach().cpu().numpy()), device=y.device,
+                                                             dtype=y.dtype)), dim
+        if D.kind == "field":
+            grid, D = D.grid, D.values
+        else:
+            D = LowRank(D.factor) if D.kind == "low_rank" else D.matrix
     if isinstance(D, LowRank):
         if callable(D.V):
             return "general", lambda y: scale * D.V(y), None
@@ -258,7 +242,7 @@ def run(sde, x0, T: float, dt: float, n_paths: int, seed: int, *, method: str = 
     with torch.no_grad():
         ys = torchsde.sdeint(sde, y0, ts, bm=bm, dt=dt, method=method)
     if not torch.all(torch.isfinite(ys)):
-        raise ValueError("torchsde paths became non-finite: reduce dt")
+        raise NumericalInstability("torchsde paths became non-finite: reduce dt")
     return Result("sde.torchsde", {"times": ts.cpu().numpy(), "x": ys.cpu().numpy()},
                   {"T": T, "dt": dt, "n_paths": n_paths, "seed": seed, "method": method,
                    "noise_type": sde.noise_type, "beta": sde.beta, "device": str(sde.device)})

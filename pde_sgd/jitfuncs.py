@@ -1,0 +1,61 @@
+"""User code handed to compiled kernels: ``@njit`` functions wrapped once into ``numba.cfunc`` pointers.
+
+Kernels take first-class function arguments of a fixed signature, so they are compiled (and cached on disk)
+once, whatever function is passed: wrapping an ``@njit`` function into a cfunc is memoised per function and
+signature, so a user function is compiled once per process, never once per run.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+
+from numba import cfunc
+from numba.core.errors import NumbaExperimentalFeatureWarning
+from numba.core.registry import CPUDispatcher
+
+
+_CFUNCS: dict = {}  # (function, signature) -> its cfunc
+
+
+def is_cfunc(fn) -> bool:
+    return hasattr(fn, "address") and hasattr(fn, "_sig")
+
+
+def is_jitted(fn) -> bool:
+    """True for an ``@njit`` function or a ``numba.cfunc``."""
+    return isinstance(fn, CPUDispatcher) or is_cfunc(fn)
+
+
+def n_arguments(fn) -> int:
+    """Number of positional parameters of a jitted or plain Python function."""
+    py = getattr(fn, "py_func", fn)
+    return len(inspect.signature(py).parameters)
+
+
+def as_cfunc(name: str, fn, sig):
+    """``fn`` itself if it is a cfunc of signature ``sig``; an @njit function is wrapped into one (memoised, and
+    cached on disk when its source file allows)."""
+    if is_cfunc(fn):
+        if fn._sig != sig:
+            raise ValueError(f"{name} cfunc must have signature {sig}, got {fn._sig}")
+        return fn
+    if isinstance(fn, CPUDispatcher):
+        key = (fn, str(sig))
+        if key not in _CFUNCS:
+            try:
+                _CFUNCS[key] = jit_call(cfunc(sig, cache=True), fn.py_func)
+            except RuntimeError:  # no file to cache next to (interactive / exec'd code): compile without cache
+                _CFUNCS[key] = jit_call(cfunc(sig), fn.py_func)
+            except Exception as exc:  # a typing error in user code: name the argument
+                raise ValueError(f"{name} could not be compiled with signature {sig}: {exc}") from exc
+        return _CFUNCS[key]
+    raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
+
+
+def jit_call(kernel, *args):
+    """``kernel(*args)`` with Numba's "first-class function type is experimental" warning silenced: the kernels
+    take cfunc arguments deliberately, and the warning (raised while compiling) must not become an error where
+    a caller turns warnings into errors."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=NumbaExperimentalFeatureWarning)
+        return kernel(*args)
