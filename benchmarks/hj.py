@@ -62,8 +62,8 @@ def bench_viscous(n, rows):
                       ("central, auto dt, cfl = 1", dict(scheme="central", cfl=1.0)),
                       ("central, dt = 1e-3", dict(scheme="central", max_dt=DT_PEER)),
                       ("weno5, auto dt", dict(scheme="weno5"))]:
-        hj.solve_viscous(f, grid, [0.01], BETA, **kw)  # warm-up (cache load)
-        res, t = timed(lambda: hj.solve_viscous(f, grid, [T_VISC], BETA, **kw), repeats=2)
+        hj.solve_viscous(f, grid, BETA, times=[0.01], **kw)  # warm-up (cache load)
+        res, t = timed(lambda: hj.solve_viscous(f, grid, BETA, times=[T_VISC], **kw), repeats=2)
         steps = res.params["steps"]
         rows.append(("viscous", f"pde_sgd {label}", t, steps, grid.size * steps / t,
                      float(np.max(np.abs(res["u"][-1] - ref)))))
@@ -134,8 +134,8 @@ def bench_inviscid(n, rows):
     grid = Grid([-2.0, -2.0], [2.0, 2.0], [n, n])
     r = np.linalg.norm(np.stack(grid.coords, -1), axis=-1)
     for label, scheme in [("WENO5/RK3/Godunov", "weno5"), ("upwind1/RK3/Godunov", "upwind1")]:
-        hj.solve_inviscid(r, grid, [1e-3], scheme, cfl=0.75)
-        res, t = timed(lambda: hj.solve_inviscid(r, grid, [t_final], scheme, cfl=0.75), repeats=2)
+        hj.solve_inviscid(r, grid, times=[1e-3], scheme=scheme, cfl=0.75)
+        res, t = timed(lambda: hj.solve_inviscid(r, grid, times=[t_final], scheme=scheme, cfl=0.75), repeats=2)
         steps = res.params["steps"]
         err = np.abs(res["u"][-1] - exact.abs_value(r, t_final))
         rows.append(("inviscid", f"pde_sgd {label}", t, steps, grid.size * steps / t, float(err.max()),
@@ -165,7 +165,7 @@ g = Grid([0.0, 0.0], [6.28, 6.28], [256, 256], bc="periodic")
 f = np.cos(g.coords[0]) + np.cos(g.coords[1])
 hj.solve_viscous(f, g, [0.01], 10.0)
 hj.solve_inviscid(f, g, [0.01])
-hj.local_entropy(f, g, 0.1, 10.0)
+hj.local_entropy(f, g, 0.1, 10.0).u
 hj.moreau_envelope(f, g, 0.1)
 print(time.perf_counter() - t0)
 """

@@ -143,7 +143,7 @@ n_steps = 20000 if QUICK else 100000
 fig, axes = plt.subplots(1, 2, figsize=(8, 3))
 for name, M in (("D + Q (Q = pi J)", D + Q), ("D (Q = 0)", D)):
     r = sde.simulate_sgd(landscapes.quadratic(np.eye(2)), D, 1.0, [0.0, 0.0], 0.01, n_steps, 4, 1,
-                         precondition=M, save_every=1)
+                         precondition=M, n_saves=n_steps)
     x = r["x"][500:]
     freqs, power, _ = sde.power_spectrum(x[:, :, 0], 0.01, segment=2048)
     keep = (freqs > 0) & (freqs < 3)

@@ -50,7 +50,7 @@ fv = f.on_grid(grid)
 
 
 def draw_limit(gamma, beta):
-    u = hj.local_entropy(fv, grid, gamma, beta)
+    u = hj.local_entropy(fv, grid, gamma, beta).u
     H = sde.homogenized(f, x0, gamma, beta, 4.0, n_saves=80)
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     axes[0].plot(xg, fv, color="0.5", label="f")

@@ -85,7 +85,7 @@ def linear_limit_cycle(seed: int = 0, full: bool = False, out: Path | None = OUT
     for k, (name, (D, Q)) in enumerate(cases.items()):
         F = D + Q
         r = simulate_sgd(landscapes.quadratic(np.eye(2)), D, 1.0, [0.0, 0.0], dt, n_steps, n_paths, seed + k,
-                         precondition=F, save_every=1)
+                         precondition=F, n_saves=n_steps)
         x = r["x"][1000:]
         freqs, P, _ = power_spectrum(x[:, :, 0], dt, segment=4096 if full else 2048)
         _, Pinc, _ = power_spectrum(x[:, :, 0], dt, segment=4096 if full else 2048, increments=True)

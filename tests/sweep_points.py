@@ -49,7 +49,7 @@ def ou_chunk(n_paths: int, path_start: int, path_stop: int, seed: int, beta: flo
     from pde_sgd.sde import simulate_sgd
 
     _log(f"ou-{path_start}")
-    return simulate_sgd(*ou_setup(beta), n_paths, seed, save_every=25, paths=(path_start, path_stop))
+    return simulate_sgd(*ou_setup(beta), n_paths, seed, n_saves=4, paths=(path_start, path_stop))
 
 
 def ou_setup(beta: float) -> tuple:

@@ -75,7 +75,7 @@ CASES = [
     ("free energy negative density", lambda: FokkerPlanck(G1, landscapes.double_well(1), 1.0).free_energy(
         np.where(np.arange(40) % 2, 1.0, -0.1)), ValueError, "rho must be >= 0"),
     ("evolve substeps 'no'", lambda: FokkerPlanck(G1, landscapes.double_well(1), 1.0).evolve(
-        np.ones(40), [0, 0.1], substeps="no"), ValueError, "substeps must be True or False"),
+        np.ones(40), times=[0, 0.1], substeps="no"), ValueError, "substeps must be True or False"),
     ("leftover_field floor 1", lambda: FokkerPlanck(G1, landscapes.double_well(1), 1.0).leftover_field(floor=1.0),
      ValueError, r"floor must be in \(0, 1\)"),
     ("leftover_field empty bulk", lambda: FokkerPlanck(Grid(-2, 2, 5), landscapes.double_well(1), 1.0)
@@ -209,15 +209,15 @@ def test_long_runs_are_announced_before_they_start(monkeypatch):
     g_small = Grid([-1, -1], [1, 1], [32, 32])
     f = landscapes.rastrigin(2).on_grid(g_small)
     with pytest.warns(RuntimeWarning, match="hj viscous solver: about .* elementary updates"):
-        hj.solve_viscous(f, g_small, [0.01], 10.0)
+        hj.solve_viscous(f, g_small, 10.0, times=[0.01])
     fp = FokkerPlanck(G1, landscapes.double_well(1), 1.0)
     with pytest.warns(RuntimeWarning, match=r"evolve\(method='expm'\): about"):
-        fp.evolve(np.ones(40), [0.0, 50.0], method="expm")
+        fp.evolve(np.ones(40), times=[0.0, 50.0], method="expm")
     monkeypatch.setattr(validation, "LONG_RUN_WORK", 1e10)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        hj.solve_viscous(f, g_small, [0.01], 10.0)
-        fp.evolve(np.ones(40), [0.0, 0.5], method="expm")
+        hj.solve_viscous(f, g_small, 10.0, times=[0.01])
+        fp.evolve(np.ones(40), times=[0.0, 0.5], method="expm")
 
 
 def test_steady_state_names_exp_underflow_not_a_vanishing_D():

@@ -32,7 +32,7 @@ def test_ou_gaussian_transient_space_order():
     errs = []
     for n in (20, 40, 80):
         g, fp, rho0, rho_ex = ou_case(n)
-        res = fp.evolve(rho0, [0.0, T_OU / 2, T_OU], method="expm")  # exact in time: spatial error only
+        res = fp.evolve(rho0, times=[0.0, T_OU / 2, T_OU], method="expm")  # exact in time: spatial error only
         errs.append(rel_inf(res["rho"][-1], rho_ex))
     assert errs[-1] < 3e-3, errs
     assert np.all(orders(errs) >= 1.8), (errs, orders(errs))
@@ -47,10 +47,10 @@ def test_ou_transient_time_steppers_agree_with_exact(kw, p):
     0.997 explicit, 1.0000 CN), hence the derived bound e_total <= e_expm + 1.1 est."""
     g, fp, rho0, rho_ex = ou_case(40)
     scale = np.max(np.abs(rho_ex))
-    ref = fp.evolve(rho0, [0.0, T_OU], method="expm")["rho"][-1]
+    ref = fp.evolve(rho0, times=[0.0, T_OU], method="expm")["rho"][-1]
     e_expm = rel_inf(ref, rho_ex)
-    run = fp.evolve(rho0, [0.0, T_OU], **kw)
-    half = fp.evolve(rho0, [0.0, T_OU], **dict(kw, dt=run.params["dt"] / 2, substeps=False))
+    run = fp.evolve(rho0, times=[0.0, T_OU], **kw)
+    half = fp.evolve(rho0, times=[0.0, T_OU], **dict(kw, dt=run.params["dt"] / 2, substeps=False))
     est = np.max(np.abs(run["rho"][-1] - half["rho"][-1])) / scale * 2**p / (2**p - 1)
     e_time = np.max(np.abs(run["rho"][-1] - ref)) / scale
     assert 0.9 <= e_time / est <= 1.1, (e_time, est)
@@ -68,11 +68,11 @@ def test_time_steppers_observed_order_in_time(method, theta, order):
     g = Grid([-4, -4], [4, 4], [16, 16])
     fp = FokkerPlanck(g, landscapes.quadratic(A_OU), beta=BETA_OU, D=0.8)
     rho0 = exact.gaussian_density(g, M0, S0)
-    ref = fp.evolve(rho0, [0.0, T_OU], method="expm")["rho"][-1]
+    ref = fp.evolve(rho0, times=[0.0, T_OU], method="expm")["rho"][-1]
     dt0 = 0.9 * fp.dt_limit if method == "explicit" else 0.05
     errs = []
     for k in range(4):
-        run = fp.evolve(rho0, [0.0, T_OU], method=method, theta=theta, dt=dt0 / 2**k, substeps=False)
+        run = fp.evolve(rho0, times=[0.0, T_OU], method=method, theta=theta, dt=dt0 / 2**k, substeps=False)
         assert run.params["dt"] == pytest.approx(dt0 / 2**k, rel=1e-9)
         errs.append(rel_inf(run["rho"][-1], ref))
     assert np.all(orders(errs) >= order), (errs, orders(errs))

@@ -89,7 +89,7 @@ def test_free_energy_along_the_ou_transient_matches_the_gaussian_closed_form():
     for n in (32, 64):
         g = Grid([-3.5, -3.5], [3.5, 3.5], [n, n])
         fp = FokkerPlanck(g, grad_f=lambda x: x @ F.T, beta=BETA, D=D)
-        run = fp.evolve(exact.gaussian_density(g, m0, S0), times, method="implicit", dt=1e-3, theta=0.5)
+        run = fp.evolve(exact.gaussian_density(g, m0, S0), times=times, method="implicit", dt=1e-3, theta=0.5)
         F_num = np.array([fp.free_energy(r) for r in run["rho"]])
         errs.append(np.abs(F_num - F_exact) / F_exact)
     assert np.all(errs[0] / errs[1] >= 2 ** 1.8), errs

@@ -188,7 +188,7 @@ def test_diffusion_label_follows_the_assembled_field():
              (g2, f2, lambda p: np.broadcast_to(np.eye(2), (len(p), 2, 2)), "constant")]
     for g, f, D, label in cases:
         fp = FokkerPlanck(g, f, beta=1.0, D=D)
-        params = fp.evolve(np.ones(g.shape), [0.0, 0.0], method="expm").params
+        params = fp.evolve(np.ones(g.shape), times=[0.0, 0.0], method="expm").params
         assert params["D"] == label, (np.shape(D), params["D"], label)
         if label == "constant":
             assert np.array_equal(params["D_matrix"], fp.D.reshape(-1, g.ndim, g.ndim)[0])

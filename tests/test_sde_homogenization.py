@@ -23,7 +23,7 @@ def test_gibbs_mean_matches_cole_hopf_gradient():
     # grad u(x, gamma) from the HJ helper's Cole-Hopf solution equals (x - <y>)/gamma of the quadrature
     L, gamma, beta = landscapes.double_well(1, tilt=0.1), 0.4, 8.0
     grid = Grid(-4.0, 4.0, 801)
-    _, grad = local_entropy(L.on_grid(grid), grid, gamma, beta, return_grad=True)
+    grad = local_entropy(L.on_grid(grid), grid, gamma, beta).grad
     X = np.array([[-1.2], [-0.3], [0.0], [0.7], [1.5]])
     idx = np.searchsorted(grid.axes[0], X[:, 0])
     X = grid.axes[0][idx][:, None]

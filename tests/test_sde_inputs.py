@@ -17,7 +17,7 @@ def _run(seed, n_paths=64, **kw):
     kw.setdefault("scheme", "milstein")
     grid = Grid([-3, -3], [3, 3], [12, 12])
     Dfield = np.broadcast_to(D2, grid.shape + (2, 2)) * (1 + 0.5 * np.cos(grid.coords[0]))[..., None, None]
-    return simulate_sgd(L2, Dfield, 3.0, [0.5, 0.5], 0.01, 100, n_paths, seed, grid=grid, save_every=10, **kw)["x"]
+    return simulate_sgd(L2, Dfield, 3.0, [0.5, 0.5], 0.01, 100, n_paths, seed, grid=grid, n_saves=10, **kw)["x"]
 
 
 def test_same_seed_same_paths_for_any_thread_count():
@@ -97,7 +97,8 @@ def _explosive(x, t, out):
     (dict(beta=None), "beta"),
     (dict(seed=-1), "seed"),
     (dict(scheme="rk4"), "scheme"),
-    (dict(save_every=3), "save_every"),
+    (dict(n_saves=3), "n_saves"),
+    (dict(n_saves=0), "n_saves"),
     (dict(landscape=_explosive, x0=[3.0, 0.0], dt=0.1), "non-finite"),
     (dict(landscape=landscapes.double_well(3)), "dim"),
 ])

@@ -20,26 +20,26 @@ def default_ctrl_c():
     signal.signal(signal.SIGINT, old)
 
 
-def _run(save_every, scheme="milstein"):
+def _run(n_saves, scheme="milstein"):
     grid = Grid([-4, -4], [4, 4], [16, 16])
     X, Y = grid.coords
     D = np.zeros(grid.shape + (2, 2))  # state-dependent D (Milstein uses its support points)
     D[..., 0, 0], D[..., 1, 1], D[..., 0, 1] = 1 + 0.3 * np.sin(X), 1 + 0.2 * np.cos(Y), 0.1
     D[..., 1, 0] = 0.1
     return simulate_sgd(landscapes.quadratic(A), D, 2.0, [1.0, -1.0], 0.01, 60, 9, seed=5, grid=grid,
-                        scheme=scheme, save_every=save_every)["x"]
+                        scheme=scheme, n_saves=n_saves)["x"]
 
 
-# chunks aligned with the saves (5 | 10), a save interval split over chunks (3 < 5, 4 < 60, 7 < 60: only the
-# interval's end kept), and the default save_every = n_steps split into 7-step chunks
-@pytest.mark.parametrize("save_every, chunk_steps", [(5, 10), (5, 3), (60, 4), (None, 7), (3, 2)])
-def test_chunking_gives_the_same_paths_bit_for_bit(monkeypatch, save_every, chunk_steps):
-    whole = _run(save_every)
+# 60 steps: chunks aligned with the saves (5 steps per save | 10), a save interval split over chunks (3 < 5,
+# 4 < 60, 7 < 60: only the interval's end kept), and saves every 3 steps in 2-step chunks
+@pytest.mark.parametrize("n_saves, chunk_steps", [(12, 10), (12, 3), (1, 4), (1, 7), (20, 2)])
+def test_chunking_gives_the_same_paths_bit_for_bit(monkeypatch, n_saves, chunk_steps):
+    whole = _run(n_saves)
     calls = []
     real = sgd.integrate
     monkeypatch.setattr(sgd, "integrate", lambda *a: calls.append(a[3]) or real(*a))
     monkeypatch.setattr(sgd, "CHUNK_PATH_STEPS", 9 * chunk_steps)
-    chunked = _run(save_every)
+    chunked = _run(n_saves)
     assert len(calls) > 1  # really split
     assert chunked.shape == whole.shape
     np.testing.assert_array_equal(chunked, whole)

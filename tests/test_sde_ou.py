@@ -27,7 +27,7 @@ def _em_moments(K, Dm, beta, m0, dt, n):
 @pytest.mark.parametrize("scheme", ["euler", "milstein"])
 def test_ou_exact_mean_and_covariance(scheme):
     n, dt, steps = 20000, 0.004, 250
-    r = simulate_sgd(landscapes.quadratic(A), D, BETA, X0, dt, steps, n, seed=3, scheme=scheme, save_every=125)
+    r = simulate_sgd(landscapes.quadratic(A), D, BETA, X0, dt, steps, n, seed=3, scheme=scheme, n_saves=2)
     x = r["x"][-1]
     m, S = ou_moments(A, D, BETA, X0, np.zeros((2, 2)), dt * steps)
     m_em, S_em = _em_moments(A, D, BETA, X0, dt, steps)

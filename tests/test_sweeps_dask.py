@@ -50,7 +50,7 @@ def test_chunked_sde_ensemble_on_a_local_cluster_equals_one_process_run(tmp_path
         "ou-0", "ou-2", "ou-5", "ou-7"]  # every chunk ran again, in worker processes (fn shipped by value)
     _assert_same_table(serial, dask)
     merged = merge_paths(dask)
-    whole = simulate_sgd(*P.ou_setup(3.0), 10, 7, save_every=25)
+    whole = simulate_sgd(*P.ou_setup(3.0), 10, 7, n_saves=4)
     assert merged.kind == whole.kind and merged.params == whole.params and sorted(merged.arrays) == ["times", "x"]
     assert merged["x"].shape == (5, 10, 2)
     assert np.array_equal(merged["x"], whole["x"]) and np.array_equal(merged["times"], whole["times"])

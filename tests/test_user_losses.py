@@ -116,10 +116,10 @@ def test_every_solver_gives_the_builtin_results_for_a_user_twin():
     g = Grid([-2, -2], [2, 2], [24, 24])
     x0 = [0.8, -0.3]
     for f, exact in ((twin, True), (np_twin, False)):  # grid solvers: the loss's values on the grid
-        _same(local_entropy(f, g, 0.3, 4.0), local_entropy(ref, g, 0.3, 4.0), exact)
+        _same(local_entropy(f, g, 0.3, 4.0).u, local_entropy(ref, g, 0.3, 4.0).u, exact)
         _same(moreau_envelope(f, g, 0.3)[0], moreau_envelope(ref, g, 0.3)[0], exact)
-        _same(solve_viscous(f, g, [0.0, 0.05], 4.0)["u"], solve_viscous(ref, g, [0.0, 0.05], 4.0)["u"], exact)
-        _same(solve_inviscid(f, g, [0.0, 0.05])["u"], solve_inviscid(ref, g, [0.0, 0.05])["u"], exact)
+        _same(solve_viscous(f, g, 4.0, times=[0.0, 0.05])["u"], solve_viscous(ref, g, 4.0, times=[0.0, 0.05])["u"], exact)
+        _same(solve_inviscid(f, g, times=[0.0, 0.05])["u"], solve_inviscid(ref, g, times=[0.0, 0.05])["u"], exact)
         _same(FokkerPlanck(g, f, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(),
               FokkerPlanck(g, ref, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(), exact)
         _same(homogenized(f, x0, 0.5, 4.0, 0.2, n_saves=2)["x"], homogenized(ref, x0, 0.5, 4.0, 0.2, n_saves=2)["x"],

@@ -74,7 +74,7 @@ def lyapunov(K, D, beta: float, n: int = 128, box: float = 5.0, safety: float = 
 def conservation_and_free_energy(fp: FokkerPlanck, rho0: np.ndarray, times, method: str = "implicit",
                                  tol: float = 1e-12) -> list[Check]:
     """Mass conserved and beta^-1 KL(rho_t || rho_ss) non-increasing along a run of ``fp`` from ``rho0``."""
-    run = fp.evolve(rho0, times, method=method)
+    run = fp.evolve(rho0, times=times, method=method)
     mass = run["mass"]
     F = np.array([fp.free_energy(r) for r in run["rho"]])
     rise = float(max(np.max(np.diff(F)), 0.0)) / max(F[0], 1e-300)

@@ -158,7 +158,7 @@ def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int
     and SGD against rho_ss use only their samples inside the grid's box, where rho_ss lives; SDE against SGD
     uses all samples).
     """
-    grid = Grid.from_dict(fields.params["grid"])
+    grid = fields.params["grid"]
     beta = beta_from_sgd(eta, batch_size)
     from ..fokker_planck import FokkerPlanck
     fp = FokkerPlanck(grid, fields["f"], beta, fields["D"])

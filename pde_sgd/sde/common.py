@@ -33,14 +33,14 @@ def initial_states(x0, n_paths: int, dim: int | None = None) -> np.ndarray:
     return np.array(arr, dtype=np.float64, order="C")  # a writable copy: one kernel signature
 
 
-def step_counts(dt: float, n_steps: int, save_every: int | None) -> tuple[float, int, int]:
-    """Validated (dt > 0, n_steps >= 1, save_every dividing n_steps; default: save only the end)."""
+def step_counts(dt: float, n_steps: int, n_saves: int) -> tuple[float, int, int]:
+    """Validated (dt > 0, n_steps >= 1, n_saves >= 1 dividing n_steps) as (dt, n_steps, steps between saves)."""
     dt = positive("dt", dt)
     n_steps = positive_int("n_steps", n_steps)
-    save_every = n_steps if save_every is None else positive_int("save_every", save_every)
-    if n_steps % save_every:
-        raise ValueError(f"save_every={save_every} must divide n_steps={n_steps}")
-    return dt, n_steps, save_every
+    n_saves = positive_int("n_saves", n_saves)
+    if n_steps % n_saves:
+        raise ValueError(f"n_saves={n_saves} must divide n_steps={n_steps} (equally spaced saves on the step grid)")
+    return dt, n_steps, n_steps // n_saves
 
 
 def check_explicit_stability(landscape, M: np.ndarray, x: np.ndarray, dt: float, rate_shift: float = 0.0,

@@ -79,7 +79,7 @@ def hjb_value(landscape: Landscape, V, beta: float, T: float, grid: Grid, n_time
     u = -2.0 / beta * logw
     alpha = np.gradient(u, x, axis=1)
     return Result("sde.control.hjb", {"times": np.linspace(0.0, T, n_time + 1), "x": x, "u": u, "alpha": alpha},
-                  {"landscape": landscape.to_dict(), "beta": beta, "T": T, "grid": grid.to_dict(), "n_time": n_time})
+                  {"landscape": landscape, "beta": beta, "T": T, "grid": grid, "n_time": n_time})
 
 
 @njit(cache=True, parallel=True)

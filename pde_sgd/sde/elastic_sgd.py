@@ -43,5 +43,5 @@ def elastic_sgd(landscape: Landscape, x0, gamma: float, beta: float, eps: float,
     raise_on_failure(status, fail, dt)
     kind = "sde.entropy_sgd" if n_replicas == 1 else "sde.elastic_sgd"
     return Result(kind, {"times": np.linspace(0.0, T, n_saves + 1), "x": xs, "y_mean": ys},
-                  {"landscape": landscape.to_dict(), "gamma": gamma, "beta": beta, "eps": eps, "T": T, "dt": dt,
+                  {"landscape": landscape, "gamma": gamma, "beta": beta, "eps": eps, "T": T, "dt": dt,
                    "n_paths": n_paths, "seed": seed, "n_replicas": n_replicas})

@@ -196,5 +196,5 @@ def homogenized(landscape: Landscape, x0, gamma: float, beta: float, T: float, *
     traj, worst = _rk4_paths(X0, q.pts, q.f, q.bpts, q.bf, beta, gamma, dt, n_saves * per_save, per_save)
     _check_mass(float(worst.max()))
     return Result("sde.homogenized", {"times": np.linspace(0.0, T, n_saves + 1), "x": traj},
-                  {"landscape": landscape.to_dict(), "gamma": gamma, "beta": beta, "T": T, "dt": dt,
-                   "grid": grid.to_dict()})
+                  {"landscape": landscape, "gamma": gamma, "beta": beta, "T": T, "dt": dt,
+                   "grid": grid})
