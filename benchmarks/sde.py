@@ -39,14 +39,14 @@ def main() -> None:
     x0 = [0.5, 0.0]
     work = ns.paths * ns.steps
 
-    simulate_sgd(L, D, beta, x0, dt, 10, 8, 0, grid=grid)  # compile / load the Numba cache
+    simulate_sgd(L, D, beta, x0, dt=dt, n_steps=10, n_paths=8, seed=0, grid=grid)  # compile / load the Numba cache
     all_threads = numba.get_num_threads()
     for threads in sorted({1, all_threads}):  # best of 3 per thread count; the last (all threads) is compared
         numba.set_num_threads(threads)
         t_numba = float("inf")
         for _ in range(3):
             t = time.perf_counter()
-            xn = simulate_sgd(L, D, beta, x0, dt, ns.steps, ns.paths, 1, grid=grid)["x"][-1]
+            xn = simulate_sgd(L, D, beta, x0, dt=dt, n_steps=ns.steps, n_paths=ns.paths, seed=1, grid=grid)["x"][-1]
             t_numba = min(t_numba, time.perf_counter() - t)
         print(f"Numba kernel ({threads} thread(s)): {t_numba:8.3f} s   {work / t_numba:12.4g} path-steps/s")
 
@@ -57,11 +57,11 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for dev in devices:
         sde = tb.make_sde(L, D, beta, grid=grid, device=dev)
-        tb.run(sde, x0, dt * 10, dt, 8, 0)  # warm-up
+        tb.run(sde, x0, T=dt * 10, dt=dt, n_paths=8, seed=0)  # warm-up
         if dev == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        xt = tb.run(sde, x0, dt * ns.steps, dt, ns.paths, 1)["x"][-1]
+        xt = tb.run(sde, x0, T=dt * ns.steps, dt=dt, n_paths=ns.paths, seed=1)["x"][-1]
         if dev == "cuda":
             torch.cuda.synchronize()
         el = time.perf_counter() - t

@@ -116,7 +116,7 @@ L = landscapes.wide_narrow()
 starts = np.array([[-0.2], [0.6], [1.2], [2.0]])
 fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
 for ax, gamma in zip(axes, (0.1, 2.0)):
-    run = sde.homogenized(L, starts, gamma=gamma, beta=2.0, T=25.0, n_saves=60)
+    run = sde.homogenized(L, x0=starts, gamma=gamma, beta=2.0, T=25.0, n_saves=60)
     for k in range(starts.shape[0]):
         ax.plot(run["times"], run["x"][:, k, 0], label=f"start {starts[k, 0]:+.1f}")
     ax.axhline(-1.0, color="C2", ls=":", label="wide valley")

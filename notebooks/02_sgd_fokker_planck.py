@@ -52,7 +52,7 @@ for eta, b in [(0.1, 32), (0.2, 64), (0.1, 128), (0.4, 32)]:
 # %%
 beta = 4.0
 well = landscapes.double_well(1, tilt=0.1)
-run = sde.simulate_sgd(well, 1.0, beta, [1.0], 0.01, 1500 if QUICK else 5000, N_PATHS, 0)
+run = sde.simulate_sgd(well, 1.0, beta, [1.0], dt=0.01, n_steps=1500 if QUICK else 5000, n_paths=N_PATHS, seed=0)
 g1 = Grid(-2.5, 2.5, 200)
 rho_ss = FokkerPlanck(g1, well, beta=beta, D=1.0).steady_state()
 gibbs = np.exp(-beta * well.on_grid(g1))
@@ -142,7 +142,8 @@ Q = np.pi * np.array([[0.0, 1.0], [-1.0, 0.0]])
 n_steps = 20000 if QUICK else 100000
 fig, axes = plt.subplots(1, 2, figsize=(8, 3))
 for name, M in (("D + Q (Q = pi J)", D + Q), ("D (Q = 0)", D)):
-    r = sde.simulate_sgd(landscapes.quadratic(np.eye(2)), D, 1.0, [0.0, 0.0], 0.01, n_steps, 4, 1,
+    r = sde.simulate_sgd(landscapes.quadratic(np.eye(2)), D, 1.0, [0.0, 0.0], dt=0.01, n_steps=n_steps, n_paths=4,
+                         seed=1,
                          precondition=M, n_saves=n_steps)
     x = r["x"][500:]
     freqs, power, _ = sde.power_spectrum(x[:, :, 0], 0.01, segment=2048)

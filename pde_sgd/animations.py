@@ -73,7 +73,7 @@ def _sde_cloud(n_frames: int) -> tuple[object, Callable[[int], None]]:
     Q = 1.5 * np.array([[0.0, 1.0], [-1.0, 0.0]])
     phi = landscapes.double_well(2)
     start = np.random.default_rng(0).normal([-1.0, 0.0], 0.15, size=(300, 2))
-    run = simulate_sgd(phi, D, beta, start, dt, per_frame * (n_frames - 1), start.shape[0], 0,
+    run = simulate_sgd(phi, D, beta, start, dt=dt, n_steps=per_frame * (n_frames - 1), n_paths=start.shape[0], seed=0,
                        precondition=D + Q, n_saves=n_frames - 1)
     xs, ts = run["x"], run["times"]
     grid = Grid([-2.2, -1.6], [2.2, 1.6], [120, 90])

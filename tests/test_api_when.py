@@ -52,17 +52,18 @@ def test_times_and_T_n_saves_give_identical_grid_runs(solver):
 
 def test_sde_n_saves_progress_and_stats():
     L = landscapes.quadratic([[2.0, 0.5], [0.5, 1.0]])
-    args = (L, [[1.0, 0.3], [0.3, 0.5]], 2.0, [1.0, -1.0], 0.01, 60, 5)
-    quiet = simulate_sgd(*args, seed=3, n_saves=6, progress=False)
-    shown = simulate_sgd(*args, seed=3, n_saves=6, progress=True, threads=1)
+    args = (L, [[1.0, 0.3], [0.3, 0.5]], 2.0, [1.0, -1.0])
+    steps = dict(dt=0.01, n_steps=60, n_paths=5)
+    quiet = simulate_sgd(*args, **steps, seed=3, n_saves=6, progress=False)
+    shown = simulate_sgd(*args, **steps, seed=3, n_saves=6, progress=True, threads=1)
     np.testing.assert_array_equal(quiet.x, shown.x)  # the bar (updated per chunk) leaves the paths bit for bit
     np.testing.assert_array_equal(quiet.times, 0.01 * 10 * np.arange(7))
     assert shown.stats["steps"] == 60 and shown.stats["substeps"] == 60 and shown.stats["threads"] == 1
-    sub = simulate_sgd(*args, seed=3, noise_substeps=4)
+    sub = simulate_sgd(*args, **steps, seed=3, noise_substeps=4)
     assert sub.stats["substeps"] == 240 and sub.x.shape == (2, 5, 2)
     for kw, name in [(dict(n_saves=7), "n_saves"), (dict(progress="yes"), "progress"), (dict(threads=0), "threads")]:
         with pytest.raises(ValueError, match=name):
-            simulate_sgd(*args, seed=3, **kw)
+            simulate_sgd(*args, **steps, seed=3, **kw)
 
 
 def test_progress_bar_is_updated_per_chunk(monkeypatch, capsys):
@@ -73,6 +74,6 @@ def test_progress_bar_is_updated_per_chunk(monkeypatch, capsys):
     real = driver.Run.advance
     monkeypatch.setattr(driver.Run, "advance", lambda self, *a, **kw: seen.append(a) or real(self, *a, **kw))
     L = landscapes.quadratic([[2.0, 0.5], [0.5, 1.0]])
-    r = simulate_sgd(L, 1.0, 2.0, [1.0, -1.0], 0.01, 60, 5, seed=3, progress=True)
+    r = simulate_sgd(L, 1.0, 2.0, [1.0, -1.0], dt=0.01, n_steps=60, n_paths=5, seed=3, progress=True)
     assert seen == [(12, 12)] * 5 and r.stats["steps"] == 60
     assert "SDE euler" in capsys.readouterr().err  # the bar was drawn (on stderr)

@@ -58,15 +58,19 @@ CASES = [
      "landscape must be a pde_sgd Landscape"),
     ("moreau complex f", lambda: hj.moreau_envelope(np.zeros(40) + 1j, G1, 0.1), ValueError, "f_values must be real"),
     ("moreau 2 t f overflows", lambda: hj.moreau_envelope(np.full(40, 1e300), G1, 1e10), ValueError, "overflows"),
-    ("simulate_sgd landscape None", lambda: simulate_sgd(None, 1.0, 1.0, [0.0], 0.01, 10, 4, 0), TypeError,
+    ("simulate_sgd landscape None", lambda: simulate_sgd(None, 1.0, 1.0, [0.0], dt=0.01, n_steps=10, n_paths=4,
+                                                         seed=0), TypeError,
      "landscape must be a pde_sgd Landscape, an array"),
-    ("minibatch problem wrong type", lambda: minibatch_sgd(object(), 0.1, 2, [0.0, 0.0], 5, 2, 0), TypeError,
+    ("minibatch problem wrong type", lambda: minibatch_sgd(object(), 0.1, 2, [0.0, 0.0], n_steps=5, n_chains=2,
+                                                           seed=0), TypeError,
      "problem must be a pde_sgd.sde.QuadraticFiniteSum"),
-    ("minibatch n_chains 0", lambda: minibatch_sgd(QuadraticFiniteSum.random(10, 2, 0), 0.1, 2, [0.0, 0.0], 5, 0, 0),
+    ("minibatch n_chains 0", lambda: minibatch_sgd(QuadraticFiniteSum.random(10, 2, 0), 0.1, 2, [0.0, 0.0],
+                                                   n_steps=5, n_chains=0, seed=0),
      ValueError, "n_chains must be an integer >= 1"),
-    ("homogenized not a landscape", lambda: homogenized("double_well", [0.0], 0.5, 10.0, 1.0), TypeError,
+    ("homogenized not a landscape", lambda: homogenized("double_well", 10.0, [0.0], gamma=0.5, T=1.0), TypeError,
      "landscape must be a pde_sgd Landscape"),
-    ("simulate_controlled hjb dict", lambda: simulate_controlled(landscapes.double_well(1), {}, None, 0.0, 10, 4, 0),
+    ("simulate_controlled hjb dict", lambda: simulate_controlled(landscapes.double_well(1), {}, None, 0.0,
+                                                                 n_steps=10, n_paths=4, seed=0),
      TypeError, "hjb must be the Result of hjb_value"),
     ("autocorrelation constant", lambda: autocorrelation(np.ones(100), 5), ValueError, "constant series"),
     ("spectrum empty", lambda: power_spectrum(np.zeros((0, 2)), 0.1), ValueError, "at least 2 samples"),
@@ -131,9 +135,9 @@ def test_torch_bridge_callable_D_gets_the_package_psd_message(D):
 
     sde = tb.make_sde(landscapes.double_well(2), bad_D, 1.0, device="cpu")
     with pytest.raises(ValueError, match="D must be a finite symmetric positive semi-definite matrix"):
-        tb.run(sde, np.zeros(2), 0.05, 0.01, 4, seed=0)
+        tb.run(sde, np.zeros(2), T=0.05, dt=0.01, n_paths=4, seed=0)
     with pytest.raises(TypeError, match="sde must be the module returned by make_sde"):
-        tb.run(object(), np.zeros(2), 0.05, 0.01, 4, seed=0)
+        tb.run(object(), np.zeros(2), T=0.05, dt=0.01, n_paths=4, seed=0)
 
 
 # --- memory and time ----------------------------------------------------------------------------------

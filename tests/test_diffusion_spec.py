@@ -50,7 +50,7 @@ def test_the_same_user_D_in_fokker_planck_numba_and_torchsde():
     x0 = pts[rng.choice(g.size, n, p=w)] + rng.uniform(-0.5, 0.5, (n, 2)) * np.array(g.spacing)
     numba_x = simulate_sgd(F, D, beta=BETA, x0=x0, dt=0.01, n_steps=300, n_paths=n, seed=1)["x"][-1]
     torch.manual_seed(0)
-    torch_x = tb.run(tb.make_sde(F, D, BETA, device="cpu"), x0, 3.0, 0.01, n, 2)["x"][-1]
+    torch_x = tb.run(tb.make_sde(F, D, BETA, device="cpu"), x0, T=3.0, dt=0.01, n_paths=n, seed=2)["x"][-1]
     for x in (numba_x, torch_x):
         s = _stats(x)
         z = (s.mean(0) - ref) / (s.std(0, ddof=1) / math.sqrt(n))

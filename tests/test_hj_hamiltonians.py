@@ -109,7 +109,7 @@ def test_hjb_of_stochastic_control_against_hjb_value():
     (measured 1.97, 1.95; the reference's own error ~2e-6 is 10x below the finest error)."""
     f, V = landscapes.double_well(1, tilt=TILT), landscapes.quadratic([[1.0]], center=[0.5])
     beta, T = 4.0, 0.5
-    ref = hjb_value(f, V, beta, T, Grid(-2.5, 2.5, 1600), n_time=800)
+    ref = hjb_value(f, V, beta, T=T, grid=Grid(-2.5, 2.5, 1600), n_steps=800)
     H = Hamiltonian(hjb_H, bound=hjb_bound, argmin=hjb_argmin)
     for hamiltonian in ("godunov", "lax_friedrichs"):
         errs = []
@@ -166,5 +166,5 @@ def test_one_instability_type_for_every_stepper():
     def explosive(x, t, out):
         out[0], out[1] = x[0] ** 3, x[1] ** 3
     with pytest.raises(NumericalInstability, match="non-finite"):
-        simulate_sgd(explosive, 1.0, 2.0, [3.0, 0.0], 0.1, 50, 4, 0)
+        simulate_sgd(explosive, 1.0, 2.0, [3.0, 0.0], dt=0.1, n_steps=50, n_paths=4, seed=0)
     assert issubclass(NumericalInstability, ValueError)

@@ -59,7 +59,8 @@ def test_torchsde_and_numba_engine_agree_on_the_slice(setup):
     x_t = torchsde_stationary(sde, np.zeros((n_paths, 2)), dt=dt, t_burn=t_burn, t_sample=t_sample,
                               n_saves=n_saves, seed=1)
     steps_burn, every = int(round(t_burn / dt)), int(round(t_sample / dt / n_saves))
-    res = simulate_sgd(fields["grad_f"], fields["D"], beta, np.zeros(2), dt, steps_burn + every * n_saves, n_paths,
+    res = simulate_sgd(fields["grad_f"], fields["D"], beta, np.zeros(2), dt=dt, n_steps=steps_burn + every * n_saves,
+                       n_paths=n_paths,
                        seed=2, grid=grid, drift_grid=grid, n_saves=steps_burn // every + n_saves)
     x_n = res["x"][-n_saves:]
     assert x_n.shape == x_t.shape

@@ -26,7 +26,7 @@ def _run(n_saves, scheme="milstein"):
     D = np.zeros(grid.shape + (2, 2))  # state-dependent D (Milstein uses its support points)
     D[..., 0, 0], D[..., 1, 1], D[..., 0, 1] = 1 + 0.3 * np.sin(X), 1 + 0.2 * np.cos(Y), 0.1
     D[..., 1, 0] = 0.1
-    return simulate_sgd(landscapes.quadratic(A), D, 2.0, [1.0, -1.0], 0.01, 60, 9, seed=5, grid=grid,
+    return simulate_sgd(landscapes.quadratic(A), D, 2.0, [1.0, -1.0], dt=0.01, n_steps=60, n_paths=9, seed=5, grid=grid,
                         scheme=scheme, n_saves=n_saves)["x"]
 
 
@@ -49,14 +49,15 @@ def test_ctrl_c_interrupts_a_long_ensemble_between_chunks(monkeypatch):
     done = []
     real = sgd.integrate
     monkeypatch.setattr(sgd, "integrate", lambda *a: done.append(a[5]) or real(*a))
-    simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], 1e-3, 10, 4, seed=0)  # compiled before timing
+    simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], dt=1e-3, n_steps=10, n_paths=4,
+                 seed=0)  # compiled before timing
     done.clear()
     n_steps = 200_000
     # a real Ctrl-C from outside while the kernel runs (a thread could not: Numba kernels hold the GIL)
     killer = subprocess.Popen(["sh", "-c", f"sleep 0.1; kill -INT {os.getpid()}"])
     try:
         with pytest.raises(KeyboardInterrupt):
-            simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], 1e-3, n_steps, 512, seed=0)
+            simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], dt=1e-3, n_steps=n_steps, n_paths=512, seed=0)
     finally:
         killer.wait()
     # a clean KeyboardInterrupt after a few chunks, not after the whole run (one uninterruptible kernel call
@@ -74,5 +75,6 @@ def test_ctrl_c_during_the_last_chunk_is_not_swallowed(monkeypatch):
 
     monkeypatch.setattr(sgd, "integrate", interrupted_kernel)
     with pytest.raises(KeyboardInterrupt):
-        simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], 1e-3, 10, 4, seed=0)  # a single chunk
+        simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], dt=1e-3, n_steps=10, n_paths=4,
+                     seed=0)  # a single chunk
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -66,7 +66,7 @@ def run_paths(drift: Drift, diffusion: KernelDiffusion, beta: float, x0: np.ndar
     return times, np.concatenate(rows), run.stats
 
 
-def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, n_paths: int, seed: int, *,
+def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: int, n_paths: int, seed: int,
                  eta: float | None = None, batch_size: float | None = None, grid: Grid | None = None,
                  drift_grid: Grid | None = None, precondition=None, scheme: str = "euler",
                  n_saves: int = 1, noise_substeps: int = 1, paths: tuple[int, int] | None = None,
@@ -180,8 +180,8 @@ def batch_gradients(problem: QuadraticFiniteSum, x, batch_size: int, n_draws: in
     return _batch_gradients(x, path_keys(seed, n_draws), problem.A, problem.anchors, b, bool(replace))
 
 
-def minibatch_sgd(problem: QuadraticFiniteSum, eta: float, batch_size: int, x0, n_steps: int, n_chains: int,
-                  seed: int, *, replace: bool = True, n_saves: int = 1) -> Result:
+def minibatch_sgd(problem: QuadraticFiniteSum, eta: float, batch_size: int, x0, *, n_steps: int, n_chains: int,
+                  seed: int, replace: bool = True, n_saves: int = 1) -> Result:
     """Discrete mini-batch SGD x_{k+1} = x_k - eta (1/b) sum_{i in B_k} grad f_i(x_k), independent chains.
 
     Batches are drawn with or without replacement. Its SDE model (time t = eta k) is
