@@ -50,6 +50,22 @@ def test_times_and_T_n_saves_give_identical_grid_runs(solver):
         run(T=T, n_saves=0)
 
 
+def test_times_and_T_n_saves_give_identical_sde_runs():
+    L = landscapes.double_well(2, tilt=0.2)
+    D = [[1.0, 0.3], [0.3, 0.5]]
+    run = lambda **when: simulate_sgd(L, D, 2.0, [0.5, -0.5], dt=0.01, n_paths=6, seed=4, **when)
+    by_steps, by_T, by_times = run(n_steps=60, n_saves=6), run(T=0.6, n_saves=6), run(times=np.linspace(0, 0.6, 7))
+    _same(by_steps, by_T)
+    _same(by_steps, by_times)
+    assert by_T.x.shape == (7, 6, 2) and by_T.params["n_steps"] == 60 and by_T.stats["steps"] == 60
+    for when, name in [(dict(n_steps=60, T=0.6), "not both"), (dict(times=[0.0, 0.015]), "step grid"),
+                       (dict(times=[0.0, 0.1, 0.3]), "equally spaced"), (dict(times=[0.1, 0.2]), "start at 0"),
+                       (dict(T=0.6, n_saves=0), "n_saves"), (dict(), "n_steps=.*times="),
+                       (dict(times=[0.1], T=0.6), "not both")]:
+        with pytest.raises(ValueError, match=name):
+            run(**when)
+
+
 def test_sde_n_saves_progress_and_stats():
     L = landscapes.quadratic([[2.0, 0.5], [0.5, 1.0]])
     args = (L, [[1.0, 0.3], [0.3, 0.5]], 2.0, [1.0, -1.0])

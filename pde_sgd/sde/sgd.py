@@ -17,7 +17,7 @@ from ..jitfuncs import jit_call
 from ..landscapes import Landscape
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, require_instance
-from .common import check_explicit_stability, initial_states, resolve_beta, step_counts
+from .common import check_explicit_stability, initial_states, resolve_beta, sde_schedule, step_counts
 from .fields import Drift, KernelDiffusion, as_diffusion
 from .finite_sum import QuadraticFiniteSum, batch_mean
 from .kernels import SCHEMES, integrate, raise_on_failure
@@ -66,10 +66,11 @@ def run_paths(drift: Drift, diffusion: KernelDiffusion, beta: float, x0: np.ndar
     return times, np.concatenate(rows), run.stats
 
 
-def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: int, n_paths: int, seed: int,
+def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: int | None = None,
+                 n_saves: int | None = None, times=None, T: float | None = None, n_paths: int, seed: int,
                  eta: float | None = None, batch_size: float | None = None, grid: Grid | None = None,
                  drift_grid: Grid | None = None, precondition=None, scheme: str = "euler",
-                 n_saves: int = 1, noise_substeps: int = 1, paths: tuple[int, int] | None = None,
+                 noise_substeps: int = 1, paths: tuple[int, int] | None = None,
                  progress: bool | None = None, threads: int | None = None) -> Result:
     """Ensemble of the SGD SDE dX = -M grad f dt + sqrt(2 beta^-1 D(X)) dW.
 
@@ -84,11 +85,13 @@ def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: in
     beta : float or None
         Inverse temperature; or None with ``eta`` and ``batch_size`` (beta = 2 b / eta).
     x0 : (dim,) or (n_paths, dim)
-    dt, n_steps : time step (> 0, below the explicit limit 2 / rho(M Hess f(x0)) for landscapes) and step count.
+    dt : time step (> 0, below the explicit limit 2 / rho(M Hess f(x0)) for landscapes).
+    n_steps, n_saves : step count and number of saves after the start, equally spaced (n_saves must divide
+        n_steps; default 1: start and end). Or instead of n_steps, the output times as ``times`` (starting at 0,
+        equally spaced by whole steps) or ``T`` (a multiple of dt) with ``n_saves``, as in the grid solvers.
     n_paths, seed : ensemble size and seed (same seed -> same paths, whatever the number of threads).
     precondition : (dim, dim) matrix M (default I), e.g. D + Q for the A-type form.
     scheme : ``"euler"`` (Euler-Maruyama) or ``"milstein"`` (derivative-free Milstein).
-    n_saves : number of saves after the start, equally spaced (must divide n_steps; default 1: start and end).
     noise_substeps : each Brownian increment is the sum of this many finer ones (shared paths across dt).
     paths : ``(start, stop)`` with 0 <= start < stop <= n_paths: run only paths start..stop-1 of the ensemble
         (exactly those paths of the full run; chunks of one ensemble can run in different processes).
@@ -109,7 +112,7 @@ def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: in
     x = np.ascontiguousarray(x[start:stop])
     drift = Drift(landscape, dim, precondition, drift_grid)
     diffusion = as_diffusion(D, dim, grid)
-    dt, n_steps, save_every = step_counts(dt, n_steps, n_saves)
+    dt, n_steps, save_every = sde_schedule(dt, n_steps, n_saves, times, T)
     if drift.landscape is not None:
         check_explicit_stability(drift.landscape, drift.M, np.unique(x, axis=0), dt)
     times, traj, stats = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every,
