@@ -37,7 +37,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax.set(title=f"potentials (beta = {BETA})", xlabel="x", ylabel="value")
     ax.legend(fontsize=6)
     for ax, (name, u) in zip(axes.ravel()[1:], drivers.items()):
-        run = FokkerPlanck(grid, u, beta=BETA, D=1.0).evolve(rho0, times=times, method="implicit", dt=2e-3)
+        run = FokkerPlanck(u, grid, beta=BETA, D=1.0).evolve(rho0, times=times, method="implicit", dt=2e-3)
         colours = plt_colours(len(times))
         for c, t, r in zip(colours, run["times"], run["rho"]):
             ax.plot(x, r, color=c, lw=1.0, label=f"t = {t:g}")

@@ -44,7 +44,7 @@ def _fp_f1(n_frames: int) -> tuple[object, Callable[[int], None]]:
     times = np.concatenate([[0.0], np.geomspace(0.01, 20.0, n_frames - 1)])
     rho0 = exact.gaussian_density(grid, [X_START], [[0.08**2]])
     drivers = _f1_potentials(grid)
-    runs = {name: FokkerPlanck(grid, u, beta=BETA_F1, D=1.0).evolve(rho0, times=times, method="expm")["rho"]
+    runs = {name: FokkerPlanck(u, grid, beta=BETA_F1, D=1.0).evolve(rho0, times=times, method="expm")["rho"]
             for name, u in drivers.items()}
     fig, axes = subplots(1, 3, width=3.6, height=3.0)
     lines = []

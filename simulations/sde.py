@@ -130,9 +130,9 @@ def sde_vs_fokker_planck(seed: int = 0, full: bool = False, out: Path | None = O
     gibbs2 = np.exp(-beta * (f2 - f2.min()))
     res = Result("sim.sde.vs_fp", {
         "x2": g2.axes[0], "hist2": hist2, "edges2": edges[0],
-        "fp2": FokkerPlanck(g2, L2, beta, D).steady_state(), "gibbs2": gibbs2 / (gibbs2.sum() * g2.cell_volume),
+        "fp2": FokkerPlanck(L2, g2, D, beta).steady_state(), "gibbs2": gibbs2 / (gibbs2.sum() * g2.cell_volume),
         "x1": g1.axes[0], "hist1": hist1, "edges1": e1,
-        "fp1": FokkerPlanck(g1, L1, beta, (1.0 + A_POW * f1)[:, None, None]).steady_state(),
+        "fp1": FokkerPlanck(L1, g1, (1.0 + A_POW * f1)[:, None, None], beta).steady_state(),
         "gibbs1": gibbs1 / (gibbs1.sum() * g1.cell_volume)},
         {"beta": beta, "D": D.tolist(), "a": A_POW, "n_paths": n, "seed": seed, "full": full})
     return _save(res, out, "sde_vs_fp")

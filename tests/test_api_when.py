@@ -37,7 +37,7 @@ def test_times_and_T_n_saves_give_identical_grid_runs(solver):
     elif solver == "inviscid":
         run = lambda **when: solve_inviscid(F1, G1, **when)
     else:
-        fp = FokkerPlanck(G1, landscapes.double_well(1, tilt=0.2), beta=2.0)
+        fp = FokkerPlanck(landscapes.double_well(1, tilt=0.2), G1, beta=2.0)
         rho0 = np.exp(-(G1.axes[0] - 0.5) ** 2 / 0.1)
         run = lambda **when: fp.evolve(rho0, **when)
     by_times, by_T = run(times=np.linspace(0, T, n + 1)), run(T=T, n_saves=n)

@@ -24,14 +24,15 @@ def _failed(checks, index=None):
 def test_gibbs_check_rejects_a_solver_with_beta_off_by_5_percent(monkeypatch):
     g = Grid([-2.5, -2.5], [2.5, 2.5], [24, 24])
     real = fpc.FokkerPlanck
-    monkeypatch.setattr(fpc, "FokkerPlanck", lambda grid, f, beta=1.0, **kw: real(grid, f, beta=1.05 * beta, **kw))
+    monkeypatch.setattr(fpc, "FokkerPlanck", lambda f=None, grid=None, D=1.0, beta=1.0, **kw:
+                        real(f, grid, D, beta=1.05 * beta, **kw))
     out = fpc.gibbs(g, landscapes.double_well(2), beta=2.0, c=0.7)
     assert _failed(out) and out[0].measured > 1e3 * out[0].tolerance
 
 
 def _fp_with_bad_evolve(bug):
     g = Grid([-2.5, -2.5], [2.5, 2.5], [24, 24])
-    fp = FokkerPlanck(g, landscapes.double_well(2), beta=2.0, D=0.8)  # monotone
+    fp = FokkerPlanck(landscapes.double_well(2), g, beta=2.0, D=0.8)  # monotone
     real = fp.evolve
 
     def evolve(rho0, *, times, **kw):

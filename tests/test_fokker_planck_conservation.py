@@ -30,7 +30,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_mass_positivity_and_free_energy_decay(name):
     g, f, beta, D, method = CASES[name]
-    fp = FokkerPlanck(g, f, beta=beta, D=D)
+    fp = FokkerPlanck(f, g, beta=beta, D=D)
     rho0 = _blob(g, np.full(g.ndim, 0.6))
     times = np.linspace(0.0, 2.0, 21)
     res = fp.evolve(rho0, times=times, method=method)
@@ -42,7 +42,7 @@ def test_mass_positivity_and_free_energy_decay(name):
         # is estimated by Richardson (second order) against the same run on the 2x refined grid:
         # est = 4/3 max|rho_h - I rho_h/2| (I: O(h^4) interpolation); allowed 1.5 est.
         # (Measured undershoots 4e-5 - 6e-4 of max rho, estimates 6e-3 - 2.4e-2.)
-        fine = FokkerPlanck(g.refined(2), f, beta=beta, D=D)
+        fine = FokkerPlanck(f, g.refined(2), beta=beta, D=D)
         res2 = fine.evolve(_blob(g.refined(2), np.full(g.ndim, 0.6)), times=times, method=method)
         for coarse, ref in ((res["rho"], res2["rho"]), (fp.steady_state()[None], fine.steady_state()[None])):
             est = 4.0 / 3.0 * max(np.max(np.abs(c - fine_to_coarse(r, g.ndim, g.periodic))) for c, r in
@@ -60,7 +60,7 @@ def test_cross_diffusion_undershoot_is_bounded_and_shrinks():
     ratios = []
     for n in (32, 64, 128):
         g = Grid([-5, -5], [5, 5], [n, n])
-        fp = FokkerPlanck(g, landscapes.quadratic(A), beta=1.0, D=D)
+        fp = FokkerPlanck(landscapes.quadratic(A), g, beta=1.0, D=D)
         assert not fp.operator.monotone
         rho = fp.steady_state()
         run = fp.evolve(_blob(g, [1.0, -1.0], 0.5), times=[0.0, 0.5], method="implicit", dt=0.05)
@@ -76,7 +76,7 @@ def test_cross_diffusion_undershoot_is_bounded_and_shrinks():
 
 def test_evolve_result_and_snapshots(tmp_path):
     g = Grid(-3, 3, 40)
-    fp = FokkerPlanck(g, landscapes.double_well(1), beta=2.0, D=0.5)
+    fp = FokkerPlanck(landscapes.double_well(1), g, beta=2.0, D=0.5)
     res = fp.evolve(_blob(g, [1.5]), times=[0.0, 0.1, 0.1, 0.3])
     assert isinstance(res, Result) and res["rho"].shape == (4, 40)
     assert np.array_equal(res["rho"][1], res["rho"][2])  # zero-length interval keeps the snapshot
@@ -87,7 +87,7 @@ def test_evolve_result_and_snapshots(tmp_path):
 
 def test_explicit_limit_enforced_without_substeps():
     g = Grid(-3, 3, 40)
-    fp = FokkerPlanck(g, landscapes.double_well(1), beta=2.0, D=0.5)
+    fp = FokkerPlanck(landscapes.double_well(1), g, beta=2.0, D=0.5)
     rho0 = _blob(g, [1.5])
     with pytest.raises(ValueError, match="dt"):
         fp.evolve(rho0, times=[0.0, 0.1], dt=2 * fp.dt_limit, substeps=False)
@@ -102,7 +102,7 @@ def test_explicit_without_substeps_uses_exactly_dt_and_lands_on_snapshots():
     of each interval is shortened to land on the snapshot time, and params report the steps actually taken."""
     from pde_sgd.fokker_planck.evolve import _euler_steps
     g = Grid(-3, 3, 40)
-    fp = FokkerPlanck(g, landscapes.double_well(1), beta=2.0, D=0.5)
+    fp = FokkerPlanck(landscapes.double_well(1), g, beta=2.0, D=0.5)
     rho0 = _blob(g, [1.5])
     dt = 0.95 * fp.dt_limit  # above the safety-reduced default step, below the limit
     times = [0.0, 0.1, 0.25]
@@ -122,7 +122,7 @@ def test_explicit_without_substeps_uses_exactly_dt_and_lands_on_snapshots():
 
 def test_explicit_substeps_report_the_step_used():
     g = Grid(-3, 3, 40)
-    fp = FokkerPlanck(g, landscapes.double_well(1), beta=2.0, D=0.5)
+    fp = FokkerPlanck(landscapes.double_well(1), g, beta=2.0, D=0.5)
     res = fp.evolve(_blob(g, [1.5]), times=[0.0, 0.1], dt=2 * fp.dt_limit)
     n = res.params["n_steps"]
     assert n == math.ceil(0.1 / (0.9 * fp.dt_limit))  # fewest equal steps within the safety limit
@@ -136,7 +136,7 @@ def test_explicit_limit_is_sharp_for_monotone_operator():
     """Forward Euler at the limit keeps rho >= 0; far beyond it (substeps off, limit check bypassed) it blows up."""
     from pde_sgd.fokker_planck.evolve import _euler_steps
     g = Grid([-2, -2], [2, 2], [20, 20])
-    fp = FokkerPlanck(g, landscapes.double_well(2), beta=2.0, D=1.0)
+    fp = FokkerPlanck(landscapes.double_well(2), g, beta=2.0, D=1.0)
     L = fp.generator
     rho = _blob(g, [0.5, 0.5]).ravel()
     a, buf = rho.copy(), np.empty_like(rho)
@@ -171,12 +171,12 @@ def test_bad_input_raises(kwargs, match):
     args.update(kwargs)
     f = args.pop("f")
     with pytest.raises(ValueError, match=match):
-        FokkerPlanck(g, f, **args)
+        FokkerPlanck(f, g, **args)
 
 
 def test_bad_evolve_input_raises():
     g = Grid([-1, -1], [1, 1], [6, 6])
-    fp = FokkerPlanck(g, landscapes.double_well(2), beta=1.0)
+    fp = FokkerPlanck(landscapes.double_well(2), g, beta=1.0)
     rho0 = np.ones(g.shape)
     for bad, match in [(np.ones((5, 6)), "rho0 must have shape"), (-rho0, "rho0 must be >= 0"),
                        (np.full(g.shape, np.nan), "rho0 contains NaN")]:
@@ -191,4 +191,4 @@ def test_bad_evolve_input_raises():
     with pytest.raises(ValueError, match="dt"):
         fp.evolve(rho0, times=[0.0, 1.0], dt=-1.0)
     with pytest.raises(TypeError, match="grid must be a pde_sgd.Grid"):
-        FokkerPlanck("grid", landscapes.double_well(2))
+        FokkerPlanck(landscapes.double_well(2), "grid")

@@ -72,7 +72,7 @@ def test_phi_equals_f_for_isotropic_noise(setup):
     """With D = I the steady state is Gibbs exp(-beta f): Phi - f is constant up to the scheme's error."""
     from pde_sgd.fokker_planck import FokkerPlanck
     _, _, _, grid, fields = setup
-    fp = FokkerPlanck(grid, fields["f"], 50.0, 1.0)
+    fp = FokkerPlanck(fields["f"], grid, 1.0, 50.0)
     rho = fp.steady_state()
     d = phi_vs_f(grid, fields["f"], fp.potential(rho), rho)
     assert d["relative_rms"] < 1e-6, d

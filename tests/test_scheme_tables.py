@@ -20,7 +20,7 @@ def test_every_fokker_planck_method_in_time(method):
     declared order (explicit: exactly dt, substeps off; implicit: backward Euler), and Crank-Nicolson (theta
     0.5, the declared exception) is second order."""
     g = Grid(-4, 4, 64)
-    fp = FokkerPlanck(g, landscapes.quadratic([[1.0]]), beta=2.0, D=1.0)
+    fp = FokkerPlanck(landscapes.quadratic([[1.0]]), g, beta=2.0, D=1.0)
     rho0 = np.exp(-2.0 * (g.axes[0] - 1.0) ** 2)
     ref = fp.evolve(rho0, times=[0.0, 0.5], method="expm")["rho"][-1]
     dt0 = 0.8 * fp.dt_limit if method == "explicit" else 0.05

@@ -121,8 +121,8 @@ def test_every_solver_gives_the_builtin_results_for_a_user_twin():
         _same(solve_viscous(f, g, 4.0, times=[0.0, 0.05])["u"], solve_viscous(ref, g, 4.0, times=[0.0, 0.05])["u"],
               exact)
         _same(solve_inviscid(f, g, times=[0.0, 0.05])["u"], solve_inviscid(ref, g, times=[0.0, 0.05])["u"], exact)
-        _same(FokkerPlanck(g, f, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(),
-              FokkerPlanck(g, ref, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(), exact)
+        _same(FokkerPlanck(f, g, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(),
+              FokkerPlanck(ref, g, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(), exact)
         _same(homogenized(f, 4.0, x0, gamma=0.5, T=0.2, n_saves=2)["x"], homogenized(ref, 4.0, x0, gamma=0.5, T=0.2,
                                                                                      n_saves=2)["x"],
               exact)

@@ -53,22 +53,22 @@ def _warn_undershoot(what: str, rho: np.ndarray) -> None:
 class FokkerPlanck:
     """Finite-volume Fokker-Planck solver with anisotropic, space-dependent diffusion.
 
-    Parameters
+    Parameters (the problem first, as in every entry point: loss, grid, D, beta)
     ----------
-    grid : Grid
-        Cell-centred grid, 1-3 D, Neumann (no-flux) or periodic per axis.
     f : Landscape or ndarray, optional
         The loss: a landscape of dimension ``grid.ndim`` (a built-in or your own,
         :class:`~pde_sgd.landscapes.Landscape`) or its values on the grid (shape ``grid.shape``, e.g. a
         Hamilton-Jacobi solution u(., t)). A drift is never taken here: give it as ``grad_f``. Exactly one of
         ``f`` and ``grad_f``.
-    beta : float
-        Inverse temperature, > 0.
+    grid : Grid
+        Cell-centred grid, 1-3 D, Neumann (no-flux) or periodic per axis.
     D : Diffusion, scalar, ndarray or callable
         Diffusion matrix: a shared :class:`pde_sgd.Diffusion` spec (the same object serves the SDE solvers),
         c (D = c I), a (d, d) matrix, a scalar field ``grid.shape``, a matrix field
         ``grid.shape + (d, d)`` (e.g. captured from a network on a 2-D slice), or ``points (n, d) -> (n, d, d)``.
         Symmetric positive semi-definite (ValueError otherwise). Default 1 (identity).
+    beta : float
+        Inverse temperature, > 0.
     grad_f : callable or ndarray, optional
         The drift is -grad_f: a callable ``points (n, d) -> (n, d)`` or a field ``grid.shape + (d,)``; for
         non-gradient drifts, e.g. -(I + c J) grad f, or grad f = grad Phi - j.
@@ -76,12 +76,13 @@ class FokkerPlanck:
     Examples
     --------
     >>> from pde_sgd import Grid, landscapes
-    >>> fp = FokkerPlanck(Grid([-3, -3], [3, 3], [64, 64]), landscapes.double_well(2), beta=2.0,
-    ...                   D=[[1.0, 0.5], [0.5, 0.6]])
+    >>> fp = FokkerPlanck(landscapes.double_well(2), Grid([-3, -3], [3, 3], [64, 64]), D=[[1.0, 0.5], [0.5, 0.6]],
+    ...                   beta=2.0)
     >>> rho = fp.steady_state()
     """
 
-    def __init__(self, grid: Grid, f: Landscape | np.ndarray | None = None, beta: float = 1.0, D: Any = 1.0, *,
+    def __init__(self, f: Landscape | np.ndarray | None = None, grid: Grid | None = None, D: Any = 1.0,
+                 beta: float = 1.0, *,
                  grad_f: Any = None) -> None:
         self.grid = require_grid(grid)
         self.beta = positive("beta", beta)

@@ -161,7 +161,7 @@ def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int
     grid = fields.params["grid"]
     beta = beta_from_sgd(eta, batch_size)
     from ..fokker_planck import FokkerPlanck
-    fp = FokkerPlanck(grid, fields["f"], beta, fields["D"])
+    fp = FokkerPlanck(fields["f"], grid, fields["D"], beta)
     rho = fp.steady_state()
     phi = fp.potential(rho)
     dist = phi_vs_f(grid, fields["f"], phi, rho)

@@ -55,7 +55,7 @@ def hjb_value(landscape: Landscape, V, beta: float, *, T: float, grid: Grid, n_s
     beta, T = positive("beta", beta), positive("T", T)
     n_steps = positive_int("n_steps", n_steps, minimum=4)
     x = grid.axes[0]
-    Lb = FokkerPlanck(grid, landscape, beta, 1.0).generator.T.tocsc()
+    Lb = FokkerPlanck(landscape, grid, 1.0, beta).generator.T.tocsc()
     I = sp.identity(grid.size, format="csc")
     dtau = T / n_steps
     be = splu((I - 0.5 * dtau * Lb).tocsc())  # backward Euler with half steps, twice (Rannacher start-up)
