@@ -107,7 +107,7 @@ class FokkerPlanck:
         if np.any(rho0 < 0) or not rho0.sum() > 0:
             raise ValueError("rho0 must be >= 0 everywhere with positive total mass")
         t = times_array("times", times)
-        snaps, info = _evolve.evolve(self.operator.L, self.dt_limit, rho0, t, method=method, dt=dt,
+        snaps, info = _evolve.evolve(self.operator, self.dt_limit, rho0, t, method=method, dt=dt,
                                      substeps=substeps, theta=theta, progress=progress)
         if not np.all(np.isfinite(snaps)):
             raise ValueError("the evolution produced NaN/inf; reduce dt or use method='implicit'")
