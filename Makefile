@@ -26,8 +26,12 @@ figures-full: $(VENV)/.installed-test
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
+# every comparison on 1 thread and on all threads (0) on both sides, then the threading-layer / wait-policy table
+BENCH_THREADS ?= 1 0
 bench: $(BENCH_VENV)/.installed-bench
-	for b in benchmarks/*.py; do $(BENCH_VENV)/bin/python $$b || exit 1; done
+	for t in $(BENCH_THREADS); do for b in hj fokker_planck sde capture; do \
+	    $(BENCH_VENV)/bin/python benchmarks/$$b.py --threads $$t || exit 1; done; done
+	$(BENCH_VENV)/bin/python benchmarks/threads.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out
