@@ -26,12 +26,14 @@ figures-full: $(VENV)/.installed-test
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
-# every comparison on 1 thread and on all threads (0) on both sides, then the threading-layer / wait-policy table
+# every comparison on 1 thread and on all threads (0) on both sides, then the threading-layer / wait-policy
+# table and the first calls with an empty Numba cache
 BENCH_THREADS ?= 1 0
 bench: $(BENCH_VENV)/.installed-bench
 	for t in $(BENCH_THREADS); do for b in hj fokker_planck sde capture; do \
 	    $(BENCH_VENV)/bin/python benchmarks/$$b.py --threads $$t || exit 1; done; done
 	$(BENCH_VENV)/bin/python benchmarks/threads.py
+	$(BENCH_VENV)/bin/python benchmarks/cold_start.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out
