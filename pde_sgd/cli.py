@@ -3,6 +3,7 @@
     pde-sgd figures [--only NAME ...] [--full] [--out DIR]   regenerate the theory figures (figures/fig_*.py)
     pde-sgd list                                              list the figure scripts
     pde-sgd capture ...                                       capture D and Hessian spectra of a network
+    pde-sgd sweep NAME | --list                               run a named parameter sweep (see sweep --help)
 
 Every figure script in ``figures/`` defines ``make(out_dir, full=False) -> list[Path]``.
 """
@@ -71,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list the figure scripts")
     sub.add_parser("capture", add_help=False,
                    help="capture gradient-noise D and Hessian spectra of a small network (see capture --help)")
+    sub.add_parser("sweep", add_help=False, help="run a named parameter sweep, or --list them (see sweep --help)")
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:
+        from .sweeps.cli import main as sweep_main
+        return sweep_main(argv[1:])
     if argv[:1] == ["capture"]:
         from .networks.capture_cli import main as capture_main  # torch is imported only here
         return capture_main(argv[1:])

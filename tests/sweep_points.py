@@ -42,3 +42,19 @@ def returns_number(x: int) -> float:
 
 def never_called(**point) -> Result:
     raise AssertionError(f"point {point} was computed again although it is stored")
+
+
+def ou_chunk(n_paths: int, path_start: int, path_stop: int, seed: int, beta: float) -> Result:
+    """Paths path_start..path_stop-1 of an anisotropic 2-D OU ensemble (simulate_sgd with a constant D)."""
+    from pde_sgd.sde import simulate_sgd
+
+    _log(f"ou-{path_start}")
+    return simulate_sgd(*ou_setup(beta), n_paths, seed, save_every=25, paths=(path_start, path_stop))
+
+
+def ou_setup(beta: float) -> tuple:
+    """(landscape, D, beta, x0, dt, n_steps) of the OU ensemble of :func:`ou_chunk`."""
+    from pde_sgd import landscapes
+
+    L = landscapes.quadratic([[2.0, 0.5], [0.5, 1.0]])
+    return L, [[1.0, 0.3], [0.3, 0.5]], beta, [1.0, -1.0], 0.01, 100

@@ -87,6 +87,15 @@ def test_rerun_skips_stored_points_and_gives_the_same_table(tmp_path):
     _assert_same_table(first, again)
 
 
+def test_a_complete_store_needs_no_cluster(tmp_path):
+    sw = _sweep()
+    first = run_sweep(sw, store=tmp_path, progress=False)
+    # nothing listens on port 9: the dask backend must not even try to connect when no point is missing
+    again = run_sweep(Sweep("t", P.never_called, sw.points), store=tmp_path, backend="dask",
+                      scheduler="tcp://127.0.0.1:9", progress=False)
+    _assert_same_table(first, again)
+
+
 def test_missing_or_corrupt_points_are_recomputed(tmp_path):
     sw = _sweep()
     first = run_sweep(sw, store=tmp_path, progress=False)
@@ -99,10 +108,10 @@ def test_missing_or_corrupt_points_are_recomputed(tmp_path):
     _assert_same_table(first, again)
 
 
-def _recording(calls):
+def _recording(calls, inner=P.powers):
     def fn(**point):
         calls.append(point)
-        return P.powers(**point)
+        return inner(**point)
     return fn
 
 
@@ -120,6 +129,12 @@ def test_failing_point_is_reported_and_the_others_finish(tmp_path):
     t2 = run_sweep(Sweep("f", _recording(calls), sw.points), store=tmp_path, progress=False)
     assert calls == [{"x": 2}] and not t2.failed and len(t2.finished()) == 3
     assert not (tmp_path / f"{sw.keys[1]}.failed.json").exists()
+
+
+def test_progress_bar_counts_done_failed_pending(tmp_path, capsys):
+    run_sweep(Sweep("f", P.fails_at_two, grid(x=[1, 2, 3])), store=tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "done=0, failed=0, pending=3" in err and "done=2, failed=1, pending=0" in err and "3/3" in err
 
 
 def test_point_function_not_returning_a_result_is_a_clear_failure(tmp_path):
@@ -171,3 +186,12 @@ def _assert_same_table(a: Table, b: Table) -> None:
             assert ra.kind == rb.kind and ra.params == rb.params and sorted(ra.arrays) == sorted(rb.arrays)
             for k in ra.arrays:
                 assert ra[k].dtype == rb[k].dtype and np.array_equal(ra[k], rb[k])
+
+
+def test_importing_the_package_and_sweeps_imports_neither_dask_nor_torch():
+    import subprocess
+    import sys
+    code = ("import sys, pde_sgd, pde_sgd.sweeps; pde_sgd.sweeps.grid(a=[1]); "
+            "print(sorted(m for m in ('dask', 'distributed', 'torch', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -5,6 +5,8 @@
 - :mod:`.per_sample`: per-sample gradients (torch.func vmap + grad), the diffusion matrix D as a low-rank
   eigen-factor, its spectrum statistics and the noise scale.
 - :mod:`.hessian`: Hessian-vector products, Lanczos top-K eigenpairs.
+- :mod:`.hessian_tools`: what PyHessian offers: Hutchinson trace with its standard error, spectral density by
+  stochastic Lanczos quadrature, per-layer top eigenvalues (for a network's loss or any symmetric operator).
 - :mod:`.training`: mini-batch SGD on flat parameters, Hessian tracking along a run.
 - :mod:`.capture`: capture records (Result .npz + .json), validated on load.
 - :mod:`.slice`, :mod:`.coupling`: the loss on a 2-D slice with its projected D(x), and the comparison of
@@ -13,7 +15,9 @@
 from .capture import capture, capture_along_training, load_capture, save_capture, validate_capture
 from .data import Dataset, digits, load_dataset, resolve_device, resolve_dtype, synthetic, torch_threads
 from .hessian import dense_hessian, hessian_top, hvp_fn, lanczos
-from .models import MLP, FlatModel, SmallCNN, build_model
+from .hessian_tools import (hessian_density, hessian_trace, hutchinson_trace, layer_slices, layer_top_eigenvalues,
+                            quadrature_moments, slq_density)
+from .models import LOSSES, MLP, FlatModel, SmallCNN, build_model
 from .per_sample import (DiffusionFactor, covariance_dense, diffusion_factor, diffusion_from_grads,
                          naive_per_sample_grads, per_sample_grads, projected_covariance)
 from .training import sgd_iterates, track_hessian, train
@@ -22,4 +26,6 @@ __all__ = ["Dataset", "DiffusionFactor", "FlatModel", "MLP", "SmallCNN", "build_
            "capture_along_training", "covariance_dense", "dense_hessian", "diffusion_factor",
            "diffusion_from_grads", "digits", "hessian_top", "hvp_fn", "lanczos", "load_capture", "load_dataset",
            "naive_per_sample_grads", "per_sample_grads", "projected_covariance", "resolve_device", "resolve_dtype", "save_capture",
-           "sgd_iterates", "synthetic", "track_hessian", "torch_threads", "train", "validate_capture"]
+           "sgd_iterates", "synthetic", "track_hessian", "torch_threads", "train", "validate_capture",
+           "LOSSES", "hessian_density", "hessian_trace", "hutchinson_trace", "layer_slices", "layer_top_eigenvalues",
+           "quadrature_moments", "slq_density"]

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from ..grid import Grid
 from ..results import Result
+from ..sde.stationary import density_moments
 from ..units import beta_from_sgd, noise_scale
 from ..validation import finite_array, positive, positive_int
 from .data import Dataset
@@ -59,16 +60,6 @@ def chain_moments(samples: np.ndarray, box: tuple | None = None) -> dict[str, np
     c_c = np.nanmean(dev[..., :, None] * dev[..., None, :], 0)
     return {"mean": m_c.mean(0), "mean_se": m_c.std(0, ddof=1) / np.sqrt(n_chains),
             "cov": c_c.mean(0), "cov_se": c_c.std(0, ddof=1) / np.sqrt(n_chains)}
-
-
-def density_moments(grid: Grid, rho: np.ndarray) -> dict[str, np.ndarray]:
-    """Mean and covariance of a density on a grid (midpoint rule)."""
-    p = rho / rho.sum()
-    pts = grid.points()
-    w = p.ravel()
-    mean = w @ pts
-    dev = pts - mean
-    return {"mean": mean, "cov": (dev * w[:, None]).T @ dev}
 
 
 def compare_moments(a: dict, b: dict) -> dict[str, float]:

@@ -1,10 +1,15 @@
 """Small torch models and their view as a function of one flat parameter vector.
 
 :class:`FlatModel` turns a ``torch.nn.Module`` into the loss f(theta) = (1/N) sum_k l_k(theta) +
-(weight_decay/2) |theta|^2 of a flat parameter vector theta in R^P (cross-entropy l_k per sample), evaluated
+(weight_decay/2) |theta|^2 of a flat parameter vector theta in R^P (l_k per sample, see below), evaluated
 with ``torch.func.functional_call`` so that ``torch.func.grad``/``vmap``/``jvp`` apply directly. The weight
 decay term is the same for every sample, so it shifts the gradient but not the noise covariance D; it makes a
 true minimum exist (cross-entropy alone decreases forever on separable data).
+
+Per-sample losses l_k of the logits z_k (C classes) and the label y_k (``loss=``):
+- ``"cross_entropy"`` (default): l_k = -log softmax(z_k)[y_k];
+- ``"mse"``: l_k = (1/C) sum_c (z_kc - [c = y_k])^2, the squared error to the one-hot target averaged over the
+  classes, so that the mean over a batch equals ``torch.nn.functional.mse_loss(z, one_hot(y))``.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from ..validation import choice, positive, positive_int
 from .data import Dataset, resolve_device, resolve_dtype
 
 MODELS = ("mlp", "cnn")
+LOSSES = ("cross_entropy", "mse")
 
 
 class MLP(nn.Module):
@@ -55,13 +61,16 @@ class SmallCNN(nn.Module):
 class FlatModel:
     """A module seen as the loss of a flat parameter vector theta (P,), for torch.func transforms.
 
-    Methods take ``theta`` and a batch ``(X, y)``: :meth:`sample_losses` (N,) per-sample cross-entropy plus
-    the weight-decay term; :meth:`loss` their mean; :meth:`sample_loss` one sample (for ``vmap(grad(.))``).
+    Methods take ``theta`` and a batch ``(X, y)``: :meth:`sample_losses` (N,) per-sample loss (``loss``: one of
+    :data:`LOSSES`, see the module docstring) plus the weight-decay term; :meth:`loss` their mean;
+    :meth:`sample_loss` one sample (for ``vmap(grad(.))``).
     """
 
-    def __init__(self, module: nn.Module, weight_decay: float = 0.0, config: dict | None = None) -> None:
+    def __init__(self, module: nn.Module, weight_decay: float = 0.0, config: dict | None = None, *,
+                 loss: str = "cross_entropy") -> None:
         self.module = module
         self.weight_decay = positive("weight_decay", weight_decay, allow_zero=True)
+        self.loss_kind = choice("loss", loss, LOSSES)
         named = list(module.named_parameters())
         if not named:
             raise ValueError("module has no parameters")
@@ -71,6 +80,7 @@ class FlatModel:
         self.n_params = sum(self.numels)
         self.config = dict(config or {})
         self.config["weight_decay"] = self.weight_decay
+        self.config["loss"] = self.loss_kind
 
     def theta(self) -> torch.Tensor:
         """The module's current parameters as one detached flat vector."""
@@ -85,8 +95,13 @@ class FlatModel:
         return functional_call(self.module, self.unflatten(theta), (X,))
 
     def sample_losses(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        ce = nn.functional.cross_entropy(self.logits(theta, X), y, reduction="none")
-        return ce + 0.5 * self.weight_decay * torch.dot(theta, theta) if self.weight_decay else ce
+        z = self.logits(theta, X)
+        if self.loss_kind == "mse":
+            one_hot = (y.unsqueeze(-1) == torch.arange(z.shape[-1], device=z.device)).to(z.dtype)  # vmap-safe
+            l = ((z - one_hot) ** 2).mean(-1)
+        else:
+            l = nn.functional.cross_entropy(z, y, reduction="none")
+        return l + 0.5 * self.weight_decay * torch.dot(theta, theta) if self.weight_decay else l
 
     def loss(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.sample_losses(theta, X, y).mean()
@@ -101,10 +116,12 @@ class FlatModel:
 
 
 def build_model(name: str, data: Dataset, *, seed: int = 0, hidden: tuple[int, ...] = (32,),
-                channels: tuple[int, int] = (4, 8), weight_decay: float = 1e-3,
+                channels: tuple[int, int] = (4, 8), weight_decay: float = 1e-3, loss: str = "cross_entropy",
                 dtype: str | torch.dtype = "float64", device: str | torch.device = "auto") -> FlatModel:
-    """An ``"mlp"`` or ``"cnn"`` sized for ``data``, initialised from ``seed`` (the global RNG is left as it was)."""
+    """An ``"mlp"`` or ``"cnn"`` sized for ``data``, initialised from ``seed`` (the global RNG is left as it was);
+    ``loss`` is ``"cross_entropy"`` or ``"mse"`` (one-hot targets; see :class:`FlatModel`)."""
     choice("model", name, MODELS)
+    choice("loss", loss, LOSSES)
     dt, dev = resolve_dtype(dtype), resolve_device(device)
     shape = data.input_shape
     with torch.random.fork_rng(devices=[]):
@@ -119,4 +136,4 @@ def build_model(name: str, data: Dataset, *, seed: int = 0, hidden: tuple[int, .
             cfg = {"model": "cnn", "channels": list(channels)}
     module = module.to(device=dev, dtype=dt)
     cfg.update(seed=seed, dtype=str(dt).removeprefix("torch."), n_params=sum(p.numel() for p in module.parameters()))
-    return FlatModel(module, weight_decay, cfg)
+    return FlatModel(module, weight_decay, cfg, loss=loss)

@@ -15,6 +15,9 @@ Convention: dX = -M grad f(X) dt + sqrt(2 beta^-1 D(X)) dW (Ito), beta = 2 b / e
 ``feynman_kac_value``
 ``power_spectrum``,              limit cycles: Welch spectra, autocorrelation with 99% bands,
 ``autocorrelation``, ...         rotation frequency, exact OU spectral density  (:mod:`.spectral`)
+``compare_stationary``,          an ensemble against a stationary density: burn-in (MSER-5), Sokal
+``integrated_autocorrelation_time``, autocorrelation times, ESS, split-R-hat, moments and histogram with
+``effective_sample_size``, ...   autocorrelation-aware errors; flags unmixed ensembles  (:mod:`.stationary`)
 ``torch_bridge``                 torchsde modules (imports torch; import it explicitly)
 ==============================  ===================================================================
 
@@ -29,8 +32,11 @@ from .finite_sum import QuadraticFiniteSum
 from .homogenized import gibbs_mean, homogenized
 from .sgd import batch_gradients, minibatch_sgd, simulate_sgd
 from .spectral import autocorrelation, ou_spectral_density, peak_frequency, power_spectrum, rotation_frequency
+from .stationary import (compare_stationary, detect_burn_in, effective_sample_size, histogram_distance,
+                         integrated_autocorrelation_time, mser_truncation, split_rhat)
 
 __all__ = ["simulate_sgd", "minibatch_sgd", "batch_gradients", "QuadraticFiniteSum", "entropy_sgd", "elastic_sgd",
            "homogenized", "gibbs_mean", "hjb_value", "simulate_controlled", "feynman_kac_value", "power_spectrum",
            "autocorrelation", "peak_frequency", "rotation_frequency", "ou_spectral_density", "as_diffusion",
-           "DRIFT_SIG", "DIFFUSION_SIG"]
+           "DRIFT_SIG", "DIFFUSION_SIG", "compare_stationary", "detect_burn_in", "effective_sample_size",
+           "histogram_distance", "integrated_autocorrelation_time", "mser_truncation", "split_rhat"]

@@ -24,12 +24,16 @@ from .rng import path_keys
 
 def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
               seed: int, scheme: str = "euler", save_every: int | None = None, noise_substeps: int = 1,
-              t0: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim))."""
+              t0: float = 0.0, path_offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim)).
+
+    Row p of ``x0`` is path ``path_offset + p`` of the seed's ensemble (its noise stream), so contiguous
+    chunks of paths run anywhere reproduce the paths of one run.
+    """
     choice("scheme", scheme, SCHEMES)
     dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
     substeps = positive_int("noise_substeps", noise_substeps)
-    keys = path_keys(seed, x0.shape[0])
+    keys = path_keys(seed, path_offset + x0.shape[0])[path_offset:]
     traj, status, fail, fail_x = integrate(x0, keys, float(t0), dt, n_steps, save_every, SCHEMES[scheme], substeps,
                                    math.sqrt(2.0 / beta), *drift.kernel_args(), *diffusion.kernel_args())
     raise_on_failure(status, fail, dt, fail_x)
@@ -40,7 +44,8 @@ def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, d
 def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, n_paths: int, seed: int, *,
                  eta: float | None = None, batch_size: float | None = None, grid: Grid | None = None,
                  drift_grid: Grid | None = None, precondition=None, scheme: str = "euler",
-                 save_every: int | None = None, noise_substeps: int = 1) -> Result:
+                 save_every: int | None = None, noise_substeps: int = 1,
+                 paths: tuple[int, int] | None = None) -> Result:
     """Ensemble of the SGD SDE dX = -M grad f dt + sqrt(2 beta^-1 D(X)) dW.
 
     Parameters
@@ -59,6 +64,8 @@ def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, 
     scheme : ``"euler"`` (Euler-Maruyama) or ``"milstein"`` (derivative-free Milstein).
     save_every : save the state every this many steps (must divide n_steps; default: only start and end).
     noise_substeps : each Brownian increment is the sum of this many finer ones (shared paths across dt).
+    paths : ``(start, stop)`` with 0 <= start < stop <= n_paths: run only paths start..stop-1 of the ensemble
+        (exactly those paths of the full run; chunks of one ensemble can run in different processes).
 
     Returns
     -------
@@ -69,17 +76,31 @@ def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, 
     dim = landscape.dim if isinstance(landscape, Landscape) else None
     x = initial_states(x0, n_paths, dim)
     dim = x.shape[1]
+    start, stop = (0, n_paths) if paths is None else _path_range(paths, n_paths)
+    x = np.ascontiguousarray(x[start:stop])
     drift = Drift(landscape, dim, precondition, drift_grid)
     diffusion = as_diffusion(D, dim, grid)
     dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
     if drift.landscape is not None:
         check_explicit_stability(drift.landscape, drift.M, np.unique(x, axis=0), dt)
-    times, traj = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every, noise_substeps)
+    times, traj = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every, noise_substeps,
+                            path_offset=start)
     params = {"beta": beta, "dt": dt, "n_steps": n_steps, "n_paths": n_paths, "seed": seed, "scheme": scheme,
               "noise_substeps": noise_substeps, "drift": drift.describe(), "D": diffusion.describe()}
     if eta is not None:
         params.update(eta=eta, batch_size=batch_size)
+    if paths is not None:
+        params["paths"] = [start, stop]
     return Result("sde.sgd", {"times": times, "x": traj}, params)
+
+
+def _path_range(paths, n_paths: int) -> tuple[int, int]:
+    """``paths = (start, stop)`` checked: integers with 0 <= start < stop <= n_paths."""
+    ok = isinstance(paths, (tuple, list)) and len(paths) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in paths)
+    if not ok or not 0 <= paths[0] < paths[1] <= n_paths:
+        raise ValueError(f"paths must be (start, stop) with 0 <= start < stop <= n_paths={n_paths}, got {paths!r}")
+    return int(paths[0]), int(paths[1])
 
 
 @njit(cache=True, parallel=True)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ..results import Result
-from ..validation import choice
+from ..validation import choice, positive_int
 from .spec import Sweep
 from .store import Store
 from .table import Table
@@ -82,33 +83,40 @@ def run_sweep(sweep: Sweep, *, store: str | os.PathLike | None = None, backend: 
     choice("backend", backend, BACKENDS)
     if backend == "serial" and (scheduler is not None or n_workers is not None):
         raise ValueError("scheduler and n_workers apply only to backend='dask'")
+    if backend == "dask":
+        scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+        if scheduler is not None and n_workers is not None:
+            raise ValueError(f"n_workers sizes the LocalCluster started here; it cannot be used with the "
+                             f"scheduler {scheduler!r} (size that cluster where it runs)")
+        if n_workers is not None:
+            positive_int("n_workers", n_workers)
     st = Store(default_store(sweep.name) if store is None else store)
     keys = sweep.keys
     results: list[Result | None] = [st.load(k) for k in keys]
     todo = [(i, p) for i, (p, r) in enumerate(zip(sweep.points, results)) if r is None]
     failed: dict[int, str] = {}
-    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), desc=sweep.name, disable=not progress,
-               unit="point")
-    bar.set_postfix(done=len(keys) - len(todo), failed=0, pending=len(todo))
+    n_done = len(keys) - len(todo)
+    bar = tqdm(total=len(keys), initial=n_done, desc=sweep.name, disable=not progress, unit="point")
+    bar.set_postfix(done=n_done, failed=0, pending=len(todo))
     try:
-        if todo:
-            for i, outcome in _backend(backend, sweep, todo, scheduler, n_workers):
+        with closing(_backend(backend, sweep.fn, todo, scheduler, n_workers)) as outcomes:
+            for i, outcome in outcomes:
                 if isinstance(outcome, PointFailure):
                     st.save_failure(keys[i], sweep.points[i], outcome.traceback)
                     failed[i] = outcome.traceback
                 else:
                     results[i] = st.save(keys[i], outcome)
+                    n_done += 1
+                bar.set_postfix(done=n_done, failed=len(failed), pending=len(keys) - n_done - len(failed),
+                                refresh=False)
                 bar.update()
-                n_done = sum(r is not None for r in results)
-                bar.set_postfix(done=n_done, failed=len(failed), pending=len(keys) - n_done - len(failed))
     finally:
         bar.close()
     return Table(sweep.name, list(sweep.points), results, [(sweep.points[i], failed[i]) for i in sorted(failed)])
 
 
-def _backend(backend: str, sweep: Sweep, todo, scheduler, n_workers):
-    if backend == "serial":
-        return serial_backend(sweep.fn, todo)
+def _backend(backend: str, fn, todo, scheduler, n_workers) -> Iterator[tuple[int, Result | PointFailure]]:
+    if backend == "serial" or not todo:
+        return serial_backend(fn, todo)
     from .dask_backend import dask_backend  # dask is imported only here
-    return dask_backend(sweep.fn, todo, scheduler=scheduler or os.environ.get(SCHEDULER_ENV) or None,
-                        n_workers=n_workers)
+    return dask_backend(fn, todo, scheduler=scheduler, n_workers=n_workers)
