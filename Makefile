@@ -32,6 +32,7 @@ BENCH_THREADS ?= 1 0
 bench: $(BENCH_VENV)/.installed-bench
 	for t in $(BENCH_THREADS); do for b in hj fokker_planck sde capture; do \
 	    $(BENCH_VENV)/bin/python benchmarks/$$b.py --threads $$t || exit 1; done; done
+	$(BENCH_VENV)/bin/python benchmarks/sweeps.py
 	$(BENCH_VENV)/bin/python benchmarks/threads.py
 	$(BENCH_VENV)/bin/python benchmarks/cold_start.py
 
