@@ -59,11 +59,12 @@ def test_stencil_reads_nearest_neighbours_only_and_counts_terms():
 
 
 @pytest.mark.parametrize("bc", ["periodic", "neumann"])
-def test_stencil_conserves_mass(bc):
+@pytest.mark.parametrize("cross", [False, True])
+def test_stencil_conserves_mass(bc, cross):
     g = Grid([-3.0, -3.0], [3.0, 3.0], [40, 33], bc=bc)
-    D = np.array([[1.0, 0.4], [0.4, 0.7]])
-    fp = FokkerPlanck(g, landscapes.double_well(2), beta=2.0, D=D)
     X, Y = g.coords
+    D = np.array([[1.0, 0.4], [0.4, 0.7]]) if cross else 0.5 + 0.4 * np.cos(X) ** 2  # general / fused kernel
+    fp = FokkerPlanck(g, landscapes.double_well(2), beta=2.0, D=D)
     rho0 = np.exp(-((X - 1) ** 2 + Y ** 2))
     res = fp.evolve(rho0, [0.0, 0.5, 1.0])
     assert res.params["n_steps"] > 100
