@@ -17,6 +17,8 @@ import numpy as np
 from numba import njit
 
 REPEATS = 3
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock: Callable[[], float] = time.perf_counter  # set by --clock; cpu = this process's CPU seconds
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -25,12 +27,18 @@ def parser(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=1,
                     help="threads for Numba, torch and XLA on both sides (default 1; 0 = all cores)")
     ap.add_argument("--repeats", type=int, default=REPEATS, help="timed repetitions per side (best reported)")
+    ap.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                    help="wall clock, or this process's CPU seconds (steadier on a shared machine at 1 thread; "
+                         "not for multi-threaded or GPU runs)")
     return ap
 
 
-def set_threads(n: int) -> int:
-    """Use ``n`` threads (0: all cores) in Numba, torch (when importable) and, for n = 1, XLA; returns n."""
+def set_threads(n: int, clock_name: str = "wall") -> int:
+    """Use ``n`` threads (0: all cores) in Numba, torch (when importable) and, for n = 1, XLA, and time with
+    ``clock_name``; returns n."""
     import numba
+    global clock
+    clock = CLOCKS[clock_name]
     n = numba.config.NUMBA_NUM_THREADS if n == 0 else n
     numba.set_num_threads(n)
     os.environ["OMP_NUM_THREADS"] = str(n)
@@ -41,23 +49,23 @@ def set_threads(n: int) -> int:
         torch.set_num_threads(n)
     except ImportError:
         pass
-    print(f"threads: {n} (Numba layer {numba.config.THREADING_LAYER}, OMP_WAIT_POLICY="
-          f"{os.environ.get('OMP_WAIT_POLICY', 'unset')})")
+    print(f"threads: {n} (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), clock: {clock_name}")
     return n
 
 
 def first_and_best(fn: Callable, repeats: int, sync: Callable = lambda: None):
     """(first-call seconds, best of ``repeats`` later calls, output of the last call)."""
-    t0 = time.perf_counter()
+    t0 = clock()
     out = fn()
     sync()
-    first = time.perf_counter() - t0
+    first = clock() - t0
     return (first,) + best_of(fn, repeats, sync)
 
 
-def best_of(fn: Callable, repeats: int, sync: Callable = lambda: None, clock: Callable = time.perf_counter):
-    """(best seconds over ``repeats`` calls, output of the last call); ``clock=time.thread_time`` counts the
-    calling thread's CPU seconds (for 1-thread kernels on a shared machine: the time it actually ran)."""
+def best_of(fn: Callable, repeats: int, sync: Callable = lambda: None, clock: Callable | None = None):
+    """(best seconds over ``repeats`` calls, output of the last call), timed by ``clock`` (default: the clock
+    chosen with --clock); ``time.thread_time`` counts the calling thread's CPU seconds."""
+    clock = clock or globals()["clock"]
     best, out = np.inf, None
     for _ in range(repeats):
         t0 = clock()
@@ -73,7 +81,7 @@ def _triad(a, b, c, s):
         a[i] = b[i] + s * c[i]
 
 
-def triad_bandwidth(n: int = 2**23, repeats: int = 5, clock: Callable = time.perf_counter) -> float:
+def triad_bandwidth(n: int = 2**23, repeats: int = 5, clock: Callable | None = None) -> float:
     """Main-memory bandwidth in bytes/s of the STREAM triad a = b + s c on one thread (3 x 64 MiB arrays, far
     beyond any cache), counting 24 bytes per element as STREAM does (no write-allocate)."""
     a, b, c = np.zeros(n), np.ones(n), np.ones(n)

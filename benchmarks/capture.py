@@ -66,7 +66,7 @@ def main() -> None:
     global REPEATS
     args = C.parser(__doc__.split("\n")[0]).parse_args()
     REPEATS = args.repeats
-    threads = C.set_threads(args.threads)
+    threads = C.set_threads(args.threads, args.clock)
     print(f"torch {torch.__version__}; best of {REPEATS}; float64")
     with torch_threads(threads):
         run("cpu")

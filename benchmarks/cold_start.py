@@ -67,7 +67,7 @@ def main() -> None:
     ap = C.parser(__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=list(ENTRIES), choices=ENTRIES)
     args = ap.parse_args()
-    threads = C.set_threads(args.threads)
+    threads = C.set_threads(args.threads, args.clock)
     print(f"\nfirst call, empty Numba cache, {threads} thread(s)\n{'entry':14s} {'wall s':>8s} {'CPU s':>8s} "
           f"{'compile s':>9s}  top kernels (compile s)", flush=True)
     for which in args.only:

@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     parser = C.parser(__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=256, help="cells per axis of the 2-D problems")
     ns = parser.parse_args(argv)
-    threads = C.set_threads(ns.threads)
+    threads = C.set_threads(ns.threads, ns.clock)
     bandwidth = C.triad_bandwidth()
     print(f"triad (1 thread): {bandwidth / 1e9:.1f} GB/s")
     rows: list[tuple] = []

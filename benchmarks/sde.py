@@ -37,7 +37,7 @@ def main() -> None:
     ap.add_argument("--paths", type=int, default=10_000)
     ap.add_argument("--steps", type=int, default=1_000)
     ns = ap.parse_args()
-    threads = C.set_threads(ns.threads)
+    threads = C.set_threads(ns.threads, ns.clock)
     L, beta, dt = landscapes.double_well(2), 3.0, 0.01
     grid = Grid([-3, -3], [3, 3], [64, 64])
     D = diffusion_field(grid)
