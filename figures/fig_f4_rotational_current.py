@@ -18,7 +18,7 @@ LAMBDAS = (0.0, 0.5, 1.5)
 
 
 def make(out_dir: Path, full: bool = False) -> list[Path]:
-    n = 256 if full else 96
+    n = 256 if full else 64
     grid = Grid([-2.5, -2.5], [2.5, 2.5], [n, n])
     X, Y = grid.coords
     pts = grid.points()

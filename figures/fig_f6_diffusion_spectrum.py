@@ -1,9 +1,10 @@
 """F6 (SGD-VI figs. 1-2): the eigen-spectrum of the gradient-noise matrix D of the digits MLP and CNN.
 
-D = (1/N) sum_k g_k g_k^T - g_bar g_bar^T over all 1797 digits, captured at 20%, 40% and 100% of SGD training
-(eta = 0.1, B = 32). Eigenvalues on a log scale in descending order; the legend gives the mean +- std over all
-P eigenvalues (zeros included) and the rank fraction at the tolerance lambda_max * P * eps (float64 eps, dotted
-line; and, in brackets, at float32 eps, as for networks trained in single precision). Experiment:
+D = (1/N) sum_k g_k g_k^T - g_bar g_bar^T over all 1797 digits (quick setting: a seeded 600), captured at 20%,
+40% and 100% of SGD training (eta = 0.1, B = 32). Eigenvalues on a log scale in descending order; the legend
+gives the mean +- std over all P eigenvalues (zeros included) and the rank fraction at the tolerance
+lambda_max * P * eps (float64 eps, dotted line; and, in brackets, at float32 eps, as for networks trained in
+single precision). Experiment:
 simulations/networks.py::diffusion_spectra.
 """
 import sys

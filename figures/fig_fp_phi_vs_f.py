@@ -19,7 +19,7 @@ BETA, EPS, TURN = 4.0, 0.1, 1.0
 
 
 def make(out_dir: Path, full: bool = False) -> list[Path]:
-    n = 320 if full else 160
+    n = 320 if full else 96
     grid = Grid([-2.5, -2.0], [2.5, 2.0], [n, n])
     f = landscapes.double_well(2, tilt=0.1)
     Dfun = rotating_diffusion(EPS, TURN)

@@ -7,14 +7,17 @@ Boundary conditions are per axis: ``"periodic"`` (the domain wraps: cell n-1 nei
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .validation import choice, finite_array
+from .validation import choice, finite_array, positive_int, short_repr
 
 BOUNDARY_CONDITIONS = ("periodic", "neumann")
+MAX_CELLS = 2 ** 40  # far beyond memory; guards int64 overflow of the cell count
+
 
 
 class Grid:
@@ -43,7 +46,19 @@ class Grid:
             raise ValueError(f"shape must be integers >= 3 per axis, got {shape!r}")
         if np.any(hi <= lo):
             raise ValueError(f"upper must exceed lower on every axis, got lower={lo}, upper={hi}")
-        bcs = (bc,) * lo.size if isinstance(bc, str) else tuple(bc)
+        with np.errstate(over="ignore"):
+            span = hi - lo
+        if not np.all(np.isfinite(span)):
+            raise ValueError(f"upper - lower must be finite on every axis, got lower={lo}, upper={hi}")
+        if math.prod(int(n) for n in shp) > MAX_CELLS:
+            raise ValueError(f"shape {[int(n) for n in shp]} has {math.prod(int(n) for n in shp):.3g} cells; at most "
+                             f"{MAX_CELLS:.3g} (2**40) are allowed")
+        if isinstance(bc, str):
+            bcs = (bc,) * lo.size
+        elif isinstance(bc, (list, tuple)) and all(isinstance(b, str) for b in bc):
+            bcs = tuple(bc)
+        else:
+            raise ValueError(f"bc must be 'periodic' or 'neumann', or a sequence of them (one per axis), got {bc!r}")
         if len(bcs) != lo.size:
             raise ValueError(f"bc must be one string or one per axis ({lo.size}), got {bc!r}")
         for b in bcs:
@@ -110,7 +125,8 @@ class Grid:
         return finite_array(name, field, shape=self.shape)
 
     def refined(self, factor: int = 2) -> "Grid":
-        """The same box with ``factor`` times as many cells per axis."""
+        """The same box with ``factor`` times as many cells per axis (``factor`` an integer >= 1)."""
+        factor = positive_int("factor", factor)
         return Grid(self.lower, self.upper, [n * factor for n in self.shape], self.bc)
 
     # --- persistence ----------------------------------------------------------------------------------
@@ -120,6 +136,10 @@ class Grid:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Grid":
+        """The grid of :meth:`to_dict`'s output; ValueError naming what is missing."""
+        keys = ("lower", "upper", "shape", "bc")
+        if not isinstance(d, dict) or any(k not in d for k in keys):
+            raise ValueError(f"Grid.from_dict needs a dict with keys {keys}, got {short_repr(d)}")
         return cls(d["lower"], d["upper"], d["shape"], d["bc"])
 
     def __eq__(self, other: object) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit, prange
 
-from .validation import finite_array, positive, positive_int
+from .validation import choice, finite_array, positive, positive_int, seed_int, short_repr
 
 QUADRATIC, WIGGLY, DOUBLE_WELL, RASTRIGIN, ABS_L1, GAUSSIAN_WELLS = range(6)
 _TWO_PI = 2.0 * math.pi
@@ -194,9 +194,10 @@ class Landscape:
     """
 
     def __init__(self, kind: int, params: np.ndarray, dim: int, name: str, info: dict | None = None) -> None:
-        self.kind = int(kind)
-        self.params = np.ascontiguousarray(params, dtype=np.float64)
-        self.dim = int(dim)
+        self.kind = int(choice("kind", kind, range(len(_KIND_NAMES))))
+        self.params = np.ascontiguousarray(finite_array(f"{_KIND_NAMES[self.kind]} parameters", params, ndim=1))
+        self.dim = positive_int("dim", dim)
+        _check_param_count(self.kind, self.params, self.dim)
         self.name = name
         self.info = dict(info or {})
 
@@ -250,10 +251,41 @@ class Landscape:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Landscape":
-        return cls(d["kind"], np.asarray(d["params"]), d["dim"], d["name"], d.get("info"))
+        """The landscape of :meth:`to_dict`'s output; ValueError for missing keys or inconsistent parameters."""
+        keys = ("kind", "params", "dim", "name")
+        if not isinstance(d, dict) or any(k not in d for k in keys):
+            raise ValueError(f"Landscape.from_dict needs a dict with keys {keys}, got {short_repr(d)}")
+        return cls(d["kind"], d["params"], d["dim"], d["name"], d.get("info"))
 
     def __repr__(self) -> str:
         return f"Landscape({self.name!r}, dim={self.dim})"
+
+
+_KIND_NAMES = ("quadratic", "wiggly", "double_well", "rastrigin", "abs_l1", "gaussian_wells")
+
+
+def _check_param_count(kind: int, params: np.ndarray, dim: int) -> None:
+    """ValueError unless ``params`` has exactly the length the Numba kernels read for ``kind`` and ``dim``."""
+    n = params.size
+    if kind == QUADRATIC:
+        need = dim * dim + dim
+    elif kind == WIGGLY:
+        modes = params[0] if n else -1
+        if dim != 1 or modes < 0 or modes != int(modes):
+            raise ValueError(f"wiggly parameters must start with a whole number of modes >= 0 and dim must be 1, "
+                             f"got dim={dim}, params[0]={modes}")
+        need = 1 + 3 * int(modes)
+    elif kind in (DOUBLE_WELL, ABS_L1):
+        need = 1
+    elif kind == RASTRIGIN:
+        need = 2
+    else:
+        wells = params[1] if n > 1 else 0
+        if wells < 1 or wells != int(wells):
+            raise ValueError(f"gaussian_wells parameters need a whole number of wells >= 1, got {wells}")
+        need = 2 + int(wells) * (2 + dim)
+    if n != need:
+        raise ValueError(f"{_KIND_NAMES[kind]} in dim {dim} needs {need} parameters, got {n}")
 
 
 # --- constructors ---------------------------------------------------------------------------------------
@@ -277,6 +309,7 @@ def wiggly(seed: int = 0, n_modes: int = 12, amplitude: float = 0.4, max_frequen
     w_k ~ U(1, max_frequency), phi_k ~ U(0, 2 pi) and a_k ~ amplitude N(0,1) / sqrt(n_modes) (a random
     function of band-limited smoothness, so value, gradient and Hessian are exact).
     """
+    seed = seed_int(seed)
     positive_int("n_modes", n_modes, minimum=0)
     positive("amplitude", amplitude, allow_zero=True)
     positive("max_frequency", max_frequency)
@@ -320,11 +353,13 @@ def gaussian_wells(centers: Sequence, depths: Sequence[float], widths: Sequence[
     """
     c = finite_array("centers", centers)
     c = c[:, None] if c.ndim == 1 else c
+    if c.ndim != 2 or c.shape[0] == 0 or c.shape[1] == 0:
+        raise ValueError(f"centers must have shape (n_wells >= 1, dim >= 1) or (n_wells,), got {np.shape(centers)}")
     nw, d = c.shape
     a = finite_array("depths", depths, shape=(nw,))
     w = finite_array("widths", widths, shape=(nw,))
     if np.any(w <= 0):
-        raise ValueError("widths must be > 0")
+        raise ValueError(f"widths must be > 0, got {w.tolist()}")
     q = positive("confinement", confinement, allow_zero=True)
     params = np.concatenate([[q, nw], a, w, c.ravel()])
     return Landscape(GAUSSIAN_WELLS, params, d, "gaussian_wells",

@@ -4,6 +4,7 @@ Only figure scripts and the CLI import this module; solvers return data and neve
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from .results import atomic_write_bytes  # noqa: E402
 
 STYLE = {
     "figure.dpi": 110,
@@ -37,18 +40,23 @@ def subplots(nrows: int = 1, ncols: int = 1, *, width: float = 3.4, height: floa
 
 
 def save_figure(fig, out_dir: str | os.PathLike, name: str) -> list[Path]:
-    """Write ``name.png`` and ``name.pdf`` into ``out_dir`` atomically and close the figure."""
+    """Write ``name.png`` and ``name.pdf`` into ``out_dir`` atomically and close the figure.
+
+    Each file is drawn into a temporary file unique to this writer (``.NAME.pid<PID>.<random>.tmp``, see
+    :func:`pde_sgd.results.atomic_write_bytes`) and renamed into place; an error or Ctrl-C removes it.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
-    with plt.rc_context(STYLE):
-        for ext in ("png", "pdf"):
-            final = out / f"{name}.{ext}"
-            tmp = out / f".{name}.tmp.{ext}"
-            fig.savefig(tmp, format=ext)
-            os.replace(tmp, final)
-            paths.append(final)
-    plt.close(fig)
+    try:
+        with plt.rc_context(STYLE):
+            for ext in ("png", "pdf"):
+                final = out / f"{name}.{ext}"
+                buf = io.BytesIO()
+                fig.savefig(buf, format=ext)
+                atomic_write_bytes(final, buf.getvalue())
+                paths.append(final)
+    finally:
+        plt.close(fig)
     return paths
 
 

@@ -1,6 +1,7 @@
 """Input checks shared by every solver: each raises ValueError naming the parameter and what is allowed."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,8 +10,17 @@ import numpy as np
 
 def finite_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple | None = None,
                  dtype=np.float64) -> np.ndarray:
-    """Return ``value`` as a float array, raising ValueError if it has NaN/inf or the wrong shape."""
-    arr = np.asarray(value, dtype=dtype)
+    """Return ``value`` as a float array, raising ValueError if it has NaN/inf, the wrong shape, complex or
+    non-numeric entries (never silently dropping an imaginary part)."""
+    try:
+        raw = np.asarray(value)
+        if np.iscomplexobj(raw) and np.dtype(dtype).kind != "c":
+            raise ValueError(f"{name} must be real, got a complex array (dtype {raw.dtype})")
+        arr = raw.astype(dtype, copy=False) if raw.dtype != object else np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        if str(exc).startswith(name):
+            raise
+        raise ValueError(f"{name} must be a finite real number or array, got {short_repr(value)}") from None
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
     if shape is not None and arr.shape != tuple(shape):
@@ -18,6 +28,12 @@ def finite_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf; all values must be finite")
     return arr
+
+
+def short_repr(value: Any) -> str:
+    """repr(value), cut to 60 characters (for error messages)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def positive(name: str, value: float, *, allow_zero: bool = False) -> float:
@@ -38,6 +54,13 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def require_instance(name: str, value: Any, cls: type | tuple, what: str) -> Any:
+    """Return ``value`` if it is an instance of ``cls``, else raise TypeError naming the parameter and ``what``."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return value
 
 
 def choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
@@ -79,10 +102,31 @@ def spd_matrices(name: str, D: Any, dim: int, *, rtol: float = 1e-10) -> np.ndar
     return sym
 
 
+MAX_SEED = 2 ** 63 - 1  # seeds travel as int64 (Numba kernels, torch.manual_seed): larger ones would wrap
+
+
+def seed_int(seed: Any, name: str = "seed") -> int:
+    """Return ``seed`` as an int in [0, 2^63 - 1], else ValueError (None is refused: runs must be seeded;
+    negative seeds would alias 2^64 - |seed| and larger ones overflow int64)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {seed!r}")
+    return int(seed)
+
+
+LONG_RUN_WORK = 1e10  # elementary updates (~10 minutes at ~50 ns each) above which a run is announced
+
+
+def warn_long_run(what: str, work: float, detail: str) -> None:
+    """RuntimeWarning with the estimated work when ``work`` (elementary updates) exceeds LONG_RUN_WORK, so a run
+    that cannot finish soon says so before it starts."""
+    if work > LONG_RUN_WORK:
+        warnings.warn(f"{what}: about {work:.2g} elementary updates ({detail}), i.e. roughly "
+                      f"{work * 5e-8 / 60:.3g} min at 50 ns each on one core; reduce the grid or the time span",
+                      RuntimeWarning, stacklevel=3)
+
+
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A numpy Generator from an int seed or an existing Generator (None is refused: runs must be seeded)."""
+    """A numpy Generator from an int seed in [0, 2^63 - 1] or an existing Generator (None is refused)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(seed_int(seed))

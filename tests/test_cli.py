@@ -1,25 +1,94 @@
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from pde_sgd import cli
 
+FIGURES = Path(__file__).resolve().parent.parent / "figures"
 
-def test_list_names_every_figure_script(capsys):
+
+def _docstring_first_line(path):
+    m = re.search(r'^"""(.*?)$', path.read_text(), re.M)
+    return m.group(1).strip() if m else ""
+
+
+def test_list_names_every_figure_script_with_its_description(capsys):
     assert cli.main(["list"]) == 0
-    names = capsys.readouterr().out.split()
-    assert names == [p.stem for p in cli.figure_scripts()]
+    lines = capsys.readouterr().out.splitlines()
+    scripts = sorted(FIGURES.glob("fig_*.py"))  # read from disk here, not through cli
+    assert len(lines) == len(scripts) >= 17
+    for line, script in zip(lines, scripts):
+        name, _, desc = line.partition(" ")
+        assert name == script.stem
+        assert desc.strip() == _docstring_first_line(script) != ""
 
 
-def test_unknown_figure_is_a_clear_error():
+@pytest.mark.parametrize("only, expected", [
+    (["f1"], ["fig_f1_densities", "fig_f1_hj"]),  # not f10 / f11
+    (["fig_f1"], ["fig_f1_densities", "fig_f1_hj"]),
+    (["f10"], ["fig_f10_homogenization"]),
+    (["f1_hj", "fig_f3_eigenvalue_map"], ["fig_f1_hj", "fig_f3_eigenvalue_map"]),
+    (["fp"], ["fig_fp_free_energy", "fig_fp_leftover_field", "fig_fp_phi_vs_f"]),
+])
+def test_only_matches_exact_names_or_prefixes_at_underscores(only, expected):
+    assert [s.stem for s in cli.select(cli.figure_scripts(), only)] == expected
+
+
+@pytest.mark.parametrize("only", [["no_such_figure_xyz"], ["f"], ["f1_h"], ["hj"]])
+def test_unknown_figure_is_a_clear_error(only):
     with pytest.raises(SystemExit, match="unknown figure"):
-        cli.main(["figures", "--only", "no_such_figure_xyz"])
+        cli.main(["figures", "--only", *only])
 
 
-def test_console_entry_point_help():
-    out = subprocess.run([sys.executable, "-m", "pde_sgd.cli", "--help"], capture_output=True, text=True)
-    assert out.returncode == 0 and "figures" in out.stdout
+def _no_figure_may_run(monkeypatch):
+    def fail(path):
+        raise AssertionError(f"{path.name} ran although the command should have stopped first")
+    monkeypatch.setattr(cli, "_load", fail)
+
+
+def test_only_without_a_name_is_refused(monkeypatch):
+    _no_figure_may_run(monkeypatch)
+    with pytest.raises(SystemExit, match="--only needs at least one figure name"):
+        cli.main(["figures", "--only"])
+
+
+def test_unwritable_out_fails_before_any_figure(tmp_path, monkeypatch):
+    _no_figure_may_run(monkeypatch)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit, match="not a writable folder"):
+        cli.main(["figures", "--only", "f3", "--out", str(blocker / "sub")])
+
+
+def test_ctrl_c_stops_the_figures_cleanly(tmp_path, monkeypatch, capsys):
+    ran = []
+
+    class Interrupted:
+        @staticmethod
+        def make(out, full=False):
+            ran.append(1)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_load", lambda path: Interrupted)
+    assert cli.main(["figures", "--only", "f1", "--out", str(tmp_path)]) == 1  # 130 -> non-zero
+    assert len(ran) == 1  # the second selected figure did not start
+    assert "interrupted during fig_f1_densities" in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["figures", "--help"], ["list", "--help"], ["capture", "--help"]])
+def test_help_has_no_raw_markup(argv):
+    out = subprocess.run([sys.executable, "-m", "pde_sgd.cli", *argv], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("usage: pde-sgd")
+    assert "``" not in out.stdout and ":func:" not in out.stdout and ":mod:" not in out.stdout
+    if argv == ["capture", "--help"]:
+        # every option has help text, and defaults are shown
+        for flag in ("--model", "--k", "--n-store", "--hessian-samples", "--out", "--batch-size", "--seed"):
+            assert re.search(rf"{flag}\b[^\n]*\n?\s+\S", out.stdout), flag
+        assert "(default: 5)" in out.stdout and "(default: 64)" in out.stdout and "(default: captures)" in out.stdout
 
 
 def test_capture_options_reach_the_capture_command(capsys):
@@ -28,3 +97,26 @@ def test_capture_options_reach_the_capture_command(capsys):
         cli.main(["capture", "--help"])
     assert exc.value.code == 0
     assert "--model" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag, value, match", [
+    ("--k", "0", r"--k must be in \[1, P="),
+    ("--n-store", "0", "--n-store must be >= 1"),
+    ("--hessian-samples", "0", r"--hessian-samples must be in \[1, N=100\]"),
+    ("--hessian-samples", "101", r"--hessian-samples must be in \[1, N=100\]"),
+    ("--out", "BLOCKED/sub", "--out .* is not a writable folder"),
+])
+def test_capture_bad_options_fail_before_training(tmp_path, monkeypatch, capsys, flag, value, match):
+    from pde_sgd.networks import capture_cli
+
+    def no_training(*a, **k):
+        raise AssertionError("training started before the options were checked")
+
+    monkeypatch.setattr(capture_cli, "sgd_iterates", no_training)
+    (tmp_path / "BLOCKED").write_text("a file, not a folder")
+    value = str(tmp_path / value) if flag == "--out" else value
+    out_arg = [] if flag == "--out" else ["--out", str(tmp_path / "ok")]
+    code = cli.main(["capture", "--", "--data", "synthetic", "--n-samples", "100", "--steps", "5", "--no-progress",
+                     *out_arg, flag, value])
+    assert code == 2
+    assert re.search(match, capsys.readouterr().out)

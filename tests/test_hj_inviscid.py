@@ -110,9 +110,16 @@ def test_solver_order_smooth_osher_shu(scheme):
     assert np.allclose(exact.osher_shu(x, T), exact.neg_cosine(x - T, T) - T / 2)
 
 
+# Measured L1 errors after the kink at n = 40, 80, 160, 320 (orders): weno5 3.3e-5 .. 2.8e-8 (3.80, 3.28,
+# 3.15); eno2 1.4e-3 .. 2.3e-5 (2.06, 1.97, 1.96); upwind1 2.4e-2 .. 3.2e-3 (0.94, 0.97, 0.98). Each scheme is
+# held to its own order bar (measured minimum less 0.15-0.25) and finest error (measured x 1.25), on top of the
+# common bar 0.9.
+KINK_L1 = {"weno5": (2.9, 2.8e-8), "eno2": (1.8, 2.27e-5), "upwind1": (0.9, 3.21e-3)}
+
+
 @pytest.mark.parametrize("scheme", ["weno5", "eno2", "upwind1"])
 def test_solver_l1_order_after_kink(scheme):
-    """After the kink (T = 1.5/pi^2): L1 order >= 0.9 for every scheme."""
+    """After the kink (T = 1.5/pi^2): L1 order >= 0.9 for every scheme, and per scheme (KINK_L1)."""
     T = 1.5 / np.pi ** 2
     errs = []
     for n in (40, 80, 160, 320):
@@ -121,12 +128,24 @@ def test_solver_l1_order_after_kink(scheme):
         r = solve_inviscid(-np.cos(np.pi * x), g, [T], scheme)
         errs.append(np.mean(np.abs(r["u"][-1] - exact.neg_cosine(x, T))))
     assert np.all(orders(errs) >= 0.9), (errs, orders(errs))
+    bar, finest = KINK_L1[scheme]
+    assert np.all(orders(errs) >= bar), (errs, orders(errs))
+    assert errs[-1] <= 1.25 * finest, errs
+
+
+# f = |x| at n = 41 .. 321, L1 in |x| < 1.2: weno5 3.1e-3 .. 3.4e-4 (orders 1.10, 1.06, 1.04), eno2 6.2e-3 ..
+# 7.1e-4 (1.03, 1.04, 1.04). f = -|x|: the errors fall faster than any power to round-off (weno5 7.6e-6 ..
+# 5.4e-13, eno2 5.4e-5 .. 1.0e-13; L-inf 3.3e-11 and 6.5e-12 at n = 321): the scheme reproduces the persisting
+# kink -|x| - t/2 exactly once the stencils no longer straddle it, so an order is meaningless there and the
+# finest error is held to 1e-11 (L1) instead.
+ABS_L1 = {(1.0, "weno5"): (0.95, 3.4e-4), (1.0, "eno2"): (0.95, 7.15e-4)}
 
 
 @pytest.mark.parametrize("a", [1.0, -1.0])
 @pytest.mark.parametrize("scheme", ["weno5", "eno2"])
 def test_solver_kinks_abs(a, scheme):
-    """f = |x| (Huber: the kink opens) and f = -|x| (the kink persists): L1 order >= 0.9 inside |x| < 1.2."""
+    """f = |x| (Huber: the kink opens) and f = -|x| (the kink persists): L1 order >= 0.9 inside |x| < 1.2;
+    per scheme for |x| (ABS_L1), round-off for -|x|."""
     T = 0.5
     errs = []
     for n in (41, 81, 161, 321):
@@ -136,6 +155,11 @@ def test_solver_kinks_abs(a, scheme):
         errs.append(np.mean(np.abs(r["u"][-1] - exact.abs_value(x, T, a=a))[np.abs(x) < 1.2]))
     assert errs[-1] < 1e-3
     assert np.all(orders(errs) >= 0.9), (errs, orders(errs))
+    if a > 0:
+        bar, finest = ABS_L1[(a, scheme)]
+        assert np.all(orders(errs) >= bar) and errs[-1] <= 1.25 * finest, (errs, orders(errs))
+    else:
+        assert np.all(np.diff(errs) < 0) and errs[-1] <= 1e-11, errs
 
 
 def test_solver_quadratic_matrix_form_and_2d_landscape():

@@ -214,3 +214,24 @@ def test_grid_must_be_a_grid():
                  lambda: fp_exact.gaussian_density("g", [0.0], [[1.0]])):
         with pytest.raises(TypeError, match="grid must be a pde_sgd.Grid"):
             call()
+
+
+def test_log_space_stability_second_guard_2d_offset_and_spread():
+    """A second guard of the log-sum-exp stabilisation, in 2-D (the second axis sweeps the log output of the
+    first) and with f offset by C = 1e6 (beta C = 1e7): u is finite, shifts by exactly C, and lies within the
+    lattice bounds of the Moreau envelope, u_HL + (log Z - log N) / beta <= u <= u_HL + log Z / beta, with
+    log Z = -2 log K(0) and N = (2R + 1)^2 kernel terms (log-sum-exp lies between its largest term and that
+    plus log N). Dropping either the min f shift or the per-line maximum overflows or underflows here."""
+    g = Grid([-2, -2], [2, 2], [60, 60])
+    f = 300.0 * landscapes.rastrigin(2).on_grid(g)
+    t, beta = 0.1, 100.0  # beta (max f - min f) = 1.2e5, beta (max u - min u) ~ 4e3
+    u = local_entropy(f, g, t, beta)
+    assert np.all(np.isfinite(u))
+    C = 1e6
+    u_shift = local_entropy(f + C, g, t, beta)
+    np.testing.assert_allclose(u_shift - C, u, rtol=0, atol=1e-9 * C)
+    u_hl, _ = moreau_envelope(f, g, t)
+    logk = gaussian_log_kernel(g.spacing[0], t / beta, np.sqrt(2 * t * (np.ptp(f) + 50 / beta)))
+    log_z = -2 * logk[0]
+    assert np.all(u <= u_hl + log_z / beta + 1e-9)
+    assert np.all(u >= u_hl + (log_z - 2 * np.log(2 * len(logk) - 1)) / beta - 1e-9)

@@ -11,6 +11,7 @@ from pde_sgd.networks import (build_model, capture, covariance_dense, dense_hess
                               diffusion_from_grads, hessian_top, hvp_fn, lanczos, load_capture,
                               naive_per_sample_grads, per_sample_grads, projected_covariance, resolve_device, save_capture, sgd_iterates, synthetic,
                               torch_threads, track_hessian)
+from pde_sgd.networks import validate_capture
 from pde_sgd.networks.capture_cli import main as capture_main
 
 
@@ -144,8 +145,11 @@ def test_corrupt_or_mismatched_capture_raises(tmp_path):
     meta = json.loads(good_js)
     meta["params"]["n_params"] += 1
     js.write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="theta has shape"):
+    with pytest.raises(ValueError, match="changed after saving"):  # the Result pair's hash sees the edit first
         load_capture(base)
+    wrong = type(res)(res.kind, res.arrays, dict(res.params, n_params=res.params["n_params"] + 1))
+    with pytest.raises(ValueError, match="theta has shape"):  # and the capture check still sees the mismatch
+        validate_capture(wrong)
     js.write_text(good_js[:-20])
     with pytest.raises(ValueError, match="not valid JSON"):
         load_capture(base)

@@ -1,6 +1,5 @@
 """Reproducibility by seed (any thread count) and bad-input errors of the SDE entry points (issue 4)."""
 import math
-import time
 
 import numba
 import numpy as np
@@ -137,9 +136,7 @@ def test_njit_callables_compiled_once():
     a = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)
     n_cached = len(fields._CFUNCS)
     c1 = fields._as_cfunc("D", _njit_D, fields.DIFFUSION_SIG)
-    t = time.perf_counter()
-    b = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)
-    assert time.perf_counter() - t < 0.1  # a cfunc compile without cache takes ~0.3-1 s
+    b = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)  # the memo, not a clock, shows no recompile
     assert fields._as_cfunc("D", _njit_D, fields.DIFFUSION_SIG) is c1
     assert len(fields._CFUNCS) == n_cached
     assert np.array_equal(a["x"], b["x"])

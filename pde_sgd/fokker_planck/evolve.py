@@ -33,7 +33,7 @@ from numba import njit, prange
 from scipy.sparse.linalg import expm_multiply, splu
 from tqdm.auto import tqdm
 
-from ..validation import choice, positive
+from ..validation import choice, positive, warn_long_run
 from .operator import FPOperator
 from .stencil import FaceStencil
 
@@ -157,6 +157,11 @@ def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray) -> tuple[lis
     """exp(dt L) between snapshot times (exact in time)."""
     cur = rho0.ravel().copy()
     out = [cur.copy()]
+    norm = float(abs(L).sum(axis=0).max())  # expm_multiply takes ~ ||L||_1 t products with L
+    span = float(times[-1] - times[0])
+    warn_long_run("evolve(method='expm')", (norm * span + len(times)) * L.nnz,
+                  f"~{norm * span:.2g} sparse products of {L.nnz} entries; method='implicit' costs a fixed number "
+                  f"of solves")
     for iv in _intervals(times):
         if iv > 0:
             cur = expm_multiply(L * iv, cur)

@@ -57,4 +57,5 @@ def kl_divergence(grid: Grid, rho: np.ndarray, rho_ref: np.ndarray) -> float:
     p = normalised(grid, rho)
     q = normalised(grid, rho_ref, "rho_ss")
     m = (p > 0) & (q > 0)
-    return float(np.sum(p[m] * np.log(p[m] / q[m])) * grid.cell_volume)
+    # log p - log q, not log(p / q): q may be ~1e-300 where p is not (large beta), and p / q would overflow
+    return float(np.sum(p[m] * (np.log(p[m]) - np.log(q[m]))) * grid.cell_volume)

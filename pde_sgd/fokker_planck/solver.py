@@ -9,6 +9,7 @@ Discretisation: :mod:`pde_sgd.fokker_planck.operator`; time stepping: :mod:`pde_
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from . import evolve as _evolve
 from .coefficients import sample_coefficients
 from .fields import kl_divergence, leftover_field, normalised, potential
 from .operator import FPOperator, explicit_dt_limit
-from .steady import steady_state
+from .steady import check_direct_solve_fits, steady_state
 
 
 def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:
@@ -32,6 +33,19 @@ def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:
     if np.all(flat == flat[0]):
         return {"D": "constant", "D_matrix": flat[0].tolist()}
     return {"D": "callable" if callable(D) else "field"}
+
+
+UNDERSHOOT_WARN = 1e-3  # relative undershoot -min(rho)/max(rho) above which a non-monotone result is flagged
+
+
+def _warn_undershoot(what: str, rho: np.ndarray) -> None:
+    """RuntimeWarning when ``rho`` dips below -UNDERSHOOT_WARN * max(rho) (cross diffusion: not monotone)."""
+    ratio = -float(rho.min()) / max(float(rho.max()), 1e-300)
+    if ratio > UNDERSHOOT_WARN:
+        warnings.warn(f"{what}: the density undershoots to {-ratio:.2g} x its maximum: with strongly correlated or "
+                      f"nearly singular D the scheme is not monotone (the undershoot is of the size of the "
+                      f"discretisation error); refine the grid or reduce the correlation of D", RuntimeWarning,
+                      stacklevel=3)
 
 
 class FokkerPlanck:
@@ -106,11 +120,14 @@ class FokkerPlanck:
         rho0 = self.grid.check_field("rho0", rho0)
         if np.any(rho0 < 0) or not rho0.sum() > 0:
             raise ValueError("rho0 must be >= 0 everywhere with positive total mass")
+        if not isinstance(substeps, (bool, np.bool_)):
+            raise ValueError(f"substeps must be True or False, got {substeps!r}")
         t = times_array("times", times)
         snaps, info = _evolve.evolve(self.operator, self.dt_limit, rho0, t, method=method, dt=dt,
                                      substeps=substeps, theta=theta, progress=progress)
         if not np.all(np.isfinite(snaps)):
             raise ValueError("the evolution produced NaN/inf; reduce dt or use method='implicit'")
+        _warn_undershoot("evolve", snaps)
         rho = snaps.reshape((len(t),) + self.grid.shape)
         vol = self.grid.cell_volume
         return Result("fokker_planck.evolve",
@@ -121,9 +138,21 @@ class FokkerPlanck:
     def steady_state(self) -> np.ndarray:
         """The discrete steady state (unit mass, shape grid.shape) by one sparse solve (cached)."""
         if self._steady is None:
-            pivot = int(np.argmin(self.coeffs.f_values)) if self.coeffs.f_values is not None else \
+            f = self.coeffs.f_values
+            pivot = int(np.argmin(f)) if f is not None else \
                 int(np.argmin(np.sum(self.coeffs.grad_cells ** 2, axis=-1)))
-            self._steady = steady_state(self.operator.L, pivot, self.grid.cell_volume).reshape(self.grid.shape)
+            check_direct_solve_fits(self.grid.shape)
+            try:
+                rho = steady_state(self.operator.L, pivot, self.grid.cell_volume).reshape(self.grid.shape)
+            except ValueError as exc:
+                spread = self.beta * float(np.ptp(f)) if f is not None else 0.0
+                if spread > 700.0:  # exp(-700) ~ 1e-304: the far cells' weights underflow in double precision
+                    raise ValueError(f"no steady state could be computed: beta * (max f - min f) = {spread:.3g} > "
+                                     f"700, so exp(-beta f) underflows in double precision away from the minimum; "
+                                     f"lower beta or restrict the box to the region that matters") from exc
+                raise
+            _warn_undershoot("steady_state", rho)
+            self._steady = rho
         return self._steady.copy()
 
     def potential(self, rho: np.ndarray | None = None) -> np.ndarray:
@@ -150,6 +179,9 @@ class FokkerPlanck:
         max|j.grad Phi| / (max|j| max|grad Phi|). Also returns ``j``, ``div_j``, ``j_dot_grad_phi``,
         ``div_j_rho`` and ``grad_phi`` (full fields).
         """
+        floor = positive("floor", floor)
+        if floor >= 1.0:
+            raise ValueError(f"floor must be in (0, 1) (a fraction of max exp(-beta Phi)), got {floor!r}")
         if phi is None:
             rho = self.steady_state()
             phi = potential(self.grid, np.maximum(rho, 1e-300 * rho.max()), self.beta)
@@ -167,6 +199,9 @@ class FokkerPlanck:
                         shifted[tuple(edge)] = True
                     grown &= shifted
             bulk = grown
+        if not bulk.any():
+            raise ValueError(f"leftover_field: no bulk cell (every cell, or a neighbour, has exp(-beta Phi) below "
+                             f"floor = {floor:g} of its maximum, or the grid is too coarse); lower floor or refine")
         out = leftover_field(self.grid, self.coeffs.grad_cells, self.coeffs.D, phi, self.beta)
         jmax = float(np.max(np.linalg.norm(out["j"][bulk], axis=-1)))
         gmax = float(np.max(np.linalg.norm(out["grad_phi"][bulk], axis=-1)))
@@ -177,7 +212,17 @@ class FokkerPlanck:
         return out
 
     def free_energy(self, rho: np.ndarray) -> float:
-        """beta^-1 KL(rho || rho_ss): the free energy above its minimum, non-increasing along the flow."""
+        """beta^-1 KL(rho || rho_ss): the free energy above its minimum, non-increasing along the flow.
+
+        ``rho`` must be a density with positive mass. Cells with rho <= 0 carry no mass (the small undershoots of
+        the cross-diffusion stencil); a negative part holding more than 1% of sum |rho| is not a density
+        (ValueError).
+        """
+        rho = self.grid.check_field("rho", rho)
+        negative = float(np.sum(np.maximum(-rho, 0.0))) / max(float(np.sum(np.abs(rho))), 1e-300)
+        if negative > 1e-2:
+            raise ValueError(f"rho must be >= 0 (a density): its negative part holds {negative:.3g} of sum |rho| "
+                             f"(at most 1% is taken for scheme undershoot)")
         return kl_divergence(self.grid, normalised(self.grid, rho), self.steady_state()) / self.beta
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr
 
-from ..validation import finite_array, positive
+from ..validation import finite_array, positive, positive_int
 
 
 def _beta_or_none(beta):
@@ -103,6 +103,7 @@ def hopf_lax_brute(f_values, y, x, t: float, chunk: int = 256) -> tuple[np.ndarr
     if y2.shape[0] != fv.size:
         raise ValueError(f"y must hold one point per value of f_values ({fv.size}), got shape {y_arr.shape}")
     t = positive("t", t)
+    chunk = positive_int("chunk", chunk)
     u = np.empty(x2.shape[0])
     arg = np.empty(x2.shape[0], dtype=np.int64)
     for start in range(0, x2.shape[0], chunk):

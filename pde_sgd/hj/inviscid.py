@@ -18,7 +18,7 @@ from numba import njit
 
 from ..landscapes import Landscape, jit_grad, jit_hess, jit_value
 from ..results import Result
-from ..validation import finite_array, positive, positive_int
+from ..validation import finite_array, positive, positive_int, require_instance
 from .schemes import integrate
 from ..grid import require_grid
 from .separable import parabola_envelope_sweep
@@ -37,6 +37,10 @@ def moreau_envelope(f_values, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
     """
     f = require_grid(grid).check_field("f_values", f_values)
     t = positive("t", t)
+    scale = float(np.max(np.abs(f))) * t + max(u - l for l, u in zip(grid.lower, grid.upper)) ** 2
+    if not np.isfinite(2.0 * scale):
+        raise ValueError(f"moreau_envelope: 2 t max|f_values| + box size^2 overflows (t = {t:.3g}, max|f_values| = "
+                         f"{float(np.max(np.abs(f))):.3g}); rescale f_values or reduce t")
     return parabola_envelope_sweep(f, grid, t)
 
 
@@ -151,6 +155,7 @@ def proximal_point(landscape: Landscape, grid, x0, t: float, n_steps: int, newto
     (dim,). Returns a :class:`pde_sgd.Result` (kind ``"hj.proximal_point"``) with arrays ``path``
     (n_steps + 1, n_paths, dim) and ``f`` (n_steps + 1, n_paths).
     """
+    require_instance("landscape", landscape, Landscape, "a pde_sgd Landscape (f is evaluated with its Hessian)")
     landscape._check_grid(require_grid(grid))
     x = finite_array("x0", x0)
     x = np.ascontiguousarray(x.reshape(1, -1) if x.ndim == 1 else x)

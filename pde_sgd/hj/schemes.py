@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
 
-from ..validation import choice, positive, times_array
+from ..validation import choice, positive, times_array, warn_long_run
 
 SCHEMES = {"upwind1": 0, "eno2": 1, "weno5": 2, "central": 3}
 HAMILTONIANS = {"godunov": 0, "lax_friedrichs": 1}
@@ -208,6 +208,10 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
     if cfl > 1.0:
         raise ValueError(f"cfl must be in (0, 1], got {cfl!r}")
     max_dt = np.inf if max_dt is None else positive("max_dt", max_dt)
+    if nu > 0:  # explicit diffusion: dt <= cfl / sum(2 nu / h^2), about 3 RK stages per step
+        steps = float(times[-1]) * sum(2.0 * nu / h ** 2 for h in grid.spacing) / cfl
+        warn_long_run("hj viscous solver", 3.0 * steps * grid.size,
+                      f"~{steps:.2g} time steps of {grid.size} cells to t = {float(times[-1]):g}")
     shape3 = (1,) * (3 - grid.ndim) + grid.shape
     inv_h = 1.0 / np.array((1.0,) * (3 - grid.ndim) + grid.spacing)
     per3 = (True,) * (3 - grid.ndim) + grid.periodic

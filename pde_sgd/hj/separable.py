@@ -188,11 +188,12 @@ def log_heat_sweep(log_mass: np.ndarray, grid, s: float, radius: float) -> tuple
 def parabola_envelope_sweep(f: np.ndarray, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
     """min_y f(y) + |x - y|^2 / (2t) over the lattice, and its argmin (unfolded coordinates)."""
     modes = _modes(grid)
-    reach = math.sqrt(2.0 * t * max(float(np.max(f) - np.min(f)), 0.0))  # no minimiser is farther than this
 
     def op(a, lines, c_lines):
-        n, h = grid.shape[a], grid.spacing[a]
-        images = int(math.ceil((reach + h) / (n * h))) if modes[a] == PERIODIC else 0
+        h = grid.spacing[a]
+        # a periodic f repeats, so for each y only its image nearest to x (within half a period) can be the
+        # minimiser: one image on each side always suffices, whatever t (no allocation growing with t)
+        images = 1 if modes[a] == PERIODIC else 0
         out_f = np.empty_like(lines)
         out_c = np.empty((c_lines.shape[0] + 1,) + lines.shape)
         _envelope_lines(lines, c_lines, t, grid.lower[a], h, images, modes[a], out_f, out_c)

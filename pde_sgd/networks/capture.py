@@ -49,6 +49,7 @@ def capture(model: FlatModel, theta: torch.Tensor, data: Dataset, *, eta: float,
     describe the SGD run the capture belongs to and are recorded with it.
     """
     k_hessian, n_store = positive_int("k_hessian", k_hessian), positive_int("n_store", n_store)
+    model.check_theta(theta)
     theta = theta.detach()
     with torch.no_grad():
         grads = per_sample_grads(model, theta, data.X, data.y, chunk_size)

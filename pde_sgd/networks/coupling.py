@@ -79,12 +79,22 @@ def phi_vs_f(grid: Grid, f: np.ndarray, phi: np.ndarray, rho: np.ndarray, mass: 
     to the weighted RMS variation of f (0: Phi = f + const; 1: as large as f's own variation), the sup
     distance, and the distance between the minimisers of f and Phi on the grid.
     """
+    f, rho = grid.check_field("f", f), grid.check_field("rho", rho)
+    phi = np.asarray(phi, dtype=float)  # may be +inf where rho_ss vanishes (outside the cells compared)
+    if phi.shape != grid.shape:
+        raise ValueError(f"phi must have shape {grid.shape}, got {phi.shape}")
+    rho = np.maximum(rho, 0.0)  # cross-diffusion undershoots carry no mass
+    if not rho.sum() > 0:
+        raise ValueError("rho must have positive mass")
     order = np.argsort(rho.ravel())[::-1]
     keep = order[: int(np.searchsorted(np.cumsum(rho.ravel()[order]) / rho.sum(), mass)) + 1]
     w = rho.ravel()[keep] / rho.ravel()[keep].sum()
     fv, pv = f.ravel()[keep], phi.ravel()[keep]
     diff = (pv - w @ pv) - (fv - w @ fv)
     f_rms = float(np.sqrt(w @ (fv - w @ fv) ** 2))
+    if not f_rms > 0:
+        raise ValueError(f"f is constant on the cells holding {mass} of rho's mass: relative_rms (Phi - f "
+                         f"relative to f's variation) is undefined")
     pts = grid.points()
     return {"rms": float(np.sqrt(w @ diff ** 2)), "relative_rms": float(np.sqrt(w @ diff ** 2)) / f_rms,
             "sup": float(np.abs(diff).max()), "f_rms": f_rms,

@@ -127,5 +127,6 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], n: int, k: int = 1, 
 def hessian_top(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, k: int = 1, *,
                 n_iter: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` Hessian eigenvalues (descending) and eigenvectors (P, k) of the loss on (X, y)."""
+    model.check_theta(theta)
     return lanczos(hvp_fn(model, theta.detach(), X, y), model.n_params, k, n_iter=n_iter, seed=seed,
                    dtype=theta.dtype, device=theta.device)

@@ -86,6 +86,16 @@ class FlatModel:
         """The module's current parameters as one detached flat vector."""
         return torch.cat([p.detach().reshape(-1) for p in self.module.parameters()]).clone()
 
+    def check_theta(self, theta: torch.Tensor, name: str = "theta") -> torch.Tensor:
+        """Return ``theta`` if it is a finite tensor of shape (P,), else TypeError/ValueError naming ``name``."""
+        if not isinstance(theta, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of shape ({self.n_params},), got {type(theta).__name__}")
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"{name} must have shape ({self.n_params},), got {tuple(theta.shape)}")
+        if not bool(torch.isfinite(theta).all()):
+            raise ValueError(f"{name} contains NaN or inf; parameters must be finite")
+        return theta
+
     def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
         if theta.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},), got {tuple(theta.shape)}")

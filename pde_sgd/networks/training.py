@@ -30,6 +30,7 @@ def sgd_iterates(model: FlatModel, theta0: torch.Tensor, data: Dataset, *, eta: 
     seeded by ``seed``; ``theta0`` is not modified. Arguments are checked when called, not on first use.
     """
     eta = positive("eta", eta)
+    model.check_theta(theta0, "theta0")
     n_steps = positive_int("n_steps", n_steps, minimum=0)
     B = positive_int("batch_size", batch_size)
     if B > data.n:

@@ -8,8 +8,10 @@ Convention: dX = -M grad f(X) dt + sqrt(2 beta^-1 D(X)) dW (Ito), beta = 2 b / e
 ``minibatch_sgd``,               discrete mini-batch SGD on a synthetic finite sum, batch gradients
 ``batch_gradients``,             (with / without replacement)               (:mod:`.sgd`,
 ``QuadraticFiniteSum``                                                        :mod:`.finite_sum`)
-``entropy_sgd``, ``elastic_sgd``  the fast/slow systems with time-scale eps  (:mod:`.elastic_sgd`)
-``homogenized``, ``gibbs_mean``  their eps -> 0 limit dX = -gamma^-1 (X - <y>)  (:mod:`.homogenized`)
+``entropy_sgd``,                 the fast/slow systems with time-scale eps  (:mod:`.elastic_sgd`)
+``elastic_sgd``
+``homogenized``,                 their eps -> 0 limit dX = -gamma^-1 (X - <y>)  (:mod:`.homogenized`)
+``gibbs_mean``
 ``hjb_value``,                   stochastic control / Feynman-Kac of THEORY.md section 1
 ``simulate_controlled``,                                                       (:mod:`.control`)
 ``feynman_kac_value``

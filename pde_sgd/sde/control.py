@@ -134,6 +134,9 @@ def simulate_controlled(landscape: Landscape, hjb: Result, V, x0: float, n_steps
     """
     if not isinstance(landscape, Landscape) or landscape.dim != 1:
         raise ValueError("landscape must be a 1-D pde_sgd Landscape")
+    if not isinstance(hjb, Result) or hjb.kind != "sde.control.hjb":
+        raise TypeError(f"hjb must be the Result of hjb_value (kind 'sde.control.hjb'), got "
+                        f"{getattr(hjb, 'kind', type(hjb).__name__)!r}")
     beta, T = hjb.params["beta"], hjb.params["T"]
     n_steps = positive_int("n_steps", n_steps)
     xs, alpha, times = hjb["x"], hjb["alpha"], hjb["times"]
@@ -160,6 +163,8 @@ def feynman_kac_value(V_T: np.ndarray, beta: float) -> tuple[float, float]:
     """u(x, 0) = -2 beta^-1 log mean exp(-beta V(X_T) / 2) from uncontrolled samples V(X_T), and its standard
     error by the delta method, SE = 2 beta^-1 std(e) / (sqrt(n) mean(e)), e = exp(-beta (V - min V) / 2)."""
     v = finite_array("V_T", V_T)
+    if v.size < 2:
+        raise ValueError(f"V_T must hold at least 2 samples (the standard error needs them), got {v.size}")
     beta = positive("beta", beta)
     e = np.exp(-0.5 * beta * (v - v.min()))
     m = e.mean()

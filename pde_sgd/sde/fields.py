@@ -164,6 +164,9 @@ class Drift:
         elif callable(drift) and not isinstance(drift, np.ndarray):
             self.mode, self.fn = DRIFT_CALLABLE, _as_cfunc("drift", drift, DRIFT_SIG)
         else:
+            if drift is None or not hasattr(drift, "__len__"):
+                raise TypeError(f"landscape must be a pde_sgd Landscape, an array of grad f on drift_grid or an "
+                                f"@njit drift b(x, t, out), got {type(drift).__name__}")
             if grid is None:
                 raise ValueError("a gradient field drift needs grid=...")
             g = finite_array("drift", drift, shape=grid.shape + (dim,))

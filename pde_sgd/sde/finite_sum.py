@@ -16,7 +16,7 @@ from numba import njit
 from scipy.linalg import solve_discrete_lyapunov
 
 from ..landscapes import Landscape, quadratic
-from ..validation import finite_array, positive, positive_int, spd_matrices
+from ..validation import finite_array, positive, positive_int, seed_int, spd_matrices
 from .rng import uniform
 
 
@@ -38,7 +38,7 @@ class QuadraticFiniteSum:
     @classmethod
     def random(cls, n_samples: int, dim: int, seed: int, spread=None, A=None) -> "QuadraticFiniteSum":
         """Anchors a_k = L z_k with z_k ~ N(0, I) (seeded) and L L^T = ``spread`` (default I)."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed_int(seed))
         z = rng.standard_normal((positive_int("n_samples", n_samples, minimum=2), positive_int("dim", dim)))
         L = np.eye(dim) if spread is None else np.linalg.cholesky(spd_matrices("spread", spread, dim))
         return cls(z @ L.T, A)

@@ -21,7 +21,7 @@ from numba import njit, prange
 from ..grid import Grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import finite_array, positive, positive_int
+from ..validation import finite_array, positive, positive_int, require_instance
 from .common import initial_states
 
 _DEFAULT_POINTS = {1: 1201, 2: 161, 3: 41}
@@ -182,6 +182,7 @@ def homogenized(landscape: Landscape, x0, gamma: float, beta: float, T: float, *
     ``grid`` the quadrature grid (default :func:`default_quadrature_grid`). Returns a Result of kind
     ``"sde.homogenized"`` with ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n, dim).
     """
+    require_instance("landscape", landscape, Landscape, "a pde_sgd Landscape")
     gamma, beta, T = positive("gamma", gamma), positive("beta", beta), positive("T", T)
     n_saves = positive_int("n_saves", n_saves)
     X0 = finite_array("x0", x0)

@@ -33,10 +33,11 @@ BLOCK = 4  # paths advanced together by one thread, step by step (see integrate)
 
 
 @njit(cache=True, parallel=True)
-def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_scale,
+def integrate(x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise_scale,
               d_mode, kind, params, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn,
               s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn):
-    """Integrate all paths; returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
+    """Integrate all paths over steps k0 .. k0 + n_steps - 1 of a run started at t0 (step k at t0 + k dt, its
+    noise addressed by k: a run split into chunks gives the same paths bit for bit); returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
     fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise).
 
     Each thread advances a block of BLOCK paths together, one step of each in turn: a single path's step is a
@@ -78,7 +79,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
         for k in range(n_steps):
             if n_alive == 0:
                 break
-            t = t0 + k * dt
+            t = t0 + (k0 + k) * dt
             to_save -= 1
             for q in range(nb):
                 if not alive[q]:
@@ -92,7 +93,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                                        Dbuf, S)
                     if code != D_OK:
                         fail_x[p] = x
-                fill_normals(keys[p], k * m * substeps, z)
+                fill_normals(keys[p], (k0 + k) * m * substeps, z)
                 if substeps == 1:
                     for j in range(m):
                         dW[j] = z[j] * sub_scale
@@ -127,7 +128,7 @@ def integrate(x0, keys, t0, dt, n_steps, save_every, scheme, substeps, noise_sca
                         if not math.isfinite(xn[i]):
                             code = NON_FINITE
                 if code != D_OK:
-                    status[p], fail_step[p] = code, k
+                    status[p], fail_step[p] = code, k0 + k
                     alive[q] = False
                     n_alive -= 1
                 elif to_save == 0:

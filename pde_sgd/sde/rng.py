@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..validation import positive_int
+from ..validation import positive_int, seed_int
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -50,10 +50,9 @@ _KN, _WN, _FN = _ziggurat_tables()
 
 def path_keys(seed: int, n_paths: int) -> np.ndarray:
     """Per-path 64-bit keys for ``seed`` (prefix-stable in ``n_paths``)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = seed_int(seed)
     n_paths = positive_int("n_paths", n_paths)
-    return np.random.SeedSequence(int(seed)).generate_state(n_paths, dtype=np.uint64)
+    return np.random.SeedSequence(seed).generate_state(n_paths, dtype=np.uint64)
 
 
 @njit(cache=True, inline="always")

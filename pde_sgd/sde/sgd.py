@@ -7,6 +7,9 @@ time is SGD's continuous time t = eta * iterations, and beta = 2 b / eta (:func:
 from __future__ import annotations
 
 import math
+import signal
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 from numba import njit, prange
@@ -14,12 +17,41 @@ from numba import njit, prange
 from ..grid import Grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import choice, finite_array, positive, positive_int
+from ..validation import choice, finite_array, positive, positive_int, require_instance
 from .common import check_explicit_stability, initial_states, resolve_beta, step_counts
 from .fields import Diffusion, Drift, as_diffusion
 from .finite_sum import QuadraticFiniteSum, batch_mean
 from .kernels import SCHEMES, integrate, raise_on_failure
 from .rng import path_keys
+
+
+CHUNK_PATH_STEPS = 1 << 21  # path-steps per kernel call: Python regains control (Ctrl-C) between calls
+
+
+@contextmanager
+def _sigint_between_chunks():
+    """Hold Ctrl-C (SIGINT) while a kernel runs and yield a check that raises KeyboardInterrupt between chunks.
+
+    A KeyboardInterrupt raised while Numba returns from a kernel surfaces as a SystemError; recording SIGINT
+    and raising at a chunk boundary gives a clean KeyboardInterrupt. Only in the main thread and only when
+    SIGINT has Python's default handler (a user's own handler is left alone).
+    """
+    pending = []
+
+    def check() -> None:
+        if pending:
+            raise KeyboardInterrupt
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield check
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, old)
+    check()
 
 
 def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
@@ -28,17 +60,36 @@ def run_paths(drift: Drift, diffusion: Diffusion, beta: float, x0: np.ndarray, d
     """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim)).
 
     Row p of ``x0`` is path ``path_offset + p`` of the seed's ensemble (its noise stream), so contiguous
-    chunks of paths run anywhere reproduce the paths of one run.
+    chunks of paths run anywhere reproduce the paths of one run. The steps run in chunks of about
+    CHUNK_PATH_STEPS / n_paths kernel steps, so a KeyboardInterrupt (Ctrl-C) is raised between chunks instead
+    of after the whole run; step k's time and noise depend on k only, so the paths are the same bit for bit
+    whatever the chunking.
     """
     choice("scheme", scheme, SCHEMES)
     dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
     substeps = positive_int("noise_substeps", noise_substeps)
     keys = path_keys(seed, path_offset + x0.shape[0])[path_offset:]
-    traj, status, fail, fail_x = integrate(x0, keys, float(t0), dt, n_steps, save_every, SCHEMES[scheme], substeps,
-                                   math.sqrt(2.0 / beta), *drift.kernel_args(), *diffusion.kernel_args())
-    raise_on_failure(status, fail, dt, fail_x)
-    times = t0 + dt * save_every * np.arange(traj.shape[0])
-    return times, traj
+    args = (SCHEMES[scheme], substeps, math.sqrt(2.0 / beta), *drift.kernel_args(), *diffusion.kernel_args())
+    target = max(1, CHUNK_PATH_STEPS // x0.shape[0])
+    saves_in_chunk = save_every <= target  # else a save interval is split and only its end is kept
+    rows, x, pos = [x0[None]], x0, 0
+    with _sigint_between_chunks() as interrupted:
+        while pos < n_steps:
+            interrupted()
+            if saves_in_chunk:
+                length = min(save_every * (target // save_every), n_steps - pos)
+                every = save_every
+            else:
+                length = min(target, save_every - pos % save_every)
+                every = length
+            traj, status, fail, fail_x = integrate(x, keys, float(t0), pos, dt, length, every, *args)
+            raise_on_failure(status, fail, dt, fail_x)
+            x = np.ascontiguousarray(traj[-1])
+            pos += length
+            if saves_in_chunk or pos % save_every == 0:
+                rows.append(traj[1:] if saves_in_chunk else traj[-1:])
+    times = t0 + dt * save_every * np.arange(n_steps // save_every + 1)
+    return times, np.concatenate(rows)
 
 
 def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, n_paths: int, seed: int, *,
@@ -159,6 +210,8 @@ def minibatch_sgd(problem: QuadraticFiniteSum, eta: float, batch_size: int, x0, 
     :func:`simulate_sgd` with D = problem.diffusion() and beta = 2 b / eta. Returns a Result of kind
     ``"sde.minibatch_sgd"`` with ``iterations`` (n_saves,), ``times`` = eta * iterations and ``x``.
     """
+    require_instance("problem", problem, QuadraticFiniteSum, "a pde_sgd.sde.QuadraticFiniteSum")
+    n_chains = positive_int("n_chains", n_chains)
     eta = positive("eta", eta)
     b = problem._batch(batch_size, replace)
     x = initial_states(x0, n_chains, problem.dim)

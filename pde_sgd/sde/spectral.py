@@ -20,6 +20,9 @@ def _series(x) -> np.ndarray:
     arr = finite_array("x", x)
     if arr.ndim == 1:
         arr = arr[:, None]
+    if arr.ndim == 0 or arr.shape[0] < 2 or arr[0].size == 0:
+        raise ValueError(f"x must hold at least 2 samples of at least one series (shape (n_times, ...)), got "
+                         f"shape {arr.shape}")
     return arr.reshape(arr.shape[0], -1)
 
 
@@ -60,12 +63,18 @@ def autocorrelation(x, max_lag: int) -> tuple[np.ndarray, np.ndarray, float]:
     nfft = 1 << int(np.ceil(np.log2(2 * n)))
     F = np.fft.rfft(s, nfft, axis=0)
     c = np.fft.irfft(np.abs(F) ** 2, nfft, axis=0)[: max_lag + 1]
+    if np.any(c[0] <= 0):
+        raise ValueError(f"x has a constant series (column {int(np.argmax(c[0] <= 0))}): its autocorrelation is "
+                         f"undefined (zero variance)")
     acf = (c / c[0]).mean(axis=1)
     return np.arange(max_lag + 1), acf, 2.576 / np.sqrt(n)
 
 
 def peak_frequency(freqs: np.ndarray, power: np.ndarray) -> float:
     """Frequency of the largest power, excluding nu = 0."""
+    freqs, power = finite_array("freqs", freqs, ndim=1), finite_array("power", power, ndim=1)
+    if freqs.size < 2 or power.shape != freqs.shape:
+        raise ValueError(f"freqs and power must be 1-D of the same length >= 2, got {freqs.shape}, {power.shape}")
     return float(freqs[1:][np.argmax(power[1:])])
 
 

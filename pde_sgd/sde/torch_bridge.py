@@ -19,6 +19,7 @@ diffusion (``D``)
     * :class:`LowRank` ``(V)``: D = V V^T with V a constant (dim, r) array or a callable x -> (batch, dim, r)
       (full parameter space: r << dim noise columns, never forming D),
     * a callable ``D(x) -> (batch, dim, dim)``.
+
 ``precondition`` M (dim, dim) gives the A-type drift -(D + Q) grad Phi. ``device="auto"`` picks CUDA when present.
 """
 from __future__ import annotations
@@ -191,8 +192,16 @@ def _diffusion(D, dim, grid, dev, dtype, scale):
     eye = torch.eye(dim, device=dev, dtype=dtype)
 
     def chol(Dx):
+        if not bool(torch.isfinite(Dx).all()):
+            raise ValueError("D(x) is non-finite (NaN or inf) at some x: D must be a finite symmetric positive "
+                             "semi-definite matrix at every x")
         tr = torch.diagonal(Dx, dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
-        return scale * torch.linalg.cholesky(Dx + 1e-12 * tr[:, None, None] * eye)
+        L, info = torch.linalg.cholesky_ex(Dx + 1e-12 * tr[:, None, None] * eye)
+        if bool((info != 0).any()):
+            bad = int(torch.nonzero(info)[0, 0])
+            raise ValueError(f"D(x) is not positive semi-definite (or not symmetric) at sample {bad} of the batch: "
+                             f"D must be a finite symmetric positive semi-definite matrix at every x")
+        return scale * L
 
     if isinstance(D, LowRank):
         if callable(D.V):
@@ -230,6 +239,8 @@ def run(sde, x0, T: float, dt: float, n_paths: int, seed: int, *, method: str = 
     torch = _torch()
     import torchsde
 
+    if not all(hasattr(sde, a) for a in ("dim", "device", "n_noise", "f", "g")):
+        raise TypeError(f"sde must be the module returned by make_sde, got {type(sde).__name__}")
     T, dt = positive("T", T), positive("dt", dt)
     n_paths, seed = positive_int("n_paths", n_paths), positive_int("seed", seed, minimum=0)
     x = np.asarray(finite_array("x0", x0), dtype=float)

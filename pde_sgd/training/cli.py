@@ -1,0 +1,145 @@
+"""``pde-sgd train``: train a digits MLP or CNN with SGD, Entropy-SGD, Elastic-SGD, Parle, VSGD or Adam.
+
+Examples::
+
+    pde-sgd train --model mlp --optim entropy-sgd -L 20 --gamma 1e-4 --scoping 1e-3 --noise 1e-4 --epochs 5
+    pde-sgd train --model cnn --optim parle -L 5 --replicas 3 --out runs/parle
+    pde-sgd train --optim elastic-sgd --replicas 2 --distributed     # one torchrun process per replica (gloo)
+
+Curves and final metrics go to ``OUT/result.npz`` + ``.json`` (a :class:`pde_sgd.Result`, written atomically);
+checkpoints to ``OUT/checkpoint-*.pt``. Running the same command again after a crash, a kill or Ctrl-C resumes
+from the last checkpoint and ends with the same result as an uninterrupted run. The flag names follow the
+Entropy-SGD reference code (-L, --gamma, --scoping, --noise, --L2); options left out take the optimizer's default.
+Several machines: start ``torchrun ... -m pde_sgd.training.cli --worker [options]`` on each node yourself.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import OPTIMIZERS, TrainConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pde-sgd train", description=__doc__.split("\n")[0])
+    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    p.add_argument("--optim", choices=OPTIMIZERS, default="sgd")
+    p.add_argument("-L", type=int, default=20, help="Langevin (inner) steps of Entropy-SGD / Parle (0: Nesterov SGD)")
+    p.add_argument("--gamma", type=float, default=None, help="coupling gamma (entropy-sgd 1e-4, parle 1e-2)")
+    p.add_argument("--scoping", type=float, default=1e-3, help="couplings grow as c (1 + scoping)^t")
+    p.add_argument("--noise", type=float, default=None, help="Langevin noise (entropy-sgd 1e-4, parle 0)")
+    p.add_argument("--inner-lr", type=float, default=0.1, help="inner (Langevin) step size")
+    p.add_argument("--replicas", type=int, default=3, help="replicas of Elastic-SGD / Parle")
+    p.add_argument("--rho", type=float, default=0.01, help="elastic coupling of the replicas (Elastic-SGD / Parle)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (sgd 0.1, entropy-sgd 1, elastic-sgd 0.1, parle 0.1, vsgd 0.1, adam 1e-3)")
+    p.add_argument("--momentum", type=float, default=0.9, help="Nesterov momentum (SGD family)")
+    p.add_argument("--L2", type=float, default=0.0, help="weight decay (decoupled for vsgd)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=32, help="MLP hidden width")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--vmap", choices=("auto", "on", "off"), default="auto",
+                   help="replicas' gradients in one torch.func.vmap call (auto: on CUDA only; on the CPU one after "
+                        "another is faster for these small models)")
+    p.add_argument("--distributed", action="store_true", help="one torchrun process per replica (gloo on CPU)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="outer steps between checkpoints")
+    p.add_argument("--out", type=Path, default=Path("runs/train"))
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def _config(ns: argparse.Namespace) -> TrainConfig:
+    from ..networks import resolve_device
+    device = str(resolve_device(ns.device))
+    return TrainConfig(model=ns.model, optim=ns.optim, lr=ns.lr, momentum=ns.momentum, L=ns.L, gamma=ns.gamma,
+                       scoping=ns.scoping, noise=ns.noise, inner_lr=ns.inner_lr, replicas=ns.replicas, rho=ns.rho,
+                       L2=ns.L2, batch_size=ns.batch_size, epochs=ns.epochs, seed=ns.seed, hidden=ns.hidden,
+                       dtype=ns.dtype, device=device, vmap=ns.vmap, distributed=ns.distributed)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(args: list[str], n_procs: int) -> int:
+    """Run this module under torchrun on this machine (127.0.0.1), one process per replica; returns its status."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc-per-node={n_procs}",
+           "--master-addr=127.0.0.1", f"--master-port={free_port()}", "-m", "pde_sgd.training.cli", *args, "--worker"]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return subprocess.run(cmd, env=env).returncode
+
+
+def _worker(cfg: TrainConfig, ns: argparse.Namespace) -> int:
+    """A torchrun process: join the process group (gloo on CPU, nccl on CUDA) and train its replicas."""
+    import torch
+    import torch.distributed as dist
+
+    from ..networks import torch_threads
+    from .run import Trainer
+    if cfg.device.startswith("cuda"):
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        cfg = TrainConfig(**{**cfg.to_dict(), "device": f"cuda:{torch.cuda.current_device()}"})
+    dist.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
+    try:
+        with torch_threads(ns.threads):
+            Trainer(cfg, ns.out, rank=dist.get_rank(), world=dist.get_world_size(), progress=not ns.no_progress,
+                    checkpoint_every=ns.checkpoint_every).run()
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the train command; returns the exit status (0 on success, 2 on bad input, 130 if interrupted)."""
+    parser = _parser()
+    args = list(sys.argv[1:] if args is None else args)
+    args = args[1:] if args[:1] == ["--"] else args
+    ns = parser.parse_args(args)
+    try:
+        if ns.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {ns.threads}")
+        if ns.checkpoint_every < 1:
+            raise ValueError(f"--checkpoint-every must be >= 1, got {ns.checkpoint_every}")
+        cfg = _config(ns)
+    except ValueError as exc:
+        parser.print_usage()
+        print(f"pde-sgd train: error: {exc}")
+        return 2
+    if ns.worker:
+        return _worker(cfg, ns)
+    if cfg.distributed:
+        status = launch(args, cfg.replicas)
+        if status or not (ns.out / "result.json").exists():
+            return status or 130
+        from ..results import Result
+        res = Result.load(ns.out / "result")
+    else:
+        from .run import train
+        try:
+            res = train(cfg, ns.out, progress=not ns.no_progress, checkpoint_every=ns.checkpoint_every,
+                        threads=ns.threads)
+        except ValueError as exc:  # e.g. a checkpoint of another run in --out, batch size above N
+            print(f"pde-sgd train: error: {exc}")
+            return 2
+        if res is None:
+            return 130
+    p = res.params
+    print(f"{cfg.optim} on {cfg.model}: final test error {p['final_test_error']:.4f} after {cfg.epochs} epochs "
+          f"({p['steps']} steps, {res['wall_time'][-1]:.1f} s training); result in {ns.out / 'result'}.npz/.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

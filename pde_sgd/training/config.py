@@ -1,0 +1,112 @@
+"""The settings of one ``pde-sgd train`` run, validated, with each optimizer's defaults and construction."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..validation import choice, positive, positive_int
+
+OPTIMIZERS = ("sgd", "entropy-sgd", "elastic-sgd", "parle", "vsgd", "adam")
+REPLICA_OPTIMIZERS = ("elastic-sgd", "parle")
+ENTROPY_FAMILY = ("entropy-sgd", "parle")      # L gradient evaluations per outer step
+# defaults that differ between optimizers (None in the config means "this optimizer's default")
+DEFAULT_LR = {"sgd": 0.1, "entropy-sgd": 1.0, "elastic-sgd": 0.1, "parle": 0.1, "vsgd": 0.1, "adam": 1e-3}
+DEFAULT_GAMMA = {"entropy-sgd": 1e-4, "parle": 1e-2}
+DEFAULT_NOISE = {"entropy-sgd": 1e-4, "parle": 0.0}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: ``model`` on scikit-learn's digits (a fixed seeded split, ``test_fraction`` held out),
+    ``optim`` with its hyper-parameters (the Entropy-SGD reference code's names: L, gamma, scoping, noise, L2),
+    ``epochs`` of ``steps_per_epoch`` = ceil(N_train / batch_size) outer steps, seeded by ``seed``. ``vmap``:
+    "on", "off" or "auto" (on CUDA only: on the CPU the replicas one after another are faster here)."""
+
+    model: str = "mlp"
+    optim: str = "sgd"
+    lr: float | None = None
+    momentum: float = 0.9
+    L: int = 20
+    gamma: float | None = None
+    scoping: float = 1e-3
+    noise: float | None = None
+    inner_lr: float = 0.1
+    replicas: int = 3
+    rho: float = 0.01
+    L2: float = 0.0
+    batch_size: int = 32
+    epochs: int = 5
+    seed: int = 0
+    hidden: int = 32
+    test_fraction: float = 0.2
+    dtype: str = "float32"
+    device: str = "cpu"
+    vmap: str = "auto"
+    distributed: bool = False
+
+    def __post_init__(self) -> None:
+        choice("optim", self.optim, OPTIMIZERS)
+        choice("model", self.model, ("mlp", "cnn"))
+        choice("dtype", self.dtype, ("float32", "float64"))
+        choice("vmap", self.vmap, ("auto", "on", "off"))
+        positive_int("L", self.L, minimum=0 if self.optim == "entropy-sgd" else 1)
+        positive_int("replicas", self.replicas)
+        positive_int("batch_size", self.batch_size)
+        positive_int("epochs", self.epochs)
+        positive_int("seed", self.seed, minimum=0)
+        positive_int("hidden", self.hidden)
+        for name in ("lr", "gamma"):
+            if getattr(self, name) is not None:
+                positive(name, getattr(self, name))
+        for name in ("scoping", "rho", "L2", "inner_lr"):
+            positive(name, getattr(self, name), allow_zero=name != "inner_lr")
+        if self.noise is not None:
+            positive("noise", self.noise, allow_zero=True)
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction!r}")
+        if self.distributed and self.optim not in REPLICA_OPTIMIZERS:
+            raise ValueError(f"--distributed runs replicas: optim must be one of {REPLICA_OPTIMIZERS}, got {self.optim!r}")
+
+    @property
+    def use_vmap(self) -> bool:
+        """Replicas vmapped (``vmap`` "on", or "auto" on CUDA) or one after another."""
+        return self.optim in REPLICA_OPTIMIZERS and (self.vmap == "on" or
+                                                     (self.vmap == "auto" and self.device.startswith("cuda")))
+
+    @property
+    def learning_rate(self) -> float:
+        return DEFAULT_LR[self.optim] if self.lr is None else self.lr
+
+    @property
+    def evaluations_per_step(self) -> int:
+        """Mini-batch gradients per replica per outer step (L for the Entropy-SGD family, else 1)."""
+        return max(self.L, 1) if self.optim in ENTROPY_FAMILY else 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def build_optimizer(cfg: TrainConfig, params, *, distributed: bool = False):
+    """The torch optimizer ``cfg`` names, over ``params``."""
+    import torch
+
+    from ..optim import VSGD, ElasticSGD, EntropySGD, Parle
+    lr, m, wd = cfg.learning_rate, cfg.momentum, cfg.L2
+    if cfg.optim == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=m, nesterov=m > 0, weight_decay=wd)
+    if cfg.optim == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if cfg.optim == "vsgd":
+        return VSGD(params, lr=lr, weight_decay=wd)
+    gamma = DEFAULT_GAMMA.get(cfg.optim, 0.0) if cfg.gamma is None else cfg.gamma
+    noise = DEFAULT_NOISE.get(cfg.optim, 0.0) if cfg.noise is None else cfg.noise
+    if cfg.optim == "entropy-sgd":
+        return EntropySGD(params, lr=lr, momentum=m, L=cfg.L, inner_lr=cfg.inner_lr, gamma=gamma,
+                          scoping=cfg.scoping, noise=noise, seed=cfg.seed, weight_decay=wd)
+    common = {"lr": lr, "n_replicas": cfg.replicas, "momentum": m, "rho": cfg.rho, "scoping": cfg.scoping,
+              "weight_decay": wd, "seed": cfg.seed, "distributed": distributed}
+    if cfg.optim == "elastic-sgd":
+        return ElasticSGD(params, **common)
+    return Parle(params, L=cfg.L, inner_lr=cfg.inner_lr, gamma=gamma, noise=noise, **common)

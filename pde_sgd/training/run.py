@@ -1,0 +1,247 @@
+"""One training run of a digits model with any of the package's optimizers, checkpointed and resumable.
+
+Data: scikit-learn's digits split once (seed 0, so every run sees the same test set) into train and test.
+Mini-batches: replica r (0 for single-model optimizers) draws B distinct training samples per gradient
+evaluation from its own torch Generator seeded by ``replica_seed(seed, r)``; the closure is called once per
+evaluation (L times per outer step for the Entropy-SGD family). Curves are taken at every epoch end (and
+before training) on the reference parameters: full train and test loss and error; per outer step the mini-batch
+loss and the optimizer's ``stats`` (Entropy-SGD's gradient norms and angle, VSGD's effective momentum, ...).
+
+Checkpoints (``checkpoint-rank<k>-step<t>.pt``, written atomically every ``checkpoint_every`` steps, at each
+epoch end and on Ctrl-C) hold the model, the optimizer (with its noise generators), the batch generators and the
+curves: a run killed at any moment and started again with the same arguments ends with the same Result as an
+uninterrupted one (the wall-clock curve aside). The last two generations are kept so that processes of a
+distributed run always share a common step to resume from.
+"""
+from __future__ import annotations
+
+import io
+import math
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..optim.replicas import replica_seed, stacked_grad_fn
+from ..results import Result, atomic_write_bytes
+from .config import TrainConfig, build_optimizer
+
+
+class Streams:
+    """Per-replica mini-batch index generators (their states are part of a checkpoint)."""
+
+    def __init__(self, seed: int, replica_ids: list[int], n: int, batch_size: int) -> None:
+        if batch_size > n:
+            raise ValueError(f"batch_size must be in [1, N_train={n}], got {batch_size}")
+        self.ids, self.n, self.B = list(replica_ids), n, batch_size
+        self.gens = {r: torch.Generator().manual_seed(replica_seed(seed, r)) for r in self.ids}
+
+    def draw(self, replica: int) -> torch.Tensor:
+        return torch.randperm(self.n, generator=self.gens[replica])[:self.B]
+
+    def state(self) -> dict:
+        return {r: g.get_state() for r, g in self.gens.items()}
+
+    def load(self, state: dict) -> None:
+        for r, s in state.items():
+            self.gens[r].set_state(s)
+
+
+def split_digits(cfg: TrainConfig):
+    """(train, test) Datasets of digits on cfg.device: a fixed permutation (seed 0), the last test_fraction held out."""
+    from ..networks import Dataset, digits
+    data = digits(dtype=cfg.dtype, device=cfg.device)
+    perm = torch.as_tensor(np.random.default_rng(0).permutation(data.n), device=data.X.device)
+    n_test = int(round(cfg.test_fraction * data.n))
+    tr, te = perm[n_test:], perm[:n_test]
+    return (Dataset(data.X[tr], data.y[tr], 10, "digits", {"split": "train"}),
+            Dataset(data.X[te], data.y[te], 10, "digits", {"split": "test"}))
+
+
+class Trainer:
+    """Holds the model, optimizer, data and curves of one run; :meth:`run` trains to the end."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, *, rank: int = 0, world: int = 1, progress: bool = True,
+                 checkpoint_every: int = 100) -> None:
+        from ..networks import build_model
+        self.cfg, self.out, self.rank, self.world = cfg, Path(out), rank, world
+        self.progress, self.checkpoint_every = progress and rank == 0, max(1, int(checkpoint_every))
+        self.train, self.test = split_digits(cfg)
+        self.flat = build_model(cfg.model, self.train, seed=cfg.seed, hidden=(cfg.hidden,), weight_decay=0.0,
+                                dtype=cfg.dtype, device=cfg.device)
+        self.module = self.flat.module
+        self.opt = build_optimizer(cfg, self.module.parameters(), distributed=cfg.distributed)
+        ids = getattr(self.opt, "replica_ids", [0])
+        self.streams = Streams(cfg.seed, ids, self.train.n, cfg.batch_size)
+        self.steps_per_epoch = math.ceil(self.train.n / cfg.batch_size)
+        self.total = self.steps_per_epoch * cfg.epochs
+        self.step, self.wall = 0, 0.0
+        self.curves: dict[str, list[float]] = {k: [] for k in ("epoch", "wall_time", "train_loss", "train_error",
+                                                                 "test_loss", "test_error")}
+        self.per_step: dict[str, list[float]] = {}
+        self.resumed: list[int] = []
+        self._stop = False
+        if cfg.use_vmap:
+            self._batched = stacked_grad_fn(self.module, torch.nn.functional.cross_entropy, self._stacked_batch, ids)
+        else:
+            self._batched = None
+
+    # ---- gradients ----
+    def _stacked_batch(self, ids):
+        idx = torch.stack([self.streams.draw(r) for r in ids]).to(self.train.X.device)
+        return self.train.X[idx], self.train.y[idx]
+
+    def _closure(self):
+        idx = self.streams.draw(getattr(self.opt, "replica", None) or 0).to(self.train.X.device)
+        self.opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(self.module(self.train.X[idx]), self.train.y[idx])
+        loss.backward()
+        return loss
+
+    def _one_step(self) -> float:
+        if self._batched is not None:
+            loss = self.opt.step(batched=self._batched)
+        else:
+            loss = self.opt.step(self._closure)
+        for k, v in getattr(self.opt, "stats", {}).items():
+            self.per_step.setdefault(f"stat_{k}", []).append(float(v))
+        return float(loss.detach() if torch.is_tensor(loss) else loss)
+
+    # ---- evaluation ----
+    @torch.no_grad()
+    def _evaluate(self) -> None:
+        for split, d in (("train", self.train), ("test", self.test)):
+            logits = self.module(d.X)
+            self.curves[f"{split}_loss"].append(float(torch.nn.functional.cross_entropy(logits, d.y)))
+            self.curves[f"{split}_error"].append(float((logits.argmax(1) != d.y).double().mean()))
+        self.curves["epoch"].append(self.step / self.steps_per_epoch)
+        self.curves["wall_time"].append(self.wall)
+
+    # ---- checkpoints ----
+    def _ckpt(self, step: int) -> Path:
+        return self.out / f"checkpoint-rank{self.rank}-step{step}.pt"
+
+    def _steps_on_disk(self) -> list[int]:
+        return sorted(int(p.stem.rsplit("step", 1)[1]) for p in self.out.glob(f"checkpoint-rank{self.rank}-step*.pt"))
+
+    def save_checkpoint(self) -> None:
+        state = {"config": self.cfg.to_dict(), "step": self.step, "wall": self.wall, "curves": self.curves,
+                 "per_step": self.per_step, "resumed": self.resumed, "model": self.module.state_dict(),
+                 "optimizer": self.opt.state_dict(), "streams": self.streams.state()}
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(self._ckpt(self.step), buf.getvalue())
+        self._barrier()
+        for s in self._steps_on_disk()[:-2]:
+            self._ckpt(s).unlink(missing_ok=True)
+
+    def try_resume(self) -> bool:
+        """Load the newest checkpoint that every process has; True if one was loaded."""
+        steps = self._steps_on_disk()
+        latest = torch.tensor(steps[-1] if steps else -1, device=self.train.X.device)  # nccl: on the GPU
+        if self.cfg.distributed:
+            import torch.distributed as dist
+            dist.all_reduce(latest, op=dist.ReduceOp.MIN)
+        if int(latest) < 0:
+            return False
+        state = torch.load(self._ckpt(int(latest)), weights_only=True)
+        if state["config"] != self.cfg.to_dict():
+            raise ValueError(f"{self.out} holds a checkpoint of a different run (config {state['config']}); "
+                             "use another --out or remove it")
+        self.module.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.streams.load(state["streams"])
+        self.step, self.wall = state["step"], state["wall"]
+        self.curves, self.per_step = state["curves"], state["per_step"]
+        self.resumed = state["resumed"] + [self.step]
+        return True
+
+    def _barrier(self) -> None:
+        if self.cfg.distributed:
+            import torch.distributed as dist
+            dist.barrier()
+
+    # ---- the run ----
+    def run(self) -> Result | None:
+        """Train to the end (resuming if a checkpoint is there); returns the Result (rank 0), None if stopped."""
+        from tqdm.auto import tqdm
+        self.out.mkdir(parents=True, exist_ok=True)
+        if not self.try_resume():
+            self._evaluate()
+        old = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        bar = tqdm(total=self.total, initial=self.step, disable=not self.progress, desc=self.cfg.optim)
+        running = []
+        try:
+            while self.step < self.total:
+                t0 = time.perf_counter()
+                loss = self._one_step()
+                self.wall += time.perf_counter() - t0
+                self.step += 1
+                self.per_step.setdefault("step_loss", []).append(loss)
+                running = (running + [loss])[-50:]
+                bar.update(1)
+                if self.step % self.steps_per_epoch == 0:
+                    self._evaluate()
+                if self.progress and (self.step % 20 == 0 or self.step % self.steps_per_epoch == 0):
+                    bar.set_postfix(loss=f"{np.mean(running):.3f}", test_acc=f"{1 - self.curves['test_error'][-1]:.3f}",
+                                    refresh=False)
+                self._agree_on_stop()
+                if self.step % self.checkpoint_every == 0 or self.step % self.steps_per_epoch == 0 or self._stop:
+                    self.save_checkpoint()
+                if self._stop:
+                    bar.close()
+                    print(f"interrupted at step {self.step}/{self.total}; checkpoint in {self.out}; "
+                          "run the same command again to resume")
+                    return None
+        finally:
+            bar.close()
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        result = self.result()
+        if self.rank == 0:
+            result.save(self.out / "result")
+        self._barrier()
+        for s in self._steps_on_disk():
+            self._ckpt(s).unlink(missing_ok=True)
+        return result
+
+    def _on_sigint(self, signum, frame) -> None:
+        self._stop = True
+
+    def _agree_on_stop(self) -> None:
+        """Processes of a distributed run stop together: any one interrupted stops all at the same step."""
+        if self.cfg.distributed:
+            import torch.distributed as dist
+            flag = torch.tensor(int(self._stop), device=self.train.X.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            self._stop = bool(flag)
+
+    def result(self) -> Result:
+        """The run's curves, per-step records and final reference parameters as a Result ``training.run``."""
+        cfg = self.cfg
+        arrays = {k: np.asarray(v, dtype=float) for k, v in {**self.curves, **self.per_step}.items()}
+        arrays["effective_epoch"] = arrays["epoch"] * cfg.evaluations_per_step
+        arrays["theta"] = self.flat.theta().double().cpu().numpy()
+        params = {"config": cfg.to_dict(), "lr": cfg.learning_rate, "n_train": self.train.n, "n_test": self.test.n,
+                  "n_params": self.flat.n_params, "steps_per_epoch": self.steps_per_epoch, "steps": self.total,
+                  "evaluations_per_step": cfg.evaluations_per_step, "world_size": self.world,
+                  "final_test_error": float(arrays["test_error"][-1]), "resumed_at": self.resumed,
+                  "torch": torch.__version__}
+        return Result("training.run", arrays, params)
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def train(cfg: TrainConfig, out: str | Path, *, progress: bool = False, checkpoint_every: int = 100,
+          threads: int = 1) -> Result | None:
+    """Run (or resume) ``cfg`` in this process, writing checkpoints and ``out/result.npz|json``."""
+    from ..networks import torch_threads
+    if cfg.distributed:
+        raise ValueError("distributed runs start with `pde-sgd train --distributed` (torchrun), not train()")
+    with torch_threads(threads):
+        return Trainer(cfg, Path(out), progress=progress, checkpoint_every=checkpoint_every).run()
