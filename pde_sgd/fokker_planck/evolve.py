@@ -5,7 +5,8 @@ Methods
 ``"explicit"``  forward Euler in a matrix-free Numba kernel (:mod:`pde_sgd.fokker_planck.stencil`: precomputed
                 face weights, rows in parallel on grids of at least ``PARALLEL_MIN_CELLS`` cells, one thread
                 below; two preallocated buffers, no allocation per step). With ``substeps=True`` (default)
-                each snapshot interval is split into the fewest equal substeps of at most min(dt, safety * :func:`explicit_dt_limit`); with
+                each snapshot interval is split into the fewest equal substeps of at most
+                min(dt, safety * :func:`explicit_dt_limit`); with
                 ``substeps=False`` exactly the requested ``dt`` is used (ValueError if it exceeds the limit)
                 and the last step of a snapshot interval that is not a multiple of dt is shortened, so every
                 snapshot time is hit exactly. ``params`` report ``dt`` (the largest step actually taken),
