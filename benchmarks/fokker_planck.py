@@ -77,7 +77,8 @@ def bench_kernel(repeats, bandwidth, n=1024, steps=20):
                      C.fraction(rate_cpu, nbytes, bw_cpu) if one else "-"))
     diff = rel_err(*outs.values())
     print(f"\nexplicit step kernel, {n}^2, {steps} steps (best of {repeats}); stencil vs CSR results differ by "
-          f"{diff:.1e} (rel. L-inf); triad {bandwidth / 1e9:.1f} GB/s (--clock), {bw_cpu / 1e9:.1f} GB/s per thread CPU-s")
+          f"{diff:.1e} (rel. L-inf); triad {bandwidth / 1e9:.1f} GB/s (--clock), {bw_cpu / 1e9:.1f} GB/s per "
+          f"thread CPU-s")
     C.table(["kernel", "M cell-steps/s", "B/cell-step", "fraction", "M per thread CPU-s", "fraction"], rows,
             ["s", ".1f", ".0f", "s", ".1f", "s"])
     print(f"stencil / CSR speed-up: {rows[0][1] / rows[1][1]:.2f}x (--clock), {rows[0][4] / rows[1][4]:.2f}x per "
