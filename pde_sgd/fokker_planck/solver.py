@@ -123,7 +123,7 @@ class FokkerPlanck:
         if not isinstance(substeps, (bool, np.bool_)):
             raise ValueError(f"substeps must be True or False, got {substeps!r}")
         t = times_array("times", times)
-        snaps, info = _evolve.evolve(self.operator.L, self.dt_limit, rho0, t, method=method, dt=dt,
+        snaps, info = _evolve.evolve(self.operator, self.dt_limit, rho0, t, method=method, dt=dt,
                                      substeps=substeps, theta=theta, progress=progress)
         if not np.all(np.isfinite(snaps)):
             raise NumericalInstability("the evolution produced NaN/inf; reduce dt or use method='implicit'")
