@@ -36,8 +36,16 @@ docs: $(VENV)/.installed-test
 notebooks: $(VENV)/.installed-test
 	$(PY) notebooks/lessons.py --no-execute
 
+# every comparison on 1 thread and on all threads (0) on both sides, then the threading-layer / wait-policy
+# table and the first calls with an empty Numba cache
+BENCH_THREADS ?= 1 0
 bench: $(BENCH_VENV)/.installed-bench
-	for b in benchmarks/*.py; do $(BENCH_VENV)/bin/python $$b || exit 1; done
+	for t in $(BENCH_THREADS); do for b in hj fokker_planck sde capture; do \
+	    $(BENCH_VENV)/bin/python benchmarks/$$b.py --threads $$t || exit 1; done; done
+	$(BENCH_VENV)/bin/python benchmarks/sweeps.py
+	$(BENCH_VENV)/bin/python benchmarks/optim.py
+	$(BENCH_VENV)/bin/python benchmarks/threads.py
+	$(BENCH_VENV)/bin/python benchmarks/cold_start.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out docs/_build docs/_gallery docs/lessons docs/api.rst docs/gallery.md animations

@@ -1,13 +1,15 @@
 """Benchmark: per-sample gradient covariance with torch.func (vmap + grad) vs a naive per-example loop, and the
 top Hessian eigenvalues by Lanczos (HVPs) vs the dense Hessian + eigvalsh, on the digits MLP and CNN (float64).
 
-Prints absolute times and ratios on CPU (single thread, like the package's experiments) and, when a GPU is
-present, the same runs on CUDA. Each timing is the best of ``REPEATS`` runs after one warm-up run.
-Run: .venv-bench/bin/python benchmarks/capture.py   (or .venv/bin/python: it needs only the package)
+Prints absolute times and ratios on CPU (``--threads``, default 1 like the package's experiments) and, when a
+GPU is present, the same runs on CUDA. Both sides of every ratio: the best of ``--repeats`` runs after one
+warm-up run (the warm-up is the fixed cost), the difference of their results beside the times.
+Run: .venv-bench/bin/python benchmarks/capture.py [--threads 1] [--repeats 3]
 """
 from __future__ import annotations
 
-import time
+import os
+import sys
 
 import numpy as np
 import torch
@@ -15,22 +17,20 @@ import torch
 from pde_sgd.networks import (build_model, covariance_dense, dense_hessian, diffusion_from_grads, digits,
                               hessian_top, naive_per_sample_grads, per_sample_grads, torch_threads)
 
-REPEATS = 3
+sys.path.insert(0, os.path.dirname(__file__))
+import _common as C  # noqa: E402
+
+REPEATS = C.REPEATS
 N_COV = 512      # samples for the covariance
 N_HESS = 256     # samples for the Hessian
 K = 5            # top Hessian eigenvalues
 
 
-def best_time(fn, repeats: int = REPEATS, sync=lambda: None):
+def best_time(fn, sync=lambda: None):
+    """Best of REPEATS timed runs after one warm-up run."""
     fn()
     sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+    return C.best_of(fn, REPEATS, sync)
 
 
 def run(device: str) -> None:
@@ -42,7 +42,7 @@ def run(device: str) -> None:
                                                    generator=torch.Generator().manual_seed(0)).to(device)
         X, y = data.X[:N_COV], data.y[:N_COV]
         t_vmap, G = best_time(lambda: per_sample_grads(model, theta, X, y), sync=sync)
-        t_loop, G_ref = best_time(lambda: naive_per_sample_grads(model, theta, X, y), repeats=1, sync=sync)
+        t_loop, G_ref = best_time(lambda: naive_per_sample_grads(model, theta, X, y), sync=sync)
         t_fac, fac = best_time(lambda: diffusion_from_grads(G), sync=sync)
         t_dense, D = best_time(lambda: torch.linalg.eigvalsh(covariance_dense(G_ref)), sync=sync)
         err_g = float((G - G_ref).abs().max() / G_ref.abs().max())
@@ -53,8 +53,8 @@ def run(device: str) -> None:
               f"{t_dense * 1e3:8.1f} ms, ratio {t_dense / t_fac:6.1f}x (top-50 eigenvalue diff {err_eig:.1e} rel.)")
         Xh, yh = data.X[:N_HESS], data.y[:N_HESS]
         t_lz, (lam, _) = best_time(lambda: hessian_top(model, theta, Xh, yh, K), sync=sync)
-        t_dh, H = best_time(lambda: dense_hessian(model, theta, Xh, yh), repeats=1, sync=sync)
-        t_eig, ev = best_time(lambda: torch.linalg.eigvalsh(H), repeats=1, sync=sync)
+        t_dh, H = best_time(lambda: dense_hessian(model, theta, Xh, yh), sync=sync)
+        t_eig, ev = best_time(lambda: torch.linalg.eigvalsh(H), sync=sync)
         ref = ev.flip(0)[:K]
         err = float((lam - ref).abs().max() / ref.abs().max())
         print(f"[{device}] {name}   top-{K} Hessian: Lanczos {t_lz * 1e3:8.1f} ms, dense Hessian + eigvalsh "
@@ -63,8 +63,12 @@ def run(device: str) -> None:
 
 
 def main() -> None:
+    global REPEATS
+    args = C.parser(__doc__.split("\n")[0]).parse_args()
+    REPEATS = args.repeats
+    threads = C.set_threads(args.threads, args.clock)
     print(f"torch {torch.__version__}; best of {REPEATS}; float64")
-    with torch_threads(1):
+    with torch_threads(threads):
         run("cpu")
     if torch.cuda.is_available():
         print(f"CUDA device: {torch.cuda.get_device_name()}")

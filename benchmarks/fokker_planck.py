@@ -1,32 +1,43 @@
-"""Benchmark: 2-D Ornstein-Uhlenbeck Fokker-Planck on 256 x 256, pde_sgd against fplanck, FiPy and py-pde.
+"""Benchmark: 2-D Ornstein-Uhlenbeck Fokker-Planck, pde_sgd against fplanck, FiPy and py-pde, and the explicit
+step's kernel against the machine's memory bandwidth.
 
-Problem (PEERS.md): f = |x|^2 / 2, D = I, beta = 1, box [-6, 6]^2 with reflecting walls, 256 x 256 cells.
-* Steady state: build + solve time and rel. L-inf error against the exact Gaussian N(0, I).
-* Transient: from N(m0, S0), m0 = (1.5, -1), S0 = 0.25 I, to T = 0.5; wall time, cell-steps per second and
-  rel. L-inf error against the exact Gaussian N(e^-T m0, e^-2T S0 + (1 - e^-2T) I). The figure of merit
-  "time x error" compares runs of different step counts (lower is better).
-Peers that fail to import are skipped. Run with the bench environment:
-    .venv-bench/bin/python benchmarks/fokker_planck.py [--n 256] [--skip-fipy]
-Timings are of the second call where a peer JIT-compiles (py-pde; pde_sgd's Numba kernel is warmed up first).
+Problem (PEERS.md): f = |x|^2 / 2, D = I, beta = 1, box [-6, 6]^2, reflecting walls, n x n cells (default 256),
+from N(m0, 0.25 I), m0 = (1.5, -1), to T = 0.5; rel. L-inf error against the exact Gaussian beside every time.
+1. Kernel: one explicit Euler step, matrix-free face stencil (now) vs the CSR mat-vec (before), at 1024^2,
+   against a STREAM triad measured in the same run. Bytes per cell-step (STREAM convention, no write-allocate):
+   stencil 8 (rho) + 8 (new rho) + 4 x 8 (face weights) = 48; CSR 8 + 8 + 5 x (8 value + 4 column index) + 4
+   (row pointer) = 80; neighbour reads hit the cache.
+2. Steady state: pde_sgd (build + sparse LU) vs fplanck (build + shift-invert eigs), build timed apart.
+3. Transient, like for like: expm_multiply (pde_sgd) vs expm_multiply (fplanck), generator builds apart;
+   implicit Euler at equal dt (pde_sgd vs FiPy: same method, so the same time error), FiPy's time per step
+   and the dt (extrapolated from two runs, error ~ C dt) and time it would need for pde_sgd's explicit error;
+   py-pde's explicit Euler with its fixed per-call cost (a 1-step solve) reported apart from its per-step cost.
+   Best vs best: the fastest pde_sgd run vs the fastest peer run, errors printed.
+Usage: .venv-bench/bin/python benchmarks/fokker_planck.py [--n 256] [--threads 1] [--repeats 3] [--skip-fipy]
 """
 from __future__ import annotations
 
-import argparse
 import collections.abc
+import math
+import os
+import sys
 import time
 
 import numpy as np
 
-from pde_sgd import Grid, landscapes
-from pde_sgd.fokker_planck import FokkerPlanck, exact
+sys.path.insert(0, os.path.dirname(__file__))
+import _common as C  # noqa: E402
 
 L_BOX, BETA, T_END = 6.0, 1.0, 0.5
 M0, S0 = np.array([1.5, -1.0]), 0.25 * np.eye(2)
 
 
-def exact_fields(grid):
+def setup(n):
+    from pde_sgd import Grid
+    from pde_sgd.fokker_planck import exact
+    grid = Grid([-L_BOX] * 2, [L_BOX] * 2, [n, n])
     m, S = exact.ou_moments(np.eye(2), np.eye(2), BETA, M0, S0, T_END)
-    return (exact.gaussian_density(grid, M0, S0), exact.gaussian_density(grid, m, S),
+    return (grid, exact.gaussian_density(grid, M0, S0), exact.gaussian_density(grid, m, S),
             exact.gaussian_density(grid, [0, 0], np.eye(2) / BETA))
 
 
@@ -34,29 +45,65 @@ def rel_err(a, b):
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
+def bench_kernel(repeats, bandwidth, n=1024, steps=20):
+    """Explicit-step throughput of the stencil and of the CSR product on the same operator: wall clock, and (1
+    thread) per CPU-second of the calling thread against a triad timed the same way, which on a shared machine
+    measures what the kernel does while it holds a core."""
+    import numba
 
-
-def bench_pde_sgd(n, rows):
+    from pde_sgd import Grid, landscapes
+    from pde_sgd.fokker_planck import FokkerPlanck
+    from pde_sgd.fokker_planck.evolve import _euler_steps
     grid = Grid([-L_BOX] * 2, [L_BOX] * 2, [n, n])
-    rho0, rho_T, rho_ss = exact_fields(grid)
+    fp = FokkerPlanck(landscapes.quadratic(np.eye(2)), grid, beta=BETA, D=1.0)
+    L, st = fp.generator, fp.operator.stencil
+    rho0 = setup(n)[1].ravel()
+    dt = 0.5 * fp.dt_limit
+    one = numba.get_num_threads() == 1
+    bw_cpu = C.triad_bandwidth(clock=time.thread_time) if one else np.nan
+    rows, outs = [], {}
+    for name, nbytes, run in [
+            ("stencil (face weights)", st.bytes_per_cell_step, lambda a, b: st.euler_steps(a, b, dt, steps)),
+            ("CSR mat-vec (before)", 8 + 8 + 12 * L.nnz / L.shape[0] + 4,
+             lambda a, b: _euler_steps(L.indptr, L.indices, L.data, a, b, dt, steps))]:
+        a, b = rho0.copy(), np.empty_like(rho0)
+        run(a, b)  # compile / load
+        t, _ = C.best_of(lambda: run(a, b), repeats)
+        t_cpu = C.best_of(lambda: run(a, b), repeats, clock=time.thread_time)[0] if one else np.nan
+        rate, rate_cpu = grid.size * steps / t, grid.size * steps / t_cpu
+        outs[name] = rho0.copy()
+        run(outs[name], b)
+        rows.append((name, rate / 1e6, nbytes, C.fraction(rate, nbytes, bandwidth), rate_cpu / 1e6,
+                     C.fraction(rate_cpu, nbytes, bw_cpu) if one else "-"))
+    diff = rel_err(*outs.values())
+    print(f"\nexplicit step kernel, {n}^2, {steps} steps (best of {repeats}); stencil vs CSR results differ by "
+          f"{diff:.1e} (rel. L-inf); triad {bandwidth / 1e9:.1f} GB/s (--clock), {bw_cpu / 1e9:.1f} GB/s per "
+          f"thread CPU-s")
+    C.table(["kernel", "M cell-steps/s", "B/cell-step", "fraction", "M per thread CPU-s", "fraction"], rows,
+            ["s", ".1f", ".0f", "s", ".1f", "s"])
+    print(f"stencil / CSR speed-up: {rows[0][1] / rows[1][1]:.2f}x (--clock), {rows[0][4] / rows[1][4]:.2f}x per "
+          f"thread CPU-s")
+
+
+def bench_pde_sgd(n, repeats, rows):
+    from pde_sgd import landscapes
+    from pde_sgd.fokker_planck import FokkerPlanck
+    grid, rho0, rho_T, rho_ss = setup(n)
     f = landscapes.quadratic(np.eye(2))
-    FokkerPlanck(f, Grid([-1, -1], [1, 1], [8, 8]), beta=BETA).evolve(np.ones((8, 8)), times=[0, 0.01])  # JIT warm-up
-    (fp, ss), t = timed(lambda: (lambda p: (p, p.steady_state()))(FokkerPlanck(f, grid, beta=BETA, D=1.0)))
-    rows.append(("steady", "pde_sgd (SG + sparse LU)", t, rel_err(ss, rho_ss), None))
-    for label, kw in [("explicit Euler, Numba", dict(method="explicit")),
+    build = lambda: FokkerPlanck(f, grid, beta=BETA, D=1.0)  # noqa: E731
+    t_build, fp = C.best_of(build, repeats)
+    t_ss, ss = C.best_of(lambda: FokkerPlanck(f, grid, beta=BETA, D=1.0).steady_state(), repeats)
+    rows.append(("steady", "pde_sgd build + sparse LU", t_build, t_ss - t_build, rel_err(ss, rho_ss)))
+    for label, kw in [("explicit Euler (stencil)", dict(method="explicit")),
+                      ("implicit Euler dt=0.025", dict(method="implicit", theta=1.0, dt=0.025)),
                       ("Crank-Nicolson dt=0.01", dict(method="implicit", theta=0.5, dt=0.01)),
                       ("expm_multiply", dict(method="expm"))]:
-        res, t = timed(lambda: fp.evolve(rho0, times=[0.0, T_END], **kw))
-        steps = res.params.get("n_steps")
-        rows.append(("transient", f"pde_sgd {label}", t, rel_err(res["rho"][-1], rho_T),
-                     None if steps is None else steps * n * n / t))
+        fp.evolve(rho0, times=[0.0, 1e-4], **kw)  # compile / load
+        t, res = C.best_of(lambda: fp.evolve(rho0, times=[0.0, T_END], **kw), repeats)
+        rows.append(("transient", f"pde_sgd {label}", t_build, t, rel_err(res["rho"][-1], rho_T)))
 
 
-def bench_fplanck(n, rows):
+def bench_fplanck(n, repeats, rows):
     try:
         import fplanck
         import fplanck.solver
@@ -66,8 +113,7 @@ def bench_fplanck(n, rows):
         return
     np.product = np.prod  # NumPy 2 removed np.product; fplanck still calls it (PEERS.md)
     fplanck.solver.Iterable = collections.abc.Iterable  # missing import in fplanck 0.2.2 (PEERS.md)
-    grid = Grid([-L_BOX] * 2, [L_BOX] * 2, [n, n])
-    rho0, rho_T, rho_ss = exact_fields(grid)
+    grid, rho0, rho_T, rho_ss = setup(n)
     vol = grid.cell_volume
 
     def build():
@@ -76,90 +122,119 @@ def bench_fplanck(n, rows):
                                      potential=lambda x, y: 0.5 * (x**2 + y**2),
                                      boundary=fplanck.boundary.reflecting)
 
-    sim, t_build = timed(build)
+    t_build, sim = C.best_of(build, repeats)
     assert tuple(sim.Ngrid) == (n, n), sim.Ngrid
-    ss, t_ss = timed(sim.steady_state)
-    rows.append(("steady", "fplanck (build + shift-invert eigs)", t_build + t_ss, rel_err(ss / vol, rho_ss), None))
-    pdf = lambda x, y: exact.gaussian_density(grid, M0, S0).reshape(x.shape)  # noqa: E731
-    out, t = timed(lambda: sim.propagate(pdf, T_END))
-    rows.append(("transient", "fplanck expm_multiply", t, rel_err(out / vol, rho_T), None))
-    print(f"fplanck build {t_build:.2f} s, steady solve {t_ss:.2f} s")
+    t_ss, ss = C.best_of(sim.steady_state, repeats)
+    rows.append(("steady", "fplanck build + shift-invert eigs", t_build, t_ss, rel_err(ss / vol, rho_ss)))
+    pdf = lambda x, y: rho0.reshape(x.shape)  # noqa: E731
+    t, out = C.best_of(lambda: sim.propagate(pdf, T_END), repeats)
+    rows.append(("transient", "fplanck expm_multiply", t_build, t, rel_err(out / vol, rho_T)))
 
 
-def bench_fipy(n, rows, n_steps=50):
+def bench_fipy(n, rows, dts=(0.05, 0.025)):
+    """FiPy implicit Euler at two steps (one run each: a step costs ~0.3 s at 256^2)."""
     try:
         import fipy
     except Exception as exc:
         print(f"FiPy skipped: {exc!r}")
         return
-    grid = Grid([-L_BOX] * 2, [L_BOX] * 2, [n, n])
-    rho0, rho_T, _ = exact_fields(grid)
+    grid, rho0, rho_T, _ = setup(n)
     h = 2 * L_BOX / n
     mesh = fipy.Grid2D(dx=h, dy=h, nx=n, ny=n) + ((-L_BOX,), (-L_BOX,))
-    # FiPy orders cells x fastest: value[i + n * j] at (x_i, y_j)
-    phi = fipy.CellVariable(mesh=mesh, value=rho0.T.ravel(), hasOld=True)
     gradf = fipy.FaceVariable(mesh=mesh, rank=1, value=mesh.faceCenters.value)
-    eq = fipy.TransientTerm() == fipy.DiffusionTerm(coeff=1.0 / BETA) + fipy.ExponentialConvectionTerm(coeff=gradf)
-    dt = T_END / n_steps
-
-    def run():
-        for _ in range(n_steps):
+    for dt in dts:
+        t0 = C.clock()
+        # FiPy orders cells x fastest: value[i + n * j] at (x_i, y_j)
+        phi = fipy.CellVariable(mesh=mesh, value=rho0.T.ravel(), hasOld=True)
+        eq = (fipy.TransientTerm() == fipy.DiffusionTerm(coeff=1.0 / BETA)
+              + fipy.ExponentialConvectionTerm(coeff=gradf))
+        t_build = C.clock() - t0
+        t0 = C.clock()
+        for _ in range(round(T_END / dt)):
             phi.updateOld()
             eq.solve(var=phi, dt=dt)
-        return np.array(phi.value).reshape(n, n).T
+        t = C.clock() - t0
+        rows.append(("transient", f"FiPy implicit Euler dt={dt:g}", t_build, t,
+                     rel_err(np.array(phi.value).reshape(n, n).T, rho_T)))
 
-    out, t = timed(run)
-    rows.append(("transient", f"FiPy implicit Euler dt={dt:g}", t, rel_err(out, rho_T), n_steps * n * n / t))
 
-
-def bench_pypde(n, rows, dt=2e-4):
+def bench_pypde(n, repeats, rows, dt=2e-4):
     try:
         import pde
     except Exception as exc:
         print(f"py-pde skipped: {exc!r}")
         return
-    grid = Grid([-L_BOX] * 2, [L_BOX] * 2, [n, n])
-    rho0, rho_T, _ = exact_fields(grid)
+    grid, rho0, rho_T, _ = setup(n)
     pgrid = pde.CartesianGrid([[-L_BOX, L_BOX]] * 2, [n, n])
     eq = pde.PDE({"c": f"laplace(c) / {BETA} + x * d_dx(c) + y * d_dy(c) + 2 * c"}, bc={"derivative": 0})
 
-    def run():
-        state = pde.ScalarField(pgrid, rho0.copy())
-        return eq.solve(state, t_range=T_END, dt=dt, solver="euler", tracker=None).data
+    def run(t_end):
+        return eq.solve(pde.ScalarField(pgrid, rho0.copy()), t_range=t_end, dt=dt, solver="euler",
+                        tracker=None).data
 
-    _, t_first = timed(run)
-    out, t = timed(run)
-    steps = int(round(T_END / dt))
-    rows.append(("transient", f"py-pde explicit Euler dt={dt:g} (non-conservative)", t, rel_err(out, rho_T),
-                 steps * n * n / t))
-    print(f"py-pde first solve (with JIT) {t_first:.1f} s")
+    t_first, _ = C.best_of(lambda: run(dt), 1)
+    t_fixed, _ = C.best_of(lambda: run(dt), repeats)  # one step: the per-call cost
+    t, out = C.best_of(lambda: run(T_END), repeats)
+    steps = round(T_END / dt)
+    print(f"py-pde: first call (JIT) {t_first:.2f} s, fixed per-call cost {t_fixed:.2f} s, per step "
+          f"{(t - t_fixed) / steps * 1e3:.3f} ms")
+    rows.append(("transient", f"py-pde explicit Euler dt={dt:g} (non-conservative)", t_fixed, t - t_fixed,
+                 rel_err(out, rho_T)))
+
+
+def report(rows):
+    C.table(["task", "solver", "fixed s", "solve s", "rel L-inf"], rows, ["s", "s", ".3f", ".3f", ".2e"])
+    by = {name: (fixed, t, err) for _, name, fixed, t, err in rows}
+    print("\nratios (peer time / pde_sgd time; > 1: pde_sgd faster):")
+    pairs = [("steady, build + solve", "pde_sgd build + sparse LU", "fplanck build + shift-invert eigs", True),
+             ("expm vs expm, solve only", "pde_sgd expm_multiply", "fplanck expm_multiply", False),
+             ("expm vs expm, with build", "pde_sgd expm_multiply", "fplanck expm_multiply", True),
+             ("implicit Euler, same dt", "pde_sgd implicit Euler dt=0.025", "FiPy implicit Euler dt=0.025", False)]
+    for label, ours, theirs, with_fixed in pairs:
+        if ours in by and theirs in by:
+            (fo, to, eo), (ft, tt, et) = by[ours], by[theirs]
+            print("  " + C.ratio_line(label, to + fo * with_fixed, tt + ft * with_fixed, eo, et))
+    fipy = [(float(name.split("dt=")[1]), t / round(T_END / float(name.split("dt=")[1])), err)
+            for _, name, _, t, err in rows if name.startswith("FiPy")]
+    ours = [(t + fixed, err, name) for task, name, fixed, t, err in rows if task == "transient"
+            and name.startswith("pde_sgd")]
+    explicit = by.get("pde_sgd explicit Euler (stencil)")
+    if len(fipy) == 2 and explicit:
+        (dt1, _, e1), (dt2, per_step, e2) = fipy
+        order = math.log(e1 / e2) / math.log(dt1 / dt2)
+        dt_need = dt2 * (explicit[2] / e2) ** (1 / order)
+        t_need = per_step * T_END / dt_need
+        print(f"  FiPy error order in dt {order:.2f}; to reach pde_sgd explicit's error {explicit[2]:.1e} it would "
+              f"need dt ~ {dt_need:.1e} ({T_END / dt_need:.0f} steps, ~{t_need:.0f} s at {per_step:.3f} s/step):"
+              f" {t_need / (explicit[0] + explicit[1]):.0f}x pde_sgd explicit (extrapolated)")
+    peers = [(t + fixed, err, name) for task, name, fixed, t, err in rows if task == "transient"
+             and not name.startswith("pde_sgd")]
+    if ours and peers:
+        (to, eo, no), (tp, ep, np_) = min(ours), min(peers)
+        print(f"  best vs best (fastest to T, fixed costs included): {no} {to:.3f} s (err {eo:.1e}) vs {np_} "
+              f"{tp:.3f} s (err {ep:.1e}): {tp / to:.2f}x")
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = C.parser(__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--skip-fipy", action="store_true")
+    ap.add_argument("--kernel-only", action="store_true", help="only the explicit-step kernel vs the triad")
     args = ap.parse_args(argv)
+    threads = C.set_threads(args.threads, args.clock)
+    bandwidth = C.triad_bandwidth()
+    bench_kernel(args.repeats, bandwidth)
+    if args.kernel_only:
+        return
     rows: list = []
-    bench_pde_sgd(args.n, rows)
-    bench_fplanck(args.n, rows)
+    bench_pde_sgd(args.n, args.repeats, rows)
+    bench_fplanck(args.n, args.repeats, rows)
     if not args.skip_fipy:
         bench_fipy(args.n, rows)
-    bench_pypde(args.n, rows)
-    print(f"\n2-D OU Fokker-Planck, {args.n}x{args.n}, box [-6,6]^2, beta = 1, T = {T_END}")
-    print(f"{'task':10s} {'solver':58s} {'time [s]':>9s} {'rel Linf':>9s} {'Mcell-steps/s':>14s} {'time x err':>11s}")
-    for task, name, t, err, rate in rows:
-        r = "" if rate is None else f"{rate / 1e6:14.1f}"
-        print(f"{task:10s} {name:58s} {t:9.3f} {err:9.2e} {r:>14s} {t * err:11.2e}")
-    ours = {task: min((t * e, t, e) for tk, nm, t, e, _ in rows if tk == task and nm.startswith("pde_sgd"))
-            for task in ("steady", "transient")}
-    print("\nratios (peer / pde_sgd; > 1 means pde_sgd is better):")
-    for task, name, t, err, _ in rows:
-        if name.startswith("pde_sgd"):
-            continue
-        best_te, best_t, best_e = ours[task]
-        print(f"  {task:10s} {name:58s} time {t / best_t:7.1f}x   time x error {t * err / best_te:9.1f}x"
-              f"   (errors: peer {err:.1e}, pde_sgd {best_e:.1e})")
+    bench_pypde(args.n, args.repeats, rows)
+    print(f"\n2-D OU Fokker-Planck, {args.n}^2, box [-6,6]^2, beta = 1, T = {T_END}, {threads} thread(s), "
+          f"best of {args.repeats} (FiPy: one run)")
+    report(rows)
 
 
 if __name__ == "__main__":

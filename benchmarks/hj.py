@@ -1,89 +1,112 @@
 """Benchmark: Hamilton-Jacobi solvers of pde_sgd against py-pde and hj_reachability, and exact Hopf-Lax.
 
-1. Viscous u_t = -1/2 |grad u|^2 + (1/(2 beta)) Laplace u on the periodic 256 x 256 grid of [0, 2 pi)^2,
-   beta = 10, f = (cos x + cos(y + 0.3)) / 2, to T = 1 (1000 steps of dt = 1e-3 for py-pde's explicit Euler),
-   error (L-inf) against the spectral Cole-Hopf solution. py-pde: KPZInterfacePDE(nu = 1/(2 beta),
-   lmbda = -0.5) (its code computes lmbda |grad h|^2, see PEERS.md), second solve timed.
-   pde_sgd: solve_viscous with "central" (2nd order) and "weno5" gradients, TVD-RK3, automatic step (default
-   cfl 0.5, and 1.0, still inside RK3's diffusion limit), and "central" forced to dt = 1e-3 (the same 1000
-   steps as py-pde).
-2. Inviscid u_t = -1/2 |grad u|^2, f = |x| (Euclidean norm) on [-2, 2]^2, 256 x 256: hj_reachability's
+1. Viscous u_t = -1/2 |grad u|^2 + (1/(2 beta)) Laplace u on the periodic n x n grid of [0, 2 pi)^2 (n = 256),
+   beta = 10, f = (cos x + cos(y + 0.3)) / 2, to T = 1 and T = 10; L-inf error against the spectral Cole-Hopf
+   solution beside every time. py-pde: KPZInterfacePDE(nu = 1/(2 beta), lmbda = -0.5) (its code computes
+   lmbda |grad h|^2, see PEERS.md), explicit Euler dt = 1e-3; its first call (JIT), its fixed cost per call
+   (a 1-step solve) and its per-step cost are reported apart. pde_sgd: solve_viscous, TVD-RK3 with "central"
+   (cfl 0.5, cfl 1, dt = 1e-3) and "weno5" gradients. Compared: time to solution at equal error (the fastest
+   pde_sgd run whose error is <= py-pde's) with and without py-pde's fixed cost, and rates per right-hand-side
+   evaluation (an RK3 step is 3 evaluations, an Euler step 1). Bandwidth: the central RK3 step moves ~136 B
+   per cell (3 RHS passes reading u and writing L, 16 B each; 3 combine passes reading 2-3 arrays and writing
+   one, 24-32 B each; neighbour rows come from cache), against a triad measured in the same run.
+2. Inviscid u_t = -1/2 |grad u|^2, f = |x| (Euclidean norm) on [-2, 2]^2, n x n: hj_reachability's
    WENO5 / TVD-RK3 / global Lax-Friedrichs ("very_high", CFL 0.75) for exactly 1000 CFL steps in one jitted
-   loop (second call timed), then pde_sgd's WENO5 / RK3 (Godunov, CFL 0.75) to the same final time; error
-   against the exact Huber envelope (L-inf and mean over |x| < 1).
+   loop (first call apart), then pde_sgd's WENO5 / RK3 (Godunov, CFL 0.75) to the same final time; error
+   against the exact Huber envelope (L-inf and mean over |x| < 1). Same method on both sides.
 3. Exact Hopf-Lax on N = 4096 points in 1-D: the O(N) lower envelope (moreau_envelope) vs the O(N^2) brute
    force (exact.hopf_lax_brute, numpy).
 4. First call (import + one small solve of each kind) in a fresh process with the Numba cache warm.
-
-"cell-steps/s" = cells x time steps / wall time (a step being a full RK3 step for RK3 schemes, one Euler
-step for py-pde); the time-to-solution ratio compares runs to the same T at their own accuracy.
 Peers that fail to import are skipped with a message. Run with the bench environment:
-    .venv-bench/bin/python benchmarks/hj.py [--n 256] [--threads N]
-``--threads`` sets the Numba threads (pde_sgd and py-pde) and, for N = 1, single-threaded XLA for
-hj_reachability. On a machine shared with other jobs use --threads 1: Numba's OpenMP workers spin at every
-barrier and lose several-fold when a core is taken away from them.
+    .venv-bench/bin/python benchmarks/hj.py [--n 256] [--threads 1] [--repeats 3]
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
-from pde_sgd import Grid, hj
-from pde_sgd.hj import exact
+sys.path.insert(0, os.path.dirname(__file__))
+import _common as C  # noqa: E402
 
-BETA, T_VISC, DT_PEER = 10.0, 1.0, 1e-3
+BETA, HORIZONS, DT_PEER, RK3_BYTES = 10.0, (1.0, 10.0), 1e-3, 136
 
 
 def timed(fn, repeats: int = 1):
     """(result, best wall time over ``repeats`` calls)."""
-    best, out = np.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return out, best
+    t, out = C.best_of(fn, repeats)
+    return out, t
 
 
-def viscous_problem(n):
+def viscous_problem(n, T):
+    from pde_sgd import Grid
+    from pde_sgd.hj import exact
     grid = Grid([0.0, 0.0], [2 * np.pi] * 2, [n, n], bc="periodic")
     X, Y = grid.coords
     f = 0.5 * (np.cos(X) + np.cos(Y + 0.3))
-    return grid, f, exact.cole_hopf_spectral(f, grid, T_VISC, BETA)
+    return grid, f, exact.cole_hopf_spectral(f, grid, T, BETA)
 
 
-def bench_viscous(n, rows):
-    grid, f, ref = viscous_problem(n)
-    for label, kw in [("central, auto dt", dict(scheme="central")),
-                      ("central, auto dt, cfl = 1", dict(scheme="central", cfl=1.0)),
-                      ("central, dt = 1e-3", dict(scheme="central", max_dt=DT_PEER)),
-                      ("weno5, auto dt", dict(scheme="weno5"))]:
-        hj.solve_viscous(f, grid, BETA, times=[0.01], **kw)  # warm-up (cache load)
-        res, t = timed(lambda: hj.solve_viscous(f, grid, BETA, times=[T_VISC], **kw), repeats=2)
-        steps = res.params["steps"]
-        rows.append(("viscous", f"pde_sgd {label}", t, steps, grid.size * steps / t,
-                     float(np.max(np.abs(res["u"][-1] - ref)))))
-    try:
-        import pde
-    except Exception as exc:  # noqa: BLE001 - any import failure means: skip the peer
-        print(f"py-pde skipped: {exc!r}")
-        return
-    pgrid = pde.CartesianGrid([[0, 2 * np.pi]] * 2, [n, n], periodic=True)
-    state = pde.ScalarField(pgrid, f)
-    eq = pde.KPZInterfacePDE(nu=1 / (2 * BETA), lmbda=-0.5)
-    solve = lambda: eq.solve(state, t_range=T_VISC, dt=DT_PEER, solver="euler", tracker=None)  # noqa: E731
-    _, t_first = timed(solve)
-    out, t = timed(solve)
-    steps = int(round(T_VISC / DT_PEER))
-    rows.append(("viscous", f"py-pde KPZ explicit Euler dt = 1e-3 (first call {t_first:.1f} s)", t, steps,
-                 grid.size * steps / t, float(np.max(np.abs(out.data - ref)))))
+def bench_viscous(n, repeats, bandwidth, rows):
+    from pde_sgd import hj
+    for T in HORIZONS:
+        grid, f, ref = viscous_problem(n, T)
+        for label, kw in [("central cfl 0.5", dict(scheme="central")),
+                          ("central cfl 1", dict(scheme="central", cfl=1.0)),
+                          ("central dt 1e-3", dict(scheme="central", max_dt=DT_PEER)),
+                          ("weno5 cfl 0.5", dict(scheme="weno5"))]:
+            hj.solve_viscous(f, grid, BETA, times=[0.01], **kw)  # warm-up (cache load)
+            res, t = timed(lambda: hj.solve_viscous(f, grid, BETA, times=[T], **kw), repeats)
+            steps = res.params["steps"]
+            rows.append((f"viscous T={T:g}", f"pde_sgd {label}", 0.0, t, 3 * steps,
+                         grid.size * 3 * steps / t / 1e6, float(np.max(np.abs(res["u"][-1] - ref)))))
+            if label == "central cfl 1":
+                print(f"  T={T:g} central RK3: {grid.size * steps / t / 1e6:.1f} M cell-steps/s, "
+                      f"{C.fraction(grid.size * steps / t, RK3_BYTES, bandwidth)} at ~{RK3_BYTES} B/cell-step")
+        try:
+            import pde
+        except Exception as exc:  # noqa: BLE001 - any import failure means: skip the peer
+            print(f"py-pde skipped: {exc!r}")
+            continue
+        pgrid = pde.CartesianGrid([[0, 2 * np.pi]] * 2, [n, n], periodic=True)
+        state = pde.ScalarField(pgrid, f)
+        eq = pde.KPZInterfacePDE(nu=1 / (2 * BETA), lmbda=-0.5)
+        solve = lambda t_end: eq.solve(state, t_range=t_end, dt=DT_PEER, solver="euler", tracker=None)  # noqa
+        _, t_first = timed(lambda: solve(DT_PEER))
+        _, t_fixed = timed(lambda: solve(DT_PEER), repeats)
+        out, t = timed(lambda: solve(T), repeats)
+        steps = int(round(T / DT_PEER))
+        t_steps = t - t_fixed if t > t_fixed else np.nan  # not resolved when the per-call cost dominates
+        print(f"  py-pde T={T:g}: first call {t_first:.2f} s, fixed cost per call {t_fixed:.2f} s, "
+              f"per step {t_steps / steps * 1e3:.3f} ms")
+        rows.append((f"viscous T={T:g}", "py-pde KPZ Euler dt 1e-3", t_fixed, t_steps, steps,
+                     grid.size * steps / t_steps / 1e6, float(np.max(np.abs(out.data - ref)))))
 
 
-def bench_inviscid(n, rows):
+def viscous_ratios(rows):
+    for T in HORIZONS:
+        sel = [r for r in rows if r[0] == f"viscous T={T:g}"]
+        peer = next((r for r in sel if r[1].startswith("py-pde")), None)
+        if peer is None:
+            continue
+        ok = [r for r in sel if r[1].startswith("pde_sgd") and r[6] <= peer[6]]
+        if ok:
+            best = min(ok, key=lambda r: r[3])
+            print("  " + C.ratio_line(f"T={T:g} time to py-pde's error, {best[1]} vs py-pde incl. its fixed cost",
+                                      best[3], peer[2] + np.nan_to_num(peer[3]), best[6], peer[6]))
+            print("  " + C.ratio_line(f"T={T:g} same, py-pde per-step cost only", best[3], peer[3], best[6], peer[6]))
+        else:
+            print(f"  T={T:g}: no pde_sgd run reached py-pde's error {peer[6]:.1e}")
+        central = next(r for r in sel if r[1] == "pde_sgd central cfl 1")
+        print(f"  T={T:g} per RHS evaluation: pde_sgd central {central[5]:.1f} vs py-pde {peer[5]:.1f} M cell-evals/s"
+              f" ({central[5] / peer[5]:.2f}x)")
+
+
+def bench_inviscid(n, repeats, rows):
+    from pde_sgd import Grid, hj
+    from pde_sgd.hj import exact
     try:
         import jax
         jax.config.update("jax_enable_x64", True)
@@ -92,7 +115,6 @@ def bench_inviscid(n, rows):
     except Exception as exc:  # noqa: BLE001
         print(f"hj_reachability skipped: {exc!r}")
         t_final = 1000 * 0.75 / (2 / (4.0 / n))
-        peer = None
     else:
         class FreeParticle(hjr.Dynamics):
             """H(p) = |p|^2 / 2: u_t = -H(grad u), hj_reachability's forward-time sign convention."""
@@ -123,37 +145,37 @@ def bench_inviscid(n, rows):
             body = lambda i, tv: settings.time_integrator(settings, dyn, pgrid, tv[0], tv[1], 1e9)  # noqa: E731
             return jax.lax.fori_loop(0, 1000, body, (0.0, v))
 
-        _, t_first = timed(lambda: jax.block_until_ready(thousand_steps(v0)))
-        (t_final, v_peer), t = timed(lambda: jax.block_until_ready(thousand_steps(v0)), repeats=2)
+        t_first, t, (t_final, v_peer) = C.first_and_best(lambda: jax.block_until_ready(thousand_steps(v0)),
+                                                          repeats)
         t_final = float(t_final)
-        pts = np.asarray(pgrid.states)
-        r = np.linalg.norm(pts, axis=-1)
+        r = np.linalg.norm(np.asarray(pgrid.states), axis=-1)
         err = np.abs(np.asarray(v_peer) - exact.abs_value(r, t_final))
-        peer = ("inviscid", f"hj_reachability WENO5/RK3/LF (first call {t_first:.1f} s)", t, 1000,
-                n * n * 1000 / t, float(err.max()), float(err[r < 1].mean()))
+        rows.append(("inviscid", "hj_reachability WENO5/RK3/LF", t_first - t, t, 3000, n * n * 3000 / t / 1e6,
+                     float(err.max()), float(err[r < 1].mean())))
     grid = Grid([-2.0, -2.0], [2.0, 2.0], [n, n])
     r = np.linalg.norm(np.stack(grid.coords, -1), axis=-1)
     for label, scheme in [("WENO5/RK3/Godunov", "weno5"), ("upwind1/RK3/Godunov", "upwind1")]:
-        hj.solve_inviscid(r, grid, times=[1e-3], scheme=scheme, cfl=0.75)
-        res, t = timed(lambda: hj.solve_inviscid(r, grid, times=[t_final], scheme=scheme, cfl=0.75), repeats=2)
+        t_first, t, res = C.first_and_best(
+            lambda: hj.solve_inviscid(r, grid, times=[t_final], scheme=scheme, cfl=0.75), repeats)
         steps = res.params["steps"]
         err = np.abs(res["u"][-1] - exact.abs_value(r, t_final))
-        rows.append(("inviscid", f"pde_sgd {label}", t, steps, grid.size * steps / t, float(err.max()),
-                     float(err[r < 1].mean())))
-    if peer is not None:
-        rows.append(peer)
+        rows.append(("inviscid", f"pde_sgd {label}", t_first - t, t, 3 * steps, grid.size * 3 * steps / t / 1e6,
+                     float(err.max()), float(err[r < 1].mean())))
     print(f"inviscid final time T = {t_final:.4f} (1000 hj_reachability CFL steps)")
 
 
-def bench_hopf_lax(rows, n=4096):
+def bench_hopf_lax(repeats, rows, n=4096):
+    from pde_sgd import Grid, hj
+    from pde_sgd.hj import exact
     grid = Grid(-3.0, 3.0, n)
     x = grid.axes[0]
     f = x ** 2 + 1.5 * np.sin(2 * np.pi * x)
     hj.moreau_envelope(f, grid, 0.5)
-    (u, _), t_fast = timed(lambda: hj.moreau_envelope(f, grid, 0.5), repeats=3)
-    (ub, _), t_brute = timed(lambda: exact.hopf_lax_brute(f, x, x, 0.5))
-    rows.append(("hopf-lax", "pde_sgd moreau_envelope O(N)", t_fast, 1, n / t_fast, float(np.max(np.abs(u - ub)))))
-    rows.append(("hopf-lax", "brute force O(N^2) (numpy)", t_brute, 1, n / t_brute, 0.0))
+    (u, _), t_fast = timed(lambda: hj.moreau_envelope(f, grid, 0.5), repeats)
+    (ub, _), t_brute = timed(lambda: exact.hopf_lax_brute(f, x, x, 0.5), repeats)
+    rows.append(("hopf-lax", "pde_sgd moreau_envelope O(N)", 0.0, t_fast, 1, n / t_fast / 1e6,
+                 float(np.max(np.abs(u - ub)))))
+    rows.append(("hopf-lax", "brute force O(N^2) (numpy)", 0.0, t_brute, 1, n / t_brute / 1e6, 0.0))
 
 
 FIRST_CALL = """
@@ -163,61 +185,48 @@ import numpy as np
 from pde_sgd import Grid, hj
 g = Grid([0.0, 0.0], [6.28, 6.28], [256, 256], bc="periodic")
 f = np.cos(g.coords[0]) + np.cos(g.coords[1])
-hj.solve_viscous(f, g, [0.01], 10.0)
-hj.solve_inviscid(f, g, [0.01])
-hj.local_entropy(f, g, 0.1, 10.0).u
+hj.solve_viscous(f, g, 10.0, times=[0.01])
+hj.solve_inviscid(f, g, times=[0.01])
+hj.local_entropy(f, g, 0.1, 10.0)
 hj.moreau_envelope(f, g, 0.1)
 print(time.perf_counter() - t0)
 """
 
 
-def first_call_seconds(threads: int | None) -> float:
+def first_call_seconds(threads: int) -> float:
     """Import + first call of each solver in a fresh interpreter (the Numba cache is warm after this run)."""
-    env = dict(os.environ) if threads is None else dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, "-c", FIRST_CALL], capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = C.parser(__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=256, help="cells per axis of the 2-D problems")
-    parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all cores)")
     ns = parser.parse_args(argv)
-    if ns.threads is not None:
-        import numba
-        numba.set_num_threads(ns.threads)
-        if ns.threads == 1:
-            os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    print(f"Numba threads: {ns.threads or 'default'}")
+    threads = C.set_threads(ns.threads, ns.clock)
+    bandwidth = C.triad_bandwidth()
+    print(f"triad (1 thread): {bandwidth / 1e9:.1f} GB/s")
     rows: list[tuple] = []
-    bench_viscous(ns.n, rows)
-    bench_inviscid(ns.n, rows)
-    bench_hopf_lax(rows)
-    print(f"\n{'problem':9s} {'method':58s} {'wall s':>8s} {'steps':>6s} {'cell-steps/s':>13s} "
-          f"{'L-inf err':>10s} {'mean err':>9s}")
-    for row in rows:
-        extra = f"{row[6]:9.2e}" if len(row) > 6 else ""
-        print(f"{row[0]:9s} {row[1]:58s} {row[2]:8.4g} {row[3]:6d} {row[4]:13.3e} {row[5]:10.2e} {extra}")
-    by = {(r[0], r[1].split(" (")[0]): r for r in rows}
-
-    def ratio(problem, ours, theirs):
-        a = by.get((problem, ours))
-        b = next((r for k, r in by.items() if k[0] == problem and k[1].startswith(theirs)), None)
-        if a is None or b is None:
-            return
-        print(f"{problem}: {ours} vs {b[1].split(' (')[0]}: time-to-solution ratio {b[2] / a[2]:.2f}x, "
-              f"cell-steps/s ratio {a[4] / b[4]:.2f}x, error {a[5]:.2e} vs {b[5]:.2e}")
-
-    print()
-    for ours in ("pde_sgd central, auto dt", "pde_sgd central, auto dt, cfl = 1", "pde_sgd central, dt = 1e-3",
-                 "pde_sgd weno5, auto dt"):
-        ratio("viscous", ours, "py-pde")
-    ratio("inviscid", "pde_sgd WENO5/RK3/Godunov", "hj_reachability")
-    fast, brute = by[("hopf-lax", "pde_sgd moreau_envelope O(N)")], by[("hopf-lax", "brute force O(N^2)")]
-    print(f"hopf-lax N = 4096: O(N) envelope {brute[2] / fast[2]:.0f}x faster than brute force, "
-          f"max |difference| {fast[5]:.1e}")
+    bench_viscous(ns.n, ns.repeats, bandwidth, rows)
+    bench_inviscid(ns.n, ns.repeats, rows)
+    bench_hopf_lax(ns.repeats, rows)
+    print(f"\n{ns.n}^2, {threads} thread(s), best of {ns.repeats}; fixed = first/per-call cost apart from the "
+          f"timed solve; rate per RHS evaluation")
+    C.table(["problem", "method", "fixed s", "solve s", "RHS evals", "M cell-evals/s", "L-inf err"],
+            [r[:7] for r in rows], ["s", "s", ".2f", ".3f", "d", ".1f", ".2e"])
+    print("\nratios (peer / pde_sgd; > 1: pde_sgd faster):")
+    viscous_ratios(rows)
+    inv = {r[1]: r for r in rows if r[0] == "inviscid"}
+    ours, peer = inv.get("pde_sgd WENO5/RK3/Godunov"), inv.get("hj_reachability WENO5/RK3/LF")
+    if ours and peer:
+        print("  " + C.ratio_line("inviscid WENO5/RK3, same final time", ours[3], peer[3], ours[6], peer[6])
+              + f"; mean err |x|<1: {ours[7]:.1e} vs {peer[7]:.1e}")
+    fast, brute = (next(r for r in rows if r[1].startswith(k)) for k in ("pde_sgd moreau", "brute"))
+    print(f"  hopf-lax N = 4096: O(N) envelope {brute[3] / fast[3]:.0f}x faster than brute force, "
+          f"max |difference| {fast[6]:.1e}")
     print(f"first call (import + solve_viscous, solve_inviscid, local_entropy, moreau_envelope on 256^2), "
-          f"Numba cache warm: {first_call_seconds(ns.threads):.2f} s")
+          f"Numba cache warm: {first_call_seconds(threads):.2f} s")
     return 0
 
 

@@ -2,19 +2,23 @@
 
 dX = -grad f(X) dt + sqrt(2 beta^-1 D(X)) dW, f the 2-D double well, D(x) a field on a 64 x 64 grid
 (rotating, anisotropic: eigenvalues 1 and 0.2 + 0.8 sin^2 x_1), interpolated and Cholesky-factorised at every
-step by both codes, Euler-Maruyama, dt = 0.01. Prints path-steps per second for each (Numba on 1 thread and on all
-threads, best of 3) and the ratio; adds torchsde on CUDA when a GPU is present. Usage: python benchmarks/sde.py [--paths N] [--steps N].
+step by both codes, Euler-Maruyama, dt = 0.01. Both sides run on ``--threads`` threads (Numba and torch), the
+same number of repetitions (best reported), first call (compile / warm-up) apart; the "error" beside each time
+is the largest |difference of the ensemble means| / its standard error against the other code (same law, so
+O(1)). Adds torchsde on CUDA when a GPU is present.
+Usage: python benchmarks/sde.py [--threads 1] [--repeats 3] [--paths N] [--steps N]
 """
 from __future__ import annotations
 
-import argparse
-import time
+import os
+import sys
 
-import numba
 import numpy as np
 
-from pde_sgd import Grid, landscapes
-from pde_sgd.sde import simulate_sgd
+sys.path.insert(0, os.path.dirname(__file__))
+import _common as C  # noqa: E402
+from pde_sgd import Grid, landscapes  # noqa: E402
+from pde_sgd.sde import simulate_sgd  # noqa: E402
 
 
 def diffusion_field(grid: Grid) -> np.ndarray:
@@ -29,49 +33,38 @@ def diffusion_field(grid: Grid) -> np.ndarray:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = C.parser(__doc__.split("\n")[0])
     ap.add_argument("--paths", type=int, default=10_000)
     ap.add_argument("--steps", type=int, default=1_000)
     ns = ap.parse_args()
+    threads = C.set_threads(ns.threads, ns.clock)
     L, beta, dt = landscapes.double_well(2), 3.0, 0.01
     grid = Grid([-3, -3], [3, 3], [64, 64])
     D = diffusion_field(grid)
     x0 = [0.5, 0.0]
     work = ns.paths * ns.steps
-
-    simulate_sgd(L, D, beta, x0, dt=dt, n_steps=10, n_paths=8, seed=0, grid=grid)  # compile / load the Numba cache
-    all_threads = numba.get_num_threads()
-    for threads in sorted({1, all_threads}):  # best of 3 per thread count; the last (all threads) is compared
-        numba.set_num_threads(threads)
-        t_numba = float("inf")
-        for _ in range(3):
-            t = time.perf_counter()
-            xn = simulate_sgd(L, D, beta, x0, dt=dt, n_steps=ns.steps, n_paths=ns.paths, seed=1, grid=grid)["x"][-1]
-            t_numba = min(t_numba, time.perf_counter() - t)
-        print(f"Numba kernel ({threads} thread(s)): {t_numba:8.3f} s   {work / t_numba:12.4g} path-steps/s")
+    first, t_numba, res = C.first_and_best(
+        lambda: simulate_sgd(L, D, beta, x0, dt=dt, n_steps=ns.steps, n_paths=ns.paths, seed=1, grid=grid), ns.repeats)
+    xn = res["x"][-1]
+    rows = [("Numba kernel", "cpu", first - t_numba, t_numba, work / t_numba / 1e6, None)]
 
     import torch
 
     from pde_sgd.sde import torch_bridge as tb
-    rows = []
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for dev in devices:
+    for dev in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
+        sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
         sde = tb.make_sde(L, D, beta, grid=grid, device=dev)
-        tb.run(sde, x0, T=dt * 10, dt=dt, n_paths=8, seed=0)  # warm-up
-        if dev == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        xt = tb.run(sde, x0, T=dt * ns.steps, dt=dt, n_paths=ns.paths, seed=1)["x"][-1]
-        if dev == "cuda":
-            torch.cuda.synchronize()
-        el = time.perf_counter() - t
-        rows.append((dev, el))
-        print(f"torchsde {dev} ({torch.get_num_threads()} threads): {el:8.3f} s   {work / el:12.4g} path-steps/s")
-        # sanity: the two ensembles agree in mean within 5 combined standard errors
+        first, t, out = C.first_and_best(lambda: tb.run(sde, x0, T=dt * ns.steps, dt=dt, n_paths=ns.paths, seed=1),
+                                         ns.repeats, sync)
+        xt = out["x"][-1]
         se = np.sqrt(xn.var(0) / len(xn) + xt.var(0) / len(xt))
-        print(f"    mean Numba {xn.mean(0)}, torchsde {xt.mean(0)}, |diff| / SE = {np.abs(xn.mean(0) - xt.mean(0)) / se}")
-    for dev, el in rows:
-        print(f"ratio Numba / torchsde-{dev}: {el / t_numba:.1f}x (target >= 100x on CPU)")
+        rows.append((f"torchsde {dev}", dev, first - t, t, work / t / 1e6,
+                     float(np.max(np.abs(xn.mean(0) - xt.mean(0)) / se))))
+    print(f"\n{ns.paths} paths x {ns.steps} steps, {threads} thread(s), best of {ns.repeats}")
+    C.table(["code", "device", "first-call extra s", "s", "M path-steps/s", "|mean diff|/SE"],
+            [r[:5] + (("-" if r[5] is None else f"{r[5]:.2f}"),) for r in rows], ["s", "s", ".2f", ".3f", ".2f", "s"])
+    for name, _, _, t, _, z in rows[1:]:
+        print(f"ratio {name} / Numba: {t / t_numba:.1f}x (means agree to {z:.2f} standard errors)")
 
 
 if __name__ == "__main__":

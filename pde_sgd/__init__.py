@@ -7,6 +7,7 @@ noise of real PyTorch networks; imports torch). ``import pde_sgd`` imports neith
 """
 __version__ = "0.1.0"
 
+from . import _threads  # noqa: E402,F401  (first: OpenMP reads its wait policy when it loads)
 from . import landscapes  # noqa: E402
 from .diffusion import Diffusion  # noqa: E402
 from .grid import Grid  # noqa: E402

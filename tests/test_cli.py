@@ -11,7 +11,7 @@ FIGURES = Path(__file__).resolve().parent.parent / "figures"
 
 
 def _docstring_first_line(path):
-    m = re.search(r'^"""(.*?)$', path.read_text(), re.M)
+    m = re.search(r'^"""(.*?)(?:"""\s*)?$', path.read_text(), re.M)  # one-line docstrings close on their line
     return m.group(1).strip() if m else ""
 
 

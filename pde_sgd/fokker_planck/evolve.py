@@ -2,10 +2,11 @@
 
 Methods
 -------
-``"explicit"``  forward Euler in a Numba kernel (CSR mat-vec, rows in parallel on grids of at least
-                ``PARALLEL_MIN_CELLS`` cells, one thread below; two preallocated buffers, no allocation per
-                step). With ``substeps=True`` (default) each snapshot interval is split into the fewest
-                equal substeps of at most min(dt, safety * :func:`explicit_dt_limit`); with
+``"explicit"``  forward Euler in a matrix-free Numba kernel (:mod:`pde_sgd.fokker_planck.stencil`: precomputed
+                face weights, rows in parallel on grids of at least ``PARALLEL_MIN_CELLS`` cells, one thread
+                below; two preallocated buffers, no allocation per step). With ``substeps=True`` (default)
+                each snapshot interval is split into the fewest equal substeps of at most
+                min(dt, safety * :func:`explicit_dt_limit`); with
                 ``substeps=False`` exactly the requested ``dt`` is used (ValueError if it exceeds the limit)
                 and the last step of a snapshot interval that is not a multiple of dt is shortened, so every
                 snapshot time is hit exactly. ``params`` report ``dt`` (the largest step actually taken),
@@ -29,9 +30,12 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 from scipy.sparse.linalg import expm_multiply, splu
+
 from ..driver import drive
 from ..schemes import Scheme
 from ..validation import choice, positive, warn_long_run
+from .operator import FPOperator
+from .stencil import FaceStencil
 
 METHODS = ("explicit", "implicit", "expm")
 METHOD_TABLE = {  # order in time (the spatial error is the operator's)
@@ -47,7 +51,8 @@ PARALLEL_MIN_CELLS = 2**18
 
 @njit(cache=True, parallel=True)
 def _euler_step(indptr, indices, data, src, dst, dt):
-    """dst = src + dt L src for L in CSR (rows in parallel)."""
+    """dst = src + dt L src for L in CSR (rows in parallel): the assembled-matrix form of the explicit step,
+    kept as the independent reference the stencil kernel is tested and benchmarked against."""
     for i in prange(src.shape[0]):
         s = 0.0
         for k in range(indptr[i], indptr[i + 1]):
@@ -87,7 +92,7 @@ def _explicit_plan(interval: float, dt: float, exact: bool) -> list[tuple[float,
     return [(dt, n), (rem, 1)]
 
 
-def run_explicit(L: sp.csr_matrix, dt_limit: float, rho0: np.ndarray, times: np.ndarray, dt: float | None,
+def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times: np.ndarray, dt: float | None,
                  substeps: bool, progress: bool | None, threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
     """Forward Euler between snapshot times; see the module docstring for the step rule."""
     stable = SAFETY * dt_limit
@@ -99,7 +104,6 @@ def run_explicit(L: sp.csr_matrix, dt_limit: float, rho0: np.ndarray, times: np.
     plans = [[(h, n) for h, n in _explicit_plan(float(iv), step, exact) if n > 0] for iv in _intervals(times)]
     used = [h for plan in plans for h, _ in plan]
     n_total = sum(n for plan in plans for _, n in plan)
-    indptr, indices, data = L.indptr, L.indices, L.data
     cur = rho0.ravel().copy()
     buf = np.empty_like(cur)
     out = [cur.copy()]
@@ -111,7 +115,7 @@ def run_explicit(L: sp.csr_matrix, dt_limit: float, rho0: np.ndarray, times: np.
                 done = 0
                 while done < n:
                     k = min(chunk, n - done)
-                    _euler_steps(indptr, indices, data, cur, buf, h, k)
+                    stencil.euler_steps(cur, buf, h, k)
                     done += k
                     run.advance(k, k)
             out.append(cur.copy())
@@ -166,22 +170,22 @@ def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, progress: bo
     return out, {}, run.stats
 
 
-def evolve(L: sp.csr_matrix, dt_limit: float, rho0: np.ndarray, times: np.ndarray, *, method: str = "explicit",
+def evolve(op: FPOperator, dt_limit: float, rho0: np.ndarray, times: np.ndarray, *, method: str = "explicit",
            dt: float | None = None, substeps: bool = True, theta: float = 1.0,
            progress: bool | None = None, threads: int | None = None) -> tuple[np.ndarray, dict, dict]:
-    """Snapshots rho(times) (shape (n_times, N)) from rho(times[0]) = rho0, the step info and the driver's
-    stats (steps; substeps = Euler steps or linear solves); dispatches on ``method``."""
+    """Snapshots rho(times) (shape (n_times, N)) from rho(times[0]) = rho0 under d rho/dt = op.L rho, the step
+    info and the driver's stats (steps; substeps = Euler steps or linear solves); dispatches on ``method``."""
     choice("method", method, METHODS)
     if dt is not None:
         dt = positive("dt", dt)
     if not 0.5 <= float(theta) <= 1.0:
         raise ValueError(f"theta must be in [0.5, 1] (0.5 Crank-Nicolson, 1 backward Euler), got {theta!r}")
     if method == "explicit":
-        snaps, info, stats = run_explicit(L, dt_limit, rho0, times, dt, substeps, progress, threads)
+        snaps, info, stats = run_explicit(op.stencil, dt_limit, rho0, times, dt, substeps, progress, threads)
     elif method == "implicit":
         span = float(times[-1] - times[0])
         step = dt if dt is not None else max(span / 100.0, SAFETY * dt_limit) if span > 0 else 1.0
-        snaps, info, stats = run_implicit(L, rho0, times, step, float(theta), progress, threads)
+        snaps, info, stats = run_implicit(op.L, rho0, times, step, float(theta), progress, threads)
     else:
-        snaps, info, stats = run_expm(L, rho0, times, progress, threads)
+        snaps, info, stats = run_expm(op.L, rho0, times, progress, threads)
     return np.stack(snaps), info, stats

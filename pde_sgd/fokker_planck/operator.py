@@ -41,6 +41,7 @@ import scipy.sparse as sp
 
 from ..grid import Grid
 from .coefficients import Coefficients
+from .stencil import FaceStencil
 
 
 def bernoulli_weight(w: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -96,6 +97,8 @@ class FPOperator:
         ``flux[a] @ rho`` is the a-flux through the right face of each cell (zero on Neumann walls).
     monotone : bool
         True when every off-diagonal entry of L is >= 0 (positivity guaranteed).
+    stencil : FaceStencil
+        The same generator as face weights for the matrix-free explicit step (built on first use).
     """
 
     def __init__(self, grid: Grid, coeffs: Coefficients, beta: float) -> None:
@@ -148,6 +151,14 @@ class FPOperator:
         self.L = L
         off = L - sp.diags(L.diagonal())
         self.monotone = bool(off.nnz == 0 or off.data.min() >= 0.0)
+        self._stencil: FaceStencil | None = None
+
+    @property
+    def stencil(self) -> FaceStencil:
+        """Face weights of L for :mod:`pde_sgd.fokker_planck.stencil` (built once, on first use)."""
+        if self._stencil is None:
+            self._stencil = FaceStencil.from_fluxes(self.grid, self.flux)
+        return self._stencil
 
     def face_fluxes(self, rho: np.ndarray) -> list[np.ndarray]:
         """Flux through the right face of every cell, one array of shape ``grid.shape`` per axis."""

@@ -128,7 +128,7 @@ class FokkerPlanck:
         if not isinstance(substeps, (bool, np.bool_)):
             raise ValueError(f"substeps must be True or False, got {substeps!r}")
         t = output_times(times, T, n_saves)
-        snaps, info, stats = _evolve.evolve(self.operator.L, self.dt_limit, rho0, t, method=method, dt=dt,
+        snaps, info, stats = _evolve.evolve(self.operator, self.dt_limit, rho0, t, method=method, dt=dt,
                                             substeps=substeps, theta=theta, progress=progress, threads=threads)
         if not np.all(np.isfinite(snaps)):
             raise NumericalInstability("the evolution produced NaN/inf; reduce dt or use method='implicit'")
