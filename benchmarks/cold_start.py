@@ -42,17 +42,18 @@ def run_entry(which: str) -> None:
         from pde_sgd.sde import simulate_sgd
         g = Grid([-3, -3], [3, 3], [16, 16])
         D = np.broadcast_to(np.eye(2), (16, 16, 2, 2)).copy() if which == "sgd_field" else 1.0
-        simulate_sgd(landscapes.double_well(2), D, 3.0, [0.5, 0.0], 0.01, 10, 8, 0,
+        simulate_sgd(landscapes.double_well(2), D, 3.0, [0.5, 0.0], dt=0.01, n_steps=10, n_paths=8, seed=0,
                      grid=g if which == "sgd_field" else None)
     elif which == "fp_explicit":
         from pde_sgd.fokker_planck import FokkerPlanck
-        FokkerPlanck(Grid([-1, -1], [1, 1], [8, 8]), landscapes.quadratic(np.eye(2)), beta=1.0).evolve(
-            np.ones((8, 8)), [0, 0.01])
+        FokkerPlanck(landscapes.quadratic(np.eye(2)), Grid([-1, -1], [1, 1], [8, 8]), beta=1.0).evolve(
+            np.ones((8, 8)), times=[0, 0.01])
     else:
         from pde_sgd import hj
         g = Grid([0.0, 0.0], [6.28, 6.28], [32, 32], bc="periodic")
         f = np.cos(g.coords[0]) + np.cos(g.coords[1])
-        {"viscous": lambda: hj.solve_viscous(f, g, [0.01], 10.0), "inviscid": lambda: hj.solve_inviscid(f, g, [0.01]),
+        {"viscous": lambda: hj.solve_viscous(f, g, 10.0, times=[0.01]),
+         "inviscid": lambda: hj.solve_inviscid(f, g, times=[0.01]),
          "local_entropy": lambda: hj.local_entropy(f, g, 0.1, 10.0),
          "moreau": lambda: hj.moreau_envelope(f, g, 0.1)}[which]()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -55,7 +55,7 @@ def bench_kernel(repeats, bandwidth, n=1024, steps=20):
     from pde_sgd.fokker_planck import FokkerPlanck
     from pde_sgd.fokker_planck.evolve import _euler_steps
     grid = Grid([-L_BOX] * 2, [L_BOX] * 2, [n, n])
-    fp = FokkerPlanck(grid, landscapes.quadratic(np.eye(2)), beta=BETA, D=1.0)
+    fp = FokkerPlanck(landscapes.quadratic(np.eye(2)), grid, beta=BETA, D=1.0)
     L, st = fp.generator, fp.operator.stencil
     rho0 = setup(n)[1].ravel()
     dt = 0.5 * fp.dt_limit
@@ -90,16 +90,16 @@ def bench_pde_sgd(n, repeats, rows):
     from pde_sgd.fokker_planck import FokkerPlanck
     grid, rho0, rho_T, rho_ss = setup(n)
     f = landscapes.quadratic(np.eye(2))
-    build = lambda: FokkerPlanck(grid, f, beta=BETA, D=1.0)  # noqa: E731
+    build = lambda: FokkerPlanck(f, grid, beta=BETA, D=1.0)  # noqa: E731
     t_build, fp = C.best_of(build, repeats)
-    t_ss, ss = C.best_of(lambda: FokkerPlanck(grid, f, beta=BETA, D=1.0).steady_state(), repeats)
+    t_ss, ss = C.best_of(lambda: FokkerPlanck(f, grid, beta=BETA, D=1.0).steady_state(), repeats)
     rows.append(("steady", "pde_sgd build + sparse LU", t_build, t_ss - t_build, rel_err(ss, rho_ss)))
     for label, kw in [("explicit Euler (stencil)", dict(method="explicit")),
                       ("implicit Euler dt=0.025", dict(method="implicit", theta=1.0, dt=0.025)),
                       ("Crank-Nicolson dt=0.01", dict(method="implicit", theta=0.5, dt=0.01)),
                       ("expm_multiply", dict(method="expm"))]:
-        fp.evolve(rho0, [0.0, 1e-4], **kw)  # compile / load
-        t, res = C.best_of(lambda: fp.evolve(rho0, [0.0, T_END], **kw), repeats)
+        fp.evolve(rho0, times=[0.0, 1e-4], **kw)  # compile / load
+        t, res = C.best_of(lambda: fp.evolve(rho0, times=[0.0, T_END], **kw), repeats)
         rows.append(("transient", f"pde_sgd {label}", t_build, t, rel_err(res["rho"][-1], rho_T)))
 
 

@@ -57,8 +57,8 @@ def bench_viscous(n, repeats, bandwidth, rows):
                           ("central cfl 1", dict(scheme="central", cfl=1.0)),
                           ("central dt 1e-3", dict(scheme="central", max_dt=DT_PEER)),
                           ("weno5 cfl 0.5", dict(scheme="weno5"))]:
-            hj.solve_viscous(f, grid, [0.01], BETA, **kw)  # warm-up (cache load)
-            res, t = timed(lambda: hj.solve_viscous(f, grid, [T], BETA, **kw), repeats)
+            hj.solve_viscous(f, grid, BETA, times=[0.01], **kw)  # warm-up (cache load)
+            res, t = timed(lambda: hj.solve_viscous(f, grid, BETA, times=[T], **kw), repeats)
             steps = res.params["steps"]
             rows.append((f"viscous T={T:g}", f"pde_sgd {label}", 0.0, t, 3 * steps,
                          grid.size * 3 * steps / t / 1e6, float(np.max(np.abs(res["u"][-1] - ref)))))
@@ -155,7 +155,8 @@ def bench_inviscid(n, repeats, rows):
     grid = Grid([-2.0, -2.0], [2.0, 2.0], [n, n])
     r = np.linalg.norm(np.stack(grid.coords, -1), axis=-1)
     for label, scheme in [("WENO5/RK3/Godunov", "weno5"), ("upwind1/RK3/Godunov", "upwind1")]:
-        t_first, t, res = C.first_and_best(lambda: hj.solve_inviscid(r, grid, [t_final], scheme, cfl=0.75), repeats)
+        t_first, t, res = C.first_and_best(
+            lambda: hj.solve_inviscid(r, grid, times=[t_final], scheme=scheme, cfl=0.75), repeats)
         steps = res.params["steps"]
         err = np.abs(res["u"][-1] - exact.abs_value(r, t_final))
         rows.append(("inviscid", f"pde_sgd {label}", t_first - t, t, 3 * steps, grid.size * 3 * steps / t / 1e6,
@@ -184,8 +185,8 @@ import numpy as np
 from pde_sgd import Grid, hj
 g = Grid([0.0, 0.0], [6.28, 6.28], [256, 256], bc="periodic")
 f = np.cos(g.coords[0]) + np.cos(g.coords[1])
-hj.solve_viscous(f, g, [0.01], 10.0)
-hj.solve_inviscid(f, g, [0.01])
+hj.solve_viscous(f, g, 10.0, times=[0.01])
+hj.solve_inviscid(f, g, times=[0.01])
 hj.local_entropy(f, g, 0.1, 10.0)
 hj.moreau_envelope(f, g, 0.1)
 print(time.perf_counter() - t0)

@@ -44,7 +44,7 @@ def main() -> None:
     x0 = [0.5, 0.0]
     work = ns.paths * ns.steps
     first, t_numba, res = C.first_and_best(
-        lambda: simulate_sgd(L, D, beta, x0, dt, ns.steps, ns.paths, 1, grid=grid), ns.repeats)
+        lambda: simulate_sgd(L, D, beta, x0, dt=dt, n_steps=ns.steps, n_paths=ns.paths, seed=1, grid=grid), ns.repeats)
     xn = res["x"][-1]
     rows = [("Numba kernel", "cpu", first - t_numba, t_numba, work / t_numba / 1e6, None)]
 
@@ -54,7 +54,8 @@ def main() -> None:
     for dev in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
         sde = tb.make_sde(L, D, beta, grid=grid, device=dev)
-        first, t, out = C.first_and_best(lambda: tb.run(sde, x0, dt * ns.steps, dt, ns.paths, 1), ns.repeats, sync)
+        first, t, out = C.first_and_best(lambda: tb.run(sde, x0, T=dt * ns.steps, dt=dt, n_paths=ns.paths, seed=1),
+                                         ns.repeats, sync)
         xt = out["x"][-1]
         se = np.sqrt(xn.var(0) / len(xn) + xt.var(0) / len(xt))
         rows.append((f"torchsde {dev}", dev, first - t, t, work / t / 1e6,

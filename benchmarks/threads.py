@@ -41,9 +41,10 @@ def child() -> None:
     f = 0.5 * (np.cos(g.coords[0]) + np.cos(g.coords[1] + 0.3))
     sg = Grid([-3, -3], [3, 3], [64, 64])
     D = diffusion_field(sg)
-    work = {"HJ central 256^2 [M cell-steps/s]": lambda: hj.solve_viscous(f, g, [0.02], 10.0, scheme="central"),
+    work = {"HJ central 256^2 [M cell-steps/s]": lambda: hj.solve_viscous(f, g, 10.0, times=[0.02], scheme="central"),
             "SDE 10k paths D(x) [M path-steps/s]": lambda: simulate_sgd(landscapes.double_well(2), D, 3.0,
-                                                                          [0.5, 0.0], 0.01, 300, 10_000, 1, grid=sg)}
+                                                                          [0.5, 0.0], dt=0.01, n_steps=300,
+                                                                          n_paths=10_000, seed=1, grid=sg)}
     sizes = {"HJ central 256^2 [M cell-steps/s]": lambda r: g.size * r.params["steps"],
              "SDE 10k paths D(x) [M path-steps/s]": lambda r: 10_000 * 300}
     out = {"layer": None}

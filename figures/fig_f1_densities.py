@@ -25,7 +25,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     x = grid.axes[0]
     f = landscapes.wiggly(seed=0).on_grid(grid)
     drivers = {"f (SGD)": f,
-               f"viscous HJ u(., {T_VISCOUS})": hj.local_entropy(f, grid, T_VISCOUS, BETA),
+               f"viscous HJ u(., {T_VISCOUS})": hj.local_entropy(f, grid, T_VISCOUS, BETA).u,
                f"non-viscous HJ u(., {T_INVISCID})": hj.moreau_envelope(f, grid, T_INVISCID)[0]}
     rho0 = exact.gaussian_density(grid, [2.5], [[0.05**2]])
     times = np.array(TIMES if not full else sorted(set(TIMES) | {0.3, 3.0, 10.0, 50.0}))
@@ -37,7 +37,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax.set(title=f"potentials (beta = {BETA})", xlabel="x", ylabel="value")
     ax.legend(fontsize=6)
     for ax, (name, u) in zip(axes.ravel()[1:], drivers.items()):
-        run = FokkerPlanck(grid, u, beta=BETA, D=1.0).evolve(rho0, times, method="implicit", dt=2e-3)
+        run = FokkerPlanck(u, grid, beta=BETA, D=1.0).evolve(rho0, times=times, method="implicit", dt=2e-3)
         colours = plt_colours(len(times))
         for c, t, r in zip(colours, run["times"], run["rho"]):
             ax.plot(x, r, color=c, lw=1.0, label=f"t = {t:g}")

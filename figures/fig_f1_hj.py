@@ -21,10 +21,10 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     grid = Grid(-3.0, 3.0, 500)
     x = grid.axes[0]
     f = landscapes.wiggly(seed=0).on_grid(grid)
-    u_visc = hj.local_entropy(f, grid, T_VISCOUS, BETA)
+    u_visc = hj.local_entropy(f, grid, T_VISCOUS, BETA).u
     u_inv, _ = hj.moreau_envelope(f, grid, T_INVISCID)
-    num_visc = hj.solve_viscous(f, grid, [T_VISCOUS], BETA)["u"][-1]
-    num_inv = hj.solve_inviscid(f, grid, [T_INVISCID])["u"][-1]
+    num_visc = hj.solve_viscous(f, grid, BETA, times=[T_VISCOUS])["u"][-1]
+    num_inv = hj.solve_inviscid(f, grid, times=[T_INVISCID])["u"][-1]
 
     fig, axes = subplots(1, 4, width=3.3, height=3.0)
     ax = axes[0, 0]
@@ -43,7 +43,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     g2 = Grid([-2.0, -2.0], [2.0, 2.0], [n2, n2])
     f2 = landscapes.rastrigin(2, b=0.5).on_grid(g2)
     panels = {"f (Rastrigin-like, b = 0.5)": f2,
-              f"local entropy, T = {T_VISCOUS}, beta = {BETA:g}": hj.local_entropy(f2, g2, T_VISCOUS, BETA),
+              f"local entropy, T = {T_VISCOUS}, beta = {BETA:g}": hj.local_entropy(f2, g2, T_VISCOUS, BETA).u,
               f"Moreau envelope, T = {T_INVISCID}": hj.moreau_envelope(f2, g2, T_INVISCID)[0]}
     levels = np.linspace(f2.min(), np.quantile(f2, 0.9), 14)
     X, Y = g2.coords

@@ -27,7 +27,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax.plot(x, f, color="0.3", label=f"f: min at x = {x[i]:.2f} (narrow valley)")
     ax.plot(x[i], f[i], "v", color="0.3", ms=6)
     for c, t in zip(("C0", "C3"), SCOPES):
-        u = hj.local_entropy(f, grid, t, BETA)
+        u = hj.local_entropy(f, grid, t, BETA).u
         j = np.argmin(u)
         ax.plot(x, u, color=c, label=f"local entropy u(., t = {t:g}): min at x = {x[j]:.2f} (wide)")
         ax.plot(x[j], u[j], "o", color=c, ms=6)
@@ -36,7 +36,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
 
     ax = axes[0, 1]
     t = SCOPES[0]
-    u, mean_y = hj.local_entropy(f, grid, t, BETA, return_mean=True)
+    le = hj.local_entropy(f, grid, t, BETA)
+    u, mean_y = le.u, le.mean_y
     for x0, c in ((-1.0, "C2"), (1.5, "C4")):
         k = np.argmin(np.abs(x - x0))
         logw = -BETA * f - BETA * (x[k] - x) ** 2 / (2 * t)

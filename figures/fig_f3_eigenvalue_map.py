@@ -42,7 +42,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
             angle = 0.4 + 0.5 * k
             R = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
             A = R @ np.diag([l1, l2]) @ R.T
-            u = hj.local_entropy(0.5 * np.einsum("...i,ij,...j->...", X, A, X), grid, t, BETA)
+            u = hj.local_entropy(0.5 * np.einsum("...i,ij,...j->...", X, A, X), grid, t, BETA).u
             mu = np.linalg.eigvalsh(hessian_at_centre(u, grid.spacing[0]))
             ax.plot([l1, l2], mu, "o", color=c, ms=5, mfc="none")
             worst = max(worst, float(np.max(np.abs(mu - np.array([l1, l2]) / (1 + t * np.array([l1, l2]))))))

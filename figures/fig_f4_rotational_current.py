@@ -26,7 +26,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     for col, lam in enumerate(LAMBDAS):
         ex = rotational_current(lam)
         phi = ex["phi"](pts).reshape(grid.shape)
-        fp = FokkerPlanck(grid, beta=1.0, D=1.0, grad_f=ex["grad_f"])
+        fp = FokkerPlanck(grid=grid, beta=1.0, D=1.0, grad_f=ex["grad_f"])
         rho = fp.steady_state()
         target = np.exp(-phi)
         target /= target.sum() * grid.cell_volume

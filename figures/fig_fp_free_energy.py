@@ -27,8 +27,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     rho0 = exact.gaussian_density(grid, [1.2, 1.2], 0.05 * np.eye(2))
     fig, axes = subplots(1, 2, width=3.8, height=3.0)
     for label, D in CASES.items():
-        fp = FokkerPlanck(grid, f, beta=BETA, D=D)
-        run = fp.evolve(rho0, times, method="implicit", dt=0.02)
+        fp = FokkerPlanck(f, grid, beta=BETA, D=D)
+        run = fp.evolve(rho0, times=times, method="implicit", dt=0.02)
         F = np.array([fp.free_energy(r) for r in run["rho"]])
         mono = "monotone" if np.all(np.diff(F) <= 1e-12 * F[0]) else "NOT monotone"
         axes[0, 0].semilogy(times, F, label=f"{label} ({mono})")

@@ -47,17 +47,17 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     n = 200 if full else 96
     fig, axes = subplots(1, 3, width=3.6, height=3.5)
     g = Grid([-2.5, -2.0], [2.5, 2.0], [n, n])
-    fp = FokkerPlanck(g, landscapes.double_well(2, tilt=0.1), beta=4.0, D=rotating_diffusion(0.1, 1.0))
+    fp = FokkerPlanck(landscapes.double_well(2, tilt=0.1), g, beta=4.0, D=rotating_diffusion(0.1, 1.0))
     _panel(fig, axes[0, 0], g, fp, "(a) double well, rotating D(x), beta = 4")
     g = Grid([-3, -3], [3, 3], [n, n])
     beta = 2.0
-    fp = FokkerPlanck(g, beta=beta, D=D_LIN, grad_f=lambda x: x @ F_LIN.T)
+    fp = FokkerPlanck(grid=g, beta=beta, D=D_LIN, grad_f=lambda x: x @ F_LIN.T)
     rec = exact.linear_recipe(F_LIN, D_LIN, beta)
     j_ex = -(g.points() @ (rec["Q"] @ rec["U"]).T).reshape(g.shape + (2,))
     _panel(fig, axes[0, 1], g, fp, "(b) force field grad f = F x, beta = 2", j_ex)
     g = Grid([-2.5, -2.5], [2.5, 2.5], [n, n])
     ex = rotational_current(1.5)
-    fp = FokkerPlanck(g, beta=1.0, D=1.0, grad_f=ex["grad_f"])
+    fp = FokkerPlanck(grid=g, beta=1.0, D=1.0, grad_f=ex["grad_f"])
     _panel(fig, axes[0, 2], g, fp, "(c) F4 saddle example, lambda = 1.5",
            ex["j"](g.points()).reshape(g.shape + (2,)))
     return save_figure(fig, out_dir, "fig_fp_leftover_field")

@@ -23,7 +23,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     grid = Grid([-2.5, -2.0], [2.5, 2.0], [n, n])
     f = landscapes.double_well(2, tilt=0.1)
     Dfun = rotating_diffusion(EPS, TURN)
-    fp = FokkerPlanck(grid, f, beta=BETA, D=Dfun)
+    fp = FokkerPlanck(f, grid, beta=BETA, D=Dfun)
     rho = fp.steady_state()
     phi = fp.potential(np.maximum(rho, 1e-300))
     fv = f.on_grid(grid)

@@ -17,7 +17,6 @@ import numpy as np
 from matplotlib.patches import Ellipse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pde_sgd import Grid  # noqa: E402
 from pde_sgd.plotting import save_figure, subplots  # noqa: E402
 from simulations.networks import network_coupling  # noqa: E402
 
@@ -35,7 +34,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     res = network_coupling(seed=0, full=full)
     c = res["coupling"]
     p = c.params
-    grid = Grid.from_dict(p["grid"])
+    grid = p["grid"]
     X, Y = grid.coords
     ext = [grid.lower[0], grid.upper[0], grid.lower[1], grid.upper[1]]
     fig, axes = subplots(2, 3, width=3.4, height=3.0)

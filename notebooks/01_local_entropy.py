@@ -47,7 +47,7 @@ f = landscapes.wiggly(seed=0).on_grid(grid)  # x^2 + 1.5 sin(2 pi x) + a seeded 
 
 # %%
 def draw_smoothing(beta, t):
-    u_visc = hj.local_entropy(f, grid, t, beta)
+    u_visc = hj.local_entropy(f, grid, t, beta).u
     u_inv, _ = hj.moreau_envelope(f, grid, t)
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.plot(x, f, color="0.6", lw=1, label="f")
@@ -71,8 +71,8 @@ beta, t = 10.0, 0.2
 for n in (100, 200) if QUICK else (100, 200, 400):
     g = Grid(-3.0, 3.0, n)
     fg = landscapes.wiggly(seed=0).on_grid(g)
-    exact = hj.local_entropy(fg, g, t, beta)
-    stepped = hj.solve_viscous(fg, g, t, beta)["u"][-1]
+    exact = hj.local_entropy(fg, g, t, beta).u
+    stepped = hj.solve_viscous(fg, g, beta, times=t)["u"][-1]
     inner = np.abs(g.axes[0]) < 2.0  # away from the no-flux walls
     print(f"n = {n:4d}: max |stepped - exact| = {np.abs(stepped - exact)[inner].max():.2e}")
 
@@ -89,7 +89,7 @@ f2 = landscapes.wide_narrow().on_grid(g2)
 
 
 def draw_valleys(beta, t):
-    u = hj.local_entropy(f2, g2, t, beta)
+    u = hj.local_entropy(f2, g2, t, beta).u
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.plot(x2, f2, color="0.4", label=f"f: min at x = {x2[np.argmin(f2)]:.2f}")
     ax.plot(x2, u, label=f"local entropy: min at x = {x2[np.argmin(u)]:.2f}")
@@ -116,7 +116,7 @@ L = landscapes.wide_narrow()
 starts = np.array([[-0.2], [0.6], [1.2], [2.0]])
 fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
 for ax, gamma in zip(axes, (0.1, 2.0)):
-    run = sde.homogenized(L, starts, gamma=gamma, beta=2.0, T=25.0, n_saves=60)
+    run = sde.homogenized(L, x0=starts, gamma=gamma, beta=2.0, T=25.0, n_saves=60)
     for k in range(starts.shape[0]):
         ax.plot(run["times"], run["x"][:, k, 0], label=f"start {starts[k, 0]:+.1f}")
     ax.axhline(-1.0, color="C2", ls=":", label="wide valley")

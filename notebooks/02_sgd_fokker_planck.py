@@ -52,9 +52,9 @@ for eta, b in [(0.1, 32), (0.2, 64), (0.1, 128), (0.4, 32)]:
 # %%
 beta = 4.0
 well = landscapes.double_well(1, tilt=0.1)
-run = sde.simulate_sgd(well, 1.0, beta, [1.0], 0.01, 1500 if QUICK else 5000, N_PATHS, 0)
+run = sde.simulate_sgd(well, 1.0, beta, [1.0], dt=0.01, n_steps=1500 if QUICK else 5000, n_paths=N_PATHS, seed=0)
 g1 = Grid(-2.5, 2.5, 200)
-rho_ss = FokkerPlanck(g1, well, beta=beta, D=1.0).steady_state()
+rho_ss = FokkerPlanck(well, g1, beta=beta, D=1.0).steady_state()
 gibbs = np.exp(-beta * well.on_grid(g1))
 gibbs /= gibbs.sum() * g1.spacing[0]
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -87,7 +87,7 @@ def rotated_D(theta, eps):
 
 
 def draw_anisotropy(theta, eps):
-    fp = FokkerPlanck(g2, f2, beta=beta, D=rotated_D(theta, eps))
+    fp = FokkerPlanck(f2, g2, beta=beta, D=rotated_D(theta, eps))
     rho = fp.steady_state()
     phi = fp.potential()
     diff = np.where(rho > 1e-3 * rho.max(), phi - (fv - fv.min()), np.nan)
@@ -117,7 +117,7 @@ explore(draw_anisotropy, theta=(0.0, 3.1416, 0.7854, 0.05), eps=(0.05, 1.0, 0.1,
 # package measures both.
 
 # %%
-fp = FokkerPlanck(g2, f2, beta=beta, D=rotated_D(np.pi / 4, 0.1))
+fp = FokkerPlanck(f2, g2, beta=beta, D=rotated_D(np.pi / 4, 0.1))
 lf = fp.leftover_field()
 print(f"relative div j over the bulk:      {lf['div_j_rel']:.3f}")
 print(f"relative j . grad Phi over the bulk: {lf['j_dot_grad_phi_rel']:.3f}")
@@ -142,8 +142,9 @@ Q = np.pi * np.array([[0.0, 1.0], [-1.0, 0.0]])
 n_steps = 20000 if QUICK else 100000
 fig, axes = plt.subplots(1, 2, figsize=(8, 3))
 for name, M in (("D + Q (Q = pi J)", D + Q), ("D (Q = 0)", D)):
-    r = sde.simulate_sgd(landscapes.quadratic(np.eye(2)), D, 1.0, [0.0, 0.0], 0.01, n_steps, 4, 1,
-                         precondition=M, save_every=1)
+    r = sde.simulate_sgd(landscapes.quadratic(np.eye(2)), D, 1.0, [0.0, 0.0], dt=0.01, n_steps=n_steps, n_paths=4,
+                         seed=1,
+                         precondition=M, n_saves=n_steps)
     x = r["x"][500:]
     freqs, power, _ = sde.power_spectrum(x[:, :, 0], 0.01, segment=2048)
     keep = (freqs > 0) & (freqs < 3)

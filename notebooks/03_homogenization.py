@@ -50,8 +50,8 @@ fv = f.on_grid(grid)
 
 
 def draw_limit(gamma, beta):
-    u = hj.local_entropy(fv, grid, gamma, beta)
-    H = sde.homogenized(f, x0, gamma, beta, 4.0, n_saves=80)
+    u = hj.local_entropy(fv, grid, gamma, beta).u
+    H = sde.homogenized(f, beta, x0, gamma=gamma, T=4.0, n_saves=80)
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     axes[0].plot(xg, fv, color="0.5", label="f")
     axes[0].plot(xg, u, label=f"f_gamma (gamma = {gamma:g}, beta = {beta:g})")
@@ -72,13 +72,14 @@ explore(draw_limit, gamma=(0.05, 3.0, 0.5, 0.05), beta=(1.0, 30.0, 10.0, 1.0),
 # the ensemble with two standard errors, on log-log axes, with the fitted slope (theory: 1/2).
 
 # %%
-H = sde.homogenized(f, x0, gamma, beta, T, n_saves=150)
+H = sde.homogenized(f, beta, x0, gamma=gamma, T=T, n_saves=150)
 errors = {}
 fig, axes = plt.subplots(1, 3, figsize=(11, 3))
 for ax, n_rep in zip(axes[:2], (1, 8)):
     errs = []
     for k, eps in enumerate(EPS_LIST):
-        r = sde.elastic_sgd(f, x0, gamma, beta, eps, T, 0.01 * eps, N_PATHS, 10 + k, n_replicas=n_rep, n_saves=150)
+        r = sde.elastic_sgd(f, beta, x0, gamma=gamma, eps=eps, T=T, dt=0.01 * eps, n_paths=N_PATHS, seed=10 + k,
+                            n_replicas=n_rep, n_saves=150)
         e = np.abs(r["x"] - H["x"]).max(axis=(0, 2))
         errs.append((e.mean(), e.std(ddof=1) / np.sqrt(e.size)))
         ax.plot(r["times"], r["x"][:, 0, 0], lw=0.8, label=f"eps = {eps:g}")

@@ -77,7 +77,7 @@ with torch_threads(1):
     ext = suggest_extent(info["H_eigenvalues"], info["D0"], beta, n_std=6.0)
     grid = Grid(-ext, ext, (N_GRID, N_GRID))
     fields = sl.on_grid(grid)
-fp = FokkerPlanck(grid, fields["f"], beta, fields["D"])
+fp = FokkerPlanck(fields["f"], grid, fields["D"], beta)
 rho = fp.steady_state()
 phi = fp.potential(rho)
 f0 = fields["f"] - fields["f"].min()

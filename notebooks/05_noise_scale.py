@@ -63,7 +63,7 @@ D = problem.diffusion()
 print(f"trace D = {np.trace(D):.3f}")
 print(" eta     B   eta/B   measured tr Cov   exact SGD   SDE (eta/2B)")
 for eta, B in [(0.05, 4), (0.1, 8), (0.2, 16), (0.1, 32), (0.4, 32)]:
-    run = sde.minibatch_sgd(problem, eta, B, problem.mean, 4000, N_CHAINS, seed=1)
+    run = sde.minibatch_sgd(problem, eta, B, problem.mean, n_steps=4000, n_chains=N_CHAINS, seed=1)
     measured = np.trace(np.cov(run["x"][-1].T))
     exact = eta * np.trace(D) / (B * (2 - eta))
     print(f"{eta:4g} {B:5d} {eta / B:7.4f} {measured:14.5f} {exact:11.5f} {eta * np.trace(D) / (2 * B):11.5f}")

@@ -31,7 +31,7 @@ def _f1_potentials(grid: Grid) -> dict[str, np.ndarray]:
     """The wiggly f of F1 on ``grid`` with its viscous (t = 0.2, beta = 10) and non-viscous (t = 0.1) HJ solutions."""
     f = landscapes.wiggly(seed=0).on_grid(grid)
     return {"f (SGD)": f,
-            f"viscous HJ u(., {T_VISCOUS})": hj.local_entropy(f, grid, T_VISCOUS, BETA_F1),
+            f"viscous HJ u(., {T_VISCOUS})": hj.local_entropy(f, grid, T_VISCOUS, BETA_F1).u,
             f"non-viscous HJ u(., {T_INVISCID})": hj.moreau_envelope(f, grid, T_INVISCID)[0]}
 
 
@@ -44,7 +44,7 @@ def _fp_f1(n_frames: int) -> tuple[object, Callable[[int], None]]:
     times = np.concatenate([[0.0], np.geomspace(0.01, 20.0, n_frames - 1)])
     rho0 = exact.gaussian_density(grid, [X_START], [[0.08**2]])
     drivers = _f1_potentials(grid)
-    runs = {name: FokkerPlanck(grid, u, beta=BETA_F1, D=1.0).evolve(rho0, times, method="expm")["rho"]
+    runs = {name: FokkerPlanck(u, grid, beta=BETA_F1, D=1.0).evolve(rho0, times=times, method="expm")["rho"]
             for name, u in drivers.items()}
     fig, axes = subplots(1, 3, width=3.6, height=3.0)
     lines = []
@@ -73,8 +73,8 @@ def _sde_cloud(n_frames: int) -> tuple[object, Callable[[int], None]]:
     Q = 1.5 * np.array([[0.0, 1.0], [-1.0, 0.0]])
     phi = landscapes.double_well(2)
     start = np.random.default_rng(0).normal([-1.0, 0.0], 0.15, size=(300, 2))
-    run = simulate_sgd(phi, D, beta, start, dt, per_frame * (n_frames - 1), start.shape[0], 0,
-                       precondition=D + Q, save_every=per_frame)
+    run = simulate_sgd(phi, D, beta, start, dt=dt, n_steps=per_frame * (n_frames - 1), n_paths=start.shape[0], seed=0,
+                       precondition=D + Q, n_saves=n_frames - 1)
     xs, ts = run["x"], run["times"]
     grid = Grid([-2.2, -1.6], [2.2, 1.6], [120, 90])
     X, Y = grid.coords
@@ -101,7 +101,7 @@ def _hj_time(n_frames: int) -> tuple[object, Callable[[int], None]]:
     x = grid.axes[0]
     f = landscapes.wiggly(seed=0).on_grid(grid)
     times = np.linspace(0.0, 0.5, n_frames)
-    visc = [f if t == 0 else hj.local_entropy(f, grid, t, BETA_F1) for t in times]
+    visc = [f if t == 0 else hj.local_entropy(f, grid, t, BETA_F1).u for t in times]
     invisc = [f if t == 0 else hj.moreau_envelope(f, grid, t)[0] for t in times]
     fig, axes = subplots(1, 1, width=5.0, height=3.4)
     ax = axes[0, 0]

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange, types
 
 from .jitfuncs import as_cfunc, is_jitted, jit_call, n_arguments
-from .validation import finite_array, positive, positive_int, spd_matrices
+from .validation import finite_array, positive, positive_int, short_repr, spd_matrices
 
 DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
 KINDS = ("constant", "field", "function", "low_rank")
@@ -150,6 +150,17 @@ class Diffusion:
         return out
 
     to_dict = describe
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Diffusion":
+        """Rebuild a ``"constant"`` or ``"low_rank"`` D from :meth:`describe`'s output (a field or a function
+        cannot be rebuilt from its description: ValueError)."""
+        if isinstance(d, dict) and d.get("kind") == "constant" and "D" in d:
+            return cls.constant(d["D"])
+        if isinstance(d, dict) and d.get("kind") == "low_rank" and "V" in d:
+            return cls.low_rank(d["V"])
+        raise ValueError(f"Diffusion.from_dict rebuilds only kinds 'constant' (key 'D') and 'low_rank' (key 'V'), "
+                         f"got {short_repr(d)}")
 
     def __repr__(self) -> str:
         return f"Diffusion({self.kind!r}, dim={self.dim})"

@@ -31,7 +31,21 @@ META_HASH_ARRAY = "_pde_sgd_meta_sha256"
 _SAVEZ_RESERVED = ("file", "allow_pickle")  # keyword names of numpy.savez itself
 
 
+TYPE_TAG = "__pde_sgd_type__"  # params entry written for an object that load rebuilds (see _decodable)
+
+
+def _decodable() -> dict[str, type]:
+    """The classes whose instances in params are saved with a type tag and rebuilt by :meth:`Result.load`."""
+    from .diffusion import Diffusion
+    from .grid import Grid
+    from .landscapes import Landscape
+    return {"Grid": Grid, "Landscape": Landscape, "Diffusion": Diffusion}
+
+
 def _jsonable(obj: Any) -> Any:
+    tagged = _decodable()
+    if type(obj).__name__ in tagged and isinstance(obj, tagged[type(obj).__name__]):
+        return {TYPE_TAG: type(obj).__name__, **_jsonable(obj.to_dict())}
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -45,6 +59,24 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
     return repr(obj)
+
+
+def _decode(obj: Any) -> Any:
+    """Inverse of :func:`_jsonable` for tagged objects: a Grid comes back as a Grid. A description that cannot
+    be rebuilt (a user landscape, a D given as a function or field) stays the dict it was saved as."""
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {k: _decode(v) for k, v in obj.items()}
+    cls = _decodable().get(out.get(TYPE_TAG))
+    if cls is None:
+        return out
+    desc = {k: v for k, v in out.items() if k != TYPE_TAG}
+    try:
+        return cls.from_dict(desc)
+    except ValueError:
+        return out
 
 
 def _tmp_prefix(path: Path) -> str:
@@ -152,15 +184,30 @@ class Result:
     arrays : dict[str, ndarray]
         The data.
     params : dict
-        JSON-serialisable parameters (grids and landscapes are stored through their ``to_dict``); finite numbers.
+        JSON-serialisable parameters; finite numbers. A :class:`~pde_sgd.Grid`, a built-in
+        :class:`~pde_sgd.Landscape` and a constant or low-rank :class:`~pde_sgd.Diffusion` come back from
+        :meth:`load` as the same objects (other landscapes and D specs as their description dicts).
+    stats : dict
+        Run statistics filled by the stepping driver (:mod:`pde_sgd.driver`): ``steps``, ``substeps``,
+        ``wall_time`` (seconds), ``threads``; empty for results that were not stepped.
+
+    Arrays read as items or attributes: ``res["u"]`` is ``res.u``.
     """
 
     kind: str
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__.get("arrays")
+        if arrays is not None and name in arrays:
+            return arrays[name]
+        raise AttributeError(f"Result {self.__dict__.get('kind')!r} has no attribute or array {name!r}; arrays: "
+                             f"{sorted(arrays) if arrays is not None else []}")
 
     def __contains__(self, name: str) -> bool:
         return name in self.arrays
@@ -172,10 +219,13 @@ class Result:
         """
         base = _base(path)
         arrays = {k: np.asarray(v) for k, v in self.arrays.items()}
-        params = _jsonable(self.params)
+        params, stats = _jsonable(self.params), _jsonable(self.stats)
         _check_savable(self.kind, arrays, params)
+        if _first_non_finite(stats, "stats"):
+            raise ValueError(f"Result {_first_non_finite(stats, 'stats')} is NaN or inf, which JSON cannot hold")
         from . import __version__
-        core = {"kind": self.kind, "arrays": sorted(arrays), "params": params, "save_id": uuid.uuid4().hex}
+        core = {"kind": self.kind, "arrays": sorted(arrays), "params": params, "stats": stats,
+                "save_id": uuid.uuid4().hex}
         buf = io.BytesIO()
         np.savez(buf, **arrays, **{META_HASH_ARRAY: np.array(_sha256(_canonical(core)))})
         npz_bytes = buf.getvalue()
@@ -218,10 +268,12 @@ class Result:
             raise ValueError(f"{npz} holds arrays {sorted(arrays)} but {js} lists {meta.get('arrays')}")
         if version == FORMAT_VERSION:
             core = {k: meta.get(k) for k in ("kind", "arrays", "params", "save_id")}
+            if "stats" in meta:
+                core["stats"] = meta["stats"]
             if stored is None or str(stored) != _sha256(_canonical(core)):
                 raise ValueError(f"{js} was changed after saving (its kind, params or array names no longer "
                                  f"match the hash recorded in {npz}); re-run to regenerate the result")
-        return cls(meta["kind"], arrays, meta.get("params", {}))
+        return cls(meta["kind"], arrays, _decode(meta.get("params", {})), meta.get("stats", {}))
 
 
 def _base(path: str | os.PathLike) -> Path:

@@ -36,13 +36,14 @@ def homogenization(seed: int = 0, full: bool = False, out: Path | None = OUT) ->
     eps_list = [1e-1, 3e-2, 1e-2, 3e-3] + ([1e-3, 3e-4] if full else [])  # eps = 1e-3 alone is 70% of the work
     replicas = [1, 2, 8, 32]
     n_paths = 64 if full else 12
-    H = homogenized(L, x0, gamma, beta, T, n_saves=150)
+    H = homogenized(L, beta, x0, gamma=gamma, T=T, n_saves=150)
     err = np.empty((len(replicas), len(eps_list)))
     se = np.empty_like(err)
     paths = np.empty((len(replicas), len(eps_list), H["x"].shape[0]))
     for i, n_rep in enumerate(replicas):
         for j, eps in enumerate(eps_list):
-            r = elastic_sgd(L, x0, gamma, beta, eps, T, 0.01 * eps, n_paths, seed + 100 * i + j, n_replicas=n_rep,
+            r = elastic_sgd(L, beta, x0, gamma=gamma, eps=eps, T=T, dt=0.01 * eps, n_paths=n_paths,
+                            seed=seed + 100 * i + j, n_replicas=n_rep,
                             n_saves=150)
             e = np.abs(r["x"] - H["x"]).max(axis=(0, 2))
             err[i, j], se[i, j] = e.mean(), e.std(ddof=1) / np.sqrt(e.size)
@@ -62,9 +63,9 @@ def stochastic_control(seed: int = 0, full: bool = False, out: Path | None = OUT
     L, V = landscapes.double_well(1), landscapes.quadratic([[2.0]], [1.0])
     beta, T, x0 = 4.0, 2.0, -1.0
     grid = Grid(-4.0, 4.0, 800 if full else 200)
-    hjb = hjb_value(L, V, beta, T, grid, n_time=800 if full else 200)
+    hjb = hjb_value(L, V, beta, T=T, grid=grid, n_steps=800 if full else 200)
     n = 100_000 if full else 8_000
-    run = simulate_controlled(L, hjb, V, x0, 2000, n, seed)
+    run = simulate_controlled(L, hjb, V, x0, n_steps=2000, n_paths=n, seed=seed)
     fk, fk_se = feynman_kac_value(run["V_sgd"], beta)
     res = Result("sim.sde.control", {"x": hjb["x"], "hjb_times": hjb["times"], "u": hjb["u"], "alpha": hjb["alpha"],
                                      "V_sgd": run["V_sgd"], "V_controlled": run["V_controlled"],
@@ -84,8 +85,9 @@ def linear_limit_cycle(seed: int = 0, full: bool = False, out: Path | None = OUT
     arrays = {}
     for k, (name, (D, Q)) in enumerate(cases.items()):
         F = D + Q
-        r = simulate_sgd(landscapes.quadratic(np.eye(2)), D, 1.0, [0.0, 0.0], dt, n_steps, n_paths, seed + k,
-                         precondition=F, save_every=1)
+        r = simulate_sgd(landscapes.quadratic(np.eye(2)), D, 1.0, [0.0, 0.0], dt=dt, n_steps=n_steps,
+                         n_paths=n_paths, seed=seed + k,
+                         precondition=F, n_saves=n_steps)
         x = r["x"][1000:]
         freqs, P, _ = power_spectrum(x[:, :, 0], dt, segment=4096 if full else 2048)
         _, Pinc, _ = power_spectrum(x[:, :, 0], dt, segment=4096 if full else 2048, increments=True)
@@ -115,11 +117,12 @@ def sde_vs_fokker_planck(seed: int = 0, full: bool = False, out: Path | None = O
     n = 100_000 if full else 8_000
     D = np.array([[1.0, 0.4], [0.4, 0.5]])
     g2 = Grid([-2.5, -2.5], [2.5, 2.5], [60, 60])
-    x2 = simulate_sgd(L2, D, beta, [0.0, 0.0], 0.005, 1600, n, seed, scheme="milstein")["x"][-1]
+    x2 = simulate_sgd(L2, D, beta, [0.0, 0.0], dt=0.005, n_steps=1600, n_paths=n, seed=seed, scheme="milstein")["x"][-1]
     edges = [np.linspace(-2.5, 2.5, 31)] * 2
     hist2, _ = np.histogramdd(x2, bins=edges, density=True)
     g1 = Grid(-2.5, 2.5, 200)
-    x1 = simulate_sgd(L1, _d_power, beta, [0.0], 0.004, 2000, n, seed + 1, scheme="milstein")["x"][-1, :, 0]
+    x1 = simulate_sgd(L1, _d_power, beta, [0.0], dt=0.004, n_steps=2000, n_paths=n, seed=seed + 1,
+                      scheme="milstein")["x"][-1, :, 0]
     hist1, e1 = np.histogram(x1, bins=np.linspace(-2.5, 2.5, 51), density=True)
     f1 = L1.on_grid(g1)
     gibbs1 = np.exp(-beta * f1)
@@ -127,9 +130,9 @@ def sde_vs_fokker_planck(seed: int = 0, full: bool = False, out: Path | None = O
     gibbs2 = np.exp(-beta * (f2 - f2.min()))
     res = Result("sim.sde.vs_fp", {
         "x2": g2.axes[0], "hist2": hist2, "edges2": edges[0],
-        "fp2": FokkerPlanck(g2, L2, beta, D).steady_state(), "gibbs2": gibbs2 / (gibbs2.sum() * g2.cell_volume),
+        "fp2": FokkerPlanck(L2, g2, D, beta).steady_state(), "gibbs2": gibbs2 / (gibbs2.sum() * g2.cell_volume),
         "x1": g1.axes[0], "hist1": hist1, "edges1": e1,
-        "fp1": FokkerPlanck(g1, L1, beta, (1.0 + A_POW * f1)[:, None, None]).steady_state(),
+        "fp1": FokkerPlanck(L1, g1, (1.0 + A_POW * f1)[:, None, None], beta).steady_state(),
         "gibbs1": gibbs1 / (gibbs1.sum() * g1.cell_volume)},
         {"beta": beta, "D": D.tolist(), "a": A_POW, "n_paths": n, "seed": seed, "full": full})
     return _save(res, out, "sde_vs_fp")

@@ -16,7 +16,8 @@ from pde_sgd.sweeps import Sweep, grid
 def ou_variance(beta: float, a: float, seed: int, n_paths: int = 400, t_end: float = 4.0) -> Result:
     """Ensemble variance of X_T for dX = -a X dt + sqrt(2/beta) dW, X0 = 0 (Euler, dt = 0.01)."""
     dt = 0.01
-    res = simulate_sgd(landscapes.quadratic([[a]]), 1.0, beta, [0.0], dt, round(t_end / dt), n_paths, seed)
+    res = simulate_sgd(landscapes.quadratic([[a]]), 1.0, beta, [0.0], dt=dt, n_steps=round(t_end / dt),
+                       n_paths=n_paths, seed=seed)
     x = res["x"][-1, :, 0]
     var = float(np.var(x, ddof=1))
     # Euler's exact stationary variance for the discrete AR(1) recursion (the scheme's own target)

@@ -49,12 +49,12 @@ def ou_chunk(n_paths: int, path_start: int, path_stop: int, seed: int, beta: flo
     from pde_sgd.sde import simulate_sgd
 
     _log(f"ou-{path_start}")
-    return simulate_sgd(*ou_setup(beta), n_paths, seed, save_every=25, paths=(path_start, path_stop))
+    return simulate_sgd(**ou_setup(beta), n_paths=n_paths, seed=seed, n_saves=4, paths=(path_start, path_stop))
 
 
-def ou_setup(beta: float) -> tuple:
-    """(landscape, D, beta, x0, dt, n_steps) of the OU ensemble of :func:`ou_chunk`."""
+def ou_setup(beta: float) -> dict:
+    """The arguments landscape, D, beta, x0, dt, n_steps of the OU ensemble of :func:`ou_chunk`."""
     from pde_sgd import landscapes
 
     L = landscapes.quadratic([[2.0, 0.5], [0.5, 1.0]])
-    return L, [[1.0, 0.3], [0.3, 0.5]], beta, [1.0, -1.0], 0.01, 100
+    return dict(landscape=L, D=[[1.0, 0.3], [0.3, 0.5]], beta=beta, x0=[1.0, -1.0], dt=0.01, n_steps=100)

@@ -58,27 +58,31 @@ CASES = [
      "landscape must be a pde_sgd Landscape"),
     ("moreau complex f", lambda: hj.moreau_envelope(np.zeros(40) + 1j, G1, 0.1), ValueError, "f_values must be real"),
     ("moreau 2 t f overflows", lambda: hj.moreau_envelope(np.full(40, 1e300), G1, 1e10), ValueError, "overflows"),
-    ("simulate_sgd landscape None", lambda: simulate_sgd(None, 1.0, 1.0, [0.0], 0.01, 10, 4, 0), TypeError,
+    ("simulate_sgd landscape None", lambda: simulate_sgd(None, 1.0, 1.0, [0.0], dt=0.01, n_steps=10, n_paths=4,
+                                                         seed=0), TypeError,
      "landscape must be a pde_sgd Landscape, an array"),
-    ("minibatch problem wrong type", lambda: minibatch_sgd(object(), 0.1, 2, [0.0, 0.0], 5, 2, 0), TypeError,
+    ("minibatch problem wrong type", lambda: minibatch_sgd(object(), 0.1, 2, [0.0, 0.0], n_steps=5, n_chains=2,
+                                                           seed=0), TypeError,
      "problem must be a pde_sgd.sde.QuadraticFiniteSum"),
-    ("minibatch n_chains 0", lambda: minibatch_sgd(QuadraticFiniteSum.random(10, 2, 0), 0.1, 2, [0.0, 0.0], 5, 0, 0),
+    ("minibatch n_chains 0", lambda: minibatch_sgd(QuadraticFiniteSum.random(10, 2, 0), 0.1, 2, [0.0, 0.0],
+                                                   n_steps=5, n_chains=0, seed=0),
      ValueError, "n_chains must be an integer >= 1"),
-    ("homogenized not a landscape", lambda: homogenized("double_well", [0.0], 0.5, 10.0, 1.0), TypeError,
+    ("homogenized not a landscape", lambda: homogenized("double_well", 10.0, [0.0], gamma=0.5, T=1.0), TypeError,
      "landscape must be a pde_sgd Landscape"),
-    ("simulate_controlled hjb dict", lambda: simulate_controlled(landscapes.double_well(1), {}, None, 0.0, 10, 4, 0),
+    ("simulate_controlled hjb dict", lambda: simulate_controlled(landscapes.double_well(1), {}, None, 0.0,
+                                                                 n_steps=10, n_paths=4, seed=0),
      TypeError, "hjb must be the Result of hjb_value"),
     ("autocorrelation constant", lambda: autocorrelation(np.ones(100), 5), ValueError, "constant series"),
     ("spectrum empty", lambda: power_spectrum(np.zeros((0, 2)), 0.1), ValueError, "at least 2 samples"),
     ("peak_frequency empty", lambda: peak_frequency([], []), ValueError, "same length >= 2"),
     ("feynman-kac one path", lambda: feynman_kac_value(np.array([1.0]), 2.0), ValueError, "at least 2 samples"),
-    ("free energy negative density", lambda: FokkerPlanck(G1, landscapes.double_well(1), 1.0).free_energy(
+    ("free energy negative density", lambda: FokkerPlanck(landscapes.double_well(1), G1, beta=1.0).free_energy(
         np.where(np.arange(40) % 2, 1.0, -0.1)), ValueError, "rho must be >= 0"),
-    ("evolve substeps 'no'", lambda: FokkerPlanck(G1, landscapes.double_well(1), 1.0).evolve(
-        np.ones(40), [0, 0.1], substeps="no"), ValueError, "substeps must be True or False"),
-    ("leftover_field floor 1", lambda: FokkerPlanck(G1, landscapes.double_well(1), 1.0).leftover_field(floor=1.0),
+    ("evolve substeps 'no'", lambda: FokkerPlanck(landscapes.double_well(1), G1, beta=1.0).evolve(
+        np.ones(40), times=[0, 0.1], substeps="no"), ValueError, "substeps must be True or False"),
+    ("leftover_field floor 1", lambda: FokkerPlanck(landscapes.double_well(1), G1, beta=1.0).leftover_field(floor=1.0),
      ValueError, r"floor must be in \(0, 1\)"),
-    ("leftover_field empty bulk", lambda: FokkerPlanck(Grid(-2, 2, 5), landscapes.double_well(1), 1.0)
+    ("leftover_field empty bulk", lambda: FokkerPlanck(landscapes.double_well(1), Grid(-2, 2, 5), beta=1.0)
      .leftover_field(floor=0.9), ValueError, "no bulk cell"),
 ]
 
@@ -131,9 +135,9 @@ def test_torch_bridge_callable_D_gets_the_package_psd_message(D):
 
     sde = tb.make_sde(landscapes.double_well(2), bad_D, 1.0, device="cpu")
     with pytest.raises(ValueError, match="D must be a finite symmetric positive semi-definite matrix"):
-        tb.run(sde, np.zeros(2), 0.05, 0.01, 4, seed=0)
+        tb.run(sde, np.zeros(2), T=0.05, dt=0.01, n_paths=4, seed=0)
     with pytest.raises(TypeError, match="sde must be the module returned by make_sde"):
-        tb.run(object(), np.zeros(2), 0.05, 0.01, 4, seed=0)
+        tb.run(object(), np.zeros(2), T=0.05, dt=0.01, n_paths=4, seed=0)
 
 
 # --- memory and time ----------------------------------------------------------------------------------
@@ -159,7 +163,7 @@ def test_3d_steady_state_refuses_before_superlu_runs_out_of_memory():
     with pytest.raises(MemoryError, match=r"64x64x64 grid \(262144 cells\) needs an estimated"):
         check_direct_solve_fits((64, 64, 64), limit=4e9)
     g = Grid([-2, -2, -2], [2, 2, 2], [8, 8, 8])
-    fp = FokkerPlanck(g, landscapes.double_well(3), beta=1.0, D=[[1.0, 0.3, 0.0], [0.3, 1.0, 0.0], [0, 0, 1.0]])
+    fp = FokkerPlanck(landscapes.double_well(3), g, beta=1.0, D=[[1.0, 0.3, 0.0], [0.3, 1.0, 0.0], [0, 0, 1.0]])
     import pde_sgd.fokker_planck.steady as steady
     real = steady.memory_limit
     try:
@@ -176,7 +180,7 @@ def test_free_energy_is_finite_at_beta_200():
     """beta = 200 on the 2-D double well: rho_ss ~ 1e-300 far out, so p / q overflowed to inf (before).
     The free energy of the uniform density is beta^-1 (log|box| ... ) finite: compare with the sum in logs."""
     g = Grid([-2, -2], [2, 2], [40, 40])
-    fp = FokkerPlanck(g, landscapes.double_well(2), beta=200.0)
+    fp = FokkerPlanck(landscapes.double_well(2), g, beta=200.0)
     q = fp.steady_state()
     p = np.full(g.shape, 1.0 / (16.0))
     m = q > 0
@@ -188,11 +192,11 @@ def test_free_energy_is_finite_at_beta_200():
 def test_cross_diffusion_undershoot_warns():
     g = Grid([-3, -3], [3, 3], [12, 12])
     D = np.array([[1.0, 0.99], [0.99, 1.0]])  # nearly singular, strongly correlated
-    fp = FokkerPlanck(g, landscapes.quadratic([[1.0, 0.3], [0.3, 0.5]]), beta=1.0, D=D)
+    fp = FokkerPlanck(landscapes.quadratic([[1.0, 0.3], [0.3, 0.5]]), g, beta=1.0, D=D)
     assert not fp.operator.monotone
     with pytest.warns(RuntimeWarning, match="undershoots"):
         fp.steady_state()
-    fp_ok = FokkerPlanck(g, landscapes.quadratic([[1.0, 0.3], [0.3, 0.5]]), beta=1.0, D=np.eye(2))
+    fp_ok = FokkerPlanck(landscapes.quadratic([[1.0, 0.3], [0.3, 0.5]]), g, beta=1.0, D=np.eye(2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fp_ok.steady_state()  # monotone: no warning
@@ -209,21 +213,21 @@ def test_long_runs_are_announced_before_they_start(monkeypatch):
     g_small = Grid([-1, -1], [1, 1], [32, 32])
     f = landscapes.rastrigin(2).on_grid(g_small)
     with pytest.warns(RuntimeWarning, match="hj viscous solver: about .* elementary updates"):
-        hj.solve_viscous(f, g_small, [0.01], 10.0)
-    fp = FokkerPlanck(G1, landscapes.double_well(1), 1.0)
+        hj.solve_viscous(f, g_small, 10.0, times=[0.01])
+    fp = FokkerPlanck(landscapes.double_well(1), G1, beta=1.0)
     with pytest.warns(RuntimeWarning, match=r"evolve\(method='expm'\): about"):
-        fp.evolve(np.ones(40), [0.0, 50.0], method="expm")
+        fp.evolve(np.ones(40), times=[0.0, 50.0], method="expm")
     monkeypatch.setattr(validation, "LONG_RUN_WORK", 1e10)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        hj.solve_viscous(f, g_small, [0.01], 10.0)
-        fp.evolve(np.ones(40), [0.0, 0.5], method="expm")
+        hj.solve_viscous(f, g_small, 10.0, times=[0.01])
+        fp.evolve(np.ones(40), times=[0.0, 0.5], method="expm")
 
 
 def test_steady_state_names_exp_underflow_not_a_vanishing_D():
     """beta (max f - min f) = 5e6: exp(-beta f) underflows and the reduced system is singular; the message
     names the underflow (it said "D may vanish on a whole axis"), with no raw scipy warning."""
-    fp = FokkerPlanck(Grid(-4, 4, 60), landscapes.double_well(1), beta=1e5)
+    fp = FokkerPlanck(landscapes.double_well(1), Grid(-4, 4, 60), beta=1e5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=r"beta \* \(max f - min f\) = 5.2.e\+06 > 700, so exp\(-beta f\) "

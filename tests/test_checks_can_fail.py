@@ -24,18 +24,19 @@ def _failed(checks, index=None):
 def test_gibbs_check_rejects_a_solver_with_beta_off_by_5_percent(monkeypatch):
     g = Grid([-2.5, -2.5], [2.5, 2.5], [24, 24])
     real = fpc.FokkerPlanck
-    monkeypatch.setattr(fpc, "FokkerPlanck", lambda grid, f, beta=1.0, **kw: real(grid, f, beta=1.05 * beta, **kw))
+    monkeypatch.setattr(fpc, "FokkerPlanck", lambda f=None, grid=None, D=1.0, beta=1.0, **kw:
+                        real(f, grid, D, beta=1.05 * beta, **kw))
     out = fpc.gibbs(g, landscapes.double_well(2), beta=2.0, c=0.7)
     assert _failed(out) and out[0].measured > 1e3 * out[0].tolerance
 
 
 def _fp_with_bad_evolve(bug):
     g = Grid([-2.5, -2.5], [2.5, 2.5], [24, 24])
-    fp = FokkerPlanck(g, landscapes.double_well(2), beta=2.0, D=0.8)  # monotone
+    fp = FokkerPlanck(landscapes.double_well(2), g, beta=2.0, D=0.8)  # monotone
     real = fp.evolve
 
-    def evolve(rho0, times, **kw):
-        r = real(rho0, times, **kw)
+    def evolve(rho0, *, times, **kw):
+        r = real(rho0, times=times, **kw)
         rho = r["rho"].copy()
         if bug == "leak":  # loses 1% of the mass per unit time
             rho *= np.exp(-0.01 * np.asarray(times))[:, None, None]
@@ -70,8 +71,8 @@ def test_quadratic_matrix_form_check_rejects_a_wrong_gradient(monkeypatch):
     real = hj.local_entropy
 
     def bad_grad(f, g, t, beta, **kw):
-        u, grad = real(f, g, t, beta, **kw)
-        return u, 1.01 * grad
+        r = real(f, g, t, beta, **kw)
+        return Result(r.kind, dict(r.arrays, grad=1.01 * r.grad), r.params)
 
     monkeypatch.setattr(hj, "local_entropy", bad_grad)
     out = hjc.quadratic_matrix_form([[2.0, 0.7], [0.7, 1.0]], 0.3, 5.0)
@@ -82,7 +83,7 @@ def test_quadratic_matrix_form_check_rejects_a_wrong_gradient(monkeypatch):
 def test_semiconcavity_check_rejects_an_unsmoothed_u(monkeypatch, beta):
     # a "solver" that returns f itself: rastrigin's curvature exceeds 1/t
     monkeypatch.setattr(hj, "moreau_envelope", lambda f, g, t, **kw: (np.array(f), None))
-    monkeypatch.setattr(hj, "local_entropy", lambda f, g, t, b, **kw: np.array(f))
+    monkeypatch.setattr(hj, "local_entropy", lambda f, g, t, b, **kw: Result("hj.local_entropy", {"u": np.array(f)}))
     g = Grid([-2, -2], [2, 2], [40, 40])
     out = hjc.semiconcavity(landscapes.rastrigin(2).on_grid(g), g, 0.2, beta=beta)
     assert _failed(out)

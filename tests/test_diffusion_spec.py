@@ -40,7 +40,7 @@ def test_the_same_user_D_in_fokker_planck_numba_and_torchsde():
 
     D = Diffusion.function(rotating_D, 2)
     g = Grid([-3.5, -3.5], [3.5, 3.5], [96, 96])
-    rho = FokkerPlanck(g, F, beta=BETA, D=D).steady_state()
+    rho = FokkerPlanck(F, g, beta=BETA, D=D).steady_state()
     w = np.clip(rho, 0.0, None).ravel()
     w /= w.sum()
     pts = g.points()
@@ -50,7 +50,7 @@ def test_the_same_user_D_in_fokker_planck_numba_and_torchsde():
     x0 = pts[rng.choice(g.size, n, p=w)] + rng.uniform(-0.5, 0.5, (n, 2)) * np.array(g.spacing)
     numba_x = simulate_sgd(F, D, beta=BETA, x0=x0, dt=0.01, n_steps=300, n_paths=n, seed=1)["x"][-1]
     torch.manual_seed(0)
-    torch_x = tb.run(tb.make_sde(F, D, BETA, device="cpu"), x0, 3.0, 0.01, n, 2)["x"][-1]
+    torch_x = tb.run(tb.make_sde(F, D, BETA, device="cpu"), x0, T=3.0, dt=0.01, n_paths=n, seed=2)["x"][-1]
     for x in (numba_x, torch_x):
         s = _stats(x)
         z = (s.mean(0) - ref) / (s.std(0, ddof=1) / math.sqrt(n))
@@ -66,7 +66,7 @@ def test_forms_agree_where_they_describe_the_same_D():
     fn = Diffusion.function(rotating_D, 2)
     cells = fn.on_grid(g)
     field = Diffusion.field(g, cells)
-    np.testing.assert_array_equal(FokkerPlanck(g, F, beta=BETA, D=field).D, FokkerPlanck(g, F, beta=BETA, D=fn).D)
+    np.testing.assert_array_equal(FokkerPlanck(F, g, beta=BETA, D=field).D, FokkerPlanck(F, g, beta=BETA, D=fn).D)
     np.testing.assert_allclose(field.at(g.points()).reshape(cells.shape), cells, rtol=0, atol=1e-15)  # at centres
     M = np.array([[1.0, 0.4], [0.4, 0.5]])
     run = dict(beta=BETA, x0=[0.5, 0.1], dt=0.01, n_steps=20, n_paths=8, seed=3)
@@ -98,13 +98,13 @@ def _not_psd(x, out):
     (lambda: Diffusion.field(Grid(-1, 1, 4), -np.ones(4)), ">= 0 everywhere"),
     (lambda: Diffusion.low_rank([1.0, np.nan]), "V"),
     (lambda: Diffusion.function(lambda x, out: None, 2), "@njit function"),
-    (lambda: FokkerPlanck(Grid([-1, -1], [1, 1], [4, 4]), F, D=Diffusion.function(_not_psd, 2)),
+    (lambda: FokkerPlanck(F, Grid([-1, -1], [1, 1], [4, 4]), D=Diffusion.function(_not_psd, 2)),
      "positive semi-definite"),
     (lambda: simulate_sgd(F, Diffusion.function(_not_psd, 2), beta=1.0, x0=[0, 0], dt=0.01, n_steps=2,
                           n_paths=2, seed=0), "positive semi-definite"),
     (lambda: simulate_sgd(F, Diffusion.constant(1.0, 3), beta=1.0, x0=[0, 0], dt=0.01, n_steps=2, n_paths=2,
                           seed=0), "dim=3"),
-    (lambda: FokkerPlanck(Grid([-1, -1], [1, 1], [4, 4]), F, D=Diffusion.field(Grid([-1, -1], [1, 1], [5, 5]),
+    (lambda: FokkerPlanck(F, Grid([-1, -1], [1, 1], [4, 4]), D=Diffusion.field(Grid([-1, -1], [1, 1], [5, 5]),
                                                                             np.ones((5, 5)))), "field on"),
 ])
 def test_bad_diffusion_specs_raise_naming_D(make, match):

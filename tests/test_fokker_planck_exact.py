@@ -23,7 +23,7 @@ M0, S0, BETA_OU, T_OU = np.array([1.0, -0.5]), 0.2 * np.eye(2), 2.0, 0.5
 
 def ou_case(n):
     g = Grid([-4, -4], [4, 4], [n, n])
-    fp = FokkerPlanck(g, landscapes.quadratic(A_OU), beta=BETA_OU, D=0.8)
+    fp = FokkerPlanck(landscapes.quadratic(A_OU), g, beta=BETA_OU, D=0.8)
     m, S = exact.ou_moments(A_OU, 0.8 * np.eye(2), BETA_OU, M0, S0, T_OU)
     return g, fp, exact.gaussian_density(g, M0, S0), exact.gaussian_density(g, m, S)
 
@@ -32,7 +32,7 @@ def test_ou_gaussian_transient_space_order():
     errs = []
     for n in (20, 40, 80):
         g, fp, rho0, rho_ex = ou_case(n)
-        res = fp.evolve(rho0, [0.0, T_OU / 2, T_OU], method="expm")  # exact in time: spatial error only
+        res = fp.evolve(rho0, times=[0.0, T_OU / 2, T_OU], method="expm")  # exact in time: spatial error only
         errs.append(rel_inf(res["rho"][-1], rho_ex))
     assert errs[-1] < 3e-3, errs
     assert np.all(orders(errs) >= 1.8), (errs, orders(errs))
@@ -47,10 +47,10 @@ def test_ou_transient_time_steppers_agree_with_exact(kw, p):
     0.997 explicit, 1.0000 CN), hence the derived bound e_total <= e_expm + 1.1 est."""
     g, fp, rho0, rho_ex = ou_case(40)
     scale = np.max(np.abs(rho_ex))
-    ref = fp.evolve(rho0, [0.0, T_OU], method="expm")["rho"][-1]
+    ref = fp.evolve(rho0, times=[0.0, T_OU], method="expm")["rho"][-1]
     e_expm = rel_inf(ref, rho_ex)
-    run = fp.evolve(rho0, [0.0, T_OU], **kw)
-    half = fp.evolve(rho0, [0.0, T_OU], **dict(kw, dt=run.params["dt"] / 2, substeps=False))
+    run = fp.evolve(rho0, times=[0.0, T_OU], **kw)
+    half = fp.evolve(rho0, times=[0.0, T_OU], **dict(kw, dt=run.params["dt"] / 2, substeps=False))
     est = np.max(np.abs(run["rho"][-1] - half["rho"][-1])) / scale * 2**p / (2**p - 1)
     e_time = np.max(np.abs(run["rho"][-1] - ref)) / scale
     assert 0.9 <= e_time / est <= 1.1, (e_time, est)
@@ -66,13 +66,13 @@ def test_time_steppers_observed_order_in_time(method, theta, order):
     the difference is the time error alone; dt is halved three times. Explicit Euler runs with substeps=False
     from 0.9 dt_limit (exact dt, last step shortened to land on T_OU); the implicit steppers from dt = 0.05."""
     g = Grid([-4, -4], [4, 4], [16, 16])
-    fp = FokkerPlanck(g, landscapes.quadratic(A_OU), beta=BETA_OU, D=0.8)
+    fp = FokkerPlanck(landscapes.quadratic(A_OU), g, beta=BETA_OU, D=0.8)
     rho0 = exact.gaussian_density(g, M0, S0)
-    ref = fp.evolve(rho0, [0.0, T_OU], method="expm")["rho"][-1]
+    ref = fp.evolve(rho0, times=[0.0, T_OU], method="expm")["rho"][-1]
     dt0 = 0.9 * fp.dt_limit if method == "explicit" else 0.05
     errs = []
     for k in range(4):
-        run = fp.evolve(rho0, [0.0, T_OU], method=method, theta=theta, dt=dt0 / 2**k, substeps=False)
+        run = fp.evolve(rho0, times=[0.0, T_OU], method=method, theta=theta, dt=dt0 / 2**k, substeps=False)
         assert run.params["dt"] == pytest.approx(dt0 / 2**k, rel=1e-9)
         errs.append(rel_inf(run["rho"][-1], ref))
     assert np.all(orders(errs) >= order), (errs, orders(errs))
@@ -91,7 +91,7 @@ def test_anisotropic_lyapunov_covariance_current_and_phi_not_f():
     e_rho, e_J, e_cov = [], [], []
     for n in (64, 128, 256):
         g = Grid([-5, -5], [5, 5], [n, n])
-        fp = FokkerPlanck(g, landscapes.quadratic(A_AN), beta=beta, D=D_AN)
+        fp = FokkerPlanck(landscapes.quadratic(A_AN), g, beta=beta, D=D_AN)
         rho = fp.steady_state()
         e_rho.append(rel_inf(rho, exact.gaussian_density(g, [0, 0], S)))
         e_J.append(rel_inf(fp.current(), exact.stationary_current(g, A_AN, D_AN, beta)))
@@ -126,7 +126,7 @@ def test_anisotropic_lyapunov_covariance_current_and_phi_not_f():
     (Grid([-2, -2, -2], [2, 2, 2], [10, 12, 9]), landscapes.double_well(3), 2.0, 1.0),
 ])
 def test_isotropic_gibbs_to_round_off(grid, f, beta, c):
-    fp = FokkerPlanck(grid, f, beta=beta, D=c)
+    fp = FokkerPlanck(f, grid, beta=beta, D=c)
     assert fp.operator.monotone
     gibbs = np.exp(-beta * (f.on_grid(grid) - f.on_grid(grid).min()) / c)
     gibbs /= gibbs.sum() * grid.cell_volume
@@ -142,7 +142,7 @@ def test_gibbs_annihilated_at_high_peclet():
     ~ 1e-30 fluxes), so the exactness of the scheme is checked on the generator, face by face.
     """
     g, f, beta = Grid(-3.0, 3.0, 60), landscapes.wiggly(seed=0), 50.0
-    fp = FokkerPlanck(g, f, beta=beta, D=1.0)
+    fp = FokkerPlanck(f, g, beta=beta, D=1.0)
     fv = f.on_grid(g)
     gibbs = np.exp(-beta * (fv - fv.min()))
     J = fp.operator.face_fluxes(gibbs)[0]
@@ -161,7 +161,7 @@ def test_1d_space_dependent_diffusion():
     errs = []
     for n in (50, 100, 200, 400):
         g = Grid(-2.5, 2.5, n)
-        fp = FokkerPlanck(g, f, beta=3.0, D=lambda p: Dx(p[:, 0])[:, None, None])
+        fp = FokkerPlanck(f, g, beta=3.0, D=lambda p: Dx(p[:, 0])[:, None, None])
         ex = exact.space_dependent_1d(g, lambda x: f.grad(x), Dx, 3.0)
         errs.append(rel_inf(fp.steady_state(), ex))
     assert errs[-1] < 1e-3 and np.all(orders(errs) >= 1.8), errs
@@ -176,6 +176,6 @@ def test_2d_scalar_diffusion_one_plus_a_f():
     for n in (32, 64, 128):
         g = Grid([-2.2, -2.2], [2.2, 2.2], [n, n])
         fv = f.on_grid(g)
-        fp = FokkerPlanck(g, f, beta=beta, D=1.0 + a * fv)  # scalar field: D = (1 + a f) I
+        fp = FokkerPlanck(f, g, beta=beta, D=1.0 + a * fv)  # scalar field: D = (1 + a f) I
         errs.append(rel_inf(fp.steady_state(), exact.power_law_density(fv, a, beta, g.cell_volume)))
     assert max(errs) < 1e-12, errs

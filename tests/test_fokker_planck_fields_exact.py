@@ -21,7 +21,7 @@ def orders(errors):
 
 def _linear(n):
     g = Grid([-3, -3], [3, 3], [n, n])
-    return g, FokkerPlanck(g, grad_f=lambda x: x @ F.T, beta=BETA, D=D)
+    return g, FokkerPlanck(grid=g, grad_f=lambda x: x @ F.T, beta=BETA, D=D)
 
 
 def test_linear_recipe_leftover_field_is_minus_QUx_at_second_order():
@@ -56,7 +56,7 @@ def test_rotational_example_leftover_field_at_second_order(lam, bound_j, bound_j
     e_j, e_jrho = [], []
     for n in (32, 64, 128):
         g = Grid([-2.5, -2.5], [2.5, 2.5], [n, n])
-        fp = FokkerPlanck(g, grad_f=ex["grad_f"], beta=1.0, D=1.0)
+        fp = FokkerPlanck(grid=g, grad_f=ex["grad_f"], beta=1.0, D=1.0)
         j_exact = ex["j"](g.points()).reshape(g.shape + (2,))
         inner = (np.linalg.norm(g.points(), axis=1) < 1.8).reshape(g.shape)
         lf = fp.leftover_field()
@@ -88,8 +88,8 @@ def test_free_energy_along_the_ou_transient_matches_the_gaussian_closed_form():
     errs = []
     for n in (32, 64):
         g = Grid([-3.5, -3.5], [3.5, 3.5], [n, n])
-        fp = FokkerPlanck(g, grad_f=lambda x: x @ F.T, beta=BETA, D=D)
-        run = fp.evolve(exact.gaussian_density(g, m0, S0), times, method="implicit", dt=1e-3, theta=0.5)
+        fp = FokkerPlanck(grid=g, grad_f=lambda x: x @ F.T, beta=BETA, D=D)
+        run = fp.evolve(exact.gaussian_density(g, m0, S0), times=times, method="implicit", dt=1e-3, theta=0.5)
         F_num = np.array([fp.free_energy(r) for r in run["rho"]])
         errs.append(np.abs(F_num - F_exact) / F_exact)
     assert np.all(errs[0] / errs[1] >= 2 ** 1.8), errs
@@ -125,7 +125,7 @@ def test_one_d_space_dependent_D_has_zero_leftover_field():
     for n in (100, 200, 400):
         g = Grid(-2.5, 2.5, n)
         x = g.axes[0]
-        fp = FokkerPlanck(g, grad_f=lambda p: p ** 3 - p, beta=beta, D=lambda p: (1.0 + 0.5 * np.sin(2 * p[:, 0]))
+        fp = FokkerPlanck(grid=g, grad_f=lambda p: p ** 3 - p, beta=beta, D=lambda p: (1.0 + 0.5 * np.sin(2 * p[:, 0]))
                           [:, None, None])
         lf = fp.leftover_field()
         phi_exact = -np.log(exact.space_dependent_1d(g, lambda p: p ** 3 - p, lambda p: 1.0 + 0.5 * np.sin(2 * p),

@@ -36,7 +36,7 @@ def test_stencil_step_equals_csr_product(d, bc):
     rng = np.random.default_rng(d)
     g = _grid(d, bc)
     for name, spec in _cases(d):
-        fp = FokkerPlanck(g, landscapes.double_well(d), beta=1.7, D=spec(g))
+        fp = FokkerPlanck(landscapes.double_well(d), g, beta=1.7, D=spec(g))
         L = fp.generator
         assert (fp.operator.stencil.diagonal is None) == (name == "cross")  # fused diagonal kernel vs general
         rho = rng.random(g.size) + 0.1
@@ -52,9 +52,9 @@ def test_stencil_step_equals_csr_product(d, bc):
 def test_stencil_reads_nearest_neighbours_only_and_counts_terms():
     """Diagonal D: two face terms per axis (2 d weights per cell); cross diffusion adds the four corners."""
     g = _grid(2, "periodic")
-    st = FokkerPlanck(g, landscapes.double_well(2), beta=1.0, D=0.5).operator.stencil
+    st = FokkerPlanck(landscapes.double_well(2), g, beta=1.0, D=0.5).operator.stencil
     assert st.axis.size == 4 and st.bytes_per_cell_step == 48
-    st_x = FokkerPlanck(g, landscapes.double_well(2), beta=1.0, D=[[1.0, 0.3], [0.3, 1.0]]).operator.stencil
+    st_x = FokkerPlanck(landscapes.double_well(2), g, beta=1.0, D=[[1.0, 0.3], [0.3, 1.0]]).operator.stencil
     assert st_x.axis.size == 12 and np.abs(st_x.offsets).max() == 1
 
 
@@ -64,8 +64,8 @@ def test_stencil_conserves_mass(bc, cross):
     g = Grid([-3.0, -3.0], [3.0, 3.0], [40, 33], bc=bc)
     X, Y = g.coords
     D = np.array([[1.0, 0.4], [0.4, 0.7]]) if cross else 0.5 + 0.4 * np.cos(X) ** 2  # general / fused kernel
-    fp = FokkerPlanck(g, landscapes.double_well(2), beta=2.0, D=D)
+    fp = FokkerPlanck(landscapes.double_well(2), g, beta=2.0, D=D)
     rho0 = np.exp(-((X - 1) ** 2 + Y ** 2))
-    res = fp.evolve(rho0, [0.0, 0.5, 1.0])
+    res = fp.evolve(rho0, times=[0.0, 0.5, 1.0])
     assert res.params["n_steps"] > 100
     assert np.max(np.abs(res["mass"] / res["mass"][0] - 1.0)) < 1e-12

@@ -26,9 +26,9 @@ def test_rotational_drift_keeps_gibbs_with_current():
     e_rho, e_J = [], []
     for n in (40, 80, 160):  # box wide enough that the walls (where no-flux cuts the current) carry ~1e-5
         g = Grid([-3.5, -3.5], [3.5, 3.5], [n, n])
-        fp = FokkerPlanck(g, beta=beta, D=1.0, grad_f=lambda x: f.grad(x) @ M.T)
+        fp = FokkerPlanck(grid=g, beta=beta, D=1.0, grad_f=lambda x: f.grad(x) @ M.T)
         if n == 40:  # the same drift as a field of cell-centre values gives a second-order solution too
-            fp_field = FokkerPlanck(g, beta=beta, D=1.0, grad_f=f.grad_on_grid(g) @ M.T)
+            fp_field = FokkerPlanck(grid=g, beta=beta, D=1.0, grad_f=f.grad_on_grid(g) @ M.T)
             assert rel_inf(fp_field.steady_state(), fp.steady_state()) < 0.05
         gibbs = np.exp(-beta * f.on_grid(g))
         gibbs /= gibbs.sum() * g.cell_volume
@@ -55,7 +55,7 @@ def test_linear_recipe_potential_on_the_grid():
     errs = []
     for n in (40, 80, 160):
         g = Grid([-3, -3], [3, 3], [n, n])
-        fp = FokkerPlanck(g, beta=beta, D=D, grad_f=lambda x: x @ F.T)
+        fp = FokkerPlanck(grid=g, beta=beta, D=D, grad_f=lambda x: x @ F.T)
         phi = fp.potential()
         X, Y = g.coords
         phi_ex = 0.5 * (U[0, 0] * X**2 + 2 * U[0, 1] * X * Y + U[1, 1] * Y**2)
@@ -92,7 +92,7 @@ def test_a_type_identity_div_j_rho_vanishes():
     e_rho, e_div, scales = [], [], []
     for n in (40, 80, 160):
         g = Grid([-4, -4], [4, 4], [n, n])
-        fp = FokkerPlanck(g, beta=beta, D=_D_field, grad_f=lambda x: _a_type_drift(x, beta, q0))
+        fp = FokkerPlanck(grid=g, beta=beta, D=_D_field, grad_f=lambda x: _a_type_drift(x, beta, q0))
         X, Y = g.coords
         target = np.exp(-beta * ((X**2 - 1) ** 2 / 4 + Y**2 / 2))
         target /= target.sum() * g.cell_volume
@@ -152,10 +152,10 @@ def test_mode_shift_matches_first_order_perturbation_theory():
     est = {}
     for n in (120, 240):
         g = Grid([-1.9, -0.9], [-0.1, 0.9], [n, n])
-        s = [(_mode(g, FokkerPlanck(g, f, beta=1.0 / T, D=D).steady_state()) - x_star) / T for T in temps]
+        s = [(_mode(g, FokkerPlanck(f, g, beta=1.0 / T, D=D).steady_state()) - x_star) / T for T in temps]
         est[n] = (2 * s[0] - s[1], 2 * s[1] - s[2])
         if n == 120:  # isotropic control (exact Gibbs, mode = x*): only the mode-fit bias, small against T a
-            iso = [np.linalg.norm(_mode(g, FokkerPlanck(g, f, beta=1.0 / T, D=0.8).steady_state()) - x_star)
+            iso = [np.linalg.norm(_mode(g, FokkerPlanck(f, g, beta=1.0 / T, D=0.8).steady_state()) - x_star)
                    for T in temps]
             assert max(iso) < 0.15 * temps[0] * np.linalg.norm(a_pred), iso
     a = (4 * est[240][0] - est[120][0]) / 3
@@ -187,8 +187,8 @@ def test_diffusion_label_follows_the_assembled_field():
              (g2, f2, np.full(g2.shape, 0.7), "constant"),
              (g2, f2, lambda p: np.broadcast_to(np.eye(2), (len(p), 2, 2)), "constant")]
     for g, f, D, label in cases:
-        fp = FokkerPlanck(g, f, beta=1.0, D=D)
-        params = fp.evolve(np.ones(g.shape), [0.0, 0.0], method="expm").params
+        fp = FokkerPlanck(f, g, beta=1.0, D=D)
+        params = fp.evolve(np.ones(g.shape), times=[0.0, 0.0], method="expm").params
         assert params["D"] == label, (np.shape(D), params["D"], label)
         if label == "constant":
             assert np.array_equal(params["D_matrix"], fp.D.reshape(-1, g.ndim, g.ndim)[0])

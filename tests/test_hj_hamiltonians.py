@@ -43,7 +43,7 @@ def test_osher_shu_orders_before_the_kink(scheme, hamiltonian):
     for n in (40, 80, 160):
         g = Grid(-1, 1, n, bc="periodic")
         x = g.axes[0]
-        r = solve_inviscid(-np.cos(np.pi * x), g, [T], scheme, H=OSHER_SHU, hamiltonian=hamiltonian)
+        r = solve_inviscid(-np.cos(np.pi * x), g, times=[T], scheme=scheme, H=OSHER_SHU, hamiltonian=hamiltonian)
         errs.append(np.max(np.abs(r["u"][-1] - exact.osher_shu(x, T))))
     assert np.all(orders(errs) >= order), (errs, orders(errs))
     assert r.params["hamiltonian"] == hamiltonian and r.params["H"]["convex_separable"]
@@ -75,8 +75,8 @@ def test_user_half_square_reproduces_the_builtin_flux(hamiltonian):
     H = Hamiltonian(half_sq, bound=half_sq_bound, argmin=half_sq_argmin)
     g, f = Grid([-2, -1.5], [2, 2], [28, 24]), landscapes.double_well(2, tilt=TILT)
     for solve, args in ((solve_inviscid, ()), (solve_viscous, (3.0,))):
-        a = solve(f, g, [0.0, 0.2], *args, hamiltonian=hamiltonian)
-        b = solve(f, g, [0.0, 0.2], *args, H=H, hamiltonian=hamiltonian)
+        a = solve(f, g, *args, times=[0.0, 0.2], hamiltonian=hamiltonian)
+        b = solve(f, g, *args, times=[0.0, 0.2], H=H, hamiltonian=hamiltonian)
         assert a.params["steps"] == b.params["steps"]
         np.testing.assert_allclose(b["u"], a["u"], rtol=0, atol=1e-14)
 
@@ -109,14 +109,14 @@ def test_hjb_of_stochastic_control_against_hjb_value():
     (measured 1.97, 1.95; the reference's own error ~2e-6 is 10x below the finest error)."""
     f, V = landscapes.double_well(1, tilt=TILT), landscapes.quadratic([[1.0]], center=[0.5])
     beta, T = 4.0, 0.5
-    ref = hjb_value(f, V, beta, T, Grid(-2.5, 2.5, 1600), n_time=800)
+    ref = hjb_value(f, V, beta, T=T, grid=Grid(-2.5, 2.5, 1600), n_steps=800)
     H = Hamiltonian(hjb_H, bound=hjb_bound, argmin=hjb_argmin)
     for hamiltonian in ("godunov", "lax_friedrichs"):
         errs = []
         for n in (50, 100, 200):
             g = Grid(-2.5, 2.5, n)
             x = g.axes[0]
-            r = solve_viscous(V, g, [0.0, T], beta / 2, H=H, hamiltonian=hamiltonian)
+            r = solve_viscous(V, g, beta / 2, times=[0.0, T], H=H, hamiltonian=hamiltonian)
             inside = np.abs(x) < 1.5
             errs.append(np.max(np.abs(r["u"][-1] - np.interp(x, ref["x"], ref["u"][0]))[inside]))
         assert np.all(orders(errs) >= 1.8), (hamiltonian, errs, orders(errs))
@@ -134,15 +134,15 @@ def test_bad_hamiltonians_raise_naming_the_parameter():
     with pytest.raises(ValueError, match="argmin must be an @njit"):
         Hamiltonian(osher_shu_H, bound=1.0, argmin=lambda x, out: None)
     with pytest.raises(ValueError, match="needs H convex and separable"):
-        solve_inviscid(u0, g, [0.1], H=Hamiltonian(osher_shu_H, bound=5.0), hamiltonian="godunov")
+        solve_inviscid(u0, g, times=[0.1], H=Hamiltonian(osher_shu_H, bound=5.0), hamiltonian="godunov")
     with pytest.raises(ValueError, match="H must be a pde_sgd.hj.Hamiltonian"):
-        solve_viscous(u0, g, [0.1], 1.0, H=osher_shu_H)
+        solve_viscous(u0, g, 1.0, times=[0.1], H=osher_shu_H)
     with pytest.raises(ValueError, match="bound must have 1 or 1 entries"):
-        solve_inviscid(u0, g, [0.1], H=Hamiltonian(osher_shu_H, bound=[1.0, 2.0]))
+        solve_inviscid(u0, g, times=[0.1], H=Hamiltonian(osher_shu_H, bound=[1.0, 2.0]))
     with pytest.raises(ValueError, match="hamiltonian"):
-        solve_inviscid(u0, g, [0.1], H=OSHER_SHU, hamiltonian="roe")
+        solve_inviscid(u0, g, times=[0.1], H=OSHER_SHU, hamiltonian="roe")
     # without argmin the default flux is Lax-Friedrichs
-    r = solve_inviscid(u0, g, [0.05], H=Hamiltonian(osher_shu_H, bound=5.0))
+    r = solve_inviscid(u0, g, times=[0.05], H=Hamiltonian(osher_shu_H, bound=5.0))
     assert r.params["hamiltonian"] == "lax_friedrichs"
 
 
@@ -160,11 +160,11 @@ def test_one_instability_type_for_every_stepper():
 
     g = Grid(-1, 1, 64, bc="periodic")
     with pytest.raises(NumericalInstability, match="lower cfl"):
-        solve_inviscid(-np.cos(np.pi * g.axes[0]), g, [5.0], H=Hamiltonian(exp_H, bound=0.01))
+        solve_inviscid(-np.cos(np.pi * g.axes[0]), g, times=[5.0], H=Hamiltonian(exp_H, bound=0.01))
 
     @njit
     def explosive(x, t, out):
         out[0], out[1] = x[0] ** 3, x[1] ** 3
     with pytest.raises(NumericalInstability, match="non-finite"):
-        simulate_sgd(explosive, 1.0, 2.0, [3.0, 0.0], 0.1, 50, 4, 0)
+        simulate_sgd(explosive, 1.0, 2.0, [3.0, 0.0], dt=0.1, n_steps=50, n_paths=4, seed=0)
     assert issubclass(NumericalInstability, ValueError)

@@ -102,7 +102,7 @@ def test_solver_order_smooth_osher_shu(scheme):
     for n in (40, 80, 160, 320):
         g = Grid(-0.63, 1.37, n, bc="periodic")  # period 2, cells placed generically w.r.t. the later kink
         x = g.axes[0]
-        r = solve_inviscid(-np.cos(np.pi * x), g, [T], scheme)
+        r = solve_inviscid(-np.cos(np.pi * x), g, times=[T], scheme=scheme)
         errs.append(np.max(np.abs(r["u"][-1] - exact.neg_cosine(x, T))))
     assert np.all(orders(errs) >= 1.8), (errs, orders(errs))
     # the moving-frame identity used above
@@ -125,7 +125,7 @@ def test_solver_l1_order_after_kink(scheme):
     for n in (40, 80, 160, 320):
         g = Grid(-0.63, 1.37, n, bc="periodic")
         x = g.axes[0]
-        r = solve_inviscid(-np.cos(np.pi * x), g, [T], scheme)
+        r = solve_inviscid(-np.cos(np.pi * x), g, times=[T], scheme=scheme)
         errs.append(np.mean(np.abs(r["u"][-1] - exact.neg_cosine(x, T))))
     assert np.all(orders(errs) >= 0.9), (errs, orders(errs))
     bar, finest = KINK_L1[scheme]
@@ -151,7 +151,7 @@ def test_solver_kinks_abs(a, scheme):
     for n in (41, 81, 161, 321):
         g = Grid(-2, 2, n)
         x = g.axes[0]
-        r = solve_inviscid(a * np.abs(x), g, [T], scheme)
+        r = solve_inviscid(a * np.abs(x), g, times=[T], scheme=scheme)
         errs.append(np.mean(np.abs(r["u"][-1] - exact.abs_value(x, T, a=a))[np.abs(x) < 1.2]))
     assert errs[-1] < 1e-3
     assert np.all(orders(errs) >= 0.9), (errs, orders(errs))
@@ -169,12 +169,12 @@ def test_solver_quadratic_matrix_form_and_2d_landscape():
     for n in (24, 48, 96):
         g = Grid([-3, -3], [3, 3], [n, n])
         X = np.stack(g.coords, axis=-1)
-        r = solve_inviscid(0.5 * np.einsum("...i,ij,...j->...", X, A2, X), g, [t])
+        r = solve_inviscid(0.5 * np.einsum("...i,ij,...j->...", X, A2, X), g, times=[t])
         errs.append(np.max(np.abs(r["u"][-1] - exact.quadratic(X, A2, t))[np.all(np.abs(X) < 1.5, axis=-1)]))
     assert np.all(orders(errs) >= 1.8), errs
     g = Grid([-2, -2], [2, 2], [128, 128])
     f = landscapes.rastrigin(2).on_grid(g)
-    r = solve_inviscid(f, g, [0.0, 0.05, 0.1], hamiltonian="lax_friedrichs")
+    r = solve_inviscid(f, g, times=[0.0, 0.05, 0.1], hamiltonian="lax_friedrichs")
     for k in (1, 2):
         u_exact, _ = moreau_envelope(f, g, r["times"][k])
         assert np.mean(np.abs(r["u"][k] - u_exact)) < 2e-3  # L1: the envelope itself has O(h^2) grid error
@@ -185,7 +185,7 @@ def test_solver_wiggly_and_invariants():
     g = Grid(-3, 3, 500)
     f = landscapes.wiggly(seed=0).on_grid(g)
     times = np.array([0.0, 0.025, 0.05, 0.1])
-    r = solve_inviscid(f, g, times)
+    r = solve_inviscid(f, g, times=times)
     u = r["u"]
     assert np.all(np.diff(u, axis=0) <= 0)  # Godunov H >= 0 and RK3 stages are convex combinations
     assert np.all(u <= f)
@@ -224,10 +224,10 @@ def test_bad_input_raises_value_error():
         (lambda: moreau_envelope(bad, g, 0.1), "f_values"),
         (lambda: moreau_envelope(np.zeros((16, 2)), g, 0.1), "f_values"),
         (lambda: moreau_envelope(f, g, -1.0), "t"),
-        (lambda: solve_inviscid(f, g, [0.1], "weno9"), "scheme"),
-        (lambda: solve_inviscid(f, g, [0.1], "central"), "central"),
-        (lambda: solve_inviscid(f, g, [np.nan]), "times"),
-        (lambda: solve_inviscid(f, g, [0.1], cfl=0.0), "cfl"),
+        (lambda: solve_inviscid(f, g, times=[0.1], scheme="weno9"), "scheme"),
+        (lambda: solve_inviscid(f, g, times=[0.1], scheme="central"), "central"),
+        (lambda: solve_inviscid(f, g, times=[np.nan]), "times"),
+        (lambda: solve_inviscid(f, g, times=[0.1], cfl=0.0), "cfl"),
         (lambda: proximal_point(landscapes.abs_l1(1), g, [0.0, 1.0], 0.1, 3), "x0"),
         (lambda: proximal_point(landscapes.abs_l1(1), g, [0.0], 0.0, 3), "t"),
         (lambda: proximal_point(landscapes.abs_l1(2), g, [0.0, 0.0], 0.1, 3), "dimension"),

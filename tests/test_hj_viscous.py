@@ -17,7 +17,7 @@ def orders(errors):
 def test_quadratic_1d_matches_closed_form(beta):
     g = Grid(-8, 8, 321)
     x = g.axes[0]
-    u = local_entropy(1.5 * x ** 2 / 2, g, 0.4, beta)
+    u = local_entropy(1.5 * x ** 2 / 2, g, 0.4, beta).u
     inner = np.abs(x) < 3  # the mirror extension at +-8 does not reach here (Gibbs width << 5)
     ref = exact.quadratic(x[:, None], [[1.5]], 0.4, beta)
     assert np.max(np.abs(u - ref)[inner]) < 1e-11
@@ -30,7 +30,8 @@ def test_quadratic_matrix_form_non_diagonal():
     g = Grid([-5, -5], [5, 5], [101, 101])
     X = np.stack(g.coords, axis=-1)
     f = 0.5 * np.einsum("...i,ij,...j->...", X, A, X)
-    u, mean_y, grad = local_entropy(f, g, t, beta, return_mean=True, return_grad=True)
+    le = local_entropy(f, g, t, beta)
+    u, mean_y, grad = le.u, le.mean_y, le.grad
     inner = np.all(np.abs(X) < 2.5, axis=-1)
     assert np.max(np.abs(u - exact.quadratic(X, A, t, beta))[inner]) < 1e-11
     # grad u = A (I + tA)^-1 x and <y> = (I + tA)^-1 x for a quadratic
@@ -48,7 +49,7 @@ def test_abs_kink_erf_form_second_order(a):
         g = Grid(-12, 12, n + 1)  # odd: the kink sits on a cell centre
         x = g.axes[0]
         inner = np.abs(x) < 4
-        errs.append(np.max(np.abs(local_entropy(a * np.abs(x), g, t, beta) - exact.abs_value(x, t, beta, a))[inner]))
+        errs.append(np.max(np.abs(local_entropy(a * np.abs(x), g, t, beta).u - exact.abs_value(x, t, beta, a))[inner]))
     assert np.all(orders(errs) >= 1.8), (errs, orders(errs))
 
 
@@ -61,7 +62,8 @@ def test_gradient_identity_second_order():
     errs = []
     for n in (200, 400, 800):
         g = Grid(-3, 3, n)
-        u, mean_y, grad = local_entropy(f_land.on_grid(g), g, 0.2, 10.0, return_mean=True, return_grad=True)
+        le = local_entropy(f_land.on_grid(g), g, 0.2, 10.0)
+        u, mean_y, grad = le.u, le.mean_y, le.grad
         fd = (u[2:] - u[:-2]) / (2 * g.spacing[0])
         assert np.allclose(grad[..., 0], (g.axes[0] - mean_y[..., 0]) / 0.2)
         inner = np.abs(g.axes[0][1:-1]) < 2.5
@@ -75,7 +77,7 @@ def test_semiconcavity(bc):
     t = 0.15
     g = Grid([-2, -2], [2, 2], [60, 60], bc=bc)
     f = landscapes.rastrigin(2, b=0.5).on_grid(g)
-    u = local_entropy(f, g, t, 20.0)
+    u = local_entropy(f, g, t, 20.0).u
     h = g.spacing[0]
     d2 = [np.diff(u, 2, axis=a) / h ** 2 for a in (0, 1)]
     assert max(float(d.max()) for d in d2) <= 1 / t + 1e-7
@@ -92,7 +94,8 @@ def test_log_space_stability_large_beta():
     f = landscapes.wiggly(seed=0).on_grid(g)
     t = 0.2
     beta = 1e4 / np.ptp(f)
-    u, grad = local_entropy(f, g, t, beta, return_grad=True)
+    le = local_entropy(f, g, t, beta)
+    u, grad = le.u, le.grad
     assert np.all(np.isfinite(u)) and np.all(np.isfinite(grad))
     u_hl, _ = moreau_envelope(f, g, t)
     logk = gaussian_log_kernel(g.spacing[0], t / beta, np.sqrt(2 * t * (np.ptp(f) + 50 / beta)))
@@ -109,7 +112,7 @@ def test_viscous_to_inviscid_gap_slope():
     u_hl, _ = moreau_envelope(f, g, t)
     betas = np.array([25.0, 50.0, 100.0, 200.0, 400.0])
     inner = np.abs(g.axes[0]) < 1.8
-    gaps = [np.max(np.abs(local_entropy(f, g, t, b) - u_hl)[inner]) for b in betas]
+    gaps = [np.max(np.abs(local_entropy(f, g, t, b).u - u_hl)[inner]) for b in betas]
     slope = np.polyfit(np.log(betas), np.log(gaps), 1)[0]
     assert -1.15 < slope < -0.85, (gaps, slope)
 
@@ -125,7 +128,7 @@ def test_solver_order_smooth_periodic(scheme):
     for n in (96, 192, 384, 768):
         g = Grid(0, 2 * np.pi, n, bc="periodic")
         f = np.cos(g.axes[0]) + 0.3 * np.sin(2 * g.axes[0])
-        r = solve_viscous(f, g, [T], beta, scheme=scheme)
+        r = solve_viscous(f, g, beta, times=[T], scheme=scheme)
         errs.append(np.max(np.abs(r["u"][-1] - exact.cole_hopf_spectral(f, g, T, beta))))
     assert np.all(orders(errs) >= declared - 0.2), (errs, orders(errs))
     if declared == 2.0:
@@ -145,11 +148,11 @@ def test_solver_matches_exact_on_wiggly_loss():
     for n in (500, 1000):
         g = Grid(-3, 3, n)
         f = landscapes.wiggly(seed=0).on_grid(g)
-        r = solve_viscous(f, g, [T / 2, T], beta)
+        r = solve_viscous(f, g, beta, times=[T / 2, T])
         inner = np.abs(g.axes[0]) < 2.5
-        errs.append(np.max(np.abs(r["u"][-1] - local_entropy(f, g, T, beta))[inner]))
+        errs.append(np.max(np.abs(r["u"][-1] - local_entropy(f, g, T, beta).u)[inner]))
         if n == 1000:
-            assert np.max(np.abs(r["u"][0] - local_entropy(f, g, T / 2, beta))[inner]) < 1e-3
+            assert np.max(np.abs(r["u"][0] - local_entropy(f, g, T / 2, beta).u)[inner]) < 1e-3
     assert errs[0] < 2e-3 and errs[0] / errs[1] > 4, errs
 
 
@@ -160,9 +163,9 @@ def test_solver_matches_exact_2d():
     for n in (64, 128):
         g = Grid([-2, -2], [2, 2], [n, n])
         f = landscapes.rastrigin(2).on_grid(g)
-        r = solve_viscous(f, g, times, beta, hamiltonian="lax_friedrichs")
+        r = solve_viscous(f, g, beta, times=times, hamiltonian="lax_friedrichs")
         assert r["u"].shape == (3, n, n) and np.array_equal(r["u"][0], f)
-        errs.append(np.max(np.abs(r["u"][2] - local_entropy(f, g, times[2], beta))))
+        errs.append(np.max(np.abs(r["u"][2] - local_entropy(f, g, times[2], beta).u)))
     assert errs[0] < 1e-2 and orders(errs)[0] >= 1.8, errs
     assert r.kind == "hj.viscous" and r.params["beta"] == beta and r.params["steps"] > 0
 
@@ -179,12 +182,12 @@ def test_bad_input_raises_value_error():
         (lambda: local_entropy(np.zeros(15), g, 0.1, 1.0), "f_values"),
         (lambda: local_entropy(f, g, 0.0, 1.0), "t"),
         (lambda: local_entropy(f, g, 0.1, -2.0), "beta"),
-        (lambda: solve_viscous(f, g, [0.1], 0.0), "beta"),
-        (lambda: solve_viscous(f, g, [0.2, 0.1], 1.0), "times"),
-        (lambda: solve_viscous(f, g, [-0.1], 1.0), "times"),
-        (lambda: solve_viscous(f, g, [0.1], 1.0, scheme="weno7"), "scheme"),
-        (lambda: solve_viscous(f, g, [0.1], 1.0, hamiltonian="roe"), "hamiltonian"),
-        (lambda: solve_viscous(f, g, [0.1], 1.0, cfl=1.5), "cfl"),
+        (lambda: solve_viscous(f, g, 0.0, times=[0.1]), "beta"),
+        (lambda: solve_viscous(f, g, 1.0, times=[0.2, 0.1]), "times"),
+        (lambda: solve_viscous(f, g, 1.0, times=[-0.1]), "times"),
+        (lambda: solve_viscous(f, g, 1.0, times=[0.1], scheme="weno7"), "scheme"),
+        (lambda: solve_viscous(f, g, 1.0, times=[0.1], hamiltonian="roe"), "hamiltonian"),
+        (lambda: solve_viscous(f, g, 1.0, times=[0.1], cfl=1.5), "cfl"),
         (lambda: exact.cole_hopf_spectral(f, g, 0.1, 1.0), "periodic"),
     ]
     for call, word in cases:
@@ -203,7 +206,7 @@ def test_unreasonable_kernel_radius_raises_naming_the_inputs():
             call()
     h = g.spacing[0]
     t_ok = 0.5 * ((1e6 - 2) * h) ** 2 / (800.0 + 1.0) * 1e-4  # 1e-2 of the allowed kernel radius
-    u = local_entropy(f, g, t_ok, 1.0)
+    u = local_entropy(f, g, t_ok, 1.0).u
     assert np.all(np.isfinite(u))
 
 
@@ -211,8 +214,8 @@ def test_grid_must_be_a_grid():
     from pde_sgd.fokker_planck import exact as fp_exact
     from pde_sgd.hj import proximal_point, solve_inviscid
     f = np.zeros(16)
-    for call in (lambda: local_entropy(f, "not a grid", 0.1, 1.0), lambda: solve_viscous(f, None, [0.1], 1.0),
-                 lambda: moreau_envelope(f, [0, 1], 0.1), lambda: solve_inviscid(f, "g", [0.1]),
+    for call in (lambda: local_entropy(f, "not a grid", 0.1, 1.0), lambda: solve_viscous(f, None, 1.0, times=[0.1]),
+                 lambda: moreau_envelope(f, [0, 1], 0.1), lambda: solve_inviscid(f, "g", times=[0.1]),
                  lambda: proximal_point(landscapes.double_well(1), "g", [0.0], 0.1, 2),
                  lambda: fp_exact.gaussian_density("g", [0.0], [[1.0]])):
         with pytest.raises(TypeError, match="grid must be a pde_sgd.Grid"):
@@ -228,10 +231,10 @@ def test_log_space_stability_second_guard_2d_offset_and_spread():
     g = Grid([-2, -2], [2, 2], [60, 60])
     f = 300.0 * landscapes.rastrigin(2).on_grid(g)
     t, beta = 0.1, 100.0  # beta (max f - min f) = 1.2e5, beta (max u - min u) ~ 4e3
-    u = local_entropy(f, g, t, beta)
+    u = local_entropy(f, g, t, beta).u
     assert np.all(np.isfinite(u))
     C = 1e6
-    u_shift = local_entropy(f + C, g, t, beta)
+    u_shift = local_entropy(f + C, g, t, beta).u
     np.testing.assert_allclose(u_shift - C, u, rtol=0, atol=1e-9 * C)
     u_hl, _ = moreau_envelope(f, g, t)
     logk = gaussian_log_kernel(g.spacing[0], t / beta, np.sqrt(2 * t * (np.ptp(f) + 50 / beta)))

@@ -59,8 +59,9 @@ def test_torchsde_and_numba_engine_agree_on_the_slice(setup):
     x_t = torchsde_stationary(sde, np.zeros((n_paths, 2)), dt=dt, t_burn=t_burn, t_sample=t_sample,
                               n_saves=n_saves, seed=1)
     steps_burn, every = int(round(t_burn / dt)), int(round(t_sample / dt / n_saves))
-    res = simulate_sgd(fields["grad_f"], fields["D"], beta, np.zeros(2), dt, steps_burn + every * n_saves, n_paths,
-                       seed=2, grid=grid, drift_grid=grid, save_every=every)
+    res = simulate_sgd(fields["grad_f"], fields["D"], beta, np.zeros(2), dt=dt, n_steps=steps_burn + every * n_saves,
+                       n_paths=n_paths,
+                       seed=2, grid=grid, drift_grid=grid, n_saves=steps_burn // every + n_saves)
     x_n = res["x"][-n_saves:]
     assert x_n.shape == x_t.shape
     cmp = compare_moments(chain_moments(x_t), chain_moments(x_n))
@@ -71,7 +72,7 @@ def test_phi_equals_f_for_isotropic_noise(setup):
     """With D = I the steady state is Gibbs exp(-beta f): Phi - f is constant up to the scheme's error."""
     from pde_sgd.fokker_planck import FokkerPlanck
     _, _, _, grid, fields = setup
-    fp = FokkerPlanck(grid, fields["f"], 50.0, 1.0)
+    fp = FokkerPlanck(fields["f"], grid, 1.0, 50.0)
     rho = fp.steady_state()
     d = phi_vs_f(grid, fields["f"], fp.potential(rho), rho)
     assert d["relative_rms"] < 1e-6, d
@@ -82,7 +83,7 @@ def test_slice_coupling_runs_and_reports(setup):
     res = slice_coupling(sl, fields, eta=ETA, batch_size=B, n_chains=8, t_burn=0.5, t_sample=2.0, seed=0)
     p = res.params
     assert res["sde_x"].shape[1:] == (8, 2) and res["sgd_x"].shape[1:] == (8, 2)
-    assert np.isclose(res["rho_ss"].sum() * np.prod(Grid.from_dict(p["grid"]).spacing), 1.0)
+    assert np.isclose(res["rho_ss"].sum() * np.prod(p["grid"].spacing), 1.0)
     assert p["phi_vs_f"]["relative_rms"] >= 0 and set(p["sde_vs_sgd"]) == {"max_z_mean", "max_z_cov", "max_rel_var"}
     with pytest.raises(ValueError, match="eta"):
         slice_coupling(sl, fields, eta=0.0, batch_size=B)

@@ -114,7 +114,7 @@ def test_fokker_planck_generator_structure(dim, n, beta, data):
     g = Grid([-2.0] * dim, [2.0] * dim, [n] * dim, bc=data.draw(st.sampled_from(["neumann", "periodic"])))
     diag = data.draw(hnp.arrays(np.float64, dim, elements=st.floats(0.2, 2.0)))
     L = data.draw(landscapes_().filter(lambda l: l.dim == dim))
-    fp = FokkerPlanck(g, L, beta=beta, D=np.diag(diag))
+    fp = FokkerPlanck(L, g, beta=beta, D=np.diag(diag))
     A = fp.generator.toarray()
     scale = np.abs(A).max()
     np.testing.assert_allclose(A.sum(axis=0), 0.0, atol=1e-10 * scale)  # 1^T L = 0: mass conserved

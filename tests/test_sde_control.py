@@ -23,7 +23,7 @@ def test_hjb_second_order_against_exact():
     errs, hs = [], []
     for n in (100, 200, 400):
         grid = Grid(-5.0, 5.0, n)
-        r = hjb_value(L, V, beta, T, grid, n_time=n)
+        r = hjb_value(L, V, beta, T=T, grid=grid, n_steps=n)
         x = grid.axes[0]
         inner = np.abs(x) < 2.5
         errs.append(np.max(np.abs(r["u"][0][inner] - _exact_ou_value(a, k, c, beta, T, x[inner]))))
@@ -39,8 +39,8 @@ def setup():
     L, V = landscapes.double_well(1), landscapes.quadratic([[2.0]], [1.0])
     beta, T, x0 = 4.0, 2.0, -1.0
     grid = Grid(-4.0, 4.0, 400)
-    hjb = hjb_value(L, V, beta, T, grid, n_time=400)
-    run = simulate_controlled(L, hjb, V, x0, 2000, 20000, seed=3)
+    hjb = hjb_value(L, V, beta, T=T, grid=grid, n_steps=400)
+    run = simulate_controlled(L, hjb, V, x0, n_steps=2000, n_paths=20000, seed=3)
     return L, V, beta, hjb, run
 
 
@@ -68,13 +68,13 @@ def test_optimal_cost_and_inequality(setup):
 @pytest.mark.parametrize("scale", [0.5, 1.5])
 def test_other_controls_cost_more(setup, scale):
     L, V, beta, hjb, run = setup
-    other = simulate_controlled(L, hjb, V, -1.0, 2000, 20000, seed=3, control_scale=scale)
+    other = simulate_controlled(L, hjb, V, -1.0, n_steps=2000, n_paths=20000, seed=3, control_scale=scale)
     d = other["J"] - run["J"]  # paired on common noise
     assert d.mean() > 4 * d.std(ddof=1) / np.sqrt(d.size)
 
 
 def test_control_bad_input():
     with pytest.raises(ValueError, match="1-D"):
-        hjb_value(landscapes.double_well(2), landscapes.double_well(1), 1.0, 1.0, Grid(-1, 1, 10))
+        hjb_value(landscapes.double_well(2), landscapes.double_well(1), 1.0, T=1.0, grid=Grid(-1, 1, 10))
     with pytest.raises(ValueError, match="T"):
-        hjb_value(landscapes.double_well(1), landscapes.double_well(1), 1.0, 0.0, Grid(-1, 1, 10))
+        hjb_value(landscapes.double_well(1), landscapes.double_well(1), 1.0, T=0.0, grid=Grid(-1, 1, 10))

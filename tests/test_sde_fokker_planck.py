@@ -61,8 +61,8 @@ def _gibbs(L, grid, beta):
 def test_isotropic_2d_histogram_is_fp_steady_state_and_gibbs():
     L, beta = landscapes.double_well(2), 3.0
     grid = Grid([-2.5, -2.5], [2.5, 2.5], [60, 60])
-    x = simulate_sgd(L, 1.0, beta, [0.0, 0.0], 0.005, 1600, N_PATHS, seed=1)["x"][-1]
-    rho = FokkerPlanck(grid, L, beta, 1.0).steady_state()
+    x = simulate_sgd(L, 1.0, beta, [0.0, 0.0], dt=0.005, n_steps=1600, n_paths=N_PATHS, seed=1)["x"][-1]
+    rho = FokkerPlanck(L, grid, 1.0, beta).steady_state()
     l1, q = _l1_and_null(x, grid, rho, 3)
     print(f"isotropic: L1 {l1:.4f}, null 99.9% {q:.4f}")
     assert l1 <= q
@@ -75,8 +75,9 @@ def test_anisotropic_2d_histogram_is_fp_steady_state_not_gibbs():
     # cross-diffusion stencil stays (almost) positive on this grid (negative mass < 1e-6, clipped below)
     D = np.array([[1.0, 0.4], [0.4, 0.5]])
     grid = Grid([-2.5, -2.5], [2.5, 2.5], [60, 60])
-    x = simulate_sgd(L, D, beta, [0.0, 0.0], 0.005, 1600, N_PATHS, seed=2, scheme="milstein")["x"][-1]
-    rho = FokkerPlanck(grid, L, beta, D).steady_state()
+    x = simulate_sgd(L, D, beta, [0.0, 0.0], dt=0.005, n_steps=1600, n_paths=N_PATHS, seed=2,
+                     scheme="milstein")["x"][-1]
+    rho = FokkerPlanck(L, grid, D, beta).steady_state()
     l1, q = _l1_and_null(x, grid, rho, 3)
     l1_gibbs = _l1_and_null(x, grid, _gibbs(L, grid, beta), 3)[0]
     print(f"anisotropic: L1 to FP {l1:.4f}, to Gibbs {l1_gibbs:.4f}, null 99.9% {q:.4f}")
@@ -96,11 +97,12 @@ def test_space_dependent_1d_power_law():
     # D(x) = 1 + a f(x): rho_ss ∝ (1 + a f)^(-beta/a - 1) (THEORY.md section 3), checked three ways
     L, beta = landscapes.double_well(1), 3.0
     grid = Grid(-2.5, 2.5, 200)
-    x = simulate_sgd(L, _d_power, beta, [0.0], 0.004, 2000, N_PATHS, seed=3, scheme="milstein")["x"][-1]
+    x = simulate_sgd(L, _d_power, beta, [0.0], dt=0.004, n_steps=2000, n_paths=N_PATHS, seed=3,
+                     scheme="milstein")["x"][-1]
     fv = L.on_grid(grid)
     exact = power_law_density(fv, A_POW, beta, grid.cell_volume)
     Dfield = (1.0 + A_POW * fv)[:, None, None]
-    rho = FokkerPlanck(grid, L, beta, Dfield).steady_state()
+    rho = FokkerPlanck(L, grid, Dfield, beta).steady_state()
     l1, q = _l1_and_null(x, grid, rho, 5)
     l1_exact = _l1_and_null(x, grid, exact, 5)[0]
     l1_gibbs = _l1_and_null(x, grid, _gibbs(L, grid, beta), 5)[0]

@@ -14,7 +14,7 @@ def test_homogenized_exact_for_quadratic():
     # f = a|x|^2/2: <y> = X / (1 + a gamma), so X(s) = X0 exp(-a s / (1 + a gamma)) (deterministic ODE)
     a, gamma, beta = 2.0, 0.5, 20.0
     L = landscapes.quadratic(a * np.eye(2))
-    r = homogenized(L, [[1.0, -0.5], [0.3, 0.2]], gamma, beta, 1.5, n_saves=30)
+    r = homogenized(L, beta, [[1.0, -0.5], [0.3, 0.2]], gamma=gamma, T=1.5, n_saves=30)
     exact = r["x"][0][None] * np.exp(-a * r["times"] / (1 + a * gamma))[:, None, None]
     assert np.max(np.abs(r["x"] - exact)) < 1e-6
 
@@ -23,7 +23,7 @@ def test_gibbs_mean_matches_cole_hopf_gradient():
     # grad u(x, gamma) from the HJ helper's Cole-Hopf solution equals (x - <y>)/gamma of the quadrature
     L, gamma, beta = landscapes.double_well(1, tilt=0.1), 0.4, 8.0
     grid = Grid(-4.0, 4.0, 801)
-    _, grad = local_entropy(L.on_grid(grid), grid, gamma, beta, return_grad=True)
+    grad = local_entropy(L.on_grid(grid), grid, gamma, beta).grad
     X = np.array([[-1.2], [-0.3], [0.0], [0.7], [1.5]])
     idx = np.searchsorted(grid.axes[0], X[:, 0])
     X = grid.axes[0][idx][:, None]
@@ -71,11 +71,13 @@ def _sup_errors(run, H):
 ])
 def test_homogenization_error_falls_with_eps(landscape, x0, beta):
     gamma, T, n = 0.5, 1.5, 48
-    H = homogenized(landscape, x0, gamma, beta, T, n_saves=30)
+    H = homogenized(landscape, beta, x0, gamma=gamma, T=T, n_saves=30)
     eps_list = [0.1, 0.03, 0.01, 0.003]
     res = {}
-    for name, fn in [("entropy", lambda e: entropy_sgd(landscape, x0, gamma, beta, e, T, 0.01 * e, n, 1, n_saves=30)),
-                     ("elastic", lambda e: elastic_sgd(landscape, x0, gamma, beta, e, T, 0.01 * e, n, 2,
+    for name, fn in [("entropy", lambda e: entropy_sgd(landscape, beta, x0, gamma=gamma, eps=e, T=T, dt=0.01 * e,
+                                                       n_paths=n, seed=1, n_saves=30)),
+                     ("elastic", lambda e: elastic_sgd(landscape, beta, x0, gamma=gamma, eps=e, T=T, dt=0.01 * e,
+                                                       n_paths=n, seed=2,
                                                        n_replicas=8, n_saves=30))]:
         err, se = np.array([_sup_errors(fn(e), H) for e in eps_list]).T
         slope, slope_se = loglog_slope(eps_list, err, se)
@@ -96,12 +98,12 @@ def test_homogenization_error_falls_with_eps(landscape, x0, beta):
 def test_bad_input():
     L = landscapes.double_well(1)
     with pytest.raises(ValueError, match="eps"):
-        entropy_sgd(L, [1.0], 0.5, 10.0, 0.0, 1.0, 1e-3, 4, 0)
+        entropy_sgd(L, 10.0, [1.0], gamma=0.5, eps=0.0, T=1.0, dt=1e-3, n_paths=4, seed=0)
     with pytest.raises(ValueError, match="stability"):
-        entropy_sgd(L, [1.0], 0.5, 10.0, 1e-3, 1.0, 1e-2, 4, 0)
+        entropy_sgd(L, 10.0, [1.0], gamma=0.5, eps=1e-3, T=1.0, dt=1e-2, n_paths=4, seed=0)
     with pytest.raises(ValueError, match="n_replicas"):
-        elastic_sgd(L, [1.0], 0.5, 10.0, 0.1, 1.0, 1e-3, 4, 0, n_replicas=0)
+        elastic_sgd(L, 10.0, [1.0], gamma=0.5, eps=0.1, T=1.0, dt=1e-3, n_paths=4, seed=0, n_replicas=0)
     with pytest.raises(ValueError, match="refine"):
-        homogenized(L, [1.0], 0.5, 10.0, 1.0, grid=Grid(-3, 3, 20))
+        homogenized(L, 10.0, [1.0], gamma=0.5, T=1.0, grid=Grid(-3, 3, 20))
     with pytest.raises(ValueError, match="enlarge"):
-        homogenized(L, [1.0], 0.5, 10.0, 1.0, grid=Grid(1.5, 3, 200))
+        homogenized(L, 10.0, [1.0], gamma=0.5, T=1.0, grid=Grid(1.5, 3, 200))

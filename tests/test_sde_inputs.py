@@ -17,7 +17,8 @@ def _run(seed, n_paths=64, **kw):
     kw.setdefault("scheme", "milstein")
     grid = Grid([-3, -3], [3, 3], [12, 12])
     Dfield = np.broadcast_to(D2, grid.shape + (2, 2)) * (1 + 0.5 * np.cos(grid.coords[0]))[..., None, None]
-    return simulate_sgd(L2, Dfield, 3.0, [0.5, 0.5], 0.01, 100, n_paths, seed, grid=grid, save_every=10, **kw)["x"]
+    return simulate_sgd(L2, Dfield, 3.0, [0.5, 0.5], dt=0.01, n_steps=100, n_paths=n_paths, seed=seed, grid=grid,
+                        n_saves=10, **kw)["x"]
 
 
 def test_same_seed_same_paths_for_any_thread_count():
@@ -65,9 +66,10 @@ def _indefinite_right_of_0_15(x, t, out):  # fine at x0 = (0.1, 0.2), not PSD at
 def test_milstein_checks_D_at_its_support_points():
     # one step from x0: Euler evaluates D only at x0 (fine); Milstein also at ybar = x + b dt + sigma_j sqrt(dt),
     # here x0 + (~0.1, 0) with sigma = 1, dt = 0.01, where D is indefinite: that must raise, not be ignored.
-    simulate_sgd(L2, _indefinite_right_of_0_15, 2.0, [0.1, 0.2], 0.01, 1, 4, 0, scheme="euler")
+    simulate_sgd(L2, _indefinite_right_of_0_15, 2.0, [0.1, 0.2], dt=0.01, n_steps=1, n_paths=4, seed=0, scheme="euler")
     with pytest.raises(ValueError, match="D\\(x\\) is not positive semi-definite at x=\\[0.2"):
-        simulate_sgd(L2, _indefinite_right_of_0_15, 2.0, [0.1, 0.2], 0.01, 1, 4, 0, scheme="milstein")
+        simulate_sgd(L2, _indefinite_right_of_0_15, 2.0, [0.1, 0.2], dt=0.01, n_steps=1, n_paths=4, seed=0,
+                     scheme="milstein")
 
 
 @cfunc(fields.DRIFT_SIG, cache=True)
@@ -97,7 +99,8 @@ def _explosive(x, t, out):
     (dict(beta=None), "beta"),
     (dict(seed=-1), "seed"),
     (dict(scheme="rk4"), "scheme"),
-    (dict(save_every=3), "save_every"),
+    (dict(n_saves=3), "n_saves"),
+    (dict(n_saves=0), "n_saves"),
     (dict(landscape=_explosive, x0=[3.0, 0.0], dt=0.1), "non-finite"),
     (dict(landscape=landscapes.double_well(3)), "dim"),
 ])
@@ -105,8 +108,8 @@ def test_bad_input_raises_value_error(kw, match):
     args = dict(landscape=L2, D=D2, beta=2.0, x0=[0.1, 0.2], dt=0.01, n_steps=10, n_paths=4, seed=0)
     args.update(kw)
     with pytest.raises(ValueError, match=match):
-        simulate_sgd(args.pop("landscape"), args.pop("D"), args.pop("beta"), args.pop("x0"), args.pop("dt"),
-                     args.pop("n_steps"), args.pop("n_paths"), args.pop("seed"), **args)
+        simulate_sgd(args.pop("landscape"), args.pop("D"), args.pop("beta"), args.pop("x0"), dt=args.pop("dt"),
+                     n_steps=args.pop("n_steps"), n_paths=args.pop("n_paths"), seed=args.pop("seed"), **args)
 
 
 @pytest.mark.parametrize("A, ok", [
@@ -133,10 +136,10 @@ def _njit_D(x, t, out):
 
 def test_njit_callables_compiled_once():
     # an @njit D (or drift) is wrapped into a cfunc once per process, not recompiled on every simulate_sgd call
-    a = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)
+    a = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], dt=0.01, n_steps=5, n_paths=4, seed=0)
     n_cached = len(jitfuncs._CFUNCS)
     c1 = jitfuncs.as_cfunc("D", _njit_D, fields.DIFFUSION_SIG)
-    b = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], 0.01, 5, 4, 0)  # the memo, not a clock, shows no recompile
+    b = simulate_sgd(L2, _njit_D, 2.0, [0.1, 0.2], dt=0.01, n_steps=5, n_paths=4, seed=0)  # the memo, not a clock, shows no recompile
     assert jitfuncs.as_cfunc("D", _njit_D, fields.DIFFUSION_SIG) is c1
     assert len(jitfuncs._CFUNCS) == n_cached
     assert np.array_equal(a["x"], b["x"])
@@ -145,8 +148,8 @@ def test_njit_callables_compiled_once():
 def test_field_shape_and_beta_from_eta():
     grid = Grid([-1, -1], [1, 1], [4, 5])
     with pytest.raises(ValueError, match="shape"):
-        simulate_sgd(L2, np.ones((4, 4, 2, 2)), 1.0, [0, 0], 0.01, 1, 1, 0, grid=grid)
+        simulate_sgd(L2, np.ones((4, 4, 2, 2)), 1.0, [0, 0], dt=0.01, n_steps=1, n_paths=1, seed=0, grid=grid)
     with pytest.raises(ValueError, match="either beta"):
-        simulate_sgd(L2, 1.0, 1.0, [0, 0], 0.01, 1, 1, 0, eta=0.1, batch_size=4)
-    r = simulate_sgd(L2, 1.0, None, [0, 0], 0.01, 1, 1, 0, eta=0.1, batch_size=4)
+        simulate_sgd(L2, 1.0, 1.0, [0, 0], dt=0.01, n_steps=1, n_paths=1, seed=0, eta=0.1, batch_size=4)
+    r = simulate_sgd(L2, 1.0, None, [0, 0], dt=0.01, n_steps=1, n_paths=1, seed=0, eta=0.1, batch_size=4)
     assert r.params["beta"] == pytest.approx(80.0)

@@ -20,26 +20,26 @@ def default_ctrl_c():
     signal.signal(signal.SIGINT, old)
 
 
-def _run(save_every, scheme="milstein"):
+def _run(n_saves, scheme="milstein"):
     grid = Grid([-4, -4], [4, 4], [16, 16])
     X, Y = grid.coords
     D = np.zeros(grid.shape + (2, 2))  # state-dependent D (Milstein uses its support points)
     D[..., 0, 0], D[..., 1, 1], D[..., 0, 1] = 1 + 0.3 * np.sin(X), 1 + 0.2 * np.cos(Y), 0.1
     D[..., 1, 0] = 0.1
-    return simulate_sgd(landscapes.quadratic(A), D, 2.0, [1.0, -1.0], 0.01, 60, 9, seed=5, grid=grid,
-                        scheme=scheme, save_every=save_every)["x"]
+    return simulate_sgd(landscapes.quadratic(A), D, 2.0, [1.0, -1.0], dt=0.01, n_steps=60, n_paths=9, seed=5, grid=grid,
+                        scheme=scheme, n_saves=n_saves)["x"]
 
 
-# chunks aligned with the saves (5 | 10), a save interval split over chunks (3 < 5, 4 < 60, 7 < 60: only the
-# interval's end kept), and the default save_every = n_steps split into 7-step chunks
-@pytest.mark.parametrize("save_every, chunk_steps", [(5, 10), (5, 3), (60, 4), (None, 7), (3, 2)])
-def test_chunking_gives_the_same_paths_bit_for_bit(monkeypatch, save_every, chunk_steps):
-    whole = _run(save_every)
+# 60 steps: chunks aligned with the saves (5 steps per save | 10), a save interval split over chunks (3 < 5,
+# 4 < 60, 7 < 60: only the interval's end kept), and saves every 3 steps in 2-step chunks
+@pytest.mark.parametrize("n_saves, chunk_steps", [(12, 10), (12, 3), (1, 4), (1, 7), (20, 2)])
+def test_chunking_gives_the_same_paths_bit_for_bit(monkeypatch, n_saves, chunk_steps):
+    whole = _run(n_saves)
     calls = []
     real = sgd.integrate
     monkeypatch.setattr(sgd, "integrate", lambda *a: calls.append(a[3]) or real(*a))
     monkeypatch.setattr(sgd, "CHUNK_PATH_STEPS", 9 * chunk_steps)
-    chunked = _run(save_every)
+    chunked = _run(n_saves)
     assert len(calls) > 1  # really split
     assert chunked.shape == whole.shape
     np.testing.assert_array_equal(chunked, whole)
@@ -49,14 +49,15 @@ def test_ctrl_c_interrupts_a_long_ensemble_between_chunks(monkeypatch):
     done = []
     real = sgd.integrate
     monkeypatch.setattr(sgd, "integrate", lambda *a: done.append(a[5]) or real(*a))
-    simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], 1e-3, 10, 4, seed=0)  # compiled before timing
+    simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], dt=1e-3, n_steps=10, n_paths=4,
+                 seed=0)  # compiled before timing
     done.clear()
     n_steps = 200_000
     # a real Ctrl-C from outside while the kernel runs (a thread could not: Numba kernels hold the GIL)
     killer = subprocess.Popen(["sh", "-c", f"sleep 0.1; kill -INT {os.getpid()}"])
     try:
         with pytest.raises(KeyboardInterrupt):
-            simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], 1e-3, n_steps, 512, seed=0)
+            simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], dt=1e-3, n_steps=n_steps, n_paths=512, seed=0)
     finally:
         killer.wait()
     # a clean KeyboardInterrupt after a few chunks, not after the whole run (one uninterruptible kernel call
@@ -74,5 +75,6 @@ def test_ctrl_c_during_the_last_chunk_is_not_swallowed(monkeypatch):
 
     monkeypatch.setattr(sgd, "integrate", interrupted_kernel)
     with pytest.raises(KeyboardInterrupt):
-        simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], 1e-3, 10, 4, seed=0)  # a single chunk
+        simulate_sgd(landscapes.quadratic(A), 1.0, 2.0, [1.0, -1.0], dt=1e-3, n_steps=10, n_paths=4,
+                     seed=0)  # a single chunk
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -14,8 +14,9 @@ J = np.array([[0.0, -1.0], [1.0, 0.0]])
 
 def _linear_run(U, D, Q, seed):
     """dX = -(D + Q) U X dt + sqrt(2/beta D) dW: the A-type form with Phi = x^T U x / 2."""
-    r = simulate_sgd(landscapes.quadratic(U), D, BETA, [0.0, 0.0], DT, 40000, 16, seed, precondition=D + Q,
-                     save_every=1)
+    r = simulate_sgd(landscapes.quadratic(U), D, BETA, [0.0, 0.0], dt=DT, n_steps=40000, n_paths=16, seed=seed,
+                     precondition=D + Q,
+                     n_saves=40000)
     return r["x"][1000:]  # drop a burn-in of 10 time units (relaxation time 1 / Re lambda <= 2)
 
 

@@ -64,7 +64,8 @@ def test_sde_matches_sgd_stationary_covariance():
     # SGD with replacement, eta = 0.02, b = 5 vs its SDE dx = -grad f dt + sqrt(2 beta^-1 D) dW, beta = 2b/eta
     eta, b = 0.02, 5
     D = PROBLEM.diffusion()
-    sde = simulate_sgd(PROBLEM.landscape(), D, None, PROBLEM.mean, 0.02, 1500, 4000, 3, eta=eta, batch_size=b)
+    sde = simulate_sgd(PROBLEM.landscape(), D, None, PROBLEM.mean, dt=0.02, n_steps=1500, n_paths=4000, seed=3,
+                       eta=eta, batch_size=b)
     C_sde, se_sde = _cov_and_se(sde["x"][-1])
     lyap = lyapunov_covariance(PROBLEM.A, D, sde.params["beta"])
     sgd_exact = PROBLEM.sgd_stationary_covariance(eta, b, replace=True)
@@ -80,8 +81,8 @@ def test_sde_matches_sgd_stationary_covariance():
 
 def test_minibatch_bad_input():
     with pytest.raises(ValueError, match="batch_size"):
-        minibatch_sgd(PROBLEM, 0.1, 51, [0, 0], 10, 2, 0, replace=False)
+        minibatch_sgd(PROBLEM, 0.1, 51, [0, 0], n_steps=10, n_chains=2, seed=0, replace=False)
     with pytest.raises(ValueError, match="eta"):
-        minibatch_sgd(PROBLEM, 5.0, 5, [0, 0], 10, 2, 0)
+        minibatch_sgd(PROBLEM, 5.0, 5, [0, 0], n_steps=10, n_chains=2, seed=0)
     with pytest.raises(ValueError, match="anchors"):
         QuadraticFiniteSum(np.zeros((1, 2)))

@@ -27,7 +27,8 @@ def _em_moments(K, Dm, beta, m0, dt, n):
 @pytest.mark.parametrize("scheme", ["euler", "milstein"])
 def test_ou_exact_mean_and_covariance(scheme):
     n, dt, steps = 20000, 0.004, 250
-    r = simulate_sgd(landscapes.quadratic(A), D, BETA, X0, dt, steps, n, seed=3, scheme=scheme, save_every=125)
+    r = simulate_sgd(landscapes.quadratic(A), D, BETA, X0, dt=dt, n_steps=steps, n_paths=n, seed=3, scheme=scheme,
+                     n_saves=2)
     x = r["x"][-1]
     m, S = ou_moments(A, D, BETA, X0, np.zeros((2, 2)), dt * steps)
     m_em, S_em = _em_moments(A, D, BETA, X0, dt, steps)
@@ -50,7 +51,7 @@ def _mult_D(x, t, out):
 def _runs(scheme, n, dts, dt_ref, T, seed, L=landscapes.quadratic([[1.0]]), x0=1.0):
     out = {}
     for dt in list(dts) + [dt_ref]:
-        r = simulate_sgd(L, _mult_D, 2.0, [x0], dt, int(round(T / dt)), n, seed=seed, scheme=scheme,
+        r = simulate_sgd(L, _mult_D, 2.0, [x0], dt=dt, n_steps=int(round(T / dt)), n_paths=n, seed=seed, scheme=scheme,
                          noise_substeps=int(round(dt / dt_ref)))
         out[dt] = r["x"][-1, :, 0]
     return out

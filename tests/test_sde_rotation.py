@@ -23,7 +23,7 @@ def test_circulation_sign_of_the_a_type_form_matches_linear_theory():
     U, Q, Sigma = rec["U"], rec["Q"], rec["Sigma"]
     n, dt, k = 20000, 0.01, 50
     x0 = np.random.default_rng(7).multivariate_normal(np.zeros(2), Sigma, size=n)
-    run = simulate_sgd(landscapes.quadratic(U), D, BETA, x0, dt, k, n, seed=11, precondition=D + Q)
+    run = simulate_sgd(landscapes.quadratic(U), D, BETA, x0, dt=dt, n_steps=k, n_paths=n, seed=11, precondition=D + Q)
     x_t = run["x"][-1]
     a = x_t[:, 1] * x0[:, 0] - x_t[:, 0] * x0[:, 1]
     C = np.linalg.matrix_power(np.eye(2) - dt * F, k) @ Sigma  # exact for the scheme, given x(0) ~ N(0, Sigma)

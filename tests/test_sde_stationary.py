@@ -67,7 +67,8 @@ BETA, X0, DT, SAVE = 2.0, np.array([4.0, -4.0]), 0.005, 20
 @pytest.fixture(scope="module")
 def ou():
     """1000 OU paths dX = -K X dt + sqrt(2/beta D) dW from x0 = (4, -4) (~11 stationary SDs away) to T = 80."""
-    run = simulate_sgd(landscapes.quadratic(K), D, BETA, X0, DT, 16000, 1000, seed=0, save_every=SAVE)
+    run = simulate_sgd(landscapes.quadratic(K), D, BETA, X0, dt=DT, n_steps=16000, n_paths=1000, seed=0,
+                       n_saves=16000 // SAVE)
     S = lyapunov_covariance(K, D, BETA)
     sd = np.sqrt(np.diag(S))
     grid = Grid(-6 * sd, 6 * sd, [60, 60])
@@ -124,13 +125,15 @@ def test_slowly_mixing_double_well_is_reported_not_mixed():
         f = L.on_grid(grid)
         return np.exp(-beta * (f - f.min()))
 
-    slow = compare_stationary(simulate_sgd(L, 1.0, 40.0, [0.0], 0.01, 10000, 500, seed=1, save_every=10),
+    slow = compare_stationary(simulate_sgd(L, 1.0, 40.0, [0.0], dt=0.01, n_steps=10000, n_paths=500, seed=1,
+                                           n_saves=1000),
                               grid, gibbs(40.0)).params
     print(f"beta=40: {slow['message']}  [moments max |z| {slow['max_z']:.2f}, L1 {slow['l1']:.4f}]")
     assert not slow["mixed"] and not slow["passed"]
     assert slow["message"].startswith("not mixed") and slow["rhat"] > 1.1 and not slow["window_found"]
     # beta = 2: crossings every few time units; T = 400 mixes and passes against Gibbs
-    fast = compare_stationary(simulate_sgd(L, 1.0, 2.0, [0.0], 0.01, 40000, 200, seed=1, save_every=10),
+    fast = compare_stationary(simulate_sgd(L, 1.0, 2.0, [0.0], dt=0.01, n_steps=40000, n_paths=200, seed=1,
+                                           n_saves=4000),
                               grid, gibbs(2.0)).params
     print(f"beta=2: {fast['message']}")
     assert fast["mixed"] and fast["passed"]

@@ -47,16 +47,16 @@ def test_bridge_matches_numba(case):
         D_numba = D_torch = 1.0
         kw = dict(drift_grid=fine)
         tkw = dict(drift_grid=fine)
-    numba_x = simulate_sgd(drift, D_numba, BETA, X0, DT, int(T / DT), N, seed=1, **kw)["x"][-1]
+    numba_x = simulate_sgd(drift, D_numba, BETA, X0, dt=DT, n_steps=int(T / DT), n_paths=N, seed=1, **kw)["x"][-1]
     sde = tb.make_sde(drift, D_torch, BETA, device="cpu", **tkw)
     assert sde.noise_type == ("diagonal" if case in ("diagonal", "grad_field") else "general")
-    torch_x = tb.run(sde, X0, T, DT, N, seed=2)["x"][-1]
+    torch_x = tb.run(sde, X0, T=T, dt=DT, n_paths=N, seed=2)["x"][-1]
     assert _two_sample_ok(numba_x, torch_x)
 
 
 def test_callable_drift_and_milstein():
     sde = tb.make_sde(lambda x: x, np.diag([0.5, 2.0]), 2.0, device="cpu")
-    r = tb.run(sde, [1.0, 1.0], 1.0, 0.01, 4000, seed=0, method="milstein", n_saves=4)
+    r = tb.run(sde, [1.0, 1.0], T=1.0, dt=0.01, n_paths=4000, seed=0, method="milstein", n_saves=4)
     x = r["x"][-1]
     # OU with K = I: mean e^-1, variance D (1 - e^-2) / beta (exact); 4 SE (Gaussian SE(var) = var sqrt(2/n))
     # plus 1% for the O(dt) = O(0.01) bias of the scheme (additive noise: Milstein = Euler)
@@ -83,7 +83,7 @@ def test_bridge_bad_input():
 def test_run_is_seeded_and_leaves_the_global_torch_rng_alone():
     sde = tb.make_sde(landscapes.double_well(2), np.diag([1.0, 0.3]), 2.0, device="cpu")
     state = torch.random.get_rng_state()
-    a = tb.run(sde, np.zeros(2), 0.2, 0.01, 16, seed=5)["x"]
+    a = tb.run(sde, np.zeros(2), T=0.2, dt=0.01, n_paths=16, seed=5)["x"]
     assert torch.equal(torch.random.get_rng_state(), state)
-    np.testing.assert_array_equal(a, tb.run(sde, np.zeros(2), 0.2, 0.01, 16, seed=5)["x"])
-    assert not np.array_equal(a, tb.run(sde, np.zeros(2), 0.2, 0.01, 16, seed=6)["x"])
+    np.testing.assert_array_equal(a, tb.run(sde, np.zeros(2), T=0.2, dt=0.01, n_paths=16, seed=5)["x"])
+    assert not np.array_equal(a, tb.run(sde, np.zeros(2), T=0.2, dt=0.01, n_paths=16, seed=6)["x"])

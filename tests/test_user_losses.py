@@ -116,32 +116,35 @@ def test_every_solver_gives_the_builtin_results_for_a_user_twin():
     g = Grid([-2, -2], [2, 2], [24, 24])
     x0 = [0.8, -0.3]
     for f, exact in ((twin, True), (np_twin, False)):  # grid solvers: the loss's values on the grid
-        _same(local_entropy(f, g, 0.3, 4.0), local_entropy(ref, g, 0.3, 4.0), exact)
+        _same(local_entropy(f, g, 0.3, 4.0).u, local_entropy(ref, g, 0.3, 4.0).u, exact)
         _same(moreau_envelope(f, g, 0.3)[0], moreau_envelope(ref, g, 0.3)[0], exact)
-        _same(solve_viscous(f, g, [0.0, 0.05], 4.0)["u"], solve_viscous(ref, g, [0.0, 0.05], 4.0)["u"], exact)
-        _same(solve_inviscid(f, g, [0.0, 0.05])["u"], solve_inviscid(ref, g, [0.0, 0.05])["u"], exact)
-        _same(FokkerPlanck(g, f, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(),
-              FokkerPlanck(g, ref, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(), exact)
-        _same(homogenized(f, x0, 0.5, 4.0, 0.2, n_saves=2)["x"], homogenized(ref, x0, 0.5, 4.0, 0.2, n_saves=2)["x"],
+        _same(solve_viscous(f, g, 4.0, times=[0.0, 0.05])["u"], solve_viscous(ref, g, 4.0, times=[0.0, 0.05])["u"],
+              exact)
+        _same(solve_inviscid(f, g, times=[0.0, 0.05])["u"], solve_inviscid(ref, g, times=[0.0, 0.05])["u"], exact)
+        _same(FokkerPlanck(f, g, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(),
+              FokkerPlanck(ref, g, beta=2.0, D=[[1.0, 0.3], [0.3, 0.6]]).steady_state(), exact)
+        _same(homogenized(f, 4.0, x0, gamma=0.5, T=0.2, n_saves=2)["x"], homogenized(ref, 4.0, x0, gamma=0.5, T=0.2,
+                                                                                     n_saves=2)["x"],
               exact)
     # compiled kernels: the Numba twin, bitwise
     run = dict(beta=2.0, x0=x0, dt=1e-3, n_steps=50, n_paths=8, seed=0)
     for D in (0.5, np.array([[1.0, 0.3], [0.3, 0.6]])):
         np.testing.assert_array_equal(simulate_sgd(twin, D, **run)["x"], simulate_sgd(ref, D, **run)["x"])
     es = dict(gamma=0.5, beta=4.0, eps=0.05, T=0.05, dt=1e-3, n_paths=4, seed=1, n_saves=2)
-    np.testing.assert_array_equal(entropy_sgd(twin, x0, **es)["x"], entropy_sgd(ref, x0, **es)["x"])
-    np.testing.assert_array_equal(elastic_sgd(twin, x0, n_replicas=3, **es)["x"],
-                                  elastic_sgd(ref, x0, n_replicas=3, **es)["x"])
+    np.testing.assert_array_equal(entropy_sgd(twin, x0=x0, **es)["x"], entropy_sgd(ref, x0=x0, **es)["x"])
+    np.testing.assert_array_equal(elastic_sgd(twin, x0=x0, n_replicas=3, **es)["x"],
+                                  elastic_sgd(ref, x0=x0, n_replicas=3, **es)["x"])
     pp = proximal_point(twin, g, [[0.9, 0.4], [-1.2, 0.1]], 0.5, 3)  # Newton with the difference Hessian
     np.testing.assert_allclose(pp["path"], proximal_point(ref, g, [[0.9, 0.4], [-1.2, 0.1]], 0.5, 3)["path"],
                                atol=1e-9)
     # stochastic control (1-D)
     ref1, twin1, g1 = L.double_well(1, tilt=TILT), numba_twin(1), Grid(-3, 3, 120)
     V = L.quadratic([[1.0]])
-    h_ref, h_twin = hjb_value(ref1, V, 4.0, 0.5, g1, n_time=8), hjb_value(twin1, V, 4.0, 0.5, g1, n_time=8)
+    h_ref, h_twin = hjb_value(ref1, V, 4.0, T=0.5, grid=g1, n_steps=8), hjb_value(twin1, V, 4.0, T=0.5, grid=g1,
+                                                                                  n_steps=8)
     np.testing.assert_array_equal(h_twin["u"], h_ref["u"])
-    _same(hjb_value(numpy_twin(1), V, 4.0, 0.5, g1, n_time=8)["u"], h_ref["u"], False)
-    c_ref, c_twin = (simulate_controlled(f, h_ref, V, 0.5, 20, 8, 2) for f in (ref1, twin1))
+    _same(hjb_value(numpy_twin(1), V, 4.0, T=0.5, grid=g1, n_steps=8)["u"], h_ref["u"], False)
+    c_ref, c_twin = (simulate_controlled(f, h_ref, V, 0.5, n_steps=20, n_paths=8, seed=2) for f in (ref1, twin1))
     np.testing.assert_array_equal(c_twin["J"], c_ref["J"])
 
 
@@ -191,9 +194,9 @@ def test_bad_user_losses_raise_naming_the_parameter(make, match):
 
 def test_a_loss_that_is_not_a_landscape_is_a_type_error():
     with pytest.raises(TypeError, match="landscape must be a pde_sgd Landscape"):
-        entropy_sgd(lambda x: x, [0.0], 0.5, 1.0, 0.1, 1.0, 0.01, 1, 0)
+        entropy_sgd(lambda x: x, 1.0, [0.0], gamma=0.5, eps=0.1, T=1.0, dt=0.01, n_paths=1, seed=0)
     with pytest.raises(TypeError, match="landscape must be a pde_sgd Landscape"):
-        homogenized(np.zeros(3), [0.0], 0.5, 1.0, 1.0)
+        homogenized(np.zeros(3), 1.0, [0.0], gamma=0.5, T=1.0)
 
 
 def test_a_user_function_that_does_not_compile_is_named():

@@ -14,7 +14,7 @@ from . import Check
 
 def gibbs(grid: Grid, f: Landscape, beta: float, c: float = 1.0, tol: float = 1e-10) -> list[Check]:
     """Isotropic D = c I: the grid steady state equals exp(-beta f / c) (exact for the exponential fitting)."""
-    fp = FokkerPlanck(grid, f, beta=beta, D=c)
+    fp = FokkerPlanck(f, grid, beta=beta, D=c)
     fv = f.on_grid(grid)
     target = np.exp(-beta * (fv - fv.min()) / c)
     target /= target.sum() * grid.cell_volume
@@ -55,7 +55,7 @@ def lyapunov(K, D, beta: float, n: int = 128, box: float = 5.0, safety: float = 
     solves = []
     for m in (n, 2 * n):
         grid = Grid([-box, -box], [box, box], [m, m])
-        fp = FokkerPlanck(grid, quadratic(K), beta=beta, D=D)
+        fp = FokkerPlanck(quadratic(K), grid, beta=beta, D=D)
         solves.append((grid, fp.steady_state(), fp.current()))
     (grid, rho, J), (_, rho2, J2) = solves
     S = exact.lyapunov_covariance(K, D, beta)
@@ -74,7 +74,7 @@ def lyapunov(K, D, beta: float, n: int = 128, box: float = 5.0, safety: float = 
 def conservation_and_free_energy(fp: FokkerPlanck, rho0: np.ndarray, times, method: str = "implicit",
                                  tol: float = 1e-12) -> list[Check]:
     """Mass conserved and beta^-1 KL(rho_t || rho_ss) non-increasing along a run of ``fp`` from ``rho0``."""
-    run = fp.evolve(rho0, times, method=method)
+    run = fp.evolve(rho0, times=times, method=method)
     mass = run["mass"]
     F = np.array([fp.free_energy(r) for r in run["rho"]])
     rise = float(max(np.max(np.diff(F)), 0.0)) / max(F[0], 1e-300)

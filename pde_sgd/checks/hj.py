@@ -21,7 +21,8 @@ def quadratic_matrix_form(A, t: float, beta: float, n: int = 101, box: float = 5
     A = np.asarray(A, dtype=float)
     grid = Grid([-box, -box], [box, box], [n, n])
     X = np.stack(grid.coords, axis=-1)
-    u, grad = hj.local_entropy(0.5 * np.einsum("...i,ij,...j->...", X, A, X), grid, t, beta, return_grad=True)
+    le = hj.local_entropy(0.5 * np.einsum("...i,ij,...j->...", X, A, X), grid, t, beta)
+    u, grad = le.u, le.grad
     inner = np.all(np.abs(X) < box / 2, axis=-1)
     M = A @ np.linalg.inv(np.eye(2) + t * A)
     e_u = float(np.max(np.abs(u - hj.exact.quadratic(X, A, t, beta))[inner]))
@@ -32,7 +33,7 @@ def quadratic_matrix_form(A, t: float, beta: float, n: int = 101, box: float = 5
 
 def semiconcavity(f_values, grid: Grid, t: float, beta: float | None = None, tol: float = 1e-8) -> list[Check]:
     """Second differences of u(., t) along every axis are <= 1/t (local entropy, or Moreau envelope if beta=None)."""
-    u = hj.moreau_envelope(f_values, grid, t)[0] if beta is None else hj.local_entropy(f_values, grid, t, beta)
+    u = hj.moreau_envelope(f_values, grid, t)[0] if beta is None else hj.local_entropy(f_values, grid, t, beta).u
     worst = max(float(np.max(np.diff(u, 2, axis=a))) / h ** 2 for a, h in enumerate(grid.spacing))
     which = "Moreau envelope" if beta is None else f"local entropy (beta={beta})"
     return [Check(f"max second difference of the {which} minus 1/t", worst - 1.0 / t, tol, f"t={t}")]
@@ -58,7 +59,7 @@ def viscous_gap_slope(f_values, grid: Grid, t: float, betas=(25.0, 50.0, 100.0, 
     centre = [0.5 * (lo + hi) for lo, hi in zip(grid.lower, grid.upper)]
     half = [0.5 * interior * (hi - lo) for lo, hi in zip(grid.lower, grid.upper)]
     inner = np.all([np.abs(c - m) < w for c, m, w in zip(grid.coords, centre, half)], axis=0)
-    gaps = [float(np.max(np.abs(hj.local_entropy(f_values, grid, t, b) - u_hl)[inner])) for b in betas]
+    gaps = [float(np.max(np.abs(hj.local_entropy(f_values, grid, t, b).u - u_hl)[inner])) for b in betas]
     slope = float(np.polyfit(np.log(betas), np.log(gaps), 1)[0])
     return [Check("|slope of log gap vs log beta + 1|", abs(slope + 1.0), tol, f"slope={slope:.3f}")]
 
@@ -77,12 +78,12 @@ def solver_order(kind: str = "inviscid", scheme: str = "weno5", ns=(40, 80, 160,
             T = 0.5 / np.pi ** 2
             g = Grid(-0.63, 1.37, n, bc="periodic")
             f = -np.cos(np.pi * g.axes[0])
-            u = hj.solve_inviscid(f, g, [T], scheme)["u"][-1]
+            u = hj.solve_inviscid(f, g, times=[T], scheme=scheme)["u"][-1]
             ref = hj.exact.neg_cosine(g.axes[0], T)
         elif kind == "viscous":
             g = Grid(0.0, 2 * np.pi, n, bc="periodic")
             f = np.cos(g.axes[0]) + 0.3 * np.sin(2 * g.axes[0])
-            u = hj.solve_viscous(f, g, [0.5], 5.0, scheme=scheme)["u"][-1]
+            u = hj.solve_viscous(f, g, 5.0, times=[0.5], scheme=scheme)["u"][-1]
             ref = hj.exact.cole_hopf_spectral(f, g, 0.5, 5.0)
         else:
             raise ValueError(f"unknown kind {kind!r}; allowed: 'inviscid', 'viscous'")

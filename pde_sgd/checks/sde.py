@@ -26,7 +26,7 @@ def ou_moments_check(K, D, beta: float, x0, T: float, dt: float, n_paths: int = 
     """
     K, D, x0 = np.atleast_2d(K), np.atleast_2d(D), np.atleast_1d(np.asarray(x0, float))
     n = int(round(T / dt))
-    x = simulate_sgd(quadratic(K), D, beta, x0, dt, n, n_paths, seed)["x"][-1]
+    x = simulate_sgd(quadratic(K), D, beta, x0, dt=dt, n_steps=n, n_paths=n_paths, seed=seed)["x"][-1]
     m, S = ou_moments(K, D, beta, x0, np.zeros_like(K), n * dt)
     P, me, Se = np.eye(len(x0)) - dt * K, x0.copy(), np.zeros_like(K)
     for _ in range(n):
@@ -51,10 +51,11 @@ def homogenization_check(landscape: Landscape, x0, gamma: float, beta: float, ep
     (delta method: var(log e_i) = (se_i / e_i)^2, slope = sum w_i log e_i with least-squares weights w_i).
     """
     eps = np.asarray(sorted(eps_list, reverse=True), float)
-    H = homogenized(landscape, x0, gamma, beta, T, n_saves=30)
+    H = homogenized(landscape, beta, x0, gamma=gamma, T=T, n_saves=30)
     err, se = [], []
     for j, e in enumerate(eps):
-        r = elastic_sgd(landscape, x0, gamma, beta, e, T, 0.01 * e, n_paths, seed + j, n_replicas=n_replicas,
+        r = elastic_sgd(landscape, beta, x0, gamma=gamma, eps=e, T=T, dt=0.01 * e, n_paths=n_paths, seed=seed + j,
+                        n_replicas=n_replicas,
                         n_saves=30)
         s = np.abs(r["x"] - H["x"]).max(axis=(0, 2))
         err.append(s.mean()), se.append(s.std(ddof=1) / np.sqrt(s.size))
@@ -75,8 +76,8 @@ def control_check(landscape: Landscape, V: Landscape, beta: float, T: float, x0:
                   n_steps: int = 2000, seed: int = 0, k: float = 4.0, bias: float = 0.01) -> list[Check]:
     """THEORY.md section 1 in 1-D: Feynman-Kac = HJB value, J(alpha*) = u(x0, 0), and the comparison
     inequality E V(x_sgd(T)) - J(alpha*) > 0 (paired); measured in SE units (``bias`` covers Euler's O(dt))."""
-    hjb = hjb_value(landscape, V, beta, T, grid, n_time=grid.shape[0])
-    run = simulate_controlled(landscape, hjb, V, x0, n_steps, n_paths, seed)
+    hjb = hjb_value(landscape, V, beta, T=T, grid=grid, n_steps=grid.shape[0])
+    run = simulate_controlled(landscape, hjb, V, x0, n_steps=n_steps, n_paths=n_paths, seed=seed)
     u0 = run.params["u0"]
     fk, fk_se = feynman_kac_value(run["V_sgd"], beta)
     J = run["J"]

@@ -25,15 +25,13 @@ Every run returns a :class:`pde_sgd.Result` (kind ``"fokker_planck.evolve"``) wi
 from __future__ import annotations
 
 import math
-import sys
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 from scipy.sparse.linalg import expm_multiply, splu
-from tqdm.auto import tqdm
 
+from ..driver import drive
 from ..schemes import Scheme
 from ..validation import choice, positive, warn_long_run
 from .operator import FPOperator
@@ -77,11 +75,6 @@ def _intervals(times: np.ndarray) -> np.ndarray:
     return np.diff(times)
 
 
-def _progress(total: int, enabled: bool | None, desc: str):
-    show = sys.stderr.isatty() if enabled is None else enabled
-    return tqdm(total=total, disable=not show, desc=desc, unit="step", leave=False)
-
-
 def _explicit_plan(interval: float, dt: float, exact: bool) -> list[tuple[float, int]]:
     """(step, count) pairs covering ``interval``: equal steps <= dt, or (``exact``) full steps of dt then one
     shorter step for the remainder (a remainder below 1e-9 dt is absorbed into the last full step)."""
@@ -100,7 +93,7 @@ def _explicit_plan(interval: float, dt: float, exact: bool) -> list[tuple[float,
 
 
 def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times: np.ndarray, dt: float | None,
-                 substeps: bool, progress: bool | None) -> tuple[list[np.ndarray], dict]:
+                 substeps: bool, progress: bool | None, threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
     """Forward Euler between snapshot times; see the module docstring for the step rule."""
     stable = SAFETY * dt_limit
     if dt is not None and dt > dt_limit and not substeps:
@@ -115,26 +108,23 @@ def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times:
     buf = np.empty_like(cur)
     out = [cur.copy()]
     chunk = 2000
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1 if cur.size < PARALLEL_MIN_CELLS else threads)
-    try:
-        with _progress(n_total, progress, "Fokker-Planck (explicit)") as bar:
-            for plan in plans:
-                for h, n in plan:
-                    done = 0
-                    while done < n:
-                        k = min(chunk, n - done)
-                        stencil.euler_steps(cur, buf, h, k)
-                        done += k
-                        bar.update(k)
-                out.append(cur.copy())
-    finally:
-        numba.set_num_threads(threads)
-    return out, {"dt": max(used, default=step), "dt_min": min(used, default=step), "n_steps": int(n_total)}
+    with drive(n_total, progress=progress, desc="Fokker-Planck (explicit)",
+               threads=1 if cur.size < PARALLEL_MIN_CELLS else threads) as run:
+        for plan in plans:
+            for h, n in plan:
+                done = 0
+                while done < n:
+                    k = min(chunk, n - done)
+                    stencil.euler_steps(cur, buf, h, k)
+                    done += k
+                    run.advance(k, k)
+            out.append(cur.copy())
+    return out, {"dt": max(used, default=step), "dt_min": min(used, default=step), "n_steps": int(n_total)}, \
+        run.stats
 
 
 def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: float, theta: float,
-                 progress: bool | None) -> tuple[list[np.ndarray], dict]:
+                 progress: bool | None, threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
     """Theta scheme between snapshot times, equal steps <= dt per interval, LU cached per step size.
 
     ``dt`` and ``dt_min`` in the returned params are the largest and smallest steps actually taken."""
@@ -144,7 +134,7 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
     counts = [max(1, math.ceil(iv / dt - 1e-9)) if iv > 0 else 0 for iv in _intervals(times)]
     cur = rho0.ravel().copy()
     out = [cur.copy()]
-    with _progress(sum(counts), progress, "Fokker-Planck (implicit)") as bar:
+    with drive(sum(counts), progress=progress, desc="Fokker-Planck (implicit)", threads=threads) as run:
         for iv, n in zip(_intervals(times), counts):
             if n:
                 h = float(iv / n)
@@ -153,14 +143,15 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
                 lu, rhs = cache[h]
                 for _ in range(n):
                     cur = lu.solve(rhs @ cur if theta < 1.0 else cur)
-                bar.update(n)
+                run.advance(n, n)
             out.append(cur.copy())
     steps = [float(iv / n) for iv, n in zip(_intervals(times), counts) if n]
     return out, {"dt": max(steps, default=dt), "dt_min": min(steps, default=dt), "theta": theta,
-                 "n_steps": int(sum(counts))}
+                 "n_steps": int(sum(counts))}, run.stats
 
 
-def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray) -> tuple[list[np.ndarray], dict]:
+def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, progress: bool | None,
+             threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
     """exp(dt L) between snapshot times (exact in time)."""
     cur = rho0.ravel().copy()
     out = [cur.copy()]
@@ -169,29 +160,32 @@ def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray) -> tuple[lis
     warn_long_run("evolve(method='expm')", (norm * span + len(times)) * L.nnz,
                   f"~{norm * span:.2g} sparse products of {L.nnz} entries; method='implicit' costs a fixed number "
                   f"of solves")
-    for iv in _intervals(times):
-        if iv > 0:
-            cur = expm_multiply(L * iv, cur)
-        out.append(cur.copy())
-    return out, {}
+    with drive(len(times) - 1, progress=progress, desc="Fokker-Planck (expm)", unit="save",
+               threads=threads) as run:
+        for iv in _intervals(times):
+            if iv > 0:
+                cur = expm_multiply(L * iv, cur)
+            out.append(cur.copy())
+            run.advance(0, progress=1)
+    return out, {}, run.stats
 
 
 def evolve(op: FPOperator, dt_limit: float, rho0: np.ndarray, times: np.ndarray, *, method: str = "explicit",
            dt: float | None = None, substeps: bool = True, theta: float = 1.0,
-           progress: bool | None = None) -> tuple[np.ndarray, dict]:
-    """Snapshots rho(times) (shape (n_times, N)) from rho(times[0]) = rho0 under d rho/dt = op.L rho;
-    dispatches on ``method``."""
+           progress: bool | None = None, threads: int | None = None) -> tuple[np.ndarray, dict, dict]:
+    """Snapshots rho(times) (shape (n_times, N)) from rho(times[0]) = rho0 under d rho/dt = op.L rho, the step
+    info and the driver's stats (steps; substeps = Euler steps or linear solves); dispatches on ``method``."""
     choice("method", method, METHODS)
     if dt is not None:
         dt = positive("dt", dt)
     if not 0.5 <= float(theta) <= 1.0:
         raise ValueError(f"theta must be in [0.5, 1] (0.5 Crank-Nicolson, 1 backward Euler), got {theta!r}")
     if method == "explicit":
-        snaps, info = run_explicit(op.stencil, dt_limit, rho0, times, dt, substeps, progress)
+        snaps, info, stats = run_explicit(op.stencil, dt_limit, rho0, times, dt, substeps, progress, threads)
     elif method == "implicit":
         span = float(times[-1] - times[0])
         step = dt if dt is not None else max(span / 100.0, SAFETY * dt_limit) if span > 0 else 1.0
-        snaps, info = run_implicit(op.L, rho0, times, step, float(theta), progress)
+        snaps, info, stats = run_implicit(op.L, rho0, times, step, float(theta), progress, threads)
     else:
-        snaps, info = run_expm(op.L, rho0, times)
-    return np.stack(snaps), info
+        snaps, info, stats = run_expm(op.L, rho0, times, progress, threads)
+    return np.stack(snaps), info, stats

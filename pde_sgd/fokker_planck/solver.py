@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from ..diffusion import Diffusion
+from ..driver import output_times
 from ..grid import Grid, require_grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import NumericalInstability, finite_array, positive, times_array
+from ..validation import NumericalInstability, finite_array, positive
 from . import evolve as _evolve
 from .coefficients import sample_coefficients
 from .fields import kl_divergence, leftover_field, normalised, potential
@@ -52,22 +53,22 @@ def _warn_undershoot(what: str, rho: np.ndarray) -> None:
 class FokkerPlanck:
     """Finite-volume Fokker-Planck solver with anisotropic, space-dependent diffusion.
 
-    Parameters
+    Parameters (the problem first, as in every entry point: loss, grid, D, beta)
     ----------
-    grid : Grid
-        Cell-centred grid, 1-3 D, Neumann (no-flux) or periodic per axis.
     f : Landscape or ndarray, optional
         The loss: a landscape of dimension ``grid.ndim`` (a built-in or your own,
         :class:`~pde_sgd.landscapes.Landscape`) or its values on the grid (shape ``grid.shape``, e.g. a
         Hamilton-Jacobi solution u(., t)). A drift is never taken here: give it as ``grad_f``. Exactly one of
         ``f`` and ``grad_f``.
-    beta : float
-        Inverse temperature, > 0.
+    grid : Grid
+        Cell-centred grid, 1-3 D, Neumann (no-flux) or periodic per axis.
     D : Diffusion, scalar, ndarray or callable
         Diffusion matrix: a shared :class:`pde_sgd.Diffusion` spec (the same object serves the SDE solvers),
         c (D = c I), a (d, d) matrix, a scalar field ``grid.shape``, a matrix field
         ``grid.shape + (d, d)`` (e.g. captured from a network on a 2-D slice), or ``points (n, d) -> (n, d, d)``.
         Symmetric positive semi-definite (ValueError otherwise). Default 1 (identity).
+    beta : float
+        Inverse temperature, > 0.
     grad_f : callable or ndarray, optional
         The drift is -grad_f: a callable ``points (n, d) -> (n, d)`` or a field ``grid.shape + (d,)``; for
         non-gradient drifts, e.g. -(I + c J) grad f, or grad f = grad Phi - j.
@@ -75,12 +76,13 @@ class FokkerPlanck:
     Examples
     --------
     >>> from pde_sgd import Grid, landscapes
-    >>> fp = FokkerPlanck(Grid([-3, -3], [3, 3], [64, 64]), landscapes.double_well(2), beta=2.0,
-    ...                   D=[[1.0, 0.5], [0.5, 0.6]])
+    >>> fp = FokkerPlanck(landscapes.double_well(2), Grid([-3, -3], [3, 3], [64, 64]), D=[[1.0, 0.5], [0.5, 0.6]],
+    ...                   beta=2.0)
     >>> rho = fp.steady_state()
     """
 
-    def __init__(self, grid: Grid, f: Landscape | np.ndarray | None = None, beta: float = 1.0, D: Any = 1.0, *,
+    def __init__(self, f: Landscape | np.ndarray | None = None, grid: Grid | None = None, D: Any = 1.0,
+                 beta: float = 1.0, *,
                  grad_f: Any = None) -> None:
         self.grid = require_grid(grid)
         self.beta = positive("beta", beta)
@@ -88,8 +90,8 @@ class FokkerPlanck:
         self.operator = FPOperator(grid, self.coeffs, self.beta)
         self.dt_limit = explicit_dt_limit(self.operator.L)
         self._steady: np.ndarray | None = None
-        self._params = {"grid": grid.to_dict(), "beta": self.beta,
-                        "f": f.to_dict() if isinstance(f, Landscape) else ("field" if f is not None else None),
+        self._params = {"grid": grid, "beta": self.beta,
+                        "f": f if isinstance(f, Landscape) else ("field" if f is not None else None),
                         "grad_f": None if grad_f is None else ("callable" if callable(grad_f) else "field"),
                         **_diffusion_label(self.coeffs.D, D)}
 
@@ -104,27 +106,30 @@ class FokkerPlanck:
         return self.operator.L
 
     # --- time evolution -------------------------------------------------------------------------------
-    def evolve(self, rho0: np.ndarray, times, *, method: str = "explicit", dt: float | None = None,
-               substeps: bool = True, theta: float = 1.0, progress: bool | None = None) -> Result:
-        """Evolve ``rho0`` (shape grid.shape, >= 0, positive mass) and return snapshots at ``times``.
+    def evolve(self, rho0: np.ndarray, *, times=None, T: float | None = None, n_saves: int | None = None,
+               method: str = "explicit", dt: float | None = None, substeps: bool = True, theta: float = 1.0,
+               progress: bool | None = None, threads: int | None = None) -> Result:
+        """Evolve ``rho0`` (shape grid.shape, >= 0, positive mass) and return snapshots at the output times.
 
-        ``times`` start at the time of rho0 (times[0]) and are non-decreasing. ``method``: ``"explicit"``
+        Output times: ``times``, starting at the time of rho0 (times[0]) and non-decreasing, or ``T`` with
+        ``n_saves`` (rho0 at t = 0, then n_saves equally spaced saves to T; :func:`pde_sgd.driver.output_times`).
+        ``progress``, ``threads``: see :mod:`pde_sgd.driver`. ``method``: ``"explicit"``
         (Numba forward Euler; ``substeps=True``: the fewest equal steps <= min(dt, 0.9 :attr:`dt_limit`) per
         snapshot interval; ``substeps=False``: exactly ``dt``, the last step of an interval shortened to land on
         the snapshot, ValueError if ``dt`` exceeds :attr:`dt_limit`), ``"implicit"`` (theta scheme, equal steps
         <= ``dt`` per interval, default dt = span/100; ``theta`` = 1 backward Euler, 0.5 Crank-Nicolson) or
         ``"expm"`` (exact in time). Returns Result ``"fokker_planck.evolve"`` with ``times``, ``rho``
         (n_times, *grid.shape), ``mass`` and ``min``; params record the steps actually taken (``dt`` the
-        largest, ``dt_min`` the smallest, ``n_steps``).
+        largest, ``dt_min`` the smallest, ``n_steps``), and ``stats`` the driver's run statistics.
         """
         rho0 = self.grid.check_field("rho0", rho0)
         if np.any(rho0 < 0) or not rho0.sum() > 0:
             raise ValueError("rho0 must be >= 0 everywhere with positive total mass")
         if not isinstance(substeps, (bool, np.bool_)):
             raise ValueError(f"substeps must be True or False, got {substeps!r}")
-        t = times_array("times", times)
-        snaps, info = _evolve.evolve(self.operator, self.dt_limit, rho0, t, method=method, dt=dt,
-                                     substeps=substeps, theta=theta, progress=progress)
+        t = output_times(times, T, n_saves)
+        snaps, info, stats = _evolve.evolve(self.operator, self.dt_limit, rho0, t, method=method, dt=dt,
+                                            substeps=substeps, theta=theta, progress=progress, threads=threads)
         if not np.all(np.isfinite(snaps)):
             raise NumericalInstability("the evolution produced NaN/inf; reduce dt or use method='implicit'")
         _warn_undershoot("evolve", snaps)
@@ -132,7 +137,7 @@ class FokkerPlanck:
         vol = self.grid.cell_volume
         return Result("fokker_planck.evolve",
                       {"times": t, "rho": rho, "mass": snaps.sum(axis=1) * vol, "min": snaps.min(axis=1)},
-                      dict(self._params, method=method, dt_limit=self.dt_limit, **info))
+                      dict(self._params, method=method, dt_limit=self.dt_limit, **info), stats)
 
     # --- steady state and derived fields --------------------------------------------------------------
     def steady_state(self) -> np.ndarray:

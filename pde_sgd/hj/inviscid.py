@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from ..driver import output_times
 from ..jitfuncs import jit_call
 from ..landscapes import Landscape, as_landscape, jit_grad, jit_hess, jit_value, values_on_grid
 from ..results import Result
@@ -46,9 +47,10 @@ def moreau_envelope(f_values, grid, t: float) -> tuple[np.ndarray, np.ndarray]:
     return parabola_envelope_sweep(f, grid, t)
 
 
-def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str = "weno5", *,
-                   H: Hamiltonian | None = None, hamiltonian: str | None = None, cfl: float = 0.5,
-                   max_dt: float | None = None, progress: bool = False) -> Result:
+def solve_inviscid(f_values, grid, *, times: float | Sequence[float] | None = None, T: float | None = None,
+                   n_saves: int | None = None, scheme: str = "weno5", H: Hamiltonian | None = None,
+                   hamiltonian: str | None = None, cfl: float = 0.5, max_dt: float | None = None,
+                   progress: bool | None = None, threads: int | None = None) -> Result:
     """Integrate u_t + H(x, grad u) = 0, by default H = 1/2 |p|^2, from u(., 0) = f to the requested ``times``.
 
     ``f_values``: values on the grid or a Landscape. ``H``: a :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`
@@ -58,17 +60,21 @@ def solve_inviscid(f_values, grid, times: float | Sequence[float], scheme: str =
     dt = cfl / sum_a (max |p_a| / h_a) chosen every step (capped by ``max_dt``) and shortened to land on each
     requested time (see :mod:`pde_sgd.hj.schemes`). Boundaries: periodic, or mirror ghost cells (Neumann).
 
+    Output times: ``times`` (>= 0, non-decreasing) or ``T`` with ``n_saves`` (see
+    :func:`pde_sgd.driver.output_times`). ``progress``, ``threads``: see :mod:`pde_sgd.driver`.
+
     Returns a :class:`pde_sgd.Result` (kind ``"hj.inviscid"``) with arrays ``times`` and ``u``
-    (n_times, *grid.shape) and params (grid, scheme, hamiltonian, cfl, max_dt, steps).
+    (n_times, *grid.shape), params (grid, scheme, hamiltonian, cfl, max_dt, steps) and stats.
     """
     if scheme == "central":
         raise ValueError("scheme 'central' is unstable without viscosity; allowed: 'weno5', 'eno2', 'upwind1'")
     f = values_on_grid(f_values, require_grid(grid))
+    times = output_times(times, T, n_saves)
     hamiltonian = numerical_hamiltonian(hamiltonian, _as_hamiltonian(H))
-    times, snaps, steps = integrate(f, grid, times, 0.0, scheme, hamiltonian, cfl, max_dt, progress, H)
+    times, snaps, stats = integrate(f, grid, times, 0.0, scheme, hamiltonian, cfl, max_dt, progress, H, threads)
     return Result("hj.inviscid", {"times": times, "u": snaps},
                   {"grid": grid, "scheme": scheme, "hamiltonian": hamiltonian, "cfl": cfl, "max_dt": max_dt,
-                   "steps": steps, "H": "|p|^2/2" if H is None else H.describe()})
+                   "steps": stats["steps"], "H": "|p|^2/2" if H is None else H.describe()}, stats)
 
 
 @njit(cache=True)

@@ -27,11 +27,12 @@ Output times are hit exactly by shortening the last step before each.
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange, set_num_threads
+from numba import get_num_threads, njit, prange
 
+from ..driver import drive
 from ..jitfuncs import jit_call
 from ..schemes import Scheme
-from ..validation import NumericalInstability, choice, positive, times_array, warn_long_run
+from ..validation import NumericalInstability, choice, positive, positive_int, warn_long_run
 
 SCHEMES = {"upwind1": 0, "eno2": 1, "weno5": 2, "central": 3}
 HAMILTONIANS = {"godunov": 0, "lax_friedrichs": 1}
@@ -297,13 +298,13 @@ def numerical_hamiltonian(hamiltonian: str | None, H) -> str:
     return hamiltonian
 
 
-def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: str, cfl: float,
-              max_dt: float | None, progress: bool, H=None) -> tuple[np.ndarray, np.ndarray, int]:
+def integrate(f: np.ndarray, grid, times: np.ndarray, nu: float, scheme: str, hamiltonian: str, cfl: float,
+              max_dt: float | None, progress: bool | None, H=None, threads: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Step u_t + H(x, grad u) = nu Laplace u from u = f (H = |p|^2 / 2 when None, else a
-    :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`); returns (times, snapshots, number of steps)."""
-    from tqdm import tqdm
-
-    times = times_array("times", times)
+    :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`) to the output ``times`` (validated, from
+    :func:`pde_sgd.driver.output_times`) in :func:`pde_sgd.driver.drive`; returns (times, snapshots, stats),
+    stats counting TVD-RK3 steps and their 3 stages each as substeps."""
     code = SCHEMES[choice("scheme", scheme, SCHEMES)]
     ham = HAMILTONIANS[numerical_hamiltonian(hamiltonian, H)] + (0 if H is None else 2)
     cfl = positive("cfl", cfl)
@@ -319,7 +320,8 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
     per3 = (True,) * (3 - grid.ndim) + grid.periodic
     idx = [_ghost_index(n, p) for n, p in zip(shape3, per3)]
     parallel = grid.size >= PARALLEL_MIN_CELLS
-    nchunk = min(shape3[0] * shape3[1], 4 * get_num_threads()) if parallel else 1
+    threads = (get_num_threads() if threads is None else positive_int("threads", threads)) if parallel else 1
+    nchunk = min(shape3[0] * shape3[1], 4 * threads) if parallel else 1
 
     u = np.ascontiguousarray(f, dtype=np.float64).reshape(shape3).copy()
     u1, u2, L = np.empty_like(u), np.empty_like(u), np.empty_like(u)
@@ -329,19 +331,14 @@ def integrate(f: np.ndarray, grid, times, nu: float, scheme: str, hamiltonian: s
     alpha = np.zeros((nchunk, 3))
     fields, eq = (u, u1, u2, L), (idx[0], idx[1], idx[2], inv_h, nu, code, ham, S, alpha)
     snaps = np.empty((times.size,) + grid.shape)
-    now, steps = 0.0, 0
-    threads = get_num_threads()
-    with tqdm(total=float(times[-1]), disable=not progress, unit="t", desc=f"hj {scheme}") as bar:
+    now = 0.0
+    with drive(float(times[-1]), progress=progress, desc=f"hj {scheme}", unit="t", threads=threads) as run:
         for n_out, t_out in enumerate(times):
-            set_num_threads(threads if parallel else 1)
-            try:
-                while now < t_out:
-                    reached, k = jit_call(_advance, fields, eq, hp, cfl, max_dt, now, float(t_out), _STEPS_PER_CALL)
-                    bar.update(reached - now)
-                    now, steps = reached, steps + k
-            finally:
-                set_num_threads(threads)
+            while now < t_out:
+                reached, k = jit_call(_advance, fields, eq, hp, cfl, max_dt, now, float(t_out), _STEPS_PER_CALL)
+                run.advance(k, 3 * k, progress=reached - now)
+                now = reached
             if not np.all(np.isfinite(u)):
                 raise NumericalInstability(f"the solution became non-finite before t = {t_out}; lower cfl")
             snaps[n_out] = u.reshape(grid.shape)
-    return times, snaps, steps
+    return times, snaps, run.stats

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..driver import output_times
 from ..landscapes import values_on_grid
 from ..results import Result
 from ..validation import positive
@@ -26,8 +27,7 @@ from ..grid import require_grid
 from .separable import MAX_SHIFTS, log_heat_sweep
 
 
-def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = False,
-                  return_grad: bool = False):
+def local_entropy(f_values, grid, t: float, beta: float) -> Result:
     """Exact Cole-Hopf solution u(., t) of the viscous HJ equation on ``grid`` (the local entropy f_t).
 
     u(x) = min f - beta^-1 log sum_y K(x - y) exp(-beta (f(y) - min f)), the sum over the lattice of cell
@@ -48,15 +48,13 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
     f_values : array of shape grid.shape (finite), or a :class:`~pde_sgd.landscapes.Landscape` sampled on the grid.
     grid : :class:`pde_sgd.Grid`.
     t : scope (HJ time) > 0.   beta : inverse temperature > 0.
-    return_mean, return_grad : also return the Gibbs mean <y> of
-        rho(y; x) ∝ exp(-beta f(y) - beta |x - y|^2 / (2t)) and grad u = (x - <y>) / t, each of shape
-        grid.shape + (ndim,). <y> is in unfolded coordinates (a periodic or mirror image may lie outside the
-        box), so that x - <y> is the true displacement.
 
     Returns
     -------
-    u (grid.shape) alone by default; otherwise the tuple (u, mean_y) / (u, grad) / (u, mean_y, grad) in that
-    order with only the requested entries.
+    Result ``"hj.local_entropy"`` with arrays ``u`` (grid.shape), ``mean_y``, the Gibbs mean <y> of
+    rho(y; x) ∝ exp(-beta f(y) - beta |x - y|^2 / (2t)), and ``grad`` = grad u = (x - <y>) / t (each
+    grid.shape + (ndim,)); params ``grid``, ``t``, ``beta``. <y> is in unfolded coordinates (a periodic or
+    mirror image may lie outside the box), so that x - <y> is the true displacement.
     """
     f = values_on_grid(f_values, require_grid(grid))
     t, beta = positive("t", t), positive("beta", beta)
@@ -74,19 +72,15 @@ def local_entropy(f_values, grid, t: float, beta: float, return_mean: bool = Fal
     radius = math.sqrt(2.0 * t * (spread + 50.0 / beta))
     log_mass, mean_y = log_heat_sweep(-beta * (f - fmin), grid, t / beta, radius)
     u = fmin - log_mass / beta
-    if not (return_mean or return_grad):
-        return u
-    out = [u]
-    if return_mean:
-        out.append(mean_y)
-    if return_grad:
-        out.append((np.stack(grid.coords, axis=-1) - mean_y) / t)
-    return tuple(out)
+    grad = (np.stack(grid.coords, axis=-1) - mean_y) / t
+    return Result("hj.local_entropy", {"u": u, "mean_y": mean_y, "grad": grad},
+                  {"grid": grid, "t": t, "beta": beta})
 
 
-def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *, scheme: str = "weno5",
+def solve_viscous(f_values, grid, beta: float, *, times: float | Sequence[float] | None = None,
+                  T: float | None = None, n_saves: int | None = None, scheme: str = "weno5",
                   H: Hamiltonian | None = None, hamiltonian: str | None = None, cfl: float = 0.5,
-                  max_dt: float | None = None, progress: bool = False) -> Result:
+                  max_dt: float | None = None, progress: bool | None = None, threads: int | None = None) -> Result:
     """Integrate u_t = -H(x, grad u) + (1/(2 beta)) Laplace u, by default H = 1/2 |p|^2, from u(., 0) = f.
 
     ``H``: a user :class:`~pde_sgd.hj.hamiltonians.Hamiltonian` (e.g. the HJB equation of stochastic control),
@@ -100,13 +94,19 @@ def solve_viscous(f_values, grid, times: float | Sequence[float], beta: float, *
     sets the order; "weno5" has the smallest error constant and stays robust for large beta, "central" is the
     cheapest). Boundaries: periodic, or mirror ghost cells (zero normal gradient) for Neumann.
 
+    Output times: ``times`` (>= 0, non-decreasing) or ``T`` with ``n_saves`` (see
+    :func:`pde_sgd.driver.output_times`). ``progress``, ``threads``: see :mod:`pde_sgd.driver`.
+
     Returns a :class:`pde_sgd.Result` (kind ``"hj.viscous"``) with arrays ``times`` (n_times,) and ``u``
-    (n_times, *grid.shape) and params (grid, beta, scheme, hamiltonian, cfl, max_dt, steps).
+    (n_times, *grid.shape), params (grid, beta, scheme, hamiltonian, cfl, max_dt, steps) and stats.
     """
     f = values_on_grid(f_values, require_grid(grid))
     beta = positive("beta", beta)
+    times = output_times(times, T, n_saves)
     hamiltonian = numerical_hamiltonian(hamiltonian, as_hamiltonian(H))
-    times, snaps, steps = integrate(f, grid, times, 0.5 / beta, scheme, hamiltonian, cfl, max_dt, progress, H)
+    times, snaps, stats = integrate(f, grid, times, 0.5 / beta, scheme, hamiltonian, cfl, max_dt, progress, H,
+                                    threads)
     return Result("hj.viscous", {"times": times, "u": snaps},
                   {"grid": grid, "beta": beta, "scheme": scheme, "hamiltonian": hamiltonian, "cfl": cfl,
-                   "max_dt": max_dt, "steps": steps, "H": "|p|^2/2" if H is None else H.describe()})
+                   "max_dt": max_dt, "steps": stats["steps"], "H": "|p|^2/2" if H is None else H.describe()},
+                  stats)

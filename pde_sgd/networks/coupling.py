@@ -107,7 +107,7 @@ def sde_paths(sde, x0: np.ndarray, T: float, dt: float, n_saves: int, seed: int)
     n_saves + 1 equally spaced times in [0, T], shape (n_saves + 1, n_paths, d) (:func:`torch_bridge.run`)."""
     from ..sde.torch_bridge import run
     x0 = finite_array("x0", x0, ndim=2)
-    return run(sde, x0, T, dt, x0.shape[0], seed, n_saves=n_saves)["x"]
+    return run(sde, x0, T=T, dt=dt, n_paths=x0.shape[0], seed=seed, n_saves=n_saves)["x"]
 
 
 def torchsde_stationary(sde, x0: np.ndarray, *, dt: float, t_burn: float, t_sample: float, n_saves: int,
@@ -158,10 +158,10 @@ def slice_coupling(sl: LossSlice, fields: Result, *, eta: float, batch_size: int
     and SGD against rho_ss use only their samples inside the grid's box, where rho_ss lives; SDE against SGD
     uses all samples).
     """
-    grid = Grid.from_dict(fields.params["grid"])
+    grid = fields.params["grid"]
     beta = beta_from_sgd(eta, batch_size)
     from ..fokker_planck import FokkerPlanck
-    fp = FokkerPlanck(grid, fields["f"], beta, fields["D"])
+    fp = FokkerPlanck(fields["f"], grid, fields["D"], beta)
     rho = fp.steady_state()
     phi = fp.potential(rho)
     dist = phi_vs_f(grid, fields["f"], phi, rho)

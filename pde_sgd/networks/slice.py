@@ -97,7 +97,7 @@ class LossSlice:
         D = spd_matrices("D", out["D"].reshape(grid.shape + (2, 2)), 2)
         arrays = {"f": out["f"].reshape(grid.shape), "grad_f": out["grad"].reshape(grid.shape + (2,)), "D": D,
                   "theta0": self.theta0.cpu().numpy(), "basis": self.basis.cpu().numpy()}
-        params = {"grid": grid.to_dict(), "model": self.model.config,
+        params = {"grid": grid, "model": self.model.config,
                   "data": {"name": self.data.name, **self.data.config}, "directions": self.directions,
                   "n_samples": self.data.n}
         return Result("networks.slice", arrays, params)

@@ -33,14 +33,40 @@ def initial_states(x0, n_paths: int, dim: int | None = None) -> np.ndarray:
     return np.array(arr, dtype=np.float64, order="C")  # a writable copy: one kernel signature
 
 
-def step_counts(dt: float, n_steps: int, save_every: int | None) -> tuple[float, int, int]:
-    """Validated (dt > 0, n_steps >= 1, save_every dividing n_steps; default: save only the end)."""
+def sde_schedule(dt: float, n_steps: int | None, n_saves: int | None, times=None,
+                 T: float | None = None) -> tuple[float, int, int]:
+    """(dt, n_steps, steps between saves) from the step ``dt`` and either ``n_steps`` (with ``n_saves``, default
+    1) or the output times (``times``, or ``T`` with ``n_saves``; :func:`pde_sgd.driver.output_times`), which
+    must start at 0 and be equally spaced on the step grid k dt (ValueError naming the parameter otherwise)."""
+    from ..driver import output_times
+
+    if times is None and T is None:
+        if n_steps is None:
+            raise ValueError("say how long to run: n_steps=... (with n_saves=...), or the output times as "
+                             "times=[0, ...] or T=... with n_saves=...")
+        return step_counts(dt, n_steps, 1 if n_saves is None else n_saves)
+    if n_steps is not None:
+        raise ValueError(f"give n_steps or the output times (times / T), not both (got n_steps={n_steps!r})")
+    dt = positive("dt", dt)
+    t = output_times(times, T, n_saves)
+    k = np.rint(t / dt)
+    if not np.allclose(t / dt, k, rtol=1e-9, atol=1e-9):
+        raise ValueError(f"times must lie on the step grid k * dt (dt = {dt:g}); got {t}")
+    gaps = np.diff(k)
+    if t.size < 2 or k[0] != 0 or gaps[0] < 1 or np.any(gaps != gaps[0]):
+        raise ValueError(f"times must start at 0 and be equally spaced by a whole number (>= 1) of steps dt = {dt:g} "
+                         f"(the SDE saves every few steps); got {t}")
+    return dt, int(k[-1]), int(gaps[0])
+
+
+def step_counts(dt: float, n_steps: int, n_saves: int) -> tuple[float, int, int]:
+    """Validated (dt > 0, n_steps >= 1, n_saves >= 1 dividing n_steps) as (dt, n_steps, steps between saves)."""
     dt = positive("dt", dt)
     n_steps = positive_int("n_steps", n_steps)
-    save_every = n_steps if save_every is None else positive_int("save_every", save_every)
-    if n_steps % save_every:
-        raise ValueError(f"save_every={save_every} must divide n_steps={n_steps}")
-    return dt, n_steps, save_every
+    n_saves = positive_int("n_saves", n_saves)
+    if n_steps % n_saves:
+        raise ValueError(f"n_saves={n_saves} must divide n_steps={n_steps} (equally spaced saves on the step grid)")
+    return dt, n_steps, n_steps // n_saves
 
 
 def check_explicit_stability(landscape, M: np.ndarray, x: np.ndarray, dt: float, rate_shift: float = 0.0,

@@ -42,44 +42,45 @@ def _terminal(V, x: np.ndarray) -> np.ndarray:
     return finite_array("V", vals, shape=x.shape)
 
 
-def hjb_value(landscape: Landscape, V, beta: float, T: float, grid: Grid, n_time: int = 200) -> Result:
-    """Value function u(x, s) and optimal control alpha*(x, s) = u_x on ``grid`` at n_time + 1 times in [0, T].
+def hjb_value(landscape: Landscape, V, beta: float, *, T: float, grid: Grid, n_steps: int = 200) -> Result:
+    """Value function u(x, s) and optimal control alpha*(x, s) = u_x on ``grid`` at n_steps + 1 times in [0, T].
 
     ``V`` is a 1-D Landscape or a vectorised callable x -> V(x). Returns a Result ``"sde.control.hjb"`` with
-    ``times`` (n_time + 1,), ``x`` (cell centres), ``u`` and ``alpha`` (n_time + 1, n_cells).
+    ``times`` (n_steps + 1,), ``x`` (cell centres), ``u`` and ``alpha`` (n_steps + 1, n_cells); n_steps
+    Crank-Nicolson steps (the first as two backward-Euler half steps).
     """
     from ..fokker_planck import FokkerPlanck  # the forward generator; its transpose is the backward one
 
     _check_1d(landscape, grid)
     beta, T = positive("beta", beta), positive("T", T)
-    n_time = positive_int("n_time", n_time, minimum=4)
+    n_steps = positive_int("n_steps", n_steps, minimum=4)
     x = grid.axes[0]
-    Lb = FokkerPlanck(grid, landscape, beta, 1.0).generator.T.tocsc()
+    Lb = FokkerPlanck(landscape, grid, 1.0, beta).generator.T.tocsc()
     I = sp.identity(grid.size, format="csc")
-    dtau = T / n_time
+    dtau = T / n_steps
     be = splu((I - 0.5 * dtau * Lb).tocsc())  # backward Euler with half steps, twice (Rannacher start-up)
     cn_lhs = splu((I - 0.5 * dtau * Lb).tocsc())
     cn_rhs = (I + 0.5 * dtau * Lb).tocsr()
-    logw = np.empty((n_time + 1, grid.size))
+    logw = np.empty((n_steps + 1, grid.size))
     lw = -0.5 * beta * _terminal(V, x)
     shift = lw.max()
     w = np.exp(lw - shift)
-    logw[n_time] = lw
-    for k in range(n_time):  # tau = T - s runs forward
+    logw[n_steps] = lw
+    for k in range(n_steps):  # tau = T - s runs forward
         if k == 0:
             w = be.solve(be.solve(w))
         else:
             w = cn_lhs.solve(cn_rhs @ w)
         if not np.all(w > 0):
-            raise ValueError("w lost positivity: refine grid or n_time")
+            raise ValueError("w lost positivity: refine grid or n_steps")
         m = w.max()
         w /= m
         shift += math.log(m)
-        logw[n_time - 1 - k] = np.log(w) + shift
+        logw[n_steps - 1 - k] = np.log(w) + shift
     u = -2.0 / beta * logw
     alpha = np.gradient(u, x, axis=1)
-    return Result("sde.control.hjb", {"times": np.linspace(0.0, T, n_time + 1), "x": x, "u": u, "alpha": alpha},
-                  {"landscape": landscape.to_dict(), "beta": beta, "T": T, "grid": grid.to_dict(), "n_time": n_time})
+    return Result("sde.control.hjb", {"times": np.linspace(0.0, T, n_steps + 1), "x": x, "u": u, "alpha": alpha},
+                  {"landscape": landscape, "beta": beta, "T": T, "grid": grid, "n_steps": n_steps})
 
 
 @njit(cache=True, parallel=True)
@@ -124,7 +125,7 @@ def _controlled_kernel(x0, keys, lf, beta, dt, n_steps, xs, alpha, dtau, scale):
     return out, cost, status, fail
 
 
-def simulate_controlled(landscape: Landscape, hjb: Result, V, x0: float, n_steps: int, n_paths: int, seed: int,
+def simulate_controlled(landscape: Landscape, hjb: Result, V, x0: float, *, n_steps: int, n_paths: int, seed: int,
                         control_scale: float = 1.0) -> Result:
     """Controlled SGD with feedback ``control_scale * alpha*`` from :func:`hjb_value`, and uncontrolled SGD on
     the same Brownian paths (common random numbers), from ``x0`` over [0, T] with ``n_steps`` Euler steps.

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..driver import drive
 from ..jitfuncs import jit_call
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
@@ -23,7 +24,7 @@ from .kernels import elastic_kernel, raise_on_failure
 from .rng import path_keys
 
 
-def elastic_sgd(landscape: Landscape, x0, gamma: float, beta: float, eps: float, T: float, dt: float,
+def elastic_sgd(landscape: Landscape, beta: float, x0, *, gamma: float, eps: float, T: float, dt: float,
                 n_paths: int, seed: int, n_replicas: int = 8, n_saves: int = 100) -> Result:
     """Ensemble of Elastic-SGD with ``n_replicas`` replicas coupled to the reference x (all started at x0).
 
@@ -38,10 +39,13 @@ def elastic_sgd(landscape: Landscape, x0, gamma: float, beta: float, eps: float,
     per_save = max(1, math.ceil(T / (n_saves * dt)))
     dt = T / (n_saves * per_save)
     check_explicit_stability(landscape, np.eye(landscape.dim), np.unique(x, axis=0), dt, 1.0 / gamma, eps)
-    xs, ys, status, fail = jit_call(elastic_kernel, x, path_keys(seed, n_paths), landscape.jit, beta,
-                                          gamma, eps, dt, n_saves * per_save, per_save, n_replicas)
-    raise_on_failure(status, fail, dt)
+    n_steps = n_saves * per_save
+    with drive(n_steps, progress=False, desc="Elastic-SGD") as run:  # one kernel call: the driver's stats
+        xs, ys, status, fail = jit_call(elastic_kernel, x, path_keys(seed, n_paths), landscape.jit, beta,
+                                        gamma, eps, dt, n_steps, per_save, n_replicas)
+        raise_on_failure(status, fail, dt)
+        run.advance(n_steps, n_steps * n_replicas)
     kind = "sde.entropy_sgd" if n_replicas == 1 else "sde.elastic_sgd"
     return Result(kind, {"times": np.linspace(0.0, T, n_saves + 1), "x": xs, "y_mean": ys},
-                  {"landscape": landscape.to_dict(), "gamma": gamma, "beta": beta, "eps": eps, "T": T, "dt": dt,
-                   "n_paths": n_paths, "seed": seed, "n_replicas": n_replicas})
+                  {"landscape": landscape, "gamma": gamma, "beta": beta, "eps": eps, "T": T, "dt": dt,
+                   "n_paths": n_paths, "seed": seed, "n_replicas": n_replicas}, run.stats)

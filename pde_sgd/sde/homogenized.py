@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..driver import drive
 from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
@@ -175,7 +176,7 @@ def _check_mass(worst: float) -> None:
         raise ValueError(f"rho_inf has relative weight {worst:.2g} on the quadrature box boundary: enlarge grid")
 
 
-def homogenized(landscape: Landscape, x0, gamma: float, beta: float, T: float, *, dt: float | None = None,
+def homogenized(landscape: Landscape, beta: float, x0, *, gamma: float, T: float, dt: float | None = None,
                 n_saves: int = 100, grid: Grid | None = None) -> Result:
     """Integrate dX/ds = -gamma^-1 (X - <y>(X)) from each row of ``x0`` (dim,) or (n, dim) up to time ``T``.
 
@@ -193,8 +194,11 @@ def homogenized(landscape: Landscape, x0, gamma: float, beta: float, T: float, *
     dt = T / (n_saves * per_save)
     grid = grid or default_quadrature_grid(X0, beta, gamma, landscape=landscape)
     q = _Quadrature(landscape, grid, beta, gamma)
-    traj, worst = _rk4_paths(X0, q.pts, q.f, q.bpts, q.bf, beta, gamma, dt, n_saves * per_save, per_save)
+    n_steps = n_saves * per_save
+    with drive(n_steps, progress=False, desc="homogenized") as run:  # one kernel call: the driver's stats
+        traj, worst = _rk4_paths(X0, q.pts, q.f, q.bpts, q.bf, beta, gamma, dt, n_steps, per_save)
+        run.advance(n_steps, 4 * n_steps)  # RK4 stages
     _check_mass(float(worst.max()))
     return Result("sde.homogenized", {"times": np.linspace(0.0, T, n_saves + 1), "x": traj},
-                  {"landscape": landscape.to_dict(), "gamma": gamma, "beta": beta, "T": T, "dt": dt,
-                   "grid": grid.to_dict()})
+                  {"landscape": landscape, "gamma": gamma, "beta": beta, "T": T, "dt": dt,
+                   "grid": grid}, run.stats)

@@ -7,19 +7,17 @@ time is SGD's continuous time t = eta * iterations, and beta = 2 b / eta (:func:
 from __future__ import annotations
 
 import math
-import signal
-import threading
-from contextlib import contextmanager
 
 import numpy as np
 from numba import njit, prange
 
+from ..driver import drive
 from ..grid import Grid
 from ..jitfuncs import jit_call
 from ..landscapes import Landscape
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, require_instance
-from .common import check_explicit_stability, initial_states, resolve_beta, step_counts
+from .common import check_explicit_stability, initial_states, resolve_beta, sde_schedule, step_counts
 from .fields import Drift, KernelDiffusion, as_diffusion
 from .finite_sum import QuadraticFiniteSum, batch_mean
 from .kernels import SCHEMES, integrate, raise_on_failure
@@ -29,54 +27,28 @@ from .rng import path_keys
 CHUNK_PATH_STEPS = 1 << 21  # path-steps per kernel call: Python regains control (Ctrl-C) between calls
 
 
-@contextmanager
-def _sigint_between_chunks():
-    """Hold Ctrl-C (SIGINT) while a kernel runs and yield a check that raises KeyboardInterrupt between chunks.
-
-    A KeyboardInterrupt raised while Numba returns from a kernel surfaces as a SystemError; recording SIGINT
-    and raising at a chunk boundary gives a clean KeyboardInterrupt. Only in the main thread and only when
-    SIGINT has Python's default handler (a user's own handler is left alone).
-    """
-    pending = []
-
-    def check() -> None:
-        if pending:
-            raise KeyboardInterrupt
-
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield check
-        return
-    old = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
-    try:
-        yield check
-    finally:
-        signal.signal(signal.SIGINT, old)
-    check()
-
-
 def run_paths(drift: Drift, diffusion: KernelDiffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
-              seed: int, scheme: str = "euler", save_every: int | None = None, noise_substeps: int = 1,
-              t0: float = 0.0, path_offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim)).
+              seed: int, scheme: str, save_every: int, noise_substeps: int = 1,
+              t0: float = 0.0, path_offset: int = 0, progress: bool | None = None,
+              threads: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim), stats).
 
     Row p of ``x0`` is path ``path_offset + p`` of the seed's ensemble (its noise stream), so contiguous
     chunks of paths run anywhere reproduce the paths of one run. The steps run in chunks of about
     CHUNK_PATH_STEPS / n_paths kernel steps, so a KeyboardInterrupt (Ctrl-C) is raised between chunks instead
     of after the whole run; step k's time and noise depend on k only, so the paths are the same bit for bit
-    whatever the chunking.
+    whatever the chunking. The chunks run in :func:`pde_sgd.driver.drive` (progress bar per chunk, thread
+    count, Ctrl-C, ``stats``: steps, substeps = steps * noise_substeps, wall time, threads).
     """
     choice("scheme", scheme, SCHEMES)
-    dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
     substeps = positive_int("noise_substeps", noise_substeps)
     keys = path_keys(seed, path_offset + x0.shape[0])[path_offset:]
     args = (SCHEMES[scheme], substeps, math.sqrt(2.0 / beta), drift.kernel_args(), diffusion.kernel_args())
     target = max(1, CHUNK_PATH_STEPS // x0.shape[0])
     saves_in_chunk = save_every <= target  # else a save interval is split and only its end is kept
     rows, x, pos = [x0[None]], x0, 0
-    with _sigint_between_chunks() as interrupted:
+    with drive(n_steps, progress=progress, desc=f"SDE {scheme}", threads=threads) as run:
         while pos < n_steps:
-            interrupted()
             if saves_in_chunk:
                 length = min(save_every * (target // save_every), n_steps - pos)
                 every = save_every
@@ -89,15 +61,17 @@ def run_paths(drift: Drift, diffusion: KernelDiffusion, beta: float, x0: np.ndar
             pos += length
             if saves_in_chunk or pos % save_every == 0:
                 rows.append(traj[1:] if saves_in_chunk else traj[-1:])
+            run.advance(length, length * substeps)
     times = t0 + dt * save_every * np.arange(n_steps // save_every + 1)
-    return times, np.concatenate(rows)
+    return times, np.concatenate(rows), run.stats
 
 
-def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, n_paths: int, seed: int, *,
+def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: int | None = None,
+                 n_saves: int | None = None, times=None, T: float | None = None, n_paths: int, seed: int,
                  eta: float | None = None, batch_size: float | None = None, grid: Grid | None = None,
                  drift_grid: Grid | None = None, precondition=None, scheme: str = "euler",
-                 save_every: int | None = None, noise_substeps: int = 1,
-                 paths: tuple[int, int] | None = None) -> Result:
+                 noise_substeps: int = 1, paths: tuple[int, int] | None = None,
+                 progress: bool | None = None, threads: int | None = None) -> Result:
     """Ensemble of the SGD SDE dX = -M grad f dt + sqrt(2 beta^-1 D(X)) dW.
 
     Parameters
@@ -111,18 +85,23 @@ def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, 
     beta : float or None
         Inverse temperature; or None with ``eta`` and ``batch_size`` (beta = 2 b / eta).
     x0 : (dim,) or (n_paths, dim)
-    dt, n_steps : time step (> 0, below the explicit limit 2 / rho(M Hess f(x0)) for landscapes) and step count.
+    dt : time step (> 0, below the explicit limit 2 / rho(M Hess f(x0)) for landscapes).
+    n_steps, n_saves : step count and number of saves after the start, equally spaced (n_saves must divide
+        n_steps; default 1: start and end). Or instead of n_steps, the output times as ``times`` (starting at 0,
+        equally spaced by whole steps) or ``T`` (a multiple of dt) with ``n_saves``, as in the grid solvers.
     n_paths, seed : ensemble size and seed (same seed -> same paths, whatever the number of threads).
     precondition : (dim, dim) matrix M (default I), e.g. D + Q for the A-type form.
     scheme : ``"euler"`` (Euler-Maruyama) or ``"milstein"`` (derivative-free Milstein).
-    save_every : save the state every this many steps (must divide n_steps; default: only start and end).
     noise_substeps : each Brownian increment is the sum of this many finer ones (shared paths across dt).
     paths : ``(start, stop)`` with 0 <= start < stop <= n_paths: run only paths start..stop-1 of the ensemble
         (exactly those paths of the full run; chunks of one ensemble can run in different processes).
+    progress, threads : progress bar (None: on a terminal) and Numba thread count (None: current), see
+        :mod:`pde_sgd.driver`; neither changes the paths.
 
     Returns
     -------
-    Result of kind ``"sde.sgd"`` with arrays ``times`` (n_saves,) and ``x`` (n_saves, n_paths, dim).
+    Result of kind ``"sde.sgd"`` with arrays ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n_paths, dim),
+    and ``stats`` (steps, substeps, wall_time, threads).
     Raises ValueError for bad input, a non-PSD D(x) met on the way, or paths that become non-finite.
     """
     beta = resolve_beta(beta, eta, batch_size)
@@ -133,18 +112,18 @@ def simulate_sgd(landscape, D, beta: float | None, x0, dt: float, n_steps: int, 
     x = np.ascontiguousarray(x[start:stop])
     drift = Drift(landscape, dim, precondition, drift_grid)
     diffusion = as_diffusion(D, dim, grid)
-    dt, n_steps, save_every = step_counts(dt, n_steps, save_every)
+    dt, n_steps, save_every = sde_schedule(dt, n_steps, n_saves, times, T)
     if drift.landscape is not None:
         check_explicit_stability(drift.landscape, drift.M, np.unique(x, axis=0), dt)
-    times, traj = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every, noise_substeps,
-                            path_offset=start)
+    times, traj, stats = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every,
+                                   noise_substeps, path_offset=start, progress=progress, threads=threads)
     params = {"beta": beta, "dt": dt, "n_steps": n_steps, "n_paths": n_paths, "seed": seed, "scheme": scheme,
               "noise_substeps": noise_substeps, "drift": drift.describe(), "D": diffusion.describe()}
     if eta is not None:
         params.update(eta=eta, batch_size=batch_size)
     if paths is not None:
         params["paths"] = [start, stop]
-    return Result("sde.sgd", {"times": times, "x": traj}, params)
+    return Result("sde.sgd", {"times": times, "x": traj}, params, stats)
 
 
 def _path_range(paths, n_paths: int) -> tuple[int, int]:
@@ -204,8 +183,8 @@ def batch_gradients(problem: QuadraticFiniteSum, x, batch_size: int, n_draws: in
     return _batch_gradients(x, path_keys(seed, n_draws), problem.A, problem.anchors, b, bool(replace))
 
 
-def minibatch_sgd(problem: QuadraticFiniteSum, eta: float, batch_size: int, x0, n_steps: int, n_chains: int,
-                  seed: int, *, replace: bool = True, save_every: int | None = None) -> Result:
+def minibatch_sgd(problem: QuadraticFiniteSum, eta: float, batch_size: int, x0, *, n_steps: int, n_chains: int,
+                  seed: int, replace: bool = True, n_saves: int = 1) -> Result:
     """Discrete mini-batch SGD x_{k+1} = x_k - eta (1/b) sum_{i in B_k} grad f_i(x_k), independent chains.
 
     Batches are drawn with or without replacement. Its SDE model (time t = eta k) is
@@ -217,7 +196,7 @@ def minibatch_sgd(problem: QuadraticFiniteSum, eta: float, batch_size: int, x0, 
     eta = positive("eta", eta)
     b = problem._batch(batch_size, replace)
     x = initial_states(x0, n_chains, problem.dim)
-    _, n_steps, save_every = step_counts(1.0, n_steps, save_every)
+    _, n_steps, save_every = step_counts(1.0, n_steps, n_saves)
     if eta * np.linalg.eigvalsh(problem.A).max() >= 2:
         raise ValueError(f"eta={eta} exceeds the stability limit 2 / lambda_max(A)")
     traj = _sgd_chains(x, path_keys(seed, n_chains), problem.A, problem.anchors, eta, b, bool(replace), n_steps,

@@ -327,6 +327,6 @@ def compare_stationary(samples, grid: Grid, density, *, times=None, burn_in: int
               "l1": hd["l1"], "l1_quantile": hd["quantile"], "alpha": alpha, "histogram_ok": bool(hist_ok),
               "outside": hd["outside"], "bin_cells": list(cells),
               "c": c, "min_tau_multiple": min_tau_multiple, "max_rhat": max_rhat, "seed": seed,
-              "grid": grid.to_dict()}
+              "grid": grid}
     return Result("sde.stationary_comparison", {"tau": tau, "hist": hd["hist"], "prob": hd["prob"],
                                                 "l1_null": hd["null"]}, params)

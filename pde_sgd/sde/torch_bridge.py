@@ -212,7 +212,7 @@ def _diffusion(D, dim, grid, dev, dtype, scale):
     return "general", lambda y: S.expand(y.shape[0], -1, -1), S.shape[1]
 
 
-def run(sde, x0, T: float, dt: float, n_paths: int, seed: int, *, method: str = "euler",
+def run(sde, x0, *, T: float, dt: float, n_paths: int, seed: int, method: str = "euler",
         n_saves: int = 1) -> Result:
     """Integrate ``sde`` with ``torchsde.sdeint`` (fixed step ``dt``) from x0 (dim,) or (n_paths, dim).
 

@@ -31,7 +31,7 @@ def ensemble_sweep(name: str, fn: Callable[..., Result], n_paths: int, n_chunks:
     """A Sweep of ``n_chunks`` points ``{**fixed, n_paths, path_start, path_stop}``.
 
     ``fn(n_paths=..., path_start=a, path_stop=b, **fixed)`` must return paths a..b-1 of the ``n_paths``
-    ensemble, e.g. by calling ``simulate_sgd(..., n_paths, seed, paths=(path_start, path_stop))``.
+    ensemble, e.g. by calling ``simulate_sgd(..., n_paths=n_paths, seed=seed, paths=(path_start, path_stop))``.
     """
     points = [{**fixed, "n_paths": n_paths, "path_start": a, "path_stop": b} for a, b in path_chunks(n_paths, n_chunks)]
     return Sweep(name, fn, points, description)
