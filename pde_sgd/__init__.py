@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from . import _threads  # noqa: E402,F401  (first: OpenMP reads its wait policy when it loads)
 from . import landscapes  # noqa: E402
 from .diffusion import Diffusion  # noqa: E402
+from .drift import Drift  # noqa: E402
 from .grid import Grid  # noqa: E402
 from .results import Result  # noqa: E402
 from .units import beta_from_sgd, noise_scale, temperature_from_sgd  # noqa: E402
@@ -26,4 +27,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Grid", "Diffusion", "Result", "NumericalInstability", "landscapes", "beta_from_sgd", "temperature_from_sgd", "noise_scale", "__version__"]
+__all__ = ["Grid", "Diffusion", "Drift", "Result", "NumericalInstability", "landscapes", "beta_from_sgd", "temperature_from_sgd", "noise_scale", "__version__"]

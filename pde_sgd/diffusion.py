@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange, types
 
-from .jitfuncs import as_cfunc, is_jitted, jit_call, n_arguments
+from .jitfuncs import jit_call, timed_cfunc
 from .validation import finite_array, positive, positive_int, short_repr, spd_matrices
 
 DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
@@ -40,22 +40,6 @@ def _matrices(fn, pts, t):
     for k in prange(n):
         fn(pts[k], t, out[k])
     return out
-
-
-_TIMELESS: dict = {}  # D(x, out) -> its D(x, t, out) twin
-
-
-def _with_time(fn):
-    """cfunc of signature D(x, t, out) for an @njit ``D(x, out)`` or ``D(x, t, out)``."""
-    if not is_jitted(fn):
-        raise ValueError(f"D must be an @njit function D(x, out) or D(x, t, out), got {type(fn).__name__}")
-    if n_arguments(fn) == 3:
-        return as_cfunc("D", fn, DIFFUSION_SIG)
-    if fn not in _TIMELESS:
-        def twin(x, t, out):
-            fn(x, out)
-        _TIMELESS[fn] = njit(twin)
-    return as_cfunc("D", _TIMELESS[fn], DIFFUSION_SIG)
 
 
 class Diffusion:
@@ -107,7 +91,7 @@ class Diffusion:
         if torch_fn is not None and not callable(torch_fn):
             raise ValueError(f"torch_fn must be a function x (batch, dim) -> (batch, dim, dim), got "
                              f"{type(torch_fn).__name__}")
-        return cls("function", dim, fn=_with_time(D), torch_fn=torch_fn)
+        return cls("function", dim, fn=timed_cfunc("D", D, DIFFUSION_SIG), torch_fn=torch_fn)
 
     @classmethod
     def low_rank(cls, V) -> "Diffusion":

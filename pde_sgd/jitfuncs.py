@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import warnings
 
-from numba import cfunc
+from numba import cfunc, njit
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.core.registry import CPUDispatcher
 
@@ -50,6 +50,24 @@ def as_cfunc(name: str, fn, sig):
                 raise ValueError(f"{name} could not be compiled with signature {sig}: {exc}") from exc
         return _CFUNCS[key]
     raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
+
+
+_TIMELESS: dict = {}  # fn(x, out) -> its fn(x, t, out) twin
+
+
+def timed_cfunc(name: str, fn, sig):
+    """cfunc of signature ``sig`` = (x, t, out) for an @njit ``fn(x, out)`` or ``fn(x, t, out)`` (or a cfunc);
+    ValueError naming ``name`` for anything else."""
+    if not is_jitted(fn):
+        raise ValueError(f"{name} must be an @njit function {name}(x, out) or {name}(x, t, out), got "
+                         f"{type(fn).__name__}")
+    if is_cfunc(fn) or n_arguments(fn) == 3:
+        return as_cfunc(name, fn, sig)
+    if fn not in _TIMELESS:
+        def twin(x, t, out):
+            fn(x, out)
+        _TIMELESS[fn] = njit(twin)
+    return as_cfunc(name, _TIMELESS[fn], sig)
 
 
 def jit_call(kernel, *args):

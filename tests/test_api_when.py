@@ -7,7 +7,7 @@ from pde_sgd import Grid, Result, landscapes
 from pde_sgd.driver import output_times
 from pde_sgd.fokker_planck import FokkerPlanck
 from pde_sgd.hj import solve_inviscid, solve_viscous
-from pde_sgd.sde import simulate_sgd
+from pde_sgd.sde import elastic_sgd, entropy_sgd, homogenized, simulate_sgd
 
 G1 = Grid(-2, 2, 32)
 F1 = landscapes.double_well(1, tilt=0.2).on_grid(G1)
@@ -62,6 +62,26 @@ def test_times_and_T_n_saves_give_identical_sde_runs():
                        (dict(times=[0.0, 0.1, 0.3]), "equally spaced"), (dict(times=[0.1, 0.2]), "start at 0"),
                        (dict(T=0.6, n_saves=0), "n_saves"), (dict(), "n_steps=.*times="),
                        (dict(times=[0.1], T=0.6), "not both")]:
+        with pytest.raises(ValueError, match=name):
+            run(**when)
+
+
+@pytest.mark.parametrize("solver", ["elastic_sgd", "entropy_sgd", "homogenized"])
+def test_times_and_T_n_saves_give_identical_coupled_runs(solver):
+    L = landscapes.double_well(1, tilt=0.2)
+    if solver == "homogenized":
+        run = lambda **when: homogenized(L, 2.0, [[0.5], [-0.4]], gamma=0.5, dt=0.05, **when)
+    else:
+        fn = elastic_sgd if solver == "elastic_sgd" else entropy_sgd
+        kw = dict(n_replicas=3) if solver == "elastic_sgd" else {}
+        run = lambda **when: fn(L, 2.0, [0.5], gamma=0.5, eps=0.1, dt=0.005, n_paths=5, seed=2, **kw, **when)
+    by_T, by_times = run(T=0.6, n_saves=6), run(times=np.linspace(0, 0.6, 7))
+    _same(by_T, by_times)
+    assert by_T.params == by_times.params and by_T.times.shape == (7,) and by_T.x.shape[0] == 7
+    assert run(T=0.6).times.shape == (101,)  # n_saves defaults to 100
+    for when, name in [(dict(times=[0.0, 0.1, 0.3]), "times.*equally spaced"), (dict(times=[0.1, 0.2]), "start at 0"),
+                       (dict(times=[0.0]), "times"), (dict(times=[0.1], T=0.6), "not both"),
+                       (dict(T=0.6, n_saves=0), "n_saves"), (dict(), "times=.*T=")]:
         with pytest.raises(ValueError, match=name):
             run(**when)
 

@@ -7,6 +7,8 @@ dX = -grad f dt + sqrt(2 beta^-1 D(X)) dW. Inputs accepted here:
     - a :class:`pde_sgd.landscapes.Landscape` (values at the cell centres are used on the faces, so that the
       discrete Gibbs state is exact for isotropic constant D);
     - a field of values on the grid (shape ``grid.shape``), e.g. a Hamilton-Jacobi solution u(., t);
+* or a shared :class:`pde_sgd.Drift` spec b given as ``f`` (gradient: its landscape; field, function, linear:
+  ``grad_f`` = -b, below);
 * or the drift field ``grad_f`` (the SDE drift is -grad_f), for non-gradient drifts such as
   -(I + c J) grad f: a callable ``points (n, d) -> (n, d)`` (evaluated at cell centres and face centres) or an
   array of shape ``grid.shape + (d,)`` (cell centres; faces take the mean of the two neighbours);
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..diffusion import Diffusion
+from ..drift import Drift
 from ..grid import Grid
 from ..landscapes import Landscape
 from ..validation import finite_array, spd_matrices
@@ -111,6 +114,17 @@ def diffusion_on_grid(grid: Grid, D: Any) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(arr, grid.shape + (d, d)))
 
 
+def _drift_as_grad_f(grid: Grid, drift: Drift) -> tuple:
+    """(f, grad_f) for a shared drift spec: its landscape for a gradient drift, else grad_f = -b (a field on
+    this very grid is taken as is, anything else is evaluated at the cell centres and faces)."""
+    drift.check_dim("f", grid.ndim)
+    if drift.kind == "gradient":
+        return drift.landscape, None
+    if drift.kind == "field" and drift.grid == grid:
+        return None, -drift.values
+    return None, lambda points: -drift.at(points)
+
+
 def sample_coefficients(grid: Grid, f: Any, grad_f: Any, D: Any) -> Coefficients:
     """Sample the loss (``f``) or the drift (``grad_f``) and ``D`` on ``grid``; exactly one of f, grad_f."""
     if (f is None) == (grad_f is None):
@@ -118,6 +132,8 @@ def sample_coefficients(grid: Grid, f: Any, grad_f: Any, D: Any) -> Coefficients
                          "field of shape grid.shape + (d,))")
     d = grid.ndim
     f_values = None
+    if isinstance(f, Drift):
+        f, grad_f = _drift_as_grad_f(grid, f)
     if f is not None:
         if isinstance(f, Landscape):
             if f.dim != d:

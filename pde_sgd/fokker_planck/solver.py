@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..diffusion import Diffusion
+from ..drift import Drift
 from ..driver import output_times
 from ..grid import Grid, require_grid
 from ..landscapes import Landscape
@@ -55,11 +56,11 @@ class FokkerPlanck:
 
     Parameters (the problem first, as in every entry point: loss, grid, D, beta)
     ----------
-    f : Landscape or ndarray, optional
+    f : Landscape, Drift or ndarray, optional
         The loss: a landscape of dimension ``grid.ndim`` (a built-in or your own,
         :class:`~pde_sgd.landscapes.Landscape`) or its values on the grid (shape ``grid.shape``, e.g. a
-        Hamilton-Jacobi solution u(., t)). A drift is never taken here: give it as ``grad_f``. Exactly one of
-        ``f`` and ``grad_f``.
+        Hamilton-Jacobi solution u(., t)); or a shared :class:`pde_sgd.Drift` spec b (the same object serves the
+        SDE solvers; see :mod:`pde_sgd.drift`). Exactly one of ``f`` and ``grad_f``.
     grid : Grid
         Cell-centred grid, 1-3 D, Neumann (no-flux) or periodic per axis.
     D : Diffusion, scalar, ndarray or callable
@@ -81,7 +82,7 @@ class FokkerPlanck:
     >>> rho = fp.steady_state()
     """
 
-    def __init__(self, f: Landscape | np.ndarray | None = None, grid: Grid | None = None, D: Any = 1.0,
+    def __init__(self, f: Landscape | Drift | np.ndarray | None = None, grid: Grid | None = None, D: Any = 1.0,
                  beta: float = 1.0, *,
                  grad_f: Any = None) -> None:
         self.grid = require_grid(grid)
@@ -91,7 +92,8 @@ class FokkerPlanck:
         self.dt_limit = explicit_dt_limit(self.operator.L)
         self._steady: np.ndarray | None = None
         self._params = {"grid": grid, "beta": self.beta,
-                        "f": f if isinstance(f, Landscape) else ("field" if f is not None else None),
+                        "f": f.describe() if isinstance(f, Drift) else (f if isinstance(f, Landscape)
+                                                                   else ("field" if f is not None else None)),
                         "grad_f": None if grad_f is None else ("callable" if callable(grad_f) else "field"),
                         **_diffusion_label(self.coeffs.D, D)}
 

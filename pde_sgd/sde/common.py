@@ -59,6 +59,23 @@ def sde_schedule(dt: float, n_steps: int | None, n_saves: int | None, times=None
     return dt, int(k[-1]), int(gaps[0])
 
 
+def equal_saves(times, T: float | None, n_saves: int | None, default_saves: int = 100) -> tuple[float, int]:
+    """(T, n_saves) from the output times ``times`` (starting at 0, equally spaced) or ``T`` with ``n_saves``
+    (default ``default_saves``), for the solvers that round dt so that equally spaced saves fall on the step
+    grid (:func:`pde_sgd.driver.output_times`; ValueError naming the parameter otherwise)."""
+    from ..driver import output_times
+
+    if times is None and T is not None and n_saves is None:
+        n_saves = default_saves
+    t = output_times(times, T, n_saves)
+    if times is not None:
+        gaps = np.diff(t)
+        if t.size < 2 or t[0] != 0 or not gaps[0] > 0 or not np.allclose(gaps, gaps[0], rtol=1e-9, atol=0):
+            raise ValueError(f"times must start at 0 and be equally spaced (the saves fall on the step grid); "
+                             f"got {t}")
+    return float(t[-1]), t.size - 1
+
+
 def step_counts(dt: float, n_steps: int, n_saves: int) -> tuple[float, int, int]:
     """Validated (dt > 0, n_steps >= 1, n_saves >= 1 dividing n_steps) as (dt, n_steps, steps between saves)."""
     dt = positive("dt", dt)

@@ -19,21 +19,25 @@ from ..jitfuncs import jit_call
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
-from .common import check_explicit_stability, initial_states
+from .common import check_explicit_stability, equal_saves, initial_states
 from .kernels import elastic_kernel, raise_on_failure
 from .rng import path_keys
 
 
-def elastic_sgd(landscape: Landscape, beta: float, x0, *, gamma: float, eps: float, T: float, dt: float,
-                n_paths: int, seed: int, n_replicas: int = 8, n_saves: int = 100) -> Result:
+def elastic_sgd(landscape: Landscape, beta: float, x0, *, gamma: float, eps: float, dt: float, n_paths: int,
+                seed: int, T: float | None = None, n_saves: int | None = None, times=None,
+                n_replicas: int = 8) -> Result:
     """Ensemble of Elastic-SGD with ``n_replicas`` replicas coupled to the reference x (all started at x0).
 
-    ``dt`` is rounded down so that n_saves divides the step count T / dt. Returns a Result of kind
+    Output times: ``T`` with ``n_saves`` (default 100) equally spaced saves, or ``times`` (starting at 0,
+    equally spaced; :func:`pde_sgd.sde.common.equal_saves`). ``dt`` is rounded down so that n_saves divides the
+    step count T / dt. Returns a Result of kind
     ``"sde.elastic_sgd"`` with ``times`` (n_saves + 1,), ``x`` and ``y_mean`` (n_saves + 1, n_paths, dim).
     """
     landscape = as_landscape(landscape)
-    gamma, beta, eps, T = positive("gamma", gamma), positive("beta", beta), positive("eps", eps), positive("T", T)
-    n_replicas, n_saves = positive_int("n_replicas", n_replicas), positive_int("n_saves", n_saves)
+    gamma, beta, eps = positive("gamma", gamma), positive("beta", beta), positive("eps", eps)
+    T, n_saves = equal_saves(times, T, n_saves)
+    n_replicas = positive_int("n_replicas", n_replicas)
     dt = positive("dt", dt)
     x = initial_states(x0, n_paths, landscape.dim)
     per_save = max(1, math.ceil(T / (n_saves * dt)))

@@ -13,23 +13,23 @@ Diffusion D (THEORY.md convention dX = b dt + sqrt(2 beta^-1 D(X)) dW) may be gi
 
 For fields and callables the factor is the PSD Cholesky factor of D(x), computed at every evaluation.
 The drift is ``-M grad f(x)`` for a landscape f and a constant matrix M (default I; M = D + Q gives the
-A-type form of THEORY.md section 3), ``-M g(x)`` for a gradient field g on a grid, or a jitted callable
-``b(x, t, out)`` (:data:`DRIFT_SIG`).
+A-type form of THEORY.md section 3), ``-M g(x)`` for a gradient field g on a grid, a jitted callable
+``b(x, t, out)`` (:data:`DRIFT_SIG`), or a shared :class:`pde_sgd.drift.Drift` spec mapped onto these modes
+(a field b is the gradient field -b, a linear b = -F x is the landscape |x|^2 / 2 with M = F).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import cfunc, njit, prange, types
+from numba import cfunc, njit, prange
 
 from ..grid import Grid
 from ..diffusion import DIFFUSION_SIG, Diffusion
+from ..drift import DRIFT_SIG, Drift
 from ..jitfuncs import as_cfunc
 from ..landscapes import Landscape, jit_grad, quadratic
 from ..validation import finite_array, positive, spd_matrices
-
-DRIFT_SIG = types.void(types.float64[::1], types.float64, types.float64[::1])
 
 DRIFT_LANDSCAPE, DRIFT_FIELD, DRIFT_CALLABLE = 0, 1, 2
 DIFF_CONST, DIFF_FIELD, DIFF_CALLABLE = 0, 1, 2
@@ -141,30 +141,15 @@ def _from_spec(D: Diffusion) -> KernelDiffusion:
     return KernelDiffusion(DIFF_CALLABLE, D.dim, fn=D.fn)
 
 
-class Drift:
-    """A validated drift: -M grad f (landscape), -M g (gradient field on a grid) or a jitted callable."""
+class KernelDrift:
+    """A validated drift in the kernels' form: -M grad f (landscape), -M g (gradient field on a grid) or a jitted
+    callable. Build with :func:`as_drift`."""
 
-    def __init__(self, drift, dim: int, precondition=None, grid: Grid | None = None) -> None:
-        self.dim = dim
-        self.landscape = drift if isinstance(drift, Landscape) else None
-        self.M = np.eye(dim) if precondition is None else finite_array("precondition", precondition, shape=(dim, dim))
-        self.M = np.ascontiguousarray(self.M)
-        self.fn = _no_drift
-        self.field = None
-        if self.landscape is not None:
-            if self.landscape.dim != dim:
-                raise ValueError(f"landscape has dim={self.landscape.dim} but x0 has dim={dim}")
-            self.mode = DRIFT_LANDSCAPE
-        elif callable(drift) and not isinstance(drift, np.ndarray):
-            self.mode, self.fn = DRIFT_CALLABLE, as_cfunc("drift", drift, DRIFT_SIG)
-        else:
-            if drift is None or not hasattr(drift, "__len__"):
-                raise TypeError(f"landscape must be a pde_sgd Landscape, an array of grad f on drift_grid or an "
-                                f"@njit drift b(x, t, out), got {type(drift).__name__}")
-            if grid is None:
-                raise ValueError("a gradient field drift needs grid=...")
-            g = finite_array("drift", drift, shape=grid.shape + (dim,))
-            self.mode, self.field = DRIFT_FIELD, GridData(grid, g, (dim,))
+    def __init__(self, mode: int, dim: int, *, landscape: Landscape | None = None, M: np.ndarray | None = None,
+                 field: GridData | None = None, fn=None, spec: Drift | None = None) -> None:
+        self.mode, self.dim, self.landscape, self.field, self.spec = mode, dim, landscape, field, spec
+        self.M = np.ascontiguousarray(np.eye(dim) if M is None else M)
+        self.fn = _no_drift if fn is None else fn
 
     def kernel_args(self) -> tuple:
         lf = self.landscape.jit if self.landscape is not None else _placeholder_pack()
@@ -172,10 +157,50 @@ class Drift:
         return (self.mode, lf, self.M) + fld + (self.fn,)
 
     def describe(self) -> dict:
+        if self.spec is not None:
+            return self.spec.describe()
         out = {"mode": ["landscape", "grid field", "callable"][self.mode], "precondition": self.M.tolist()}
         if self.landscape is not None:
             out["landscape"] = self.landscape.to_dict()
         return out
+
+
+def as_drift(drift, dim: int, precondition=None, grid: Grid | None = None) -> KernelDrift:
+    """Validate ``drift`` (a :class:`pde_sgd.drift.Drift`, a Landscape, an array of grad f on ``grid``, or a
+    jitted b(x, t, out)) with an optional ``precondition`` M (gradient drifts only) into the kernels' form."""
+    M = None if precondition is None else finite_array("precondition", precondition, shape=(dim, dim))
+    if isinstance(drift, Drift):
+        drift.check_dim("landscape", dim)
+        if drift.kind == "gradient":
+            drift = drift.landscape
+        elif M is not None:
+            raise ValueError(f"precondition applies to gradient drifts only, got a {drift.kind!r} Drift")
+        else:
+            return _drift_from_spec(drift)
+    if isinstance(drift, Landscape):
+        if drift.dim != dim:
+            raise ValueError(f"landscape has dim={drift.dim} but x0 has dim={dim}")
+        return KernelDrift(DRIFT_LANDSCAPE, dim, landscape=drift, M=M)
+    if callable(drift) and not isinstance(drift, np.ndarray):
+        return KernelDrift(DRIFT_CALLABLE, dim, fn=as_cfunc("drift", drift, DRIFT_SIG), M=M)
+    if drift is None or not hasattr(drift, "__len__"):
+        raise TypeError(f"landscape must be a pde_sgd Landscape, an array of grad f on drift_grid, an @njit drift "
+                        f"b(x, t, out) or a pde_sgd.Drift, got {type(drift).__name__}")
+    if grid is None:
+        raise ValueError("a gradient field drift needs grid=...")
+    g = finite_array("drift", drift, shape=grid.shape + (dim,))
+    return KernelDrift(DRIFT_FIELD, dim, field=GridData(grid, g, (dim,)), M=M)
+
+
+def _drift_from_spec(spec: Drift) -> KernelDrift:
+    """The kernels' form of a non-gradient shared drift spec (field b -> gradient field -b; -F x -> M = F on
+    the landscape |x|^2 / 2; a function -> its cfunc)."""
+    d = spec.dim
+    if spec.kind == "field":
+        return KernelDrift(DRIFT_FIELD, d, field=GridData(spec.grid, -spec.values, (d,)), spec=spec)
+    if spec.kind == "linear":
+        return KernelDrift(DRIFT_LANDSCAPE, d, landscape=quadratic(np.eye(d)), M=spec.matrix, spec=spec)
+    return KernelDrift(DRIFT_CALLABLE, d, fn=spec.fn, spec=spec)
 
 
 _PLACEHOLDER: list = []
@@ -320,7 +345,7 @@ def chol_psd(A, L):
 
 @njit(cache=True, inline="always")
 def eval_drift(mode, lf, M, lower, h, shape, periodic, values, fn, x, t, g, out):
-    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim): the unpacked :meth:`Drift.kernel_args`
+    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim): the unpacked :meth:`KernelDrift.kernel_args`
     (kept as separate arguments: unpacking a tuple per call costs reference counting in the hot loop)."""
     if mode == DRIFT_CALLABLE:
         fn(x, t, out)

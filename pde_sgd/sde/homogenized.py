@@ -23,7 +23,7 @@ from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int, require_instance
-from .common import initial_states
+from .common import equal_saves, initial_states
 
 _DEFAULT_POINTS = {1: 1201, 2: 161, 3: 41}
 
@@ -176,17 +176,18 @@ def _check_mass(worst: float) -> None:
         raise ValueError(f"rho_inf has relative weight {worst:.2g} on the quadrature box boundary: enlarge grid")
 
 
-def homogenized(landscape: Landscape, beta: float, x0, *, gamma: float, T: float, dt: float | None = None,
-                n_saves: int = 100, grid: Grid | None = None) -> Result:
+def homogenized(landscape: Landscape, beta: float, x0, *, gamma: float, T: float | None = None,
+                n_saves: int | None = None, times=None, dt: float | None = None, grid: Grid | None = None) -> Result:
     """Integrate dX/ds = -gamma^-1 (X - <y>(X)) from each row of ``x0`` (dim,) or (n, dim) up to time ``T``.
 
-    ``dt`` (default min(gamma, 1) / 20, rounded so that n_saves divides the step count) is the RK4 step;
+    Output times: ``T`` with ``n_saves`` (default 100) equally spaced saves, or ``times`` (starting at 0,
+    equally spaced; :func:`pde_sgd.sde.common.equal_saves`). ``dt`` (default min(gamma, 1) / 20, rounded so that n_saves divides the step count) is the RK4 step;
     ``grid`` the quadrature grid (default :func:`default_quadrature_grid`). Returns a Result of kind
     ``"sde.homogenized"`` with ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n, dim).
     """
     landscape = as_landscape(landscape)
-    gamma, beta, T = positive("gamma", gamma), positive("beta", beta), positive("T", T)
-    n_saves = positive_int("n_saves", n_saves)
+    gamma, beta = positive("gamma", gamma), positive("beta", beta)
+    T, n_saves = equal_saves(times, T, n_saves)
     X0 = finite_array("x0", x0)
     X0 = initial_states(X0, 1 if X0.ndim < 2 else X0.shape[0], landscape.dim)
     dt = positive("dt", dt) if dt is not None else min(gamma, 1.0) / 20.0

@@ -11,6 +11,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..drift import Drift
 from ..driver import drive
 from ..grid import Grid
 from ..jitfuncs import jit_call
@@ -18,7 +19,7 @@ from ..landscapes import Landscape
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, require_instance
 from .common import check_explicit_stability, initial_states, resolve_beta, sde_schedule, step_counts
-from .fields import Drift, KernelDiffusion, as_diffusion
+from .fields import KernelDiffusion, KernelDrift, as_diffusion, as_drift
 from .finite_sum import QuadraticFiniteSum, batch_mean
 from .kernels import SCHEMES, integrate, raise_on_failure
 from .rng import path_keys
@@ -27,7 +28,7 @@ from .rng import path_keys
 CHUNK_PATH_STEPS = 1 << 21  # path-steps per kernel call: Python regains control (Ctrl-C) between calls
 
 
-def run_paths(drift: Drift, diffusion: KernelDiffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
+def run_paths(drift: KernelDrift, diffusion: KernelDiffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
               seed: int, scheme: str, save_every: int, noise_substeps: int = 1,
               t0: float = 0.0, path_offset: int = 0, progress: bool | None = None,
               threads: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -76,9 +77,10 @@ def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: in
 
     Parameters
     ----------
-    landscape : Landscape, gradient field or jitted callable
-        A :class:`~pde_sgd.landscapes.Landscape` (drift -M grad f), an array ``(*drift_grid.shape, dim)`` of
-        grad f at the cell centres of ``drift_grid`` (drift -M g, interpolated), or a jitted drift ``b(x, t, out)``.
+    landscape : Landscape, Drift, gradient field or jitted callable
+        A :class:`~pde_sgd.landscapes.Landscape` (drift -M grad f), a shared :class:`pde_sgd.Drift` spec (gradient,
+        field, function or linear; see :mod:`pde_sgd.drift`), an array ``(*drift_grid.shape, dim)`` of grad f at
+        the cell centres of ``drift_grid`` (drift -M g, interpolated), or a jitted drift ``b(x, t, out)``.
     D : :class:`pde_sgd.Diffusion`, scalar, (dim, dim) matrix, field ``(*grid.shape, dim, dim)`` with ``grid``,
         or jitted ``D(x, t, out)``. The diffusion matrix (the shared spec also serves Fokker-Planck and the
         torchsde bridge; see :mod:`pde_sgd.diffusion`, :mod:`pde_sgd.sde.fields`). Validated symmetric PSD.
@@ -105,12 +107,12 @@ def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: in
     Raises ValueError for bad input, a non-PSD D(x) met on the way, or paths that become non-finite.
     """
     beta = resolve_beta(beta, eta, batch_size)
-    dim = landscape.dim if isinstance(landscape, Landscape) else None
+    dim = landscape.dim if isinstance(landscape, (Landscape, Drift)) else None
     x = initial_states(x0, n_paths, dim)
     dim = x.shape[1]
     start, stop = (0, n_paths) if paths is None else _path_range(paths, n_paths)
     x = np.ascontiguousarray(x[start:stop])
-    drift = Drift(landscape, dim, precondition, drift_grid)
+    drift = as_drift(landscape, dim, precondition, drift_grid)
     diffusion = as_diffusion(D, dim, grid)
     dt, n_steps, save_every = sde_schedule(dt, n_steps, n_saves, times, T)
     if drift.landscape is not None:

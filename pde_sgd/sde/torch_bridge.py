@@ -6,6 +6,7 @@ torch is imported inside this module only (``import pde_sgd.sde`` does not impor
 :func:`make_sde` and integrate it with :func:`run` (``torchsde.sdeint``). Inputs:
 
 drift (``grad``)
+    * a shared :class:`pde_sgd.Drift` spec b (gradient, field, function, linear; the bridge integrates -grad = b),
     * a :class:`~pde_sgd.landscapes.Landscape`: its torch gradient (analytic for the built-ins, given or
       derived for user landscapes, see :meth:`~pde_sgd.landscapes.Landscape.torch_grad`),
     * a callable ``grad(x) -> grad f(x)`` on torch tensors (batch, dim) -> (batch, dim), e.g. a network's loss
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..diffusion import Diffusion
+from ..drift import Drift
 from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
@@ -113,6 +115,13 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
     dev = resolve_device(device)
     dtype = dtype or torch.float64
     beta = positive("beta", beta)
+    if isinstance(grad, Drift):
+        if dim is not None:
+            grad.check_dim("grad", dim)
+        if grad.kind != "gradient" and precondition is not None:
+            raise ValueError(f"precondition applies to gradient drifts only, got a {grad.kind!r} Drift")
+        dim = grad.dim
+        grad = grad.landscape if grad.kind == "gradient" else _negative_drift(grad, dev, dtype)
     if isinstance(grad, Landscape):
         dim = grad.dim
         grad_fn = landscape_grad(grad, dev, dtype)
@@ -156,6 +165,20 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
             return g_fn(y)
 
     return SGDSDE()
+
+
+def _negative_drift(drift: Drift, dev, dtype) -> Callable:
+    """-b as a torch function x (batch, dim) -> (batch, dim) for a non-gradient shared drift spec (the
+    bridge's drift is -grad)."""
+    torch = _torch()
+    if drift.kind == "linear":
+        F = torch.as_tensor(drift.matrix, device=dev, dtype=dtype)
+        return lambda y: y @ F.T
+    if drift.kind == "field":
+        return GridInterpolator(drift.grid, -drift.values, dev, dtype)
+    if drift.torch_fn is not None:
+        return lambda y: -drift.torch_fn(y)
+    return lambda y: -torch.as_tensor(drift.at(y.detach().cpu().numpy()), device=y.device, dtype=y.dtype)
 
 
 def _diffusion(D, dim, grid, dev, dtype, scale):
