@@ -23,23 +23,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numba import njit, prange, types
+from numba import types
 
-from .jitfuncs import jit_call, timed_cfunc
+from .jitfuncs import at_points, point_cfunc
 from .validation import finite_array, positive, positive_int, short_repr, spd_matrices
 
 DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
 KINDS = ("constant", "field", "function", "low_rank")
-
-
-@njit(cache=True, parallel=True)
-def _matrices(fn, pts, t):
-    """D(x, t) at every point (n, dim) -> (n, dim, dim) through the cfunc ``fn``."""
-    n, d = pts.shape
-    out = np.empty((n, d, d))
-    for k in prange(n):
-        fn(pts[k], t, out[k])
-    return out
 
 
 class Diffusion:
@@ -88,10 +78,8 @@ class Diffusion:
     def function(cls, D, dim: int, *, torch_fn: Callable | None = None) -> "Diffusion":
         """An @njit point function ``D(x, out)`` or ``D(x, t, out)`` (x: (dim,), out: (dim, dim))."""
         dim = positive_int("dim", dim)
-        if torch_fn is not None and not callable(torch_fn):
-            raise ValueError(f"torch_fn must be a function x (batch, dim) -> (batch, dim, dim), got "
-                             f"{type(torch_fn).__name__}")
-        return cls("function", dim, fn=timed_cfunc("D", D, DIFFUSION_SIG), torch_fn=torch_fn)
+        fn = point_cfunc("D", D, DIFFUSION_SIG, torch_fn=torch_fn, torch_out="(batch, dim, dim)")
+        return cls("function", dim, fn=fn, torch_fn=torch_fn)
 
     @classmethod
     def low_rank(cls, V) -> "Diffusion":
@@ -108,7 +96,7 @@ class Diffusion:
         if self.kind in ("constant", "low_rank"):
             return np.broadcast_to(self.matrix, (pts.shape[0], self.dim, self.dim)).copy()
         if self.kind == "function":
-            return spd_matrices("D", jit_call(_matrices, self.fn, pts, float(t)), self.dim)
+            return spd_matrices("D", at_points(self.fn, pts, t, (self.dim, self.dim)), self.dim)
         from .sde.fields import GridData, interp_points
         g = GridData(self.grid, self.values, (self.dim, self.dim))
         return interp_points(*g.arrays(), pts).reshape(-1, self.dim, self.dim)

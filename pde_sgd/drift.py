@@ -26,23 +26,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numba import njit, prange, types
+from numba import types
 
-from .jitfuncs import jit_call, timed_cfunc
+from .jitfuncs import at_points, point_cfunc
 from .landscapes import Landscape
 from .validation import finite_array, positive_int
 
 DRIFT_SIG = types.void(types.float64[::1], types.float64, types.float64[::1])
 KINDS = ("gradient", "field", "function", "linear")
-
-
-@njit(cache=True, parallel=True)
-def _vectors(fn, pts, t):
-    """b(x, t) at every point (n, dim) -> (n, dim) through the cfunc ``fn``."""
-    out = np.empty(pts.shape)
-    for k in prange(pts.shape[0]):
-        fn(pts[k], t, out[k])
-    return out
 
 
 class Drift:
@@ -75,10 +66,8 @@ class Drift:
     def function(cls, b, dim: int, *, torch_fn: Callable | None = None) -> "Drift":
         """An @njit point function ``b(x, out)`` or ``b(x, t, out)`` (x, out: (dim,))."""
         dim = positive_int("dim", dim)
-        if torch_fn is not None and not callable(torch_fn):
-            raise ValueError(f"torch_fn must be a function x (batch, dim) -> (batch, dim), got "
-                             f"{type(torch_fn).__name__}")
-        return cls("function", dim, fn=timed_cfunc("b", b, DRIFT_SIG), torch_fn=torch_fn)
+        fn = point_cfunc("b", b, DRIFT_SIG, torch_fn=torch_fn, torch_out="(batch, dim)")
+        return cls("function", dim, fn=fn, torch_fn=torch_fn)
 
     @classmethod
     def linear(cls, F) -> "Drift":
@@ -99,7 +88,7 @@ class Drift:
         elif self.kind == "linear":
             out = -pts @ self.matrix.T
         elif self.kind == "function":
-            out = jit_call(_vectors, self.fn, pts, float(t))
+            out = at_points(self.fn, pts, t, (self.dim,))
         else:
             from .sde.fields import GridData, interp_points
             out = interp_points(*GridData(self.grid, self.values, (self.dim,)).arrays(), pts)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import inspect
 import warnings
 
-from numba import cfunc, njit
+import numpy as np
+from numba import cfunc, njit, prange
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.core.registry import CPUDispatcher
 
@@ -68,6 +69,28 @@ def timed_cfunc(name: str, fn, sig):
             fn(x, out)
         _TIMELESS[fn] = njit(twin)
     return as_cfunc(name, _TIMELESS[fn], sig)
+
+
+def point_cfunc(name: str, fn, sig, *, torch_fn, torch_out: str):
+    """:func:`timed_cfunc` of ``fn``, after checking that an optional ``torch_fn`` (the same map in torch,
+    x (batch, dim) -> ``torch_out``) is callable."""
+    if torch_fn is not None and not callable(torch_fn):
+        raise ValueError(f"torch_fn must be a function x (batch, dim) -> {torch_out}, got "
+                         f"{type(torch_fn).__name__}")
+    return timed_cfunc(name, fn, sig)
+
+
+@njit(cache=True, parallel=True)
+def _fill_points(fn, pts, t, out):
+    for k in prange(pts.shape[0]):
+        fn(pts[k], t, out[k])
+
+
+def at_points(fn, pts: np.ndarray, t: float, value_shape: tuple) -> np.ndarray:
+    """The cfunc ``fn(x, t, out)`` at every row x of ``pts`` (n, dim) -> (n, *value_shape)."""
+    out = np.empty((pts.shape[0],) + tuple(value_shape))
+    jit_call(_fill_points, fn, pts, float(t), out)
+    return out
 
 
 def jit_call(kernel, *args):

@@ -144,6 +144,19 @@ def _with_params(name: str, fn, sig, n_plain: int):
 
 
 # --- the class ------------------------------------------------------------------------------------------
+def _central_differences(fn: Callable, pts: np.ndarray) -> np.ndarray:
+    """(fn(x + h_i e_i) - fn(x - h_i e_i)) / (2 h_i) for each axis i, h_i = _FD_STEP max(1, |x_i|), at the points
+    ``pts`` (n, dim) -> (n, *fn's trailing shape, dim) (axis i last)."""
+    h = _FD_STEP * np.maximum(1.0, np.abs(pts))
+    cols = []
+    for i in range(pts.shape[1]):
+        step = np.zeros_like(pts)
+        step[:, i] = h[:, i]
+        diff = fn(pts + step) - fn(pts - step)
+        cols.append(diff / (2.0 * h[:, i]).reshape((-1,) + (1,) * (diff.ndim - 1)))
+    return np.stack(cols, axis=-1)
+
+
 class Landscape:
     """A loss f on R^``dim``: value, gradient and Hessian, in numpy (vectorised), Numba and torch forms.
 
@@ -254,13 +267,7 @@ class Landscape:
         elif self._fns[1] is not None:
             out = self._user("grad", self._fns[1], pts, (d,))
         else:
-            h = _FD_STEP * np.maximum(1.0, np.abs(pts))
-            out = np.empty_like(pts)
-            for i in range(d):
-                e = np.zeros(d)
-                e[i] = 1.0
-                out[:, i] = (self._value_pts(pts + h[:, i:i + 1] * e) - self._value_pts(pts - h[:, i:i + 1] * e)) \
-                    / (2.0 * h[:, i])
+            out = _central_differences(self._value_pts, pts)
         return self._checked("grad", out, pts)
 
     def _hess_pts(self, pts: np.ndarray) -> np.ndarray:
@@ -270,13 +277,7 @@ class Landscape:
         elif self._fns[2] is not None:
             out = self._user("hessian", self._fns[2], pts, (d, d))
         else:
-            h = _FD_STEP * np.maximum(1.0, np.abs(pts))
-            out = np.empty(pts.shape + (d,))
-            for j in range(d):
-                e = np.zeros(d)
-                e[j] = 1.0
-                out[:, :, j] = (self._grad_pts(pts + h[:, j:j + 1] * e) - self._grad_pts(pts - h[:, j:j + 1] * e)) \
-                    / (2.0 * h[:, j:j + 1])
+            out = _central_differences(self._grad_pts, pts)
             out = 0.5 * (out + np.swapaxes(out, 1, 2))
         return self._checked("hessian", out, pts)
 

@@ -1,22 +1,10 @@
 import numpy as np
 import pytest
 
+from landscape_cases import BUILTINS
 from pde_sgd import Grid, landscapes as L
 
-ALL = [
-    L.quadratic([[2.0, 0.5], [0.5, 1.0]], center=[0.3, -0.2]),
-    L.wiggly(seed=3),
-    L.double_well(2, tilt=0.1),
-    L.double_well(3),
-    L.rastrigin(2),
-    L.abs_l1(2),
-    L.neg_abs_l1(1),
-    L.wide_narrow(),
-    L.gaussian_wells([[0.0, 0.0], [1.0, 1.0]], [1.0, 2.0], [0.5, 0.2]),
-]
-
-
-@pytest.mark.parametrize("f", ALL, ids=lambda f: f.name)
+@pytest.mark.parametrize("f", BUILTINS, ids=lambda f: f.name)
 def test_gradient_and_hessian_match_central_differences(f):
     # central differences have error O(h^2 f''') ~ 1e-10 at h = 1e-5; kinks (abs) are avoided by the seed
     rng = np.random.default_rng(0)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from numba import njit
 
+from landscape_cases import BUILTINS
 from pde_sgd import Grid, jitfuncs, landscapes as L
 from pde_sgd.fokker_planck import FokkerPlanck
 from pde_sgd.hj import local_entropy, moreau_envelope, proximal_point, solve_inviscid, solve_viscous
@@ -11,18 +12,6 @@ from pde_sgd.sde import elastic_sgd, entropy_sgd, hjb_value, homogenized, simula
 from pde_sgd.sde import kernels
 
 TILT = 0.1
-BUILTINS = [
-    L.quadratic([[2.0, 0.5], [0.5, 1.0]], center=[0.3, -0.2]),
-    L.wiggly(seed=3),
-    L.double_well(2, tilt=0.1),
-    L.double_well(3),
-    L.rastrigin(2),
-    L.abs_l1(2),
-    L.neg_abs_l1(1),
-    L.wide_narrow(),
-    L.gaussian_wells([[0.0, 0.0], [1.0, 1.0]], [1.0, 2.0], [0.5, 0.2]),
-]
-
 
 # --- user twins of double_well(dim, tilt=TILT): the same formulas, written as a user would ---------------------
 @njit

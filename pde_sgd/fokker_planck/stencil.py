@@ -25,6 +25,9 @@ from numba import njit, prange
 from ..grid import Grid
 
 
+_NO_DIAGONAL = np.full((3, 2), -1, np.int64)  # the ``ix`` argument of _steps for a stencil with cross terms
+
+
 @dataclass(frozen=True)
 class FaceStencil:
     """Face terms of the generator on the grid viewed as 3-D (leading axes of length 1 for 1-D and 2-D).
@@ -86,11 +89,10 @@ class FaceStencil:
 
     def euler_steps(self, rho: np.ndarray, buf: np.ndarray, dt: float, n_steps: int) -> None:
         """``n_steps`` of rho <- rho + dt L rho in place (flat or grid-shaped float64 ``rho``; ``buf`` scratch)."""
-        rho3, buf3 = rho.reshape(self.shape), buf.reshape(self.shape)
-        if self.diagonal is None:
-            _stencil_steps(self.weights, self.axis, self.offsets, rho3, buf3, dt, n_steps)
-        else:
-            _diagonal_steps(self.weights, self.diagonal, rho3, buf3, dt, n_steps)
+        fused = self.diagonal is not None
+        ix = self.diagonal if fused else _NO_DIAGONAL
+        _steps(self.weights, self.axis, self.offsets, ix, fused, rho.reshape(self.shape), buf.reshape(self.shape),
+               dt, n_steps)
 
 
 def _wrapped_offset(delta: np.ndarray, n: int) -> np.ndarray:
@@ -171,22 +173,14 @@ def _diagonal_step(W, ix, src, dst, dt):
 
 
 @njit(cache=True)
-def _stencil_steps(W, axis, off, rho, buf, dt, n_steps):
-    """n_steps of rho <- rho + dt L rho (general face terms), in place in ``rho``; ``buf`` is scratch."""
-    for _ in range(n_steps // 2):
-        _stencil_step(W, axis, off, rho, buf, dt)
-        _stencil_step(W, axis, off, buf, rho, dt)
+def _steps(W, axis, off, ix, fused, rho, buf, dt, n_steps):
+    """n_steps of rho <- rho + dt L rho, in place in ``rho`` (``buf`` is scratch): the fused diagonal-D step
+    when ``fused``, else the general face terms; rho and buf swap roles every step."""
+    for k in range(n_steps):
+        src, dst = (rho, buf) if k % 2 == 0 else (buf, rho)
+        if fused:
+            _diagonal_step(W, ix, src, dst, dt)
+        else:
+            _stencil_step(W, axis, off, src, dst, dt)
     if n_steps % 2 == 1:
-        _stencil_step(W, axis, off, rho, buf, dt)
-        rho[:] = buf
-
-
-@njit(cache=True)
-def _diagonal_steps(W, ix, rho, buf, dt, n_steps):
-    """n_steps of rho <- rho + dt L rho (diagonal D), in place in ``rho``; ``buf`` is scratch."""
-    for _ in range(n_steps // 2):
-        _diagonal_step(W, ix, rho, buf, dt)
-        _diagonal_step(W, ix, buf, rho, dt)
-    if n_steps % 2 == 1:
-        _diagonal_step(W, ix, rho, buf, dt)
         rho[:] = buf
