@@ -62,6 +62,13 @@ def first_and_best(fn: Callable, repeats: int, sync: Callable = lambda: None):
     return (first,) + best_of(fn, repeats, sync)
 
 
+def best_after_warmup(fn: Callable, repeats: int, sync: Callable = lambda: None):
+    """(best seconds over ``repeats`` calls after one untimed warm-up call, output of the last call)."""
+    fn()
+    sync()
+    return best_of(fn, repeats, sync)
+
+
 def best_of(fn: Callable, repeats: int, sync: Callable = lambda: None, clock: Callable | None = None):
     """(best seconds over ``repeats`` calls, output of the last call), timed by ``clock`` (default: the clock
     chosen with --clock); ``time.thread_time`` counts the calling thread's CPU seconds."""

@@ -20,20 +20,12 @@ from pde_sgd.networks import (build_model, covariance_dense, dense_hessian, diff
 sys.path.insert(0, os.path.dirname(__file__))
 import _common as C  # noqa: E402
 
-REPEATS = C.REPEATS
 N_COV = 512      # samples for the covariance
 N_HESS = 256     # samples for the Hessian
 K = 5            # top Hessian eigenvalues
 
 
-def best_time(fn, sync=lambda: None):
-    """Best of REPEATS timed runs after one warm-up run."""
-    fn()
-    sync()
-    return C.best_of(fn, REPEATS, sync)
-
-
-def run(device: str) -> None:
+def run(device: str, repeats: int) -> None:
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     data = digits(device=device)
     for name, kw in (("mlp", {"hidden": (32,)}), ("cnn", {"channels": (4, 8)})):
@@ -41,10 +33,10 @@ def run(device: str) -> None:
         theta = model.theta() + 0.05 * torch.randn(model.n_params, dtype=torch.float64,
                                                    generator=torch.Generator().manual_seed(0)).to(device)
         X, y = data.X[:N_COV], data.y[:N_COV]
-        t_vmap, G = best_time(lambda: per_sample_grads(model, theta, X, y), sync=sync)
-        t_loop, G_ref = best_time(lambda: naive_per_sample_grads(model, theta, X, y), sync=sync)
-        t_fac, fac = best_time(lambda: diffusion_from_grads(G), sync=sync)
-        t_dense, D = best_time(lambda: torch.linalg.eigvalsh(covariance_dense(G_ref)), sync=sync)
+        t_vmap, G = C.best_after_warmup(lambda: per_sample_grads(model, theta, X, y), repeats, sync)
+        t_loop, G_ref = C.best_after_warmup(lambda: naive_per_sample_grads(model, theta, X, y), repeats, sync)
+        t_fac, fac = C.best_after_warmup(lambda: diffusion_from_grads(G), repeats, sync)
+        t_dense, D = C.best_after_warmup(lambda: torch.linalg.eigvalsh(covariance_dense(G_ref)), repeats, sync)
         err_g = float((G - G_ref).abs().max() / G_ref.abs().max())
         err_eig = float(np.max(np.abs(fac.spectrum()[:50] - np.sort(D.cpu().numpy())[::-1][:50])) / D.max())
         print(f"[{device}] {name} P={model.n_params} N={N_COV}: per-sample grads vmap {t_vmap * 1e3:8.1f} ms, "
@@ -52,9 +44,9 @@ def run(device: str) -> None:
         print(f"[{device}] {name}   spectrum of D: low-rank factor {t_fac * 1e3:8.1f} ms, dense P x P eigvalsh "
               f"{t_dense * 1e3:8.1f} ms, ratio {t_dense / t_fac:6.1f}x (top-50 eigenvalue diff {err_eig:.1e} rel.)")
         Xh, yh = data.X[:N_HESS], data.y[:N_HESS]
-        t_lz, (lam, _) = best_time(lambda: hessian_top(model, theta, Xh, yh, K), sync=sync)
-        t_dh, H = best_time(lambda: dense_hessian(model, theta, Xh, yh), sync=sync)
-        t_eig, ev = best_time(lambda: torch.linalg.eigvalsh(H), sync=sync)
+        t_lz, (lam, _) = C.best_after_warmup(lambda: hessian_top(model, theta, Xh, yh, K), repeats, sync)
+        t_dh, H = C.best_after_warmup(lambda: dense_hessian(model, theta, Xh, yh), repeats, sync)
+        t_eig, ev = C.best_after_warmup(lambda: torch.linalg.eigvalsh(H), repeats, sync)
         ref = ev.flip(0)[:K]
         err = float((lam - ref).abs().max() / ref.abs().max())
         print(f"[{device}] {name}   top-{K} Hessian: Lanczos {t_lz * 1e3:8.1f} ms, dense Hessian + eigvalsh "
@@ -63,16 +55,14 @@ def run(device: str) -> None:
 
 
 def main() -> None:
-    global REPEATS
     args = C.parser(__doc__.split("\n")[0]).parse_args()
-    REPEATS = args.repeats
     threads = C.set_threads(args.threads, args.clock)
-    print(f"torch {torch.__version__}; best of {REPEATS}; float64")
+    print(f"torch {torch.__version__}; best of {args.repeats}; float64")
     with torch_threads(threads):
-        run("cpu")
+        run("cpu", args.repeats)
     if torch.cuda.is_available():
         print(f"CUDA device: {torch.cuda.get_device_name()}")
-        run("cuda")
+        run("cuda", args.repeats)
     else:
         print("no CUDA device here: CPU only")
 

@@ -13,9 +13,9 @@ Run: .venv/bin/python benchmarks/optim.py [--threads 1] [--repeats 3] [--replica
 """
 from __future__ import annotations
 
-import argparse
+import os
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,9 @@ import torch
 
 from pde_sgd.networks import build_model, digits, torch_threads
 from pde_sgd.optim import VSGD, ElasticSGD, EntropySGD, Parle
+
+sys.path.insert(0, os.path.dirname(__file__))
+import _common as C  # noqa: E402
 
 STEPS = 60
 L = 5
@@ -36,18 +39,6 @@ def _optimizers(n_replicas: int) -> dict:
             f"entropy-sgd L={L}": lambda p: EntropySGD(p, lr=1.0, L=L, gamma=1e-4, noise=1e-4),
             f"elastic-sgd n={n_replicas}": lambda p: ElasticSGD(p, n_replicas=n_replicas),
             f"parle n={n_replicas} L={L}": lambda p: Parle(p, n_replicas=n_replicas, L=L)}
-
-
-def best_time(fn, repeats: int, sync=lambda: None) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def full_steps(model_name: str, device: str, repeats: int, n_replicas: int) -> dict[str, tuple[float, int]]:
@@ -73,7 +64,7 @@ def full_steps(model_name: str, device: str, repeats: int, n_replicas: int) -> d
             for _ in range(STEPS):
                 opt.step(closure)
         calls[0] = 0
-        t = best_time(run, repeats, sync)
+        t = C.best_after_warmup(run, repeats, sync)[0]
         out[name] = (t / STEPS, calls[0] // ((repeats + 1) * STEPS))
     return out
 
@@ -92,7 +83,7 @@ def update_only(model_name: str, device: str, repeats: int) -> dict[str, float]:
         def run():
             for _ in range(STEPS * 5):
                 opt.step()
-        out[name] = best_time(run, repeats, sync) / (STEPS * 5)
+        out[name] = C.best_after_warmup(run, repeats, sync)[0] / (STEPS * 5)
     return out
 
 
@@ -116,13 +107,12 @@ def parle_engines(n: int, repeats: int, distributed: bool, threads: int) -> dict
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: fastest for these tiny models)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap = C.parser(__doc__.split("\n")[0])
     ap.add_argument("--replicas", type=int, default=2)
     ap.add_argument("--no-distributed", action="store_true")
     ap.add_argument("--device", default="cpu")
     ns = ap.parse_args()
+    ns.threads = C.set_threads(ns.threads, ns.clock)
     print(f"torch {torch.__version__}; {ns.threads} thread(s); best of {ns.repeats}; {STEPS} steps per timing; "
           f"float32, batch 32; device {ns.device}")
     with torch_threads(ns.threads):
@@ -141,6 +131,9 @@ def main() -> None:
     eng = parle_engines(ns.replicas, ns.repeats, not ns.no_distributed, ns.threads)
     base = eng["in-process vmapped"]
     print(f"\n[mlp] Parle n={ns.replicas}, L={L}: ms per outer step (best epoch of {ns.repeats} after a warm-up one)")
+    if not ns.no_distributed:
+        print(f"  (unequal resources: the torchrun row uses {ns.replicas} processes x {ns.threads} thread(s), the "
+              f"in-process rows {ns.threads} thread(s))")
     for name, t in eng.items():
         print(f"  {name:<28} {t * 1e3:10.3f}   x vmapped {t / base:6.2f}")
 

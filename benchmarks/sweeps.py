@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 
 import numpy as np
 
-from pde_sgd import Result
-from pde_sgd.sweeps import Sweep, grid, run_sweep
+sys.path.insert(0, os.path.dirname(__file__))
+import _common as C  # noqa: E402
+from pde_sgd import Result  # noqa: E402
+from pde_sgd.sweeps import Sweep, grid, run_sweep  # noqa: E402
 
 K, STEPS, B, HIDDEN = 16, 200, 32, (32,)
 POINT_SECONDS = 1.0  # the reference point length for the engine overhead
@@ -75,7 +78,8 @@ def cluster_vs_serial(n_points: int = 8, seconds: float = 1.0) -> None:
             t0 = time.perf_counter()
             run_sweep(sweep, store=store, backend=backend, progress=False, **kw)
             times[backend] = time.perf_counter() - t0
-    print(f"{n_points} points of ~{seconds:.1f} s CPU: serial {times['serial']:.1f} s, LocalCluster(2 workers) "
+    print(f"{n_points} points of ~{seconds:.1f} s CPU: serial (this process) {times['serial']:.1f} s, "
+          f"LocalCluster(2 worker processes x 1 thread: twice the cores, as intended) "
           f"{times['dask']:.1f} s including its start; ratio {times['serial'] / times['dask']:.2f}x "
           f"({n_points / times['serial'] * 60:.0f} vs {n_points / times['dask'] * 60:.0f} points/min)")
 
@@ -101,11 +105,11 @@ def engine_overhead(n_points: int = 200) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch / Numba threads of the serial runs")
-    args = parser.parse_args()
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
+    parser.add_argument("--threads", type=int, default=1, help="Numba, torch and OpenMP threads of every run "
+                                                               "(each Dask worker: 1)")
+    threads = C.set_threads(parser.parse_args().threads)
     print(f"cores available: {len(os.sched_getaffinity(0))}")
-    trainings_per_minute(args.threads)
+    trainings_per_minute(threads)
     engine_overhead()
     cluster_vs_serial()
 

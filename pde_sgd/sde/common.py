@@ -1,6 +1,8 @@
 """Argument checks shared by the SDE entry points."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..units import beta_from_sgd
@@ -74,6 +76,13 @@ def equal_saves(times, T: float | None, n_saves: int | None, default_saves: int 
             raise ValueError(f"times must start at 0 and be equally spaced (the saves fall on the step grid); "
                              f"got {t}")
     return float(t[-1]), t.size - 1
+
+
+def round_to_saves(T: float, n_saves: int, dt: float) -> tuple[float, int]:
+    """(dt rounded down to T / (n_saves k), k): k = ceil(T / (n_saves dt)) >= 1 steps between saves, so that the
+    n_saves equally spaced saves of [0, T] fall on the step grid."""
+    per_save = max(1, math.ceil(T / (n_saves * dt)))
+    return T / (n_saves * per_save), per_save
 
 
 def step_counts(dt: float, n_steps: int, n_saves: int) -> tuple[float, int, int]:

@@ -58,8 +58,8 @@ def hjb_value(landscape: Landscape, V, beta: float, *, T: float, grid: Grid, n_s
     Lb = FokkerPlanck(landscape, grid, 1.0, beta).generator.T.tocsc()
     I = sp.identity(grid.size, format="csc")
     dtau = T / n_steps
-    be = splu((I - 0.5 * dtau * Lb).tocsc())  # backward Euler with half steps, twice (Rannacher start-up)
-    cn_lhs = splu((I - 0.5 * dtau * Lb).tocsc())
+    # one factorisation of I - dtau/2 Lb: a backward-Euler half step (twice: Rannacher start-up) and the CN lhs
+    lhs = splu((I - 0.5 * dtau * Lb).tocsc())
     cn_rhs = (I + 0.5 * dtau * Lb).tocsr()
     logw = np.empty((n_steps + 1, grid.size))
     lw = -0.5 * beta * _terminal(V, x)
@@ -68,9 +68,9 @@ def hjb_value(landscape: Landscape, V, beta: float, *, T: float, grid: Grid, n_s
     logw[n_steps] = lw
     for k in range(n_steps):  # tau = T - s runs forward
         if k == 0:
-            w = be.solve(be.solve(w))
+            w = lhs.solve(lhs.solve(w))
         else:
-            w = cn_lhs.solve(cn_rhs @ w)
+            w = lhs.solve(cn_rhs @ w)
         if not np.all(w > 0):
             raise ValueError("w lost positivity: refine grid or n_steps")
         m = w.max()

@@ -10,8 +10,6 @@ checked at x0 and paths that become non-finite raise.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..driver import drive
@@ -19,7 +17,7 @@ from ..jitfuncs import jit_call
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
-from .common import check_explicit_stability, equal_saves, initial_states
+from .common import check_explicit_stability, equal_saves, initial_states, round_to_saves
 from .kernels import elastic_kernel, raise_on_failure
 from .rng import path_keys
 
@@ -40,8 +38,7 @@ def elastic_sgd(landscape: Landscape, beta: float, x0, *, gamma: float, eps: flo
     n_replicas = positive_int("n_replicas", n_replicas)
     dt = positive("dt", dt)
     x = initial_states(x0, n_paths, landscape.dim)
-    per_save = max(1, math.ceil(T / (n_saves * dt)))
-    dt = T / (n_saves * per_save)
+    dt, per_save = round_to_saves(T, n_saves, dt)
     check_explicit_stability(landscape, np.eye(landscape.dim), np.unique(x, axis=0), dt, 1.0 / gamma, eps)
     n_steps = n_saves * per_save
     with drive(n_steps, progress=False, desc="Elastic-SGD") as run:  # one kernel call: the driver's stats

@@ -23,7 +23,7 @@ from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int, require_instance
-from .common import equal_saves, initial_states
+from .common import equal_saves, initial_states, round_to_saves
 
 _DEFAULT_POINTS = {1: 1201, 2: 161, 3: 41}
 
@@ -191,8 +191,7 @@ def homogenized(landscape: Landscape, beta: float, x0, *, gamma: float, T: float
     X0 = finite_array("x0", x0)
     X0 = initial_states(X0, 1 if X0.ndim < 2 else X0.shape[0], landscape.dim)
     dt = positive("dt", dt) if dt is not None else min(gamma, 1.0) / 20.0
-    per_save = max(1, math.ceil(T / (n_saves * dt)))
-    dt = T / (n_saves * per_save)
+    dt, per_save = round_to_saves(T, n_saves, dt)
     grid = grid or default_quadrature_grid(X0, beta, gamma, landscape=landscape)
     q = _Quadrature(landscape, grid, beta, gamma)
     n_steps = n_saves * per_save

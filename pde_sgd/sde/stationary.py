@@ -127,14 +127,14 @@ def density_moments(grid: Grid, rho: np.ndarray) -> dict[str, np.ndarray]:
     return {"mean": mean, "cov": (dev * w[:, None]).T @ dev}
 
 
-def _sample_moments(x: np.ndarray, c: float) -> dict[str, np.ndarray]:
-    """Mean and covariance of samples (n_times, n_paths, d) with autocorrelation-aware standard errors."""
+def _sample_moments(x: np.ndarray, tau: np.ndarray, c: float) -> dict[str, np.ndarray]:
+    """Mean and covariance of samples (n_times, n_paths, d) with autocorrelation-aware standard errors; ``tau``
+    (d,) are the coordinates' integrated autocorrelation times (Sokal window ``c``, as for the products)."""
     d, N = x.shape[2], x.shape[0] * x.shape[1]
-    mean, mean_se = x.mean(axis=(0, 1)), np.empty(d)
+    mean, mean_se = x.mean(axis=(0, 1)), np.sqrt(x.var(axis=(0, 1)) * tau / N)
     cov, cov_se = np.empty((d, d)), np.empty((d, d))
     dev = x - mean
     for i in range(d):
-        mean_se[i] = math.sqrt(x[..., i].var() * integrated_autocorrelation_time(x[..., i], c=c)[0] / N)
         for j in range(i, d):
             y = dev[..., i] * dev[..., j]
             cov[i, j] = cov[j, i] = y.mean()
@@ -288,7 +288,7 @@ def compare_stationary(samples, grid: Grid, density, *, times=None, burn_in: int
     rhat = max(split_rhat(kept[..., i]) for i in range(dim))
     mixed = found and n_kept >= min_tau_multiple * tau_max and rhat <= max_rhat
 
-    sm, dm = _sample_moments(kept, c), density_moments(grid, rho)
+    sm, dm = _sample_moments(kept, tau, c), density_moments(grid, rho)
     z_mean = (sm["mean"] - dm["mean"]) / sm["mean_se"]
     iu = np.triu_indices(dim)
     z_cov = ((sm["cov"] - dm["cov"]) / sm["cov_se"])[iu]

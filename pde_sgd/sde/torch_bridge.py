@@ -187,12 +187,13 @@ def _diffusion(D, dim, grid, dev, dtype, scale):
     eye = torch.eye(dim, device=dev, dtype=dtype)
 
     def chol(Dx):
-        if not bool(torch.isfinite(Dx).all()):
-            raise ValueError("D(x) is non-finite (NaN or inf) at some x: D must be a finite symmetric positive "
-                             "semi-definite matrix at every x")
         tr = torch.diagonal(Dx, dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
         L, info = torch.linalg.cholesky_ex(Dx + 1e-12 * tr[:, None, None] * eye)
-        if bool((info != 0).any()):
+        finite = torch.isfinite(Dx).flatten(1).all(1)
+        if bool(((info != 0) | ~finite).any()):  # one host sync per step; which failure only on the error path
+            if not bool(finite.all()):
+                raise ValueError("D(x) is non-finite (NaN or inf) at some x: D must be a finite symmetric positive "
+                                 "semi-definite matrix at every x")
             bad = int(torch.nonzero(info)[0, 0])
             raise ValueError(f"D(x) is not positive semi-definite (or not symmetric) at sample {bad} of the batch: "
                              f"D must be a finite symmetric positive semi-definite matrix at every x")

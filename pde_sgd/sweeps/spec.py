@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -99,15 +100,15 @@ class Sweep:
             raise ValueError(f"sweep {self.name!r}: points must be a list of dicts, got {type(self.points).__name__}")
         if not self.points:
             raise ValueError(f"sweep {self.name!r} has no points; give at least one (e.g. grid(seed=[0]))")
-        points = [check_point(p, i) for i, p in enumerate(self.points)]
+        object.__setattr__(self, "points", [check_point(p, i) for i, p in enumerate(self.points)])
         seen: dict[str, int] = {}
-        for i, p in enumerate(points):
-            j = seen.setdefault(point_key(p), i)
+        for i, key in enumerate(self.keys):
+            j = seen.setdefault(key, i)
             if j != i:
-                raise ValueError(f"sweep {self.name!r}: points {j} and {i} are equal ({p}); each point must be unique")
-        object.__setattr__(self, "points", points)
+                raise ValueError(f"sweep {self.name!r}: points {j} and {i} are equal ({self.points[i]}); each point "
+                                 "must be unique")
 
-    @property
+    @cached_property
     def keys(self) -> list[str]:
-        """The storage key of each point, in order."""
+        """The storage key of each point, in order (hashed once, when the Sweep is made)."""
         return [point_key(p) for p in self.points]
