@@ -8,6 +8,8 @@ import torch
 
 from pde_sgd.optim import ElasticSGD, Parle, stacked_grad_fn
 
+from optim_helpers import quadratic_step
+
 N_DATA, BATCH = 96, 8
 
 
@@ -110,12 +112,7 @@ def test_parle_inner_loop_on_a_quadratic_matches_the_closed_form():
     opt = Parle([x], n_replicas=1, lr=lr, L=L, momentum=0.0, inner_lr=eta, gamma=g, scoping=0.0, rho=0.0,
                 alpha=alpha)
 
-    def closure():
-        opt.zero_grad()
-        loss = 0.5 * a * (x * x).sum()
-        loss.backward()
-        return loss
-    opt.step(closure)
+    quadratic_step(opt, x, a)
     q = 1 - eta * (a + g)
     deltas = [-(a * x0 / (a + g)) * (1 - q ** l) for l in range(1, L + 1)]
     z = sum((1 - alpha) * alpha ** (L - l) * d for l, d in enumerate(deltas, start=1))
