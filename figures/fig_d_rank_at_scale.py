@@ -6,7 +6,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.networks.noise_rank import EPS  # noqa: E402
-from pde_sgd.plotting import save_figure, subplots  # noqa: E402
+from pde_sgd.plotting import save_titled, subplots  # noqa: E402
 from simulations.noise_rank import rank_summary, rank_sweep  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
 
@@ -51,10 +51,9 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                    title="PR and stable rank: far below N - 1")
     axes[0, 2].title.set_fontsize(8)
     axes[0, 2].legend(fontsize=6)
-    fig.suptitle(f"D of a {'-'.join(map(str, [64, *big.params['hidden'], 10]))} tanh MLP on digits, P = {P}, SGD "
-                 f"η = {big.params['eta']}, B = {big.params['batch_size']}{'' if full else ' (quick setting)'}",
-                 fontsize=8)
-    return save_figure(fig, out_dir, "fig_d_rank_at_scale")
+    return save_titled(fig, out_dir, "fig_d_rank_at_scale",
+                       f"D of a {'-'.join(map(str, [64, *big.params['hidden'], 10]))} tanh MLP on digits, P = {P}, SGD "
+                       f"η = {big.params['eta']}, B = {big.params['batch_size']}", full=full)
 
 
 if __name__ == "__main__":

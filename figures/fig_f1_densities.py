@@ -11,22 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pde_sgd import Grid, hj, landscapes
+from pde_sgd import Grid
+from pde_sgd.animations import BETA_F1 as BETA, f1_potentials
 from pde_sgd.fokker_planck import FokkerPlanck, exact
 from pde_sgd.plotting import save_figure, subplots
 
-BETA = 10.0
-T_VISCOUS, T_INVISCID = 0.2, 0.1
 TIMES = (0.0, 0.1, 1.0, 5.0, 20.0)
 
 
 def make(out_dir: Path, full: bool = False) -> list[Path]:
     grid = Grid(-3.0, 3.0, 500)
     x = grid.axes[0]
-    f = landscapes.wiggly(seed=0).on_grid(grid)
-    drivers = {"f (SGD)": f,
-               f"viscous HJ u(., {T_VISCOUS})": hj.local_entropy(f, grid, T_VISCOUS, BETA).u,
-               f"non-viscous HJ u(., {T_INVISCID})": hj.moreau_envelope(f, grid, T_INVISCID)[0]}
+    drivers = f1_potentials(grid)
     rho0 = exact.gaussian_density(grid, [2.5], [[0.05**2]])
     times = np.array(TIMES if not full else sorted(set(TIMES) | {0.3, 3.0, 10.0, 50.0}))
     fig, axes = subplots(2, 2, width=4.0, height=2.9)

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pde_sgd.plotting import save_figure, subplots  # noqa: E402
+from pde_sgd.plotting import save_titled, subplots  # noqa: E402
 from simulations.smith_le import f7_summary, f7_sweep  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
 
@@ -47,10 +47,9 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                          f"{s['margin_ratio']:.2f} (paper ~1.5)", fontsize=7)
     axes[0, 0].set_title(f"random labels memorised: train acc {s['random_train_accuracy_min_lam']:.2f}", fontsize=7)
     n_rand = len({r.params['label_seed'] for r in results if r.params['random_labels']})
-    fig.suptitle(f"F7: digits 0-4 vs 5-9, N = {p['n_train']}, P = {p['n_params']} random ReLU features + bias, "
-                 f"test N = {p['n_test']};\nrandom labels: mean ± std over {n_rand} seeds"
-                 f"{'' if full else ' (quick setting)'}", fontsize=8)
-    return save_figure(fig, out_dir, "fig_f7_evidence")
+    return save_titled(fig, out_dir, "fig_f7_evidence",
+                       f"F7: digits 0-4 vs 5-9, N = {p['n_train']}, P = {p['n_params']} random ReLU features + bias, "
+                       f"test N = {p['n_test']};\nrandom labels: mean ± std over {n_rand} seeds", full=full)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pde_sgd.plotting import save_figure, subplots  # noqa: E402
+from pde_sgd.plotting import save_titled, subplots  # noqa: E402
 from simulations.smith_le import F8_REF, f8_analysis, f8_sweep  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
 
@@ -48,10 +48,10 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=6)
     p = results[0].params
-    fig.suptitle(f"F8: one-hidden-layer ReLU net (width {p['hidden']}) on digits, SGD + momentum, constant ε, no "
-                 f"regularisation,\n{p['steps_ref']} (1-m)/ε steps, {p['n_seeds']} seeds per point (mean ± s.e.)"
-                 f"{'' if full else ' (quick setting: short runs, coarse B grid)'}", fontsize=8)
-    return save_figure(fig, out_dir, "fig_f8_batch_size")
+    return save_titled(fig, out_dir, "fig_f8_batch_size",
+                       f"F8: one-hidden-layer ReLU net (width {p['hidden']}) on digits, SGD + momentum, constant ε, no "
+                       f"regularisation,\n{p['steps_ref']} (1-m)/ε steps, {p['n_seeds']} seeds per point (mean ± s.e.)",
+                       full=full, quick_note="quick setting: short runs, coarse B grid")
 
 
 if __name__ == "__main__":

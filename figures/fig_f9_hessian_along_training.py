@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pde_sgd.plotting import save_figure, subplots  # noqa: E402
+from pde_sgd.plotting import save_titled, subplots  # noqa: E402
 from simulations.jastrzebski import f9_claims, f9_sweep  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
 
@@ -44,10 +44,10 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     axes[0, 1].set_title(text, fontsize=5.5)
     axes[0, 2].set(xscale="log", yscale="log", xlabel="epoch", ylabel="training loss (all 1797 digits)")
     p = results[0].params
-    fig.suptitle(f"F9: digits MLP (tanh 32, weight decay 1e-3), Hessian on {p['hessian_samples']} samples by Lanczos; "
-                 f"{n_seeds} seeds, {sorted({r.params['epochs'] for r in results})} epochs; open circles: peak not passed"
-                 f"{'' if full else ' (quick setting)'}", fontsize=8)
-    return save_figure(fig, out_dir, "fig_f9_hessian_along_training")
+    return save_titled(fig, out_dir, "fig_f9_hessian_along_training",
+                       f"F9: digits MLP (tanh 32, weight decay 1e-3), Hessian on {p['hessian_samples']} samples by "
+                       f"Lanczos; {n_seeds} seeds, {sorted({r.params['epochs'] for r in results})} epochs; open "
+                       f"circles: peak not passed", full=full)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ MAX_FPS = 60.0
 BETA_F1, T_VISCOUS, T_INVISCID, X_START = 10.0, 0.2, 0.1, 2.5
 
 
-def _f1_potentials(grid: Grid) -> dict[str, np.ndarray]:
+def f1_potentials(grid: Grid) -> dict[str, np.ndarray]:
     """The wiggly f of F1 on ``grid`` with its viscous (t = 0.2, beta = 10) and non-viscous (t = 0.1) HJ solutions."""
     f = landscapes.wiggly(seed=0).on_grid(grid)
     return {"f (SGD)": f,
@@ -43,7 +43,7 @@ def _fp_f1(n_frames: int) -> tuple[object, Callable[[int], None]]:
     x = grid.axes[0]
     times = np.concatenate([[0.0], np.geomspace(0.01, 20.0, n_frames - 1)])
     rho0 = exact.gaussian_density(grid, [X_START], [[0.08**2]])
-    drivers = _f1_potentials(grid)
+    drivers = f1_potentials(grid)
     runs = {name: FokkerPlanck(u, grid, beta=BETA_F1, D=1.0).evolve(rho0, times=times, method="expm")["rho"]
             for name, u in drivers.items()}
     fig, axes = subplots(1, 3, width=3.6, height=3.0)

@@ -60,6 +60,16 @@ def save_figure(fig, out_dir: str | os.PathLike, name: str) -> list[Path]:
     return paths
 
 
+def save_titled(fig, out_dir: str | os.PathLike, name: str, title: str, *, full: bool,
+                quick_note: str = "quick setting", fontsize: float = 8) -> list[Path]:
+    """Set the figure's suptitle, ending in `` (quick_note)`` unless ``full``, then :func:`save_figure`.
+
+    Every figure made in its quick setting says so in its title (the figures standard).
+    """
+    fig.suptitle(f"{title}{'' if full else f' ({quick_note})'}", fontsize=fontsize)
+    return save_figure(fig, out_dir, name)
+
+
 def mark_points(ax, points, label: str, marker: str = "x", color: str = "k", **kw) -> None:
     """Scatter a set of 2-D points (critical points, modes) on ``ax`` with a legend label."""
     import numpy as np

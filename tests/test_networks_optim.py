@@ -6,6 +6,8 @@ import torch
 from pde_sgd.networks import build_model, synthetic, torch_threads
 from pde_sgd.optim import EntropySGD, NudgedSGD
 
+from optim_helpers import quadratic_step
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
@@ -43,12 +45,7 @@ def test_entropy_sgd_outer_gradient_is_local_entropy_gradient_on_a_quadratic():
     x0 = x.detach().clone()
     opt = EntropySGD([x], lr=0.3, momentum=0.0, L=400, inner_lr=0.1, gamma=gam, scoping=0.0, noise=0.0)
 
-    def closure():
-        opt.zero_grad()
-        loss = 0.5 * a * (x * x).sum()
-        loss.backward()
-        return loss
-    opt.step(closure)
+    quadratic_step(opt, x, a)
     expected = x0 - 0.3 * a * x0 / (a + gam)
     assert torch.allclose(x.detach(), expected, rtol=0, atol=1e-12)
 

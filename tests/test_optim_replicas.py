@@ -8,6 +8,8 @@ import torch
 
 from pde_sgd.optim import ElasticSGD, Parle, stacked_grad_fn
 
+from optim_helpers import quadratic_step
+
 N_DATA, BATCH = 96, 8
 
 
@@ -92,6 +94,28 @@ def test_elastic_sgd_with_one_replica_and_no_coupling_is_torch_sgd_bit_for_bit()
     assert _equal(m_e, m_s)
 
 
+def test_elastic_coupling_pulls_each_replica_towards_the_mean():
+    """Two replicas, f_a(x) = |x - c_a|^2 / 2, no momentum: step 1 leaves x^a = x0 - lr (x0 - c_a) (no coupling
+    yet), step 2 is x^a <- x^a - lr (x^a - c_a + rho (x^a - xbar)) with xbar the mean; a coupling of the wrong
+    sign or size fails (the other tests use rho = 0 or compare optimizers that share the coupling)."""
+    lr, rho = 0.2, 0.7
+    c = torch.tensor([[1.0, -2.0], [3.0, 0.5]], dtype=torch.float64)
+    x = torch.tensor([0.5, 0.25], dtype=torch.float64, requires_grad=True)
+    opt = ElasticSGD([x], n_replicas=2, lr=lr, momentum=0.0, rho=rho, scoping=0.0)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * ((x - c[opt.replica]) ** 2).sum()
+        loss.backward()
+        return loss
+    x0 = x.detach().clone()
+    opt.step(closure)
+    opt.step(closure)
+    x1 = x0 - lr * (x0 - c)
+    x2 = x1 - lr * (x1 - c + rho * (x1 - x1.mean(0)))
+    assert torch.allclose(opt.replicas()[0], x2, rtol=0, atol=1e-14)
+    assert torch.allclose(x.detach(), x2.mean(0), rtol=0, atol=1e-14)
+
 @pytest.mark.parametrize("cls, kw", [(ElasticSGD, {}), (Parle, {"L": 3, "gamma": 0.1, "noise": 1e-3})])
 def test_vmapped_replicas_equal_the_closure_path(cls, kw):
     make = lambda m: cls(m.parameters(), n_replicas=3, lr=0.1, rho=0.3, seed=7, **kw)  # noqa: E731
@@ -110,12 +134,7 @@ def test_parle_inner_loop_on_a_quadratic_matches_the_closed_form():
     opt = Parle([x], n_replicas=1, lr=lr, L=L, momentum=0.0, inner_lr=eta, gamma=g, scoping=0.0, rho=0.0,
                 alpha=alpha)
 
-    def closure():
-        opt.zero_grad()
-        loss = 0.5 * a * (x * x).sum()
-        loss.backward()
-        return loss
-    opt.step(closure)
+    quadratic_step(opt, x, a)
     q = 1 - eta * (a + g)
     deltas = [-(a * x0 / (a + g)) * (1 - q ** l) for l in range(1, L + 1)]
     z = sum((1 - alpha) * alpha ** (L - l) * d for l, d in enumerate(deltas, start=1))

@@ -46,15 +46,13 @@ def train_batched(model: FlatModel, thetas: torch.Tensor, data: Dataset, *, eta:
     seeds = _seeds(seeds, k)
     eta_t = _per_model("eta", eta, k, thetas, lambda n, v: positive(n, v))
     mom_t = _per_model("momentum", momentum, k, thetas, _momentum)
-    B = positive_int("batch_size", batch_size)
-    if B > data.n:
-        raise ValueError(f"batch_size must be in [1, N={data.n}], got {B}")
+    B = data.checked_batch_size(batch_size)
     n_steps = positive_int("n_steps", n_steps, minimum=0)
     gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
     grads = vmap(grad(model.loss))
     theta, velocity = thetas.detach().clone(), torch.zeros_like(thetas)
     for _ in tqdm(range(n_steps), disable=not progress, desc=f"SGD x{k}", leave=False):
-        idx = torch.stack([torch.randperm(data.n, generator=g)[:B] for g in gens]).to(data.X.device)
+        idx = torch.stack([data.batch_indices(B, g) for g in gens])
         velocity = mom_t * velocity + grads(theta, data.X[idx], data.y[idx])
         theta = theta - eta_t * velocity
     return theta

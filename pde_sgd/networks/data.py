@@ -76,6 +76,18 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.X.shape[1:])
 
+    def checked_batch_size(self, batch_size: int) -> int:
+        """``batch_size`` as an int in [1, N], else ValueError naming it and the range."""
+        B = positive_int("batch_size", batch_size)
+        if B > self.n:
+            raise ValueError(f"batch_size must be in [1, N={self.n}], got {B}")
+        return B
+
+    def batch_indices(self, batch_size: int, gen: torch.Generator) -> torch.Tensor:
+        """``batch_size`` distinct sample indices (a fresh mini-batch without replacement), drawn with the CPU
+        generator ``gen`` as ``torch.randperm(N)[:batch_size]``, on the data's device."""
+        return torch.randperm(self.n, generator=gen)[:batch_size].to(self.X.device)
+
     def subset(self, n: int, seed: int) -> "Dataset":
         """A seeded random subset of ``n`` samples (the Hessian is often taken on a few per cent of the data)."""
         n = positive_int("n", n)

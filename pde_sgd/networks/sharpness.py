@@ -51,9 +51,7 @@ def train_nudged(model: FlatModel, data: Dataset, *, gamma: float, eta: float, b
     ``gamma = 1`` is plain SGD. The model itself is not modified (a copy of its module is trained).
     """
     from ..optim import NudgedSGD
-    B = positive_int("batch_size", batch_size)
-    if B > data.n:
-        raise ValueError(f"batch_size must be in [1, N={data.n}], got {B}")
+    B = data.checked_batch_size(batch_size)
     n_steps = positive_int("n_steps", n_steps, minimum=0)
     every = max(data.n // B, 1) if update_every is None else positive_int("update_every", update_every)
     module = copy.deepcopy(model.module)
@@ -63,7 +61,7 @@ def train_nudged(model: FlatModel, data: Dataset, *, gamma: float, eta: float, b
                     update_every=every, n_iter=n_iter, seed=seed)
     gen = torch.Generator(device="cpu").manual_seed(positive_int("seed", seed, minimum=0))
     for _ in range(n_steps):
-        idx = torch.randperm(data.n, generator=gen)[:B].to(data.X.device)
+        idx = data.batch_indices(B, gen)
         Xb, yb = data.X[idx], data.y[idx]
         opt.step(lambda: flat.loss(torch.cat([p.reshape(-1) for p in params]), Xb, yb))
     return flat.theta()

@@ -32,9 +32,7 @@ def sgd_iterates(model: FlatModel, theta0: torch.Tensor, data: Dataset, *, eta: 
     eta = positive("eta", eta)
     model.check_theta(theta0, "theta0")
     n_steps = positive_int("n_steps", n_steps, minimum=0)
-    B = positive_int("batch_size", batch_size)
-    if B > data.n:
-        raise ValueError(f"batch_size must be in [1, N={data.n}], got {B}")
+    B = data.checked_batch_size(batch_size)
     if project is not None and (project.ndim != 2 or project.shape[0] != model.n_params):
         raise ValueError(f"project must have shape ({model.n_params}, k), got {tuple(project.shape)}")
     return _iterates(model, theta0, data, eta, B, n_steps, positive_int("seed", seed, minimum=0), progress, project)
@@ -46,7 +44,7 @@ def _iterates(model, theta0, data, eta, B, n_steps, seed, progress, project):
     theta = theta0.detach().clone()
     yield 0, theta, None
     for t in tqdm(range(1, n_steps + 1), disable=not progress, desc="SGD", leave=False):
-        idx = torch.randperm(data.n, generator=gen)[:B].to(data.X.device)
+        idx = data.batch_indices(B, gen)
         g = grad_fn(theta, data.X[idx], data.y[idx])
         if project is not None:
             g = project @ (project.T @ g)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 
 from ..validation import positive
-from .common import (CheckedGroups, ExtraState, count, fraction, inner_momentum, nesterov_, nonnegative,
+from .common import (CheckedGroups, ExtraState, capped_growth, count, fraction, inner_momentum, nesterov_, nonnegative,
                      optional_fraction, seeded_generator)
 
 
@@ -62,6 +62,10 @@ class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
     @property
     def generator(self) -> torch.Generator:
         return self.generators[0]
+
+    def _gamma(self, group: dict) -> float:
+        """This step's coupling gamma (1 + scoping)^t of a param group (no cap)."""
+        return capped_growth(group["gamma"], group["scoping"], math.inf, self.t)
 
     def _groups(self):
         for group in self.param_groups:
@@ -100,7 +104,7 @@ class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
                 loss = closure()
             first_loss = loss if step == 0 else first_loss
             for group, ps in self._groups():
-                gam = group["gamma"] * (1.0 + group["scoping"]) ** self.t
+                gam = self._gamma(group)
                 eta, eps, a = group["inner_lr"], group["noise"], group["alpha"]
                 for p in ps:
                     d = _grad(p)
@@ -126,8 +130,7 @@ class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
         cos = float(torch.dot(gs, es)) / (gn * en) if gn > 0 and en > 0 else 1.0
         self.stats = {"loss": float(loss) if loss is not None else math.nan, "grad_norm": gn,
                       "entropy_grad_norm": en, "angle": math.degrees(math.acos(max(-1.0, min(1.0, cos)))),
-                      "gamma": self.param_groups[0]["gamma"] * (1.0 + self.param_groups[0]["scoping"]) ** self.t
-                      if L else 0.0}
+                      "gamma": self._gamma(self.param_groups[0]) if L else 0.0}
 
 
 def _grad(p: torch.Tensor) -> torch.Tensor:

@@ -208,16 +208,17 @@ class Parle(_Replicas):
         delta = [torch.zeros_like(x) for x in xs]   # y - x^a
         z = [torch.zeros_like(x) for x in xs]
         bufs: list[dict] = [{} for _ in xs]
+        gammas = [self._gamma(group) for group in groups]   # this step's g_t, fixed over the inner loop
         first = None
         for step in range(L):
             losses, grads = self._gradients([x + d for x, d in zip(xs, delta)], closure, batched)
             first = losses if step == 0 else first
-            for group, x, d, zz, g, buf in zip(groups, xs, delta, z, grads, bufs):
+            for group, gam, x, d, zz, g, buf in zip(groups, gammas, xs, delta, z, grads, bufs):
                 if group["weight_decay"]:
                     g = g.add(x + d, alpha=group["weight_decay"])
                 e = nesterov_(g, buf, inner_momentum(group))
-                if self._gamma(group):
-                    e = e.add(d, alpha=self._gamma(group))
+                if gam:
+                    e = e.add(d, alpha=gam)
                 d.add_(e, alpha=-eta)
                 if group["noise"]:
                     d.add_(self._noise(x), alpha=float(np.sqrt(2.0 * eta)) * group["noise"])
