@@ -28,7 +28,7 @@ from ..grid import Grid
 from ..diffusion import DIFFUSION_SIG, Diffusion
 from ..drift import DRIFT_SIG, Drift
 from ..jitfuncs import as_cfunc
-from ..landscapes import Landscape, jit_grad, quadratic
+from ..landscapes import Landscape, quadratic
 from ..validation import finite_array, positive, spd_matrices
 
 DRIFT_LANDSCAPE, DRIFT_FIELD, DRIFT_CALLABLE = 0, 1, 2
@@ -216,7 +216,7 @@ def _placeholder_pack() -> tuple:
 # --- Numba point functions ------------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _axis_weight(lower, h, n, periodic, xa):
     """(lower index, upper index, weight of the upper one) along one axis for multilinear interpolation."""
     s = (xa - lower) / h - 0.5
@@ -233,7 +233,7 @@ def _axis_weight(lower, h, n, periodic, xa):
     return i, i + 1, s - fl
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def interp_field(lower, h, shape, periodic, values, x, out):
     """Multilinear interpolation of a cell-centred field (values: (cells, k), C order) at ``x`` into ``out``.
 
@@ -283,7 +283,7 @@ def interp_points(lower, h, shape, periodic, values, pts):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def chol_psd(A, L):
     """Lower Cholesky factor of a symmetric PSD matrix into ``L``; returns a status code (``D_OK`` on success).
 
@@ -343,35 +343,12 @@ def chol_psd(A, L):
     return D_OK
 
 
-@njit(cache=True, inline="always")
-def eval_drift(mode, lf, M, lower, h, shape, periodic, values, fn, x, t, g, out):
-    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim): the unpacked :meth:`KernelDrift.kernel_args`
-    (kept as separate arguments: unpacking a tuple per call costs reference counting in the hot loop)."""
-    if mode == DRIFT_CALLABLE:
-        fn(x, t, out)
-        return
-    if mode == DRIFT_LANDSCAPE:
-        jit_grad(lf, x, g)
-    else:
-        interp_field(lower, h, shape, periodic, values, x, g)
-    d = x.shape[0]
-    for i in range(d):
-        s = 0.0
-        for j in range(d):
-            s -= M[i, j] * g[j]
-        out[i] = s
-
-
-@njit(cache=True, inline="always")
-def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dflat, Dbuf, out):
-    """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); returns :func:`chol_psd`'s status (D_OK: fine).
-
-    The first eight arguments are the unpacked :meth:`KernelDiffusion.kernel_args`; ``Dbuf`` is a (dim, dim) work
-    buffer and ``Dflat`` its flat view (made once per path by the caller).
+@njit(cache=True)
+def eval_factor(mode, lower, h, shape, periodic, values, fn, x, t, Dflat, Dbuf, out):
+    """Factor S(x, t) (S S^T = D, lower Cholesky) of a D field (``mode`` DIFF_FIELD: the grid arrays of
+    :meth:`KernelDiffusion.kernel_args`) or callable (DIFF_CALLABLE: ``fn``) into ``out`` (dim, dim); returns
+    :func:`chol_psd`'s status (D_OK: fine). ``Dbuf`` is a (dim, dim) work buffer and ``Dflat`` its flat view.
     """
-    if mode == DIFF_CONST:
-        out[:, :] = S_const
-        return D_OK
     if mode == DIFF_FIELD:
         interp_field(lower, h, shape, periodic, values, x, Dflat)
     else:

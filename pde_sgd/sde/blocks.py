@@ -1,0 +1,289 @@
+"""Block helpers of the SDE ensemble kernel: one phase of a step for a block of paths stored by lanes.
+
+A block holds ``nb`` paths in structure-of-arrays form: coordinate i of lane q is ``X[i, q]`` (the path loop
+innermost, so LLVM vectorises it). Each helper does, lane by lane, exactly the arithmetic that the scalar
+point functions of :mod:`.fields` and :mod:`.rng` do for one path, in the same order and without fast-math or
+fused multiply-adds, so a path's values do not depend on its lane, its block, the block size or the thread
+count; whatever a vectorised fast path cannot decide (ziggurat tails, a D(x) that is singular or invalid) falls
+back to the scalar point function for that lane.
+Helpers use ``error_model="numpy"``: a division in a lane whose result is discarded must not raise.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .fields import D_OK, _axis_weight, chol_psd, eval_factor, interp_field
+from .rng import _KN, _LOW7, _S32, _WN, _WORDS, normal, raw_word
+
+NON_FINITE = 1  # per-path status: the state became NaN or inf (fields.D_* are the D(x) failures)
+
+
+@njit(cache=True, error_model="numpy")
+def normals(keys, p0, start, Z):
+    """Z[j, q] = standard normal number ``start + j`` of the stream of path ``p0 + q`` (:func:`.rng.normal`):
+    the one-word ziggurat fast path for all lanes, then the rare rejections lane by lane."""
+    nz, nb = Z.shape
+    for j in range(nz):
+        c = np.uint64(start + j) * np.uint64(_WORDS)
+        slow = 0
+        for q in range(nb):
+            w = raw_word(keys[p0 + q], c)
+            hz = np.int64(np.int32(np.uint32(w >> _S32)))
+            iz = np.int64(w & _LOW7)
+            Z[j, q] = hz * _WN[iz]
+            slow += abs(hz) >= _KN[iz]
+        if slow:
+            for q in range(nb):
+                w = raw_word(keys[p0 + q], c)
+                hz = np.int64(np.int32(np.uint32(w >> _S32)))
+                if abs(hz) >= _KN[np.int64(w & _LOW7)]:
+                    Z[j, q] = normal(keys[p0 + q], start + j)
+
+
+@njit(cache=True, error_model="numpy")
+def brownian(Z, m, substeps, scale, dW):
+    """dW[j, q] = scale * sum_r Z[r m + j, q]: the increments of a step as sums of ``substeps`` finer ones."""
+    nb = dW.shape[1]
+    for j in range(m):
+        if substeps == 1:
+            for q in range(nb):
+                dW[j, q] = Z[j, q] * scale
+        else:
+            for q in range(nb):
+                dW[j, q] = 0.0
+            for r in range(substeps):
+                for q in range(nb):
+                    dW[j, q] += Z[r * m + j, q]
+            for q in range(nb):
+                dW[j, q] *= scale
+
+
+@njit(cache=True, error_model="numpy")
+def precondition(M, G, B):
+    """B[:, q] = -M G[:, q] (summed in the order of the scalar drift: 0 - M_i0 g_0 - M_i1 g_1 - ...)."""
+    d, nb = G.shape
+    for i in range(d):
+        for q in range(nb):
+            B[i, q] = 0.0
+        for j in range(d):
+            mij = M[i, j]
+            for q in range(nb):
+                B[i, q] -= mij * G[j, q]
+
+
+@njit(cache=True)
+def gradient_lanes(lf, X, xb, gb, G):
+    """G[:, q] = grad f(X[:, q]) for the landscape pack ``lf`` (its cfunc, lane by lane; xb, gb: (d,) work)."""
+    d, nb = X.shape
+    for q in range(nb):
+        for i in range(d):
+            xb[i] = X[i, q]
+        lf[1](xb, lf[3], gb)
+        for i in range(d):
+            G[i, q] = gb[i]
+
+
+@njit(cache=True)
+def callable_lanes(fn, X, t, xb, gb, B):
+    """B[:, q] = fn(X[:, q], t) for a cfunc drift ``fn(x, t, out)``."""
+    d, nb = X.shape
+    for q in range(nb):
+        for i in range(d):
+            xb[i] = X[i, q]
+        fn(xb, t, gb)
+        for i in range(d):
+            B[i, q] = gb[i]
+
+
+@njit(cache=True, error_model="numpy")
+def cells_2d(lower, h, shape, periodic, X, R, C):
+    """Bilinear stencil of every lane: rows R[c, q] and weights C[c, q] of the corners c = 00, 01, 10, 11 (the
+    order and arithmetic of :func:`.fields.interp_field` in 2-D)."""
+    nb = X.shape[1]
+    n1 = shape[1]
+    for q in range(nb):
+        i0, i1, w = _axis_weight(lower[0], h[0], shape[0], periodic[0], X[0, q])
+        j0, j1, v = _axis_weight(lower[1], h[1], n1, periodic[1], X[1, q])
+        R[0, q], R[1, q], R[2, q], R[3, q] = i0 * n1 + j0, i0 * n1 + j1, i1 * n1 + j0, i1 * n1 + j1
+        C[0, q], C[1, q], C[2, q], C[3, q] = (1.0 - w) * (1.0 - v), (1.0 - w) * v, w * (1.0 - v), w * v
+
+
+@njit(cache=True, error_model="numpy")
+def gather(values, R, C, out):
+    """out[j, q] = sum_c C[c, q] values[R[c, q], j], summed over the corners in order (as interp_field)."""
+    nc, nb = R.shape
+    for j in range(values.shape[1]):
+        for q in range(nb):
+            out[j, q] = C[0, q] * values[R[0, q], j]
+        for c in range(1, nc):
+            for q in range(nb):
+                out[j, q] += C[c, q] * values[R[c, q], j]
+
+
+@njit(cache=True)
+def interp_lanes(lower, h, shape, periodic, values, X, xb, out):
+    """out[:, q] = :func:`.fields.interp_field` at X[:, q], lane by lane (the dimensions other than 2)."""
+    d, nb = X.shape
+    ob = np.empty(values.shape[1])
+    for q in range(nb):
+        for i in range(d):
+            xb[i] = X[i, q]
+        interp_field(lower, h, shape, periodic, values, xb, ob)
+        for j in range(ob.shape[0]):
+            out[j, q] = ob[j]
+
+
+@njit(cache=True, error_model="numpy")
+def cholesky_2x2(Dv, S, code):
+    """S[:, :, q] = lower Cholesky factor of the 2 x 2 matrix Dv[:, q] (row-major), for every lane whose D is
+    finite, symmetric and clear of singular (the fast path of :func:`.fields.chol_psd`, same operations); the
+    other lanes get :func:`.fields.chol_psd` itself, whose status goes to ``code[q]``. Returns the number of
+    lanes with a nonzero status."""
+    nb = Dv.shape[1]
+    slow = 0
+    for q in range(nb):
+        a00, a01, a10, a11 = Dv[0, q], Dv[1, q], Dv[2, q], Dv[3, q]
+        amax = max(max(abs(a00), abs(a01)), max(abs(a10), abs(a11)))
+        tol = (abs(a00) + abs(a11)) * 1e-14
+        l00 = np.sqrt(a00)
+        l10 = a10 / l00
+        s = a11 - l10 * l10
+        fast = amax < np.inf and abs(a10 - a01) <= 1e-10 * amax and a00 > tol and s > tol
+        S[0, 0, q], S[0, 1, q], S[1, 0, q], S[1, 1, q] = l00, 0.0, l10, np.sqrt(s)
+        code[q] = 0 if fast else -1
+        slow += not fast
+    bad = 0
+    if slow:
+        A, L = np.empty((2, 2)), np.empty((2, 2))
+        for q in range(nb):
+            if code[q] == -1:
+                A[0, 0], A[0, 1], A[1, 0], A[1, 1] = Dv[0, q], Dv[1, q], Dv[2, q], Dv[3, q]
+                code[q] = chol_psd(A, L)
+                S[0, 0, q], S[0, 1, q], S[1, 0, q], S[1, 1, q] = L[0, 0], L[0, 1], L[1, 0], L[1, 1]
+                bad += code[q] != D_OK
+    return bad
+
+
+@njit(cache=True)
+def factor_lanes(mode, lower, h, shape, periodic, values, fn, X, t, xb, Dflat, Sb, S, code):
+    """S[:, :, q] = :func:`.fields.eval_factor` at X[:, q] lane by lane (callable D, fields not in 2-D), status
+    into ``code[q]``; returns the number of lanes with a nonzero status."""
+    d, nb = X.shape
+    Dbuf = Dflat.reshape(d, d)
+    bad = 0
+    for q in range(nb):
+        for i in range(d):
+            xb[i] = X[i, q]
+        code[q] = eval_factor(mode, lower, h, shape, periodic, values, fn, xb, t, Dflat, Dbuf, Sb)
+        for i in range(d):
+            for j in range(Sb.shape[1]):
+                S[i, j, q] = Sb[i, j]
+        bad += code[q] != D_OK
+    return bad
+
+
+@njit(cache=True, error_model="numpy")
+def increment(X, B, S, dW, dt, noise_scale, acc, Xn):
+    """Xn[i, q] = X[i, q] + B[i, q] dt + noise_scale sum_j S[i, j, q] dW[j, q] (the Euler-Maruyama step)."""
+    d, m, nb = S.shape
+    for i in range(d):
+        for q in range(nb):
+            acc[q] = 0.0
+        for j in range(m):
+            for q in range(nb):
+                acc[q] += S[i, j, q] * dW[j, q]
+        for q in range(nb):
+            Xn[i, q] = X[i, q] + B[i, q] * dt + noise_scale * acc[q]
+
+
+@njit(cache=True, error_model="numpy")
+def increment_const(X, B, S, dW, dt, noise_scale, acc, Xn):
+    """:func:`increment` for a constant factor S (d, m)."""
+    d, m = S.shape
+    nb = X.shape[1]
+    for i in range(d):
+        for q in range(nb):
+            acc[q] = 0.0
+        for j in range(m):
+            sij = S[i, j]
+            for q in range(nb):
+                acc[q] += sij * dW[j, q]
+        for q in range(nb):
+            Xn[i, q] = X[i, q] + B[i, q] * dt + noise_scale * acc[q]
+
+
+@njit(cache=True, error_model="numpy")
+def milstein_lanes(mode, lower, h, shape, periodic, values, fn, X, B, S, dW, t, dt, noise_scale, xb, Dflat, Sb,
+                   Xn, code, alive, fail_x, p0):
+    """Add the derivative-free Milstein correction (module :mod:`.kernels`) to Xn lane by lane, for the live lanes
+    whose D was fine at X; D is evaluated at the support points Y_j = X + B dt + noise_scale S_j sqrt(dt), and a
+    failure there sets ``code[q]`` and ``fail_x[p0 + q] = Y_j``. Returns the number of lanes that failed."""
+    d, m, nb = S.shape
+    Dbuf = Dflat.reshape(d, d)
+    sq = math.sqrt(dt)
+    bad = 0
+    for q in range(nb):
+        if code[q] != D_OK or not alive[q]:
+            continue
+        for j in range(m):
+            for i in range(d):
+                xb[i] = X[i, q] + B[i, q] * dt + noise_scale * S[i, j, q] * sq
+            c = eval_factor(mode, lower, h, shape, periodic, values, fn, xb, t, Dflat, Dbuf, Sb)
+            if c != D_OK:
+                code[q] = c
+                for i in range(d):
+                    fail_x[p0 + q, i] = xb[i]
+                bad += 1
+                break
+            for kk in range(m):
+                w = dW[j, q] * dW[kk, q] - (dt if j == kk else 0.0)
+                cw = noise_scale * w / (2.0 * sq)
+                for i in range(d):
+                    Xn[i, q] += cw * (Sb[i, kk] - S[i, kk, q])
+    return bad
+
+
+@njit(cache=True)
+def mark_points(X, code, alive, fail_x, p0):
+    """fail_x[p0 + q] = X[:, q] for the live lanes whose D(x) failed at X (status in ``code``)."""
+    for q in range(X.shape[1]):
+        if alive[q] and code[q] != D_OK:
+            for i in range(X.shape[0]):
+                fail_x[p0 + q, i] = X[i, q]
+
+
+@njit(cache=True, error_model="numpy")
+def commit(X, Xn, code, ok):
+    """X[:, q] = Xn[:, q] where code[q] is D_OK and Xn[:, q] is finite (ok[q] true), else X is kept (a lane
+    that failed stays finite); returns the number of lanes not committed."""
+    d, nb = X.shape
+    for q in range(nb):
+        ok[q] = code[q] == D_OK
+    for i in range(d):
+        for q in range(nb):
+            ok[q] = ok[q] & math.isfinite(Xn[i, q])
+    bad = 0
+    for q in range(nb):
+        bad += 1 - ok[q]
+    for i in range(d):
+        for q in range(nb):
+            X[i, q] = Xn[i, q] if ok[q] else X[i, q]
+    return bad
+
+
+@njit(cache=True)
+def record_failures(code, ok, alive, status, fail_step, p0, step):
+    """For each live lane not committed: its status (its D(x) code, else NON_FINITE) and step; the lane dies
+    (it is still computed, frozen at its last finite state, but never saved). Returns the number that died."""
+    died = 0
+    for q in range(ok.shape[0]):
+        if alive[q] and not ok[q]:
+            p = p0 + q
+            status[p] = NON_FINITE if code[q] == D_OK else code[q]
+            fail_step[p] = step
+            alive[q] = False
+            died += 1
+    return died
