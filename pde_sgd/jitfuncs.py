@@ -10,12 +10,13 @@ import inspect
 import warnings
 
 import numpy as np
-from numba import cfunc, njit, prange
+from numba import cfunc, njit, prange, types
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.core.registry import CPUDispatcher
 
 
 _CFUNCS: dict = {}  # (function, signature) -> its cfunc
+_SOURCES: dict = {}  # cfunc made by as_cfunc -> the @njit function it wraps
 
 
 def is_cfunc(fn) -> bool:
@@ -49,8 +50,33 @@ def as_cfunc(name: str, fn, sig):
                 _CFUNCS[key] = jit_call(cfunc(sig), fn.py_func)
             except Exception as exc:  # a typing error in user code: name the argument
                 raise ValueError(f"{name} could not be compiled with signature {sig}: {exc}") from exc
+            _SOURCES[_CFUNCS[key]] = fn
         return _CFUNCS[key]
     raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
+
+
+LANES_SIG = types.void(types.float64[:, ::1], types.float64[::1], types.float64[:, ::1])
+_LANES: dict = {}  # point cfunc -> its lanes cfunc
+
+
+def lanes_cfunc(point):
+    """cfunc ``lanes(X, p, Y)`` of signature :data:`LANES_SIG`: Y[:, q] = fn(X[:, q], p) for every lane q of X
+    (dim, nb), for the point cfunc ``point`` = fn(x, p, out) (e.g. a landscape's gradient).
+
+    A kernel then makes one indirect call per block of paths instead of one per path, and the @njit source of
+    ``point`` (known when :func:`as_cfunc` made it) is inlined into the lane loop: the same arithmetic, without
+    a call per path. Memoised; compiled once per process (a closure over a function has no stable disk-cache
+    key). A cfunc made elsewhere is called lane by lane.
+    """
+    if point not in _LANES:
+        src = _SOURCES.get(point)
+        fn = point if src is None else njit(inline="always")(src.py_func)
+
+        def lanes(X, p, Y):
+            for q in range(X.shape[1]):
+                fn(X[:, q], p, Y[:, q])
+        _LANES[point] = jit_call(cfunc(LANES_SIG), lanes)
+    return _LANES[point]
 
 
 _TIMELESS: dict = {}  # fn(x, out) -> its fn(x, t, out) twin

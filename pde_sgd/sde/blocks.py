@@ -75,18 +75,6 @@ def precondition(M, G, B):
 
 
 @njit(cache=True)
-def gradient_lanes(lf, X, xb, gb, G):
-    """G[:, q] = grad f(X[:, q]) for the landscape pack ``lf`` (its cfunc, lane by lane; xb, gb: (d,) work)."""
-    d, nb = X.shape
-    for q in range(nb):
-        for i in range(d):
-            xb[i] = X[i, q]
-        lf[1](xb, lf[3], gb)
-        for i in range(d):
-            G[i, q] = gb[i]
-
-
-@njit(cache=True)
 def callable_lanes(fn, X, t, xb, gb, B):
     """B[:, q] = fn(X[:, q], t) for a cfunc drift ``fn(x, t, out)``."""
     d, nb = X.shape

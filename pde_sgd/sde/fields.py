@@ -27,7 +27,7 @@ from numba import cfunc, njit, prange
 from ..grid import Grid
 from ..diffusion import DIFFUSION_SIG, Diffusion
 from ..drift import DRIFT_SIG, Drift
-from ..jitfuncs import as_cfunc
+from ..jitfuncs import LANES_SIG, as_cfunc, lanes_cfunc
 from ..landscapes import Landscape, quadratic
 from ..validation import finite_array, positive, spd_matrices
 
@@ -40,6 +40,11 @@ D_OK, D_NOT_PSD, D_NOT_SYMMETRIC, D_NON_FINITE = 0, 2, 3, 4
 @cfunc(DRIFT_SIG, cache=True)
 def _no_drift(x, t, out):  # placeholder passed when the drift is not a callable
     out[:] = 0.0
+
+
+@cfunc(LANES_SIG, cache=True)
+def _no_lanes(X, p, out):  # placeholder passed when the drift is not a landscape
+    out[:, :] = 0.0
 
 
 @cfunc(DIFFUSION_SIG, cache=True)
@@ -152,9 +157,15 @@ class KernelDrift:
         self.fn = _no_drift if fn is None else fn
 
     def kernel_args(self) -> tuple:
-        lf = self.landscape.jit if self.landscape is not None else _placeholder_pack()
+        """(mode, landscape params, its gradient over lanes (:func:`pde_sgd.jitfuncs.lanes_cfunc`), M, gradient
+        field arrays, callable drift): placeholders where the mode does not use them (one signature)."""
+        if self.landscape is not None:
+            lf = self.landscape.jit
+            params, lanes = lf[3], lanes_cfunc(lf[1])
+        else:
+            params, lanes = np.zeros(0), _no_lanes
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim)
-        return (self.mode, lf, self.M) + fld + (self.fn,)
+        return (self.mode, params, lanes, self.M) + fld + (self.fn,)
 
     def describe(self) -> dict:
         if self.spec is not None:
@@ -203,20 +214,10 @@ def _drift_from_spec(spec: Drift) -> KernelDrift:
     return KernelDrift(DRIFT_CALLABLE, d, fn=spec.fn, spec=spec)
 
 
-_PLACEHOLDER: list = []
-
-
-def _placeholder_pack() -> tuple:
-    """A landscape pack for kernels whose drift is not a landscape (never evaluated; keeps one signature)."""
-    if not _PLACEHOLDER:
-        _PLACEHOLDER.append(quadratic([[0.0]]).jit)
-    return _PLACEHOLDER[0]
-
-
 # --- Numba point functions ------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _axis_weight(lower, h, n, periodic, xa):
     """(lower index, upper index, weight of the upper one) along one axis for multilinear interpolation."""
     s = (xa - lower) / h - 0.5

@@ -27,7 +27,7 @@ from ..landscapes import jit_grad
 from ..schemes import Scheme
 from ..validation import NumericalInstability
 from .blocks import (NON_FINITE, brownian, callable_lanes, cells_2d, cholesky_2x2, commit, factor_lanes, gather,
-                     gradient_lanes, increment, increment_const, interp_lanes, mark_points, milstein_lanes, normals,
+                     increment, increment_const, interp_lanes, mark_points, milstein_lanes, normals,
                      precondition, record_failures)
 from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, DIFF_CONST, DIFF_FIELD, DRIFT_CALLABLE,
                      DRIFT_LANDSCAPE)
@@ -101,7 +101,7 @@ def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int):
 
 def _make_variant(DRIFT, DIFF, MIL, DIM2):
     @njit(cache=True, nogil=True)
-    def kernel(b0, b1, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, lf, M, d_lower, d_h,
+    def kernel(b0, b1, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, params, lanes, M, d_lower, d_h,
                d_shape, d_per, d_vals, d_fn, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, traj, status,
                fail_step, fail_x):
         """Blocks b0 .. b1 - 1 of LANES paths over the steps, each stored by lanes (:mod:`.blocks`), one phase of
@@ -141,7 +141,7 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
                     callable_lanes(d_fn, X, t, xb, gb, B)
                 else:
                     if DRIFT == DRIFT_LANDSCAPE:
-                        gradient_lanes(lf, X, xb, gb, G)
+                        lanes(X, params, G)
                     elif DIM2:
                         cells_2d(d_lower, d_h, d_shape, d_per, X, R, C)
                         gather(d_vals, R, C, G)
