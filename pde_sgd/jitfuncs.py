@@ -55,13 +55,20 @@ def as_cfunc(name: str, fn, sig):
     raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
 
 
-LANES_SIG = types.void(types.float64[:, ::1], types.float64[::1], types.float64[:, ::1])
 _LANES: dict = {}  # point cfunc -> its lanes cfunc
 
 
+def lanes_signature(sig):
+    """The signature of :func:`lanes_cfunc` for a point signature ``sig`` = void(x (d,), a, out (...)):
+    void(X (d, nb), a, Y (..., nb))."""
+    x, a, out = sig.args
+    return types.void(types.float64[:, ::1], a, types.Array(types.float64, out.ndim + 1, "C"))
+
+
 def lanes_cfunc(point):
-    """cfunc ``lanes(X, p, Y)`` of signature :data:`LANES_SIG`: Y[:, q] = fn(X[:, q], p) for every lane q of X
-    (dim, nb), for the point cfunc ``point`` = fn(x, p, out) (e.g. a landscape's gradient).
+    """cfunc ``lanes(X, a, Y)`` (:func:`lanes_signature`): Y[..., q] = fn(X[:, q], a) for every lane q of X
+    (dim, nb), for the point cfunc ``point`` = fn(x, a, out) (a landscape's gradient with a = its params, or a
+    drift or diffusion with a = t).
 
     A kernel then makes one indirect call per block of paths instead of one per path, and the @njit source of
     ``point`` (known when :func:`as_cfunc` made it) is inlined into the lane loop: the same arithmetic, without
@@ -70,12 +77,35 @@ def lanes_cfunc(point):
     """
     if point not in _LANES:
         src = _SOURCES.get(point)
-        fn = point if src is None else njit(inline="always")(src.py_func)
+        vector = point._sig.args[2].ndim == 1
+        if src is None:  # a cfunc takes contiguous arrays: copy each lane in and out
+            fn = point
 
-        def lanes(X, p, Y):
-            for q in range(X.shape[1]):
-                fn(X[:, q], p, Y[:, q])
-        _LANES[point] = jit_call(cfunc(LANES_SIG), lanes)
+            def lanes(X, a, Y):
+                d = X.shape[0]
+                x = np.empty(d)
+                y = np.empty(Y.shape[:-1])
+                yf = y.reshape(y.size)
+                Yf = Y.reshape(y.size, X.shape[1])
+                for q in range(X.shape[1]):
+                    for i in range(d):
+                        x[i] = X[i, q]
+                    fn(x, a, y)
+                    for i in range(yf.size):
+                        Yf[i, q] = yf[i]
+        elif vector:
+            fn = njit(inline="always")(src.py_func)
+
+            def lanes(X, a, Y):
+                for q in range(X.shape[1]):
+                    fn(X[:, q], a, Y[:, q])
+        else:
+            fn = njit(inline="always")(src.py_func)
+
+            def lanes(X, a, Y):
+                for q in range(X.shape[1]):
+                    fn(X[:, q], a, Y[:, :, q])
+        _LANES[point] = jit_call(cfunc(lanes_signature(point._sig)), lanes)
     return _LANES[point]
 
 

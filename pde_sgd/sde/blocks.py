@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .fields import D_OK, _axis_weight, chol_psd, eval_factor, interp_field
+from .fields import D_OK, _axis_weight, chol_psd, interp_field
 from .rng import _KN, _LOW7, _S32, _WN, _WORDS, normal, raw_word
 
 NON_FINITE = 1  # per-path status: the state became NaN or inf (fields.D_* are the D(x) failures)
@@ -74,18 +74,6 @@ def precondition(M, G, B):
                 B[i, q] -= mij * G[j, q]
 
 
-@njit(cache=True)
-def callable_lanes(fn, X, t, xb, gb, B):
-    """B[:, q] = fn(X[:, q], t) for a cfunc drift ``fn(x, t, out)``."""
-    d, nb = X.shape
-    for q in range(nb):
-        for i in range(d):
-            xb[i] = X[i, q]
-        fn(xb, t, gb)
-        for i in range(d):
-            B[i, q] = gb[i]
-
-
 @njit(cache=True, error_model="numpy")
 def cells_2d(lower, h, shape, periodic, X, R, C):
     """Bilinear stencil of every lane: rows R[c, q] and weights C[c, q] of the corners c = 00, 01, 10, 11 (the
@@ -101,14 +89,13 @@ def cells_2d(lower, h, shape, periodic, X, R, C):
 
 @njit(cache=True, error_model="numpy")
 def gather(values, R, C, out):
-    """out[j, q] = sum_c C[c, q] values[R[c, q], j], summed over the corners in order (as interp_field)."""
-    nc, nb = R.shape
-    for j in range(values.shape[1]):
-        for q in range(nb):
-            out[j, q] = C[0, q] * values[R[0, q], j]
-        for c in range(1, nc):
-            for q in range(nb):
-                out[j, q] += C[c, q] * values[R[c, q], j]
+    """out[j, q] = sum_c C[c, q] values[R[c, q], j] over the 2-D corners c = 00, 01, 10, 11 in order (as
+    interp_field); lane by lane, reading each corner's row of ``values`` contiguously (quicker than gathers)."""
+    for q in range(R.shape[1]):
+        r0, r1, r2, r3 = R[0, q], R[1, q], R[2, q], R[3, q]
+        c0, c1, c2, c3 = C[0, q], C[1, q], C[2, q], C[3, q]
+        for j in range(values.shape[1]):
+            out[j, q] = c0 * values[r0, j] + c1 * values[r1, j] + c2 * values[r2, j] + c3 * values[r3, j]
 
 
 @njit(cache=True)
@@ -125,51 +112,76 @@ def interp_lanes(lower, h, shape, periodic, values, X, xb, out):
 
 
 @njit(cache=True, error_model="numpy")
-def cholesky_2x2(Dv, S, code):
-    """S[:, :, q] = lower Cholesky factor of the 2 x 2 matrix Dv[:, q] (row-major), for every lane whose D is
-    finite, symmetric and clear of singular (the fast path of :func:`.fields.chol_psd`, same operations); the
-    other lanes get :func:`.fields.chol_psd` itself, whose status goes to ``code[q]``. Returns the number of
-    lanes with a nonzero status."""
-    nb = Dv.shape[1]
-    slow = 0
-    for q in range(nb):
-        a00, a01, a10, a11 = Dv[0, q], Dv[1, q], Dv[2, q], Dv[3, q]
-        amax = max(max(abs(a00), abs(a01)), max(abs(a10), abs(a11)))
-        tol = (abs(a00) + abs(a11)) * 1e-14
-        l00 = np.sqrt(a00)
-        l10 = a10 / l00
-        s = a11 - l10 * l10
-        fast = amax < np.inf and abs(a10 - a01) <= 1e-10 * amax and a00 > tol and s > tol
-        S[0, 0, q], S[0, 1, q], S[1, 0, q], S[1, 1, q] = l00, 0.0, l10, np.sqrt(s)
-        code[q] = 0 if fast else -1
-        slow += not fast
+def factor(Dm, S, code):
+    """S[:, :, q] = lower Cholesky factor of D = Dm[:, :, q] (:func:`.fields.chol_psd`), status into ``code[q]``;
+    returns the number of lanes with a nonzero status. In 2-D, the fast path of chol_psd (same operations) runs
+    across the lanes whose D is finite, symmetric and clear of singular, chol_psd itself on the others."""
+    d, nb = Dm.shape[1], Dm.shape[2]
+    slow = nb
+    if d == 2:
+        slow = 0
+        for q in range(nb):
+            a00, a01, a10, a11 = Dm[0, 0, q], Dm[0, 1, q], Dm[1, 0, q], Dm[1, 1, q]
+            amax = max(max(abs(a00), abs(a01)), max(abs(a10), abs(a11)))
+            tol = (abs(a00) + abs(a11)) * 1e-14
+            l00 = np.sqrt(a00)
+            l10 = a10 / l00
+            s = a11 - l10 * l10
+            fast = amax < np.inf and abs(a10 - a01) <= 1e-10 * amax and a00 > tol and s > tol
+            S[0, 0, q], S[0, 1, q], S[1, 0, q], S[1, 1, q] = l00, 0.0, l10, np.sqrt(s)
+            code[q] = D_OK if fast else -1
+            slow += not fast
+    else:
+        for q in range(nb):
+            code[q] = -1
     bad = 0
     if slow:
-        A, L = np.empty((2, 2)), np.empty((2, 2))
+        A, L = np.empty((d, d)), np.empty((d, d))
         for q in range(nb):
             if code[q] == -1:
-                A[0, 0], A[0, 1], A[1, 0], A[1, 1] = Dv[0, q], Dv[1, q], Dv[2, q], Dv[3, q]
+                for i in range(d):
+                    for j in range(d):
+                        A[i, j] = Dm[i, j, q]
                 code[q] = chol_psd(A, L)
-                S[0, 0, q], S[0, 1, q], S[1, 0, q], S[1, 1, q] = L[0, 0], L[0, 1], L[1, 0], L[1, 1]
+                for i in range(d):
+                    for j in range(d):
+                        S[i, j, q] = L[i, j]
                 bad += code[q] != D_OK
     return bad
 
 
-@njit(cache=True)
-def factor_lanes(mode, lower, h, shape, periodic, values, fn, X, t, xb, Dflat, Sb, S, code):
-    """S[:, :, q] = :func:`.fields.eval_factor` at X[:, q] lane by lane (callable D, fields not in 2-D), status
-    into ``code[q]``; returns the number of lanes with a nonzero status."""
-    d, nb = X.shape
-    Dbuf = Dflat.reshape(d, d)
+@njit(cache=True, error_model="numpy")
+def support(X, B, S, j, dt, noise_scale, Y):
+    """Y[:, q] = X + B dt + noise_scale S[:, j] sqrt(dt): the Milstein support point of noise column j."""
+    sq = math.sqrt(dt)
+    for i in range(X.shape[0]):
+        for q in range(X.shape[1]):
+            Y[i, q] = X[i, q] + B[i, q] * dt + noise_scale * S[i, j, q] * sq
+
+
+@njit(cache=True, error_model="numpy")
+def milstein_correct(j, Y, Sy, code_y, S, dW, dt, noise_scale, Xn, code, alive, fail_x, p0):
+    """Add the derivative-free Milstein term of noise column j (module :mod:`.kernels`),
+    sum_k noise_scale (dW_j dW_k - delta_jk dt) / (2 sqrt(dt)) [S_k(Y_j) - S_k(X)], to Xn for the live lanes
+    whose D was fine so far; a lane whose D fails at its support point Y_j (status ``code_y``) takes that status
+    and ``fail_x[p0 + q] = Y_j``. Returns the number of lanes that failed."""
+    d, m, nb = S.shape
+    sq = math.sqrt(dt)
     bad = 0
     for q in range(nb):
-        for i in range(d):
-            xb[i] = X[i, q]
-        code[q] = eval_factor(mode, lower, h, shape, periodic, values, fn, xb, t, Dflat, Dbuf, Sb)
-        for i in range(d):
-            for j in range(Sb.shape[1]):
-                S[i, j, q] = Sb[i, j]
-        bad += code[q] != D_OK
+        if code[q] != D_OK or not alive[q]:
+            continue
+        if code_y[q] != D_OK:
+            code[q] = code_y[q]
+            for i in range(d):
+                fail_x[p0 + q, i] = Y[i, q]
+            bad += 1
+            continue
+        for kk in range(m):
+            w = dW[j, q] * dW[kk, q] - (dt if j == kk else 0.0)
+            cw = noise_scale * w / (2.0 * sq)
+            for i in range(d):
+                Xn[i, q] += cw * (Sy[i, kk, q] - S[i, kk, q])
     return bad
 
 
@@ -201,37 +213,6 @@ def increment_const(X, B, S, dW, dt, noise_scale, acc, Xn):
                 acc[q] += sij * dW[j, q]
         for q in range(nb):
             Xn[i, q] = X[i, q] + B[i, q] * dt + noise_scale * acc[q]
-
-
-@njit(cache=True, error_model="numpy")
-def milstein_lanes(mode, lower, h, shape, periodic, values, fn, X, B, S, dW, t, dt, noise_scale, xb, Dflat, Sb,
-                   Xn, code, alive, fail_x, p0):
-    """Add the derivative-free Milstein correction (module :mod:`.kernels`) to Xn lane by lane, for the live lanes
-    whose D was fine at X; D is evaluated at the support points Y_j = X + B dt + noise_scale S_j sqrt(dt), and a
-    failure there sets ``code[q]`` and ``fail_x[p0 + q] = Y_j``. Returns the number of lanes that failed."""
-    d, m, nb = S.shape
-    Dbuf = Dflat.reshape(d, d)
-    sq = math.sqrt(dt)
-    bad = 0
-    for q in range(nb):
-        if code[q] != D_OK or not alive[q]:
-            continue
-        for j in range(m):
-            for i in range(d):
-                xb[i] = X[i, q] + B[i, q] * dt + noise_scale * S[i, j, q] * sq
-            c = eval_factor(mode, lower, h, shape, periodic, values, fn, xb, t, Dflat, Dbuf, Sb)
-            if c != D_OK:
-                code[q] = c
-                for i in range(d):
-                    fail_x[p0 + q, i] = xb[i]
-                bad += 1
-                break
-            for kk in range(m):
-                w = dW[j, q] * dW[kk, q] - (dt if j == kk else 0.0)
-                cw = noise_scale * w / (2.0 * sq)
-                for i in range(d):
-                    Xn[i, q] += cw * (Sb[i, kk] - S[i, kk, q])
-    return bad
 
 
 @njit(cache=True)

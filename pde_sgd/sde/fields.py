@@ -27,8 +27,8 @@ from numba import cfunc, njit, prange
 from ..grid import Grid
 from ..diffusion import DIFFUSION_SIG, Diffusion
 from ..drift import DRIFT_SIG, Drift
-from ..jitfuncs import LANES_SIG, as_cfunc, lanes_cfunc
-from ..landscapes import Landscape, quadratic
+from ..jitfuncs import as_cfunc, lanes_cfunc, lanes_signature
+from ..landscapes import GRAD_SIG, Landscape, quadratic
 from ..validation import finite_array, positive, spd_matrices
 
 DRIFT_LANDSCAPE, DRIFT_FIELD, DRIFT_CALLABLE = 0, 1, 2
@@ -37,19 +37,19 @@ DIFF_CONST, DIFF_FIELD, DIFF_CALLABLE = 0, 1, 2
 D_OK, D_NOT_PSD, D_NOT_SYMMETRIC, D_NON_FINITE = 0, 2, 3, 4
 
 
-@cfunc(DRIFT_SIG, cache=True)
-def _no_drift(x, t, out):  # placeholder passed when the drift is not a callable
-    out[:] = 0.0
-
-
-@cfunc(LANES_SIG, cache=True)
-def _no_lanes(X, p, out):  # placeholder passed when the drift is not a landscape
+@cfunc(lanes_signature(DRIFT_SIG), cache=True)
+def _no_drift(X, t, out):  # placeholder passed when the drift is not a callable
     out[:, :] = 0.0
 
 
-@cfunc(DIFFUSION_SIG, cache=True)
-def _no_diffusion(x, t, out):  # placeholder passed when D is not a callable
+@cfunc(lanes_signature(GRAD_SIG), cache=True)
+def _no_gradient(X, p, out):  # placeholder passed when the drift is not a landscape
     out[:, :] = 0.0
+
+
+@cfunc(lanes_signature(DIFFUSION_SIG), cache=True)
+def _no_diffusion(X, t, out):  # placeholder passed when D is not a callable
+    out[:, :, :] = 0.0
 
 
 class GridData:
@@ -80,12 +80,15 @@ class KernelDiffusion:
         self.mode, self.dim = mode, dim
         self.factor = np.zeros((dim, dim)) if factor is None else factor
         self.field = field
-        self.fn = _no_diffusion if fn is None else fn
+        self.fn = fn
         self.matrix = matrix
 
     def kernel_args(self) -> tuple:
+        """(mode, constant factor, field arrays, callable D over lanes (:func:`pde_sgd.jitfuncs.lanes_cfunc`)):
+        placeholders where the mode does not use them (one signature)."""
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim * self.dim)
-        return (self.mode, np.ascontiguousarray(self.factor)) + fld + (self.fn,)
+        return (self.mode, np.ascontiguousarray(self.factor)) + fld + (
+            _no_diffusion if self.fn is None else lanes_cfunc(self.fn),)
 
     def describe(self) -> dict:
         names = {DIFF_CONST: "constant", DIFF_FIELD: "grid field", DIFF_CALLABLE: "callable"}
@@ -154,18 +157,18 @@ class KernelDrift:
                  field: GridData | None = None, fn=None, spec: Drift | None = None) -> None:
         self.mode, self.dim, self.landscape, self.field, self.spec = mode, dim, landscape, field, spec
         self.M = np.ascontiguousarray(np.eye(dim) if M is None else M)
-        self.fn = _no_drift if fn is None else fn
+        self.fn = fn
 
     def kernel_args(self) -> tuple:
         """(mode, landscape params, its gradient over lanes (:func:`pde_sgd.jitfuncs.lanes_cfunc`), M, gradient
-        field arrays, callable drift): placeholders where the mode does not use them (one signature)."""
+        field arrays, callable drift over lanes): placeholders where the mode does not use them (one signature)."""
         if self.landscape is not None:
             lf = self.landscape.jit
             params, lanes = lf[3], lanes_cfunc(lf[1])
         else:
-            params, lanes = np.zeros(0), _no_lanes
+            params, lanes = np.zeros(0), _no_gradient
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim)
-        return (self.mode, params, lanes, self.M) + fld + (self.fn,)
+        return (self.mode, params, lanes, self.M) + fld + (_no_drift if self.fn is None else lanes_cfunc(self.fn),)
 
     def describe(self) -> dict:
         if self.spec is not None:
@@ -342,16 +345,3 @@ def chol_psd(A, L):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / ljj
     return D_OK
-
-
-@njit(cache=True)
-def eval_factor(mode, lower, h, shape, periodic, values, fn, x, t, Dflat, Dbuf, out):
-    """Factor S(x, t) (S S^T = D, lower Cholesky) of a D field (``mode`` DIFF_FIELD: the grid arrays of
-    :meth:`KernelDiffusion.kernel_args`) or callable (DIFF_CALLABLE: ``fn``) into ``out`` (dim, dim); returns
-    :func:`chol_psd`'s status (D_OK: fine). ``Dbuf`` is a (dim, dim) work buffer and ``Dflat`` its flat view.
-    """
-    if mode == DIFF_FIELD:
-        interp_field(lower, h, shape, periodic, values, x, Dflat)
-    else:
-        fn(x, t, Dbuf)
-    return chol_psd(Dbuf, out)

@@ -26,10 +26,9 @@ from ..jitfuncs import jit_call
 from ..landscapes import jit_grad
 from ..schemes import Scheme
 from ..validation import NumericalInstability
-from .blocks import (NON_FINITE, brownian, callable_lanes, cells_2d, cholesky_2x2, commit, factor_lanes, gather,
-                     increment, increment_const, interp_lanes, mark_points, milstein_lanes, normals,
-                     precondition, record_failures)
-from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, DIFF_CONST, DIFF_FIELD, DRIFT_CALLABLE,
+from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, gather, increment, increment_const,
+                     interp_lanes, mark_points, milstein_correct, normals, precondition, record_failures, support)
+from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, DIFF_CALLABLE, DIFF_CONST, DRIFT_CALLABLE,
                      DRIFT_LANDSCAPE)
 from .rng import fill_normals
 
@@ -93,7 +92,7 @@ _VARIANTS: dict = {}
 def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int):
     """The ensemble kernel for one (drift mode, D mode, Milstein or not, 2-D or not), built once per process,
     compiled on first use and cached on disk (the modes are closure constants: one cache entry each)."""
-    key = (int(drift_mode), int(diff_mode), bool(milstein), int(dim) == 2)
+    key = (int(drift_mode), int(diff_mode), int(bool(milstein)), int(dim) == 2)
     if key not in _VARIANTS:
         _VARIANTS[key] = _make_variant(*key)
     return _VARIANTS[key]
@@ -101,29 +100,29 @@ def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int):
 
 def _make_variant(DRIFT, DIFF, MIL, DIM2):
     @njit(cache=True, nogil=True)
-    def kernel(b0, b1, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, params, lanes, M, d_lower, d_h,
-               d_shape, d_per, d_vals, d_fn, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, traj, status,
-               fail_step, fail_x):
+    def kernel(b0, b1, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, params, grad_lanes, M,
+               d_lower, d_h, d_shape, d_per, d_vals, drift_lanes, S_const, s_lower, s_h, s_shape, s_per, s_vals,
+               diff_lanes, traj, status, fail_step, fail_x):
         """Blocks b0 .. b1 - 1 of LANES paths over the steps, each stored by lanes (:mod:`.blocks`), one phase of
-        a step for the whole block at a time: noise, drift, factor of D, increment, commit, save. DRIFT, DIFF,
-        MIL, DIM2 are compile-time constants (a variant compiles its own phases only). A path does exactly the
-        arithmetic of a path advanced alone, so results depend neither on LANES nor on the path's block or
-        thread."""
+        a step for the whole block at a time: noise, drift, factor of D (and at the Milstein support points),
+        increment, commit, save. DRIFT, DIFF, MIL, DIM2 are compile-time constants (a variant compiles its own
+        phases only). A path does exactly the arithmetic of a path advanced alone, so results depend neither on
+        LANES nor on the path's block or thread."""
         n, d = x0.shape
+        m = S_const.shape[1] if DIFF == DIFF_CONST else d
+        sub_scale = math.sqrt(dt / substeps)
         for blk in range(b0, b1):
             p0 = blk * LANES
             nb = min(LANES, n - p0)
-            m = S_const.shape[1] if DIFF == DIFF_CONST else d
-            sub_scale = math.sqrt(dt / substeps)
-            X, Xn, B, G = np.empty((d, nb)), np.empty((d, nb)), np.empty((d, nb)), np.empty((d, nb))
-            S = np.empty((d, m, nb))
-            Dv = np.empty((d * d, nb))
+            X, Xn, B, G, Y = (np.empty((d, nb)), np.empty((d, nb)), np.empty((d, nb)), np.empty((d, nb)),
+                              np.empty((d, nb)))
+            S, Sy, Dm = np.empty((d, m, nb)), np.empty((d, m, nb)), np.empty((d, d, nb))
             R, C = np.empty((4, nb), dtype=np.int64), np.empty((4, nb))
             Z, dW, acc = np.empty((m * substeps, nb)), np.empty((m, nb)), np.empty(nb)
-            code = np.zeros(nb, dtype=np.int64)
+            code, code_y = np.zeros(nb, dtype=np.int64), np.zeros(nb, dtype=np.int64)
             ok = np.ones(nb, dtype=np.bool_)
             alive = np.ones(nb, dtype=np.bool_)
-            xb, gb, Dflat, Sb = np.empty(d), np.empty(d), np.empty(d * d), np.empty((d, d))
+            xb = np.empty(d)
             for q in range(nb):
                 for i in range(d):
                     X[i, q] = x0[p0 + q, i]
@@ -138,10 +137,10 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
                 normals(keys, p0, (k0 + k) * m * substeps, Z)
                 brownian(Z, m, substeps, sub_scale, dW)
                 if DRIFT == DRIFT_CALLABLE:
-                    callable_lanes(d_fn, X, t, xb, gb, B)
+                    drift_lanes(X, t, B)
                 else:
                     if DRIFT == DRIFT_LANDSCAPE:
-                        lanes(X, params, G)
+                        grad_lanes(X, params, G)
                     elif DIM2:
                         cells_2d(d_lower, d_h, d_shape, d_per, X, R, C)
                         gather(d_vals, R, C, G)
@@ -151,18 +150,26 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
                 if DIFF == DIFF_CONST:
                     increment_const(X, B, S_const, dW, dt, noise_scale, acc, Xn)
                 else:
-                    if DIFF == DIFF_FIELD and DIM2:
-                        cells_2d(s_lower, s_h, s_shape, s_per, X, R, C)
-                        gather(s_vals, R, C, Dv)
-                        bad = cholesky_2x2(Dv, S, code)
-                    else:
-                        bad = factor_lanes(DIFF, s_lower, s_h, s_shape, s_per, s_vals, s_fn, X, t, xb, Dflat, Sb, S, code)
-                    if bad:
-                        mark_points(X, code, alive, fail_x, p0)
-                    increment(X, B, S, dW, dt, noise_scale, acc, Xn)
-                    if MIL:
-                        milstein_lanes(DIFF, s_lower, s_h, s_shape, s_per, s_vals, s_fn, X, B, S, dW, t, dt, noise_scale, xb,
-                                       Dflat, Sb, Xn, code, alive, fail_x, p0)
+                    # stage 0: the factor at X; stage 1 + j (Milstein): at the support point of noise column j
+                    for stage in range(1 + MIL * m):
+                        P, F, cp = (X, S, code) if stage == 0 else (Y, Sy, code_y)
+                        if stage > 0:
+                            support(X, B, S, stage - 1, dt, noise_scale, Y)
+                        if DIFF == DIFF_CALLABLE:
+                            diff_lanes(P, t, Dm)
+                        elif DIM2:
+                            cells_2d(s_lower, s_h, s_shape, s_per, P, R, C)
+                            gather(s_vals, R, C, Dm.reshape(d * d, nb))
+                        else:
+                            interp_lanes(s_lower, s_h, s_shape, s_per, s_vals, P, xb, Dm.reshape(d * d, nb))
+                        bad = factor(Dm, F, cp)
+                        if stage == 0:
+                            if bad:
+                                mark_points(X, code, alive, fail_x, p0)
+                            increment(X, B, S, dW, dt, noise_scale, acc, Xn)
+                        else:
+                            milstein_correct(stage - 1, Y, Sy, code_y, S, dW, dt, noise_scale, Xn, code, alive,
+                                             fail_x, p0)
                 if commit(X, Xn, code, ok):
                     n_alive -= record_failures(code, ok, alive, status, fail_step, p0, k0 + k)
                 if to_save == 0:
