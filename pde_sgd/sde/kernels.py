@@ -41,7 +41,7 @@ SCHEME_TABLE = {
 }
 
 
-LANES = 64  # paths per block: one thread advances them together, the path loop innermost (vectorised)
+LANES = 256  # paths per block: one thread advances them together, the path loop innermost (vectorised)
 
 
 class Integrate:
