@@ -152,8 +152,9 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
                 else:
                     # stage 0: the factor at X; stage 1 + j (Milstein): at the support point of noise column j
                     for stage in range(1 + MIL * m):
-                        P, F, cp = (X, S, code) if stage == 0 else (Y, Sy, code_y)
-                        if stage > 0:
+                        P, F, cp = X, S, code
+                        if MIL and stage > 0:
+                            P, F, cp = Y, Sy, code_y
                             support(X, B, S, stage - 1, dt, noise_scale, Y)
                         if DIFF == DIFF_CALLABLE:
                             diff_lanes(P, t, Dm)
@@ -163,13 +164,13 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
                         else:
                             interp_lanes(s_lower, s_h, s_shape, s_per, s_vals, P, xb, Dm.reshape(d * d, nb))
                         bad = factor(Dm, F, cp)
-                        if stage == 0:
+                        if MIL and stage > 0:
+                            milstein_correct(stage - 1, Y, Sy, code_y, S, dW, dt, noise_scale, Xn, code, alive,
+                                             fail_x, p0)
+                        else:
                             if bad:
                                 mark_points(X, code, alive, fail_x, p0)
                             increment(X, B, S, dW, dt, noise_scale, acc, Xn)
-                        else:
-                            milstein_correct(stage - 1, Y, Sy, code_y, S, dW, dt, noise_scale, Xn, code, alive,
-                                             fail_x, p0)
                 if commit(X, Xn, code, ok):
                     n_alive -= record_failures(code, ok, alive, status, fail_step, p0, k0 + k)
                 if to_save == 0:
