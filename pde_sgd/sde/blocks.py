@@ -23,24 +23,20 @@ NON_FINITE = 1  # per-path status: the state became NaN or inf (fields.D_* are t
 
 @njit(cache=True, error_model="numpy")
 def normals(keys, p0, start, Z):
-    """Z[j, q] = standard normal number ``start + j`` of the stream of path ``p0 + q`` (:func:`.rng.normal`):
-    the one-word ziggurat fast path for all lanes, then the rare rejections lane by lane."""
+    """Z[j, q] = standard normal number ``start + j`` of the stream of path ``p0 + q`` (:func:`.rng.normal`,
+    its one-word fast path written out; the rare rejections call it). Not vectorised on purpose: the table
+    lookups would become gathers, slower than scalar loads."""
     nz, nb = Z.shape
     for j in range(nz):
         c = np.uint64(start + j) * np.uint64(_WORDS)
-        slow = 0
         for q in range(nb):
             w = raw_word(keys[p0 + q], c)
             hz = np.int64(np.int32(np.uint32(w >> _S32)))
             iz = np.int64(w & _LOW7)
-            Z[j, q] = hz * _WN[iz]
-            slow += abs(hz) >= _KN[iz]
-        if slow:
-            for q in range(nb):
-                w = raw_word(keys[p0 + q], c)
-                hz = np.int64(np.int32(np.uint32(w >> _S32)))
-                if abs(hz) >= _KN[np.int64(w & _LOW7)]:
-                    Z[j, q] = normal(keys[p0 + q], start + j)
+            if abs(hz) < _KN[iz]:
+                Z[j, q] = hz * _WN[iz]
+            else:
+                Z[j, q] = normal(keys[p0 + q], start + j)
 
 
 @njit(cache=True, error_model="numpy")
@@ -78,11 +74,11 @@ def precondition(M, G, B):
 def cells_2d(lower, h, shape, periodic, X, R, C):
     """Bilinear stencil of every lane: rows R[c, q] and weights C[c, q] of the corners c = 00, 01, 10, 11 (the
     order and arithmetic of :func:`.fields.interp_field` in 2-D)."""
-    nb = X.shape[1]
-    n1 = shape[1]
-    for q in range(nb):
-        i0, i1, w = _axis_weight(lower[0], h[0], shape[0], periodic[0], X[0, q])
-        j0, j1, v = _axis_weight(lower[1], h[1], n1, periodic[1], X[1, q])
+    lo0, lo1, h0, h1, n0, n1 = lower[0], lower[1], h[0], h[1], shape[0], shape[1]
+    per0, per1 = periodic[0], periodic[1]  # in locals: the stores below could alias the grid arrays
+    for q in range(X.shape[1]):
+        i0, i1, w = _axis_weight(lo0, h0, n0, per0, X[0, q])
+        j0, j1, v = _axis_weight(lo1, h1, n1, per1, X[1, q])
         R[0, q], R[1, q], R[2, q], R[3, q] = i0 * n1 + j0, i0 * n1 + j1, i1 * n1 + j0, i1 * n1 + j1
         C[0, q], C[1, q], C[2, q], C[3, q] = (1.0 - w) * (1.0 - v), (1.0 - w) * v, w * (1.0 - v), w * v
 
