@@ -83,15 +83,35 @@ def cells_2d(lower, h, shape, periodic, X, R, C):
         C[0, q], C[1, q], C[2, q], C[3, q] = (1.0 - w) * (1.0 - v), (1.0 - w) * v, w * (1.0 - v), w * v
 
 
+@njit(cache=True, inline="always")
+def _corners(values, j, r0, r1, r2, r3, c0, c1, c2, c3):
+    """Column j of the 2-D field at a point: the corners 00, 01, 10, 11 summed in order (as interp_field)."""
+    return c0 * values[r0, j] + c1 * values[r1, j] + c2 * values[r2, j] + c3 * values[r3, j]
+
+
 @njit(cache=True, error_model="numpy")
 def gather(values, R, C, out):
-    """out[j, q] = sum_c C[c, q] values[R[c, q], j] over the 2-D corners c = 00, 01, 10, 11 in order (as
-    interp_field); lane by lane, reading each corner's row of ``values`` contiguously (quicker than gathers)."""
+    """out[j, q] = column j of the 2-D field ``values`` (cells, k) at the stencil R[:, q], C[:, q] of
+    :func:`cells_2d`; lane by lane, reading each corner's row contiguously (quicker than gathers)."""
     for q in range(R.shape[1]):
         r0, r1, r2, r3 = R[0, q], R[1, q], R[2, q], R[3, q]
         c0, c1, c2, c3 = C[0, q], C[1, q], C[2, q], C[3, q]
         for j in range(values.shape[1]):
-            out[j, q] = c0 * values[r0, j] + c1 * values[r1, j] + c2 * values[r2, j] + c3 * values[r3, j]
+            out[j, q] = _corners(values, j, r0, r1, r2, r3, c0, c1, c2, c3)
+
+
+@njit(cache=True, error_model="numpy")
+def gather_symmetric(values, R, C, Dm):
+    """Dm[:, :, q] = the 2 x 2 D field ``values`` (cells, 4), exactly symmetric (:func:`pde_sgd.validation.
+    spd_matrices` symmetrises every D field), at the stencil of lane q: three columns interpolated, D_10 = D_01
+    (what interpolating column 2 would give)."""
+    for q in range(R.shape[1]):
+        r0, r1, r2, r3 = R[0, q], R[1, q], R[2, q], R[3, q]
+        c0, c1, c2, c3 = C[0, q], C[1, q], C[2, q], C[3, q]
+        a01 = _corners(values, 1, r0, r1, r2, r3, c0, c1, c2, c3)
+        Dm[0, 0, q] = _corners(values, 0, r0, r1, r2, r3, c0, c1, c2, c3)
+        Dm[0, 1, q], Dm[1, 0, q] = a01, a01
+        Dm[1, 1, q] = _corners(values, 3, r0, r1, r2, r3, c0, c1, c2, c3)
 
 
 @njit(cache=True)

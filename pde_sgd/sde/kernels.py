@@ -26,8 +26,9 @@ from ..jitfuncs import jit_call
 from ..landscapes import jit_grad
 from ..schemes import Scheme
 from ..validation import NumericalInstability
-from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, gather, increment, increment_const,
-                     interp_lanes, mark_points, milstein_correct, normals, precondition, record_failures, support)
+from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, gather, gather_symmetric, increment,
+                     increment_const, interp_lanes, mark_points, milstein_correct, normals, precondition,
+                     record_failures, support)
 from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, DIFF_CALLABLE, DIFF_CONST, DRIFT_CALLABLE,
                      DRIFT_LANDSCAPE)
 from .rng import fill_normals
@@ -160,7 +161,7 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
                             diff_lanes(P, t, Dm)
                         elif DIM2:
                             cells_2d(s_lower, s_h, s_shape, s_per, P, R, C)
-                            gather(s_vals, R, C, Dm.reshape(d * d, nb))
+                            gather_symmetric(s_vals, R, C, Dm)
                         else:
                             interp_lanes(s_lower, s_h, s_shape, s_per, s_vals, P, xb, Dm.reshape(d * d, nb))
                         bad = factor(Dm, F, cp)
