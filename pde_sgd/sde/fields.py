@@ -16,6 +16,8 @@ The drift is ``-M grad f(x)`` for a landscape f and a constant matrix M (default
 A-type form of THEORY.md section 3), ``-M g(x)`` for a gradient field g on a grid, a jitted callable
 ``b(x, t, out)`` (:data:`DRIFT_SIG`), or a shared :class:`pde_sgd.drift.Drift` spec mapped onto these modes
 (a field b is the gradient field -b, a linear b = -F x is the landscape |x|^2 / 2 with M = F).
+Kernels receive a landscape's gradient and the callables as lanes cfuncs (:func:`pde_sgd.jitfuncs.lanes_cfunc`):
+one call per block of paths, the user's @njit code inlined.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Numba ensemble integrators, parallel over paths (``prange``), with counter-based noise (see :mod:`.rng`).
+"""Numba ensemble integrators with counter-based noise (see :mod:`.rng`).
 
 :func:`integrate` advances dX = b(X, t) dt + sqrt(2 beta^-1) S(X, t) dW, S S^T = D, for every path with
 
@@ -10,8 +10,12 @@
 
 Brownian increments of a step are sums of ``substeps`` finer Gaussian increments, so runs with the same seed
 and the same ``dt / substeps`` share their Brownian paths (this is how strong errors are measured).
-:func:`elastic_kernel` integrates the Entropy-SGD / Elastic-SGD fast-slow system of THEORY.md section 4.
-Each path only reads its own key, so results do not depend on the number of threads.
+It runs one small kernel per (drift mode, D mode, scheme, 2-D or not), compiled on first use and cached, on
+blocks of LANES paths stored by lanes (:mod:`.blocks`, the path loop innermost), the blocks shared out among
+Python threads (the kernels release the GIL). :func:`elastic_kernel` integrates the Entropy-SGD / Elastic-SGD
+fast-slow system of THEORY.md section 4 (parallel over paths, ``prange``). Each path only reads its own key and
+does the same arithmetic wherever it runs, so results do not depend on the number of threads or on how the
+paths are split.
 """
 from __future__ import annotations
 
