@@ -22,15 +22,18 @@ NON_FINITE = 1  # per-path status: the state became NaN or inf (fields.D_* are t
 
 
 @njit(cache=True, error_model="numpy")
-def normals(keys, p0, start, Z):
-    """Z[j, q] = standard normal number ``start + j`` of the stream of path ``p0 + q`` (:func:`.rng.normal`,
-    its one-word fast path written out; the rare rejections call it). Not vectorised on purpose: the table
-    lookups would become gathers, slower than scalar loads."""
+def normals(keys, p0, start, Z, W):
+    """Z[j, q] = standard normal number ``start + j`` of the stream of path ``p0 + q`` (:func:`.rng.normal`): the
+    raw words of all lanes first (vectorised), then the one-word fast path lane by lane (scalar on purpose: the
+    table lookups would become gathers, slower than scalar loads), the rare rejections calling rng.normal.
+    ``W``: (nb,) uint64 work buffer."""
     nz, nb = Z.shape
     for j in range(nz):
         c = np.uint64(start + j) * np.uint64(_WORDS)
         for q in range(nb):
-            w = raw_word(keys[p0 + q], c)
+            W[q] = raw_word(keys[p0 + q], c)
+        for q in range(nb):
+            w = W[q]
             hz = np.int64(np.int32(np.uint32(w >> _S32)))
             iz = np.int64(w & _LOW7)
             if abs(hz) < _KN[iz]:
@@ -59,12 +62,13 @@ def brownian(Z, m, substeps, scale, dW):
 
 @njit(cache=True, error_model="numpy")
 def precondition(M, G, B):
-    """B[:, q] = -M G[:, q] (summed in the order of the scalar drift: 0 - M_i0 g_0 - M_i1 g_1 - ...)."""
+    """B[:, q] = -M G[:, q], summed in the order of the scalar drift: 0 - M_i0 g_0 - M_i1 g_1 - ..."""
     d, nb = G.shape
     for i in range(d):
+        mi0 = M[i, 0]
         for q in range(nb):
-            B[i, q] = 0.0
-        for j in range(d):
+            B[i, q] = 0.0 - mi0 * G[0, q]
+        for j in range(1, d):
             mij = M[i, j]
             for q in range(nb):
                 B[i, q] -= mij * G[j, q]
@@ -203,16 +207,18 @@ def milstein_correct(j, Y, Sy, code_y, S, dW, dt, noise_scale, Xn, code, alive, 
 
 @njit(cache=True, error_model="numpy")
 def increment(X, B, S, dW, dt, noise_scale, acc, Xn):
-    """Xn[i, q] = X[i, q] + B[i, q] dt + noise_scale sum_j S[i, j, q] dW[j, q] (the Euler-Maruyama step)."""
+    """Xn[i, q] = X[i, q] + B[i, q] dt + noise_scale sum_j S[i, j, q] dW[j, q] (the Euler-Maruyama step; the sum
+    is 0.0 plus the columns in order, as in the scalar step, the last column added in the final pass; ``acc``:
+    (nb,) work buffer)."""
     d, m, nb = S.shape
     for i in range(d):
         for q in range(nb):
             acc[q] = 0.0
-        for j in range(m):
+        for j in range(m - 1):
             for q in range(nb):
                 acc[q] += S[i, j, q] * dW[j, q]
         for q in range(nb):
-            Xn[i, q] = X[i, q] + B[i, q] * dt + noise_scale * acc[q]
+            Xn[i, q] = X[i, q] + B[i, q] * dt + noise_scale * (acc[q] + S[i, m - 1, q] * dW[m - 1, q])
 
 
 @njit(cache=True, error_model="numpy")
@@ -223,12 +229,13 @@ def increment_const(X, B, S, dW, dt, noise_scale, acc, Xn):
     for i in range(d):
         for q in range(nb):
             acc[q] = 0.0
-        for j in range(m):
+        for j in range(m - 1):
             sij = S[i, j]
             for q in range(nb):
                 acc[q] += sij * dW[j, q]
+        sim = S[i, m - 1]
         for q in range(nb):
-            Xn[i, q] = X[i, q] + B[i, q] * dt + noise_scale * acc[q]
+            Xn[i, q] = X[i, q] + B[i, q] * dt + noise_scale * (acc[q] + sim * dW[m - 1, q])
 
 
 @njit(cache=True)

@@ -127,7 +127,7 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
             code, code_y = np.zeros(nb, dtype=np.int64), np.zeros(nb, dtype=np.int64)
             ok = np.ones(nb, dtype=np.bool_)
             alive = np.ones(nb, dtype=np.bool_)
-            xb = np.empty(d)
+            xb, W = np.empty(d), np.empty(nb, dtype=np.uint64)
             for q in range(nb):
                 for i in range(d):
                     X[i, q] = x0[p0 + q, i]
@@ -139,7 +139,7 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
                     break
                 t = t0 + (k0 + k) * dt
                 to_save -= 1
-                normals(keys, p0, (k0 + k) * m * substeps, Z)
+                normals(keys, p0, (k0 + k) * m * substeps, Z, W)
                 brownian(Z, m, substeps, sub_scale, dW)
                 if DRIFT == DRIFT_CALLABLE:
                     drift_lanes(X, t, B)
