@@ -106,16 +106,15 @@ def gather(values, R, C, out):
 
 @njit(cache=True, error_model="numpy")
 def gather_symmetric(values, R, C, Dm):
-    """Dm[:, :, q] = the 2 x 2 D field ``values`` (cells, 4), exactly symmetric (:func:`pde_sgd.validation.
-    spd_matrices` symmetrises every D field), at the stencil of lane q: three columns interpolated, D_10 = D_01
-    (what interpolating column 2 would give)."""
+    """Dm[:, :, q] = the symmetric 2 x 2 D field at the stencil of lane q, ``values`` (cells, 3) holding the columns
+    D_00, D_01, D_11 (:meth:`.fields.KernelDiffusion.kernel_args`); D_10 = D_01, as interpolating it would give."""
     for q in range(R.shape[1]):
         r0, r1, r2, r3 = R[0, q], R[1, q], R[2, q], R[3, q]
         c0, c1, c2, c3 = C[0, q], C[1, q], C[2, q], C[3, q]
         a01 = _corners(values, 1, r0, r1, r2, r3, c0, c1, c2, c3)
         Dm[0, 0, q] = _corners(values, 0, r0, r1, r2, r3, c0, c1, c2, c3)
         Dm[0, 1, q], Dm[1, 0, q] = a01, a01
-        Dm[1, 1, q] = _corners(values, 3, r0, r1, r2, r3, c0, c1, c2, c3)
+        Dm[1, 1, q] = _corners(values, 2, r0, r1, r2, r3, c0, c1, c2, c3)
 
 
 @njit(cache=True)

@@ -87,8 +87,11 @@ class KernelDiffusion:
 
     def kernel_args(self) -> tuple:
         """(mode, constant factor, field arrays, callable D over lanes (:func:`pde_sgd.jitfuncs.lanes_cfunc`)):
-        placeholders where the mode does not use them (one signature)."""
+        placeholders where the mode does not use them (one signature). A 2-D field's values are packed as the
+        columns D_00, D_01, D_11 (D fields are exactly symmetric: :func:`pde_sgd.validation.spd_matrices`)."""
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim * self.dim)
+        if self.field is not None and self.dim == 2:
+            fld = fld[:4] + (np.ascontiguousarray(fld[4][:, [0, 1, 3]]),)
         return (self.mode, np.ascontiguousarray(self.factor)) + fld + (
             _no_diffusion if self.fn is None else lanes_cfunc(self.fn),)
 
