@@ -3,9 +3,9 @@
 Methods
 -------
 ``"explicit"``  forward Euler in a matrix-free Numba kernel (:mod:`pde_sgd.fokker_planck.stencil`: precomputed
-                face weights, rows in parallel on grids of at least ``PARALLEL_MIN_CELLS`` cells, one thread
-                below; two preallocated buffers, no allocation per step). With ``substeps=True`` (default)
-                each snapshot interval is split into the fewest equal substeps of at most
+                face weights, blocks of rows in parallel on grids of at least ``PARALLEL_MIN_CELLS`` cells when
+                the run has several threads, one thread otherwise; two preallocated buffers). With
+                ``substeps=True`` (default) each snapshot interval is split into the fewest equal substeps of at most
                 min(dt, safety * :func:`explicit_dt_limit`); with
                 ``substeps=False`` exactly the requested ``dt`` is used (ValueError if it exceeds the limit)
                 and the last step of a snapshot interval that is not a multiple of dt is shortened, so every
@@ -115,7 +115,7 @@ def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times:
                 done = 0
                 while done < n:
                     k = min(chunk, n - done)
-                    stencil.euler_steps(cur, buf, h, k)
+                    stencil.euler_steps(cur, buf, h, k, parallel=run.threads > 1)
                     done += k
                     run.advance(k, k)
             out.append(cur.copy())
