@@ -29,7 +29,6 @@ import math
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
-from scipy.sparse.linalg import expm_multiply, splu
 
 from ..driver import drive
 from ..schemes import Scheme
@@ -128,6 +127,8 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
     """Theta scheme between snapshot times, equal steps <= dt per interval, LU cached per step size.
 
     ``dt`` and ``dt_min`` in the returned params are the largest and smallest steps actually taken."""
+    from scipy.sparse.linalg import splu  # here, like expm_multiply below: the explicit path does not import it
+
     eye = sp.identity(L.shape[0], format="csc")
     Lc = L.tocsc()
     cache: dict[float, tuple] = {}
@@ -153,6 +154,8 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
 def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, progress: bool | None,
              threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
     """exp(dt L) between snapshot times (exact in time)."""
+    from scipy.sparse.linalg import expm_multiply
+
     cur = rho0.ravel().copy()
     out = [cur.copy()]
     norm = float(abs(L).sum(axis=0).max())  # expm_multiply takes ~ ||L||_1 t products with L

@@ -106,7 +106,7 @@ class FaceStencil:
         terms = (self.weights, self.pairs, self.corners if self.corners.size else None, self.axis, self.offsets)
         rho, buf = rho.reshape(self.shape), buf.reshape(self.shape)
         if not parallel:
-            _serial_steps(*terms, rho, buf, dt, n_steps)
+            _steps(*terms, rho, buf, dt, n_steps, 0, rho.shape[0] * rho.shape[1])
         else:
             for k in range(n_steps):  # a step of a grid worth threads takes >= 1 ms: a Python loop costs nothing
                 _parallel_step(*terms, *((rho, buf) if k % 2 == 0 else (buf, rho)), dt)
@@ -124,76 +124,62 @@ def _wrapped_offset(delta: np.ndarray, n: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _row_term(out, w, r, rs, ws, scale):
-    """out[j] += scale * w[j + ws] * r[j + rs], indices wrapped mod n (|rs|, |ws| <= 1)."""
+def _face_pair(out, wr, sr, rs, wl, sl, ls, lw, dt):
+    """out[j] += dt (wl[j + lw] sl[j + ls] - wr[j] sr[j + rs]) along a row, indices wrapped mod n (offsets in
+    {-2, ..., 1}): one corner term's flux through the left face (in) and the right face (out) of every cell."""
     n = out.shape[0]
-    for j in range(1, n - 1):
-        out[j] += scale * (w[j + ws] * r[j + rs])
-    out[0] += scale * (w[ws % n] * r[rs % n])
-    out[n - 1] += scale * (w[(n - 1 + ws) % n] * r[(n - 1 + rs) % n])
+    for j in range(1, n - 1):  # constant offsets: vectorised
+        out[j] += dt * (wl[j + lw] * sl[j + ls] - wr[j] * sr[j + rs])
+    for j in (0, n - 1):
+        out[j] += dt * (wl[(j + lw) % n] * sl[(j + ls) % n] - wr[j] * sr[(j + rs) % n])
 
 
 @njit(cache=True)
-def _rows(W, pairs, corners, axis, off, src, dst, dt, r0, r1):
-    """dst = src + dt L src on the rows r0 <= r < r1 of the last axis (row r = (r // n1, r % n1)).
+def _steps(W, pairs, corners, axis, off, rho, buf, dt, n_steps, r0, r1):
+    """n_steps of dst = src + dt L src on the rows r0 <= r < r1 of the last axis (row r = (r // n1, r % n1)),
+    rho and buf swapping roles every step (the result is in ``buf`` after an odd number of steps). All rows and
+    any n_steps: the serial stepper; one step on a block of rows: the parallel step's unit of work.
 
-    One vectorised pass per row over the pairs (P, Q) = (W at offset 0, W at offset e_a) of every axis, a face
+    Per row, one vectorised pass over the pairs (P, Q) = (W at offset 0, W at offset e_a) of every axis, a face
     flux being J(c) = P(c) rho(c) + Q(c) rho(c + e_a): (L rho)(c) = sum_a J(c - e_a) - J(c), the left faces of
     the outer axes read from the previous row / plane. Then, when ``corners`` is not None (cross diffusion; the
-    branch is compiled only for that type), one pass per corner term.
+    branch is compiled only for that type), one pass per corner term t and face, J_t(c) = W_t(c) rho(c + o_t).
     """
-    n0, n1, n2 = src.shape
+    n0, n1, n2 = rho.shape
     use0, use1 = pairs[0, 0] >= 0, pairs[1, 0] >= 0
     p2, q2 = pairs[2, 0], pairs[2, 1]
     a1, b1, a0, b0 = max(pairs[1, 0], 0), max(pairs[1, 1], 0), max(pairs[0, 0], 0), max(pairs[0, 1], 0)
-    for r in range(r0, r1):
-        i0 = r // n1
-        i1 = r - i0 * n1
-        m1, p1, m0, p0 = (i1 - 1) % n1, (i1 + 1) % n1, (i0 - 1) % n0, (i0 + 1) % n0
-
-        def cell(j, jm, jp):  # inlined by Numba at both calls: the interior loop and the two wrapped ends
-            s = src[i0, i1, j]
-            v = (W[p2, i0, i1, jm] * src[i0, i1, jm] + W[q2, i0, i1, jm] * s) \
-                - (W[p2, i0, i1, j] * s + W[q2, i0, i1, j] * src[i0, i1, jp])
-            if use1:
-                v += (W[a1, i0, m1, j] * src[i0, m1, j] + W[b1, i0, m1, j] * s) \
-                    - (W[a1, i0, i1, j] * s + W[b1, i0, i1, j] * src[i0, p1, j])
-            if use0:
-                v += (W[a0, m0, i1, j] * src[m0, i1, j] + W[b0, m0, i1, j] * s) \
-                    - (W[a0, i0, i1, j] * s + W[b0, i0, i1, j] * src[p0, i1, j])
-            dst[i0, i1, j] = s + dt * v
-
-        for j in range(1, n2 - 1):  # constant offsets: vectorised
-            cell(j, j - 1, j + 1)
-        for j in (0, n2 - 1):
-            cell(j, (j - 1) % n2, (j + 1) % n2)
-        if corners is not None:
-            _corner_terms(W, corners, axis, off, src, dst[i0, i1], dt, i0, i1)
-
-
-@njit(cache=True)
-def _corner_terms(W, corners, axis, off, src, out, dt, i0, i1):
-    """out += dt (J_t(c - e_a) - J_t(c)) over the row (i0, i1) for each corner term t, J_t = W_t rho(c + o_t)."""
-    n0, n1, _ = src.shape
-    for t in corners:
-        a, o0, o1, o2 = axis[t], off[t, 0], off[t, 1], off[t, 2]
-        _row_term(out, W[t, i0, i1], src[(i0 + o0) % n0, (i1 + o1) % n1], o2, 0, -dt)  # right face
-        if a == 2:  # left face: the same row shifted by one
-            _row_term(out, W[t, i0, i1], src[(i0 + o0) % n0, (i1 + o1) % n1], o2 - 1, -1, dt)
-        else:  # left face: the previous row / plane (wrapped; a wall face has zero weight)
-            l0 = (i0 - 1) % n0 if a == 0 else i0
-            l1 = (i1 - 1) % n1 if a == 1 else i1
-            _row_term(out, W[t, l0, l1], src[(l0 + o0) % n0, (l1 + o1) % n1], o2, 0, dt)
-
-
-@njit(cache=True)
-def _serial_steps(W, pairs, corners, axis, off, rho, buf, dt, n_steps):
-    """n_steps of rho <- rho + dt L rho on one thread, rho and buf swapping roles every step: the result is in
-    ``rho`` after an even number of steps, in ``buf`` after an odd one."""
-    rows = rho.shape[0] * rho.shape[1]
     for k in range(n_steps):
         src, dst = (rho, buf) if k % 2 == 0 else (buf, rho)
-        _rows(W, pairs, corners, axis, off, src, dst, dt, 0, rows)
+        for r in range(r0, r1):
+            i0 = r // n1
+            i1 = r - i0 * n1
+            m1, p1, m0, p0 = (i1 - 1) % n1, (i1 + 1) % n1, (i0 - 1) % n0, (i0 + 1) % n0
+
+            def cell(j, jm, jp):  # inlined by Numba at both calls: the interior loop and the two wrapped ends
+                s = src[i0, i1, j]
+                v = (W[p2, i0, i1, jm] * src[i0, i1, jm] + W[q2, i0, i1, jm] * s) \
+                    - (W[p2, i0, i1, j] * s + W[q2, i0, i1, j] * src[i0, i1, jp])
+                if use1:
+                    v += (W[a1, i0, m1, j] * src[i0, m1, j] + W[b1, i0, m1, j] * s) \
+                        - (W[a1, i0, i1, j] * s + W[b1, i0, i1, j] * src[i0, p1, j])
+                if use0:
+                    v += (W[a0, m0, i1, j] * src[m0, i1, j] + W[b0, m0, i1, j] * s) \
+                        - (W[a0, i0, i1, j] * s + W[b0, i0, i1, j] * src[p0, i1, j])
+                dst[i0, i1, j] = s + dt * v
+
+            for j in range(1, n2 - 1):  # constant offsets: vectorised
+                cell(j, j - 1, j + 1)
+            for j in (0, n2 - 1):
+                cell(j, (j - 1) % n2, (j + 1) % n2)
+            if corners is not None:
+                out = dst[i0, i1]
+                for t in corners:
+                    a, o0, o1, o2 = axis[t], off[t, 0], off[t, 1], off[t, 2]
+                    l0 = (i0 - 1) % n0 if a == 0 else i0  # the left face's row (the same row, shifted, for a == 2)
+                    l1 = (i1 - 1) % n1 if a == 1 else i1
+                    _face_pair(out, W[t, i0, i1], src[(i0 + o0) % n0, (i1 + o1) % n1], o2, W[t, l0, l1],
+                               src[(l0 + o0) % n0, (l1 + o1) % n1], o2 - (a == 2), -(a == 2), dt)
 
 
 @njit(cache=True, parallel=True)
@@ -203,4 +189,4 @@ def _parallel_step(W, pairs, corners, axis, off, src, dst, dt):
     rows = src.shape[0] * src.shape[1]
     blocks = min(rows, _PARALLEL_BLOCKS)
     for b in prange(blocks):
-        _rows(W, pairs, corners, axis, off, src, dst, dt, b * rows // blocks, (b + 1) * rows // blocks)
+        _steps(W, pairs, corners, axis, off, src, dst, dt, 1, b * rows // blocks, (b + 1) * rows // blocks)
