@@ -14,10 +14,12 @@ an outer axis from the previous row, in cache); each corner term is one more pas
 memory sees rho, the weights and the new row once per step: (2 + T) * 8 bytes per cell-step for T face terms
 (T = 2 d for diagonal D).
 
-Compilation: one row kernel serves both the diagonal and the cross stencils, driven by a serial step loop
-(the default) or, on request, by a parallel step over blocks of rows; only the driver that runs is compiled
-(a parallel region costs seconds to compile and pays only on large grids with several threads). Each row is
-computed the same way by both, so the result does not depend on the driver or the thread count.
+Compilation (what a first call waits for): one kernel, :func:`_steps`, is both the serial stepper (all rows,
+any number of steps; the default) and the unit of work of the parallel step (one step on a block of rows), so
+each row is computed the same way by both and the result does not depend on the driver or the thread count.
+Only what runs is compiled: the parallel region (seconds to compile; it pays only on large grids with several
+threads) when asked for, the corner pass only for stencils with cross terms (``corners`` is None otherwise, a
+type for which Numba drops the branch). The odd-step copy is numpy's, outside the kernel.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from numba import njit, prange
 from ..grid import Grid
 
 
-_PARALLEL_BLOCKS = 256  # blocks of rows of the parallel step (each allocates one row of scratch)
+_PARALLEL_BLOCKS = 256  # blocks of rows of the parallel step (static schedule over Numba's threads)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class FaceStencil:
         else:
             for k in range(n_steps):  # a step of a grid worth threads takes >= 1 ms: a Python loop costs nothing
                 _parallel_step(*terms, *((rho, buf) if k % 2 == 0 else (buf, rho)), dt)
-        if n_steps % 2 == 1:  # here, not in the kernel: Numba's slice assignment takes seconds to compile
+        if n_steps % 2 == 1:  # here, not in the kernel: Numba's copy of a 3-D slice takes seconds to compile
             rho[...] = buf
 
 
