@@ -133,8 +133,11 @@ def main() -> None:
     if args.together:
         with tempfile.TemporaryDirectory() as cache:
             records = measure(args.only, cache, threads)
+        compile_s: collections.Counter = collections.Counter()
+        for r in records:
+            compile_s.update(r["compile"])
         total = {"wall": sum(r["wall"] for r in records), "cpu": sum(r["cpu"] for r in records),
-                 "compile": {k: v for r in records for k, v in r["compile"].items()}}
+                 "compile": dict(compile_s)}
         print(row("all, 1 process", total, None, clock, None))
 
 

@@ -17,6 +17,10 @@ Each sweep also carries the coordinates of the minimiser / the Gibbs mean: after
 the entries for the axes already swept are averaged (viscous) or gathered (inviscid) along that axis, and the
 coordinate of axis a itself is appended. Coordinates are those of the *unfolded* lattice (a periodic image or
 a mirror image may lie outside the box), so that x - <y> is the true displacement.
+
+Threads: a sweep runs its lines on one thread, or, with several Numba threads and at least PARALLEL_MIN_WORK
+operations, in blocks of lines in parallel. Both run the same line kernel, so the result does not depend on the
+thread count; the parallel driver (a second or two to compile) is compiled only when a sweep first takes it.
 """
 from __future__ import annotations
 
