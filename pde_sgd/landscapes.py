@@ -93,6 +93,8 @@ def jit_hess(lf, x, out):
         _fd_hessian(lf, x, out)
 
 
+# One thread: sampling a landscape on a grid or a point set is cheap next to the solver it feeds, and a parallel
+# region would add ~0.4 s of compilation per kernel to a new user's first call (issue 12).
 @njit(cache=True)
 def _values(lf, pts):
     out = np.empty(pts.shape[0])
