@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 
-from ..jitfuncs import jit_call
-from ..landscapes import jit_hess
 from ..units import beta_from_sgd
 from ..validation import finite_array, positive, positive_int
 
@@ -103,24 +101,11 @@ def step_counts(dt: float, n_steps: int, n_saves: int) -> tuple[float, int, int]
     return dt, n_steps, n_steps // n_saves
 
 
-def _hessians_at(landscape, x: np.ndarray) -> np.ndarray:
-    """Hessians (n, dim, dim) of ``landscape`` at the few points ``x`` (n, dim): for the Numba form point by point
-    with :func:`pde_sgd.landscapes.jit_hess` (no parallel kernel to compile on a first run), else (numpy form,
-    many points, or a non-finite value: its error message) :meth:`Landscape.hessian`."""
-    d = landscape.dim
-    if landscape.numba and len(x) <= 16:
-        H = np.empty((len(x), d, d))
-        for i in range(len(x)):
-            jit_call(jit_hess, landscape.jit, np.array(x[i], dtype=np.float64), H[i])
-        if np.all(np.isfinite(H)):
-            return H
-    return landscape.hessian(x if d > 1 else x[:, :1]).reshape(-1, d, d)
-
-
 def check_explicit_stability(landscape, M: np.ndarray, x: np.ndarray, dt: float, rate_shift: float = 0.0,
                              time_scale: float = 1.0) -> None:
     """Raise if dt * rho(M Hess f(x) + rate_shift I) / time_scale >= 2 at any of the points x (explicit limit)."""
-    H = _hessians_at(landscape, x)
+    H = landscape.hessian(x if landscape.dim > 1 else x[:, :1])
+    H = H.reshape(-1, landscape.dim, landscape.dim)
     rho = float(np.max(np.abs(np.linalg.eigvals(M @ H + rate_shift * np.eye(landscape.dim)))))
     limit = 2.0 * time_scale / max(rho, 1e-300)
     if dt >= limit:
