@@ -2,7 +2,7 @@
 
 A block holds ``nb`` paths in structure-of-arrays form: coordinate i of lane q is ``X[i, q]`` (the path loop
 innermost, so LLVM vectorises it). Each helper does, lane by lane, exactly the arithmetic that the scalar
-point functions of :mod:`.fields` and :mod:`.rng` do for one path, in the same order and without fast-math or
+point functions of :mod:`pde_sgd.sde.fields` and :mod:`pde_sgd.sde.rng` do for one path, in the same order and without fast-math or
 fused multiply-adds, so a path's values do not depend on its lane, its block, the block size or the thread
 count; whatever a vectorised fast path cannot decide (ziggurat tails, a D(x) that is singular or invalid) falls
 back to the scalar point function for that lane.
@@ -23,7 +23,7 @@ NON_FINITE = 1  # per-path status: the state became NaN or inf (fields.D_* are t
 
 @njit(cache=True, error_model="numpy")
 def normals(keys, p0, start, Z, W):
-    """Z[j, q] = standard normal number ``start + j`` of the stream of path ``p0 + q`` (:func:`.rng.normal`): the
+    """Z[j, q] = standard normal number ``start + j`` of the stream of path ``p0 + q`` (:func:`pde_sgd.sde.rng.normal`): the
     raw words of all lanes first (vectorised), then the one-word fast path lane by lane (scalar on purpose: the
     table lookups would become gathers, slower than scalar loads), the rare rejections calling rng.normal.
     ``W``: (nb,) uint64 work buffer."""
@@ -77,7 +77,7 @@ def precondition(M, G, B):
 @njit(cache=True, error_model="numpy")
 def cells_2d(lower, h, shape, periodic, X, R, C):
     """Bilinear stencil of every lane: rows R[c, q] and weights C[c, q] of the corners c = 00, 01, 10, 11 (the
-    order and arithmetic of :func:`.fields.interp_field` in 2-D)."""
+    order and arithmetic of :func:`pde_sgd.sde.fields.interp_field` in 2-D)."""
     lo0, lo1, h0, h1, n0, n1 = lower[0], lower[1], h[0], h[1], shape[0], shape[1]
     per0, per1 = periodic[0], periodic[1]  # in locals: the stores below could alias the grid arrays
     for q in range(X.shape[1]):
@@ -107,7 +107,7 @@ def gather(values, R, C, out):
 @njit(cache=True, error_model="numpy")
 def gather_symmetric(values, R, C, Dm):
     """Dm[:, :, q] = the symmetric 2 x 2 D field at the stencil of lane q, ``values`` (cells, 3) holding the columns
-    D_00, D_01, D_11 (:meth:`.fields.KernelDiffusion.kernel_args`); D_10 = D_01, as interpolating it would give."""
+    D_00, D_01, D_11 (:meth:`pde_sgd.sde.fields.KernelDiffusion.kernel_args`); D_10 = D_01, as interpolating it would give."""
     for q in range(R.shape[1]):
         r0, r1, r2, r3 = R[0, q], R[1, q], R[2, q], R[3, q]
         c0, c1, c2, c3 = C[0, q], C[1, q], C[2, q], C[3, q]
@@ -119,7 +119,7 @@ def gather_symmetric(values, R, C, Dm):
 
 @njit(cache=True)
 def interp_lanes(lower, h, shape, periodic, values, X, xb, out):
-    """out[:, q] = :func:`.fields.interp_field` at X[:, q], lane by lane (the dimensions other than 2)."""
+    """out[:, q] = :func:`pde_sgd.sde.fields.interp_field` at X[:, q], lane by lane (the dimensions other than 2)."""
     d, nb = X.shape
     ob = np.empty(values.shape[1])
     for q in range(nb):
@@ -132,7 +132,7 @@ def interp_lanes(lower, h, shape, periodic, values, X, xb, out):
 
 @njit(cache=True, error_model="numpy")
 def factor(Dm, S, code):
-    """S[:, :, q] = lower Cholesky factor of D = Dm[:, :, q] (:func:`.fields.chol_psd`), status into ``code[q]``;
+    """S[:, :, q] = lower Cholesky factor of D = Dm[:, :, q] (:func:`pde_sgd.sde.fields.chol_psd`), status into ``code[q]``;
     returns the number of lanes with a nonzero status. In 2-D, the fast path of chol_psd (same operations) runs
     across the lanes whose D is finite, symmetric and clear of singular, chol_psd itself on the others."""
     d, nb = Dm.shape[1], Dm.shape[2]
