@@ -168,21 +168,37 @@ def _central_line(la, a, lc, c, lb, b, n, inv_h, nu, o, ab):
         ab[i] = abs(p)
 
 
-@njit(cache=True, fastmath=True)
-def _central_pair(row, la, lb, n, inv_h2, inv_h1, nu, o, ab2, ab1):
-    """o = the "central" right-hand side along axes 2 and 1 in one pass (2-D fields): ``row`` the padded stage
-    source along axis 2 through the row, ``la``, ``lb`` the source rows before and after it; ab2, ab1 = |p| per
-    axis."""
-    for i in range(n):
-        dm = (row[i + 3] - row[i + 2]) * inv_h2
-        dp = (row[i + 4] - row[i + 3]) * inv_h2
-        p = 0.5 * (dm + dp)
-        em = (row[i + 3] - la[i]) * inv_h1
-        ep = (lb[i] - row[i + 3]) * inv_h1
-        q = 0.5 * (em + ep)
-        o[i] = nu * ((dp - dm) * inv_h2 + (ep - em) * inv_h1) - 0.5 * (p * p + q * q)
-        ab2[i] = abs(p)
-        ab1[i] = abs(q)
+@njit(cache=True, fastmath=True, inline="always")
+def _central_rhs(row, a, b, i, inv_h2, inv_h1, nu):
+    """The "central" right-hand side along axes 2 and 1 at cell i of a row, from the padded source line ``row``
+    along axis 2 and the source values a, b at the cells before and after it along axis 1; with |p_2|, |p_1|."""
+    dm = (row[i + 3] - row[i + 2]) * inv_h2
+    dp = (row[i + 4] - row[i + 3]) * inv_h2
+    p = 0.5 * (dm + dp)
+    em = (row[i + 3] - a) * inv_h1
+    ep = (b - row[i + 3]) * inv_h1
+    q = 0.5 * (em + ep)
+    return nu * ((dp - dm) * inv_h2 + (ep - em) * inv_h1) - 0.5 * (p * p + q * q), abs(p), abs(q)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _central_pair(row, la, La, lb, Lb, n, inv_h2, inv_h1, nu, k, dt, ur, lr, wr, ab2, ab1):
+    """A whole "central" TVD-RK3 stage k along a row of a 2-D field in one pass: ``row`` the padded stage source
+    along axis 2 through the row (its centre row[i + 3] is u, u1 or u2); ``la``, ``lb`` the rows of u (k = 0, 1)
+    or w (k = 2) before and after it, ``La``, ``Lb`` those of L0 (for u1 = u + dt L0, formed here at k = 1).
+    k = 0: L0 = rhs and ab2, ab1 = |p| per axis; k = 1: w = 3/4 u + 1/4 (u1 + dt rhs); k = 2: u = 1/3 u +
+    2/3 (u2 + dt rhs)."""
+    if k == 0:
+        for i in range(n):
+            lr[i], ab2[i], ab1[i] = _central_rhs(row, la[i], lb[i], i, inv_h2, inv_h1, nu)
+    elif k == 1:
+        for i in range(n):
+            rhs = _central_rhs(row, la[i] + dt * La[i], lb[i] + dt * Lb[i], i, inv_h2, inv_h1, nu)[0]
+            wr[i] = 0.75 * ur[i] + 0.25 * (row[i + 3] + dt * rhs)
+    else:
+        for i in range(n):
+            rhs = _central_rhs(row, la[i], lb[i], i, inv_h2, inv_h1, nu)[0]
+            ur[i] = 1.0 / 3.0 * ur[i] + 2.0 / 3.0 * (row[i + 3] + dt * rhs)
 
 
 @njit(cache=True, fastmath=True)
@@ -197,16 +213,15 @@ def _combine_row(k, dt, ur, lr, wr, o, n):
             ur[i] = 1.0 / 3.0 * ur[i] + 2.0 / 3.0 * (wr[i] + dt * o[i])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _abs_max(ab, n):
-    """max(ab[:n]) of values >= 0, as the integer maximum of their bit patterns (the same order for
-    non-negative floats; unlike a float max, which Numba does not vectorise); uses ab[n] as scratch."""
+    """max(ab[:n]) of values >= 0, as the integer maximum of their bit patterns (the same order for non-negative
+    floats; unlike a float maximum, which Numba does not vectorise)."""
     bits = ab.view(np.int64)
     m = 0
     for i in range(n):
         m = max(m, bits[i])
-    bits[n] = m
-    return ab[n]
+    return np.int64(m).view(np.float64)
 
 
 # --- source lines of a TVD-RK3 stage: u (stage 0), u1 = u + dt L0 formed on the fly (1), u2 (2) --------------
@@ -232,15 +247,23 @@ def _line(u, L0, w, dt, k, axis, idx, i0, i1, m, S):
     return buf
 
 
-@njit(cache=True, fastmath=True)
-def _padded(line, n2, idx2, row):
-    """row = ``line`` (n2 cells along axis 2) with its ghost cells (``idx2``: padded position -> cell): the
-    interior copied (vectorised), the 2 x 3 ghosts gathered."""
-    for i in range(n2):
-        row[i + _GHOST] = line[i]
-    for j in range(_GHOST):
-        row[j] = line[idx2[j]]
-        row[n2 + _GHOST + j] = line[idx2[n2 + _GHOST + j]]
+@njit(cache=True, fastmath=True, inline="always")
+def _padded(u, L0, w, dt, k, i0, i1, idx2, row):
+    """row = the stage-k source along axis 2 at (i0, i1) (u, u1 = u + dt L0, or w; see :func:`_line`) with its
+    ghost cells (``idx2``: padded position -> cell): the interior in one vectorised loop, the 2 x 3 ghosts
+    gathered."""
+    n2 = u.shape[2]
+    src, l = (w[i0, i1] if k == 2 else u[i0, i1]), L0[i0, i1]
+    if k == 1:
+        for i in range(n2):
+            row[i + _GHOST] = src[i] + dt * l[i]
+    else:
+        for i in range(n2):
+            row[i + _GHOST] = src[i]
+    for j in range(2 * _GHOST):
+        jj = j if j < _GHOST else n2 + j
+        c = idx2[jj]
+        row[jj] = src[c] + dt * l[c] if k == 1 else src[c]
 
 
 @njit(cache=True, fastmath=True)
@@ -327,21 +350,20 @@ def _make_fused(scheme: int, ham: int, parallel: bool):
                         i0 = r // n1
                         i1 = r - i0 * n1
                         row = St[_PAD]
-                        _padded(_line(u, L0, w, dt, k, 1, idx1, i0, i1, 3, St), n2, idx2, row)
-                        o = L0[i0, i1] if k == 0 else St[_OUT]
-                        last = 2  # the axes last..0 go through the loop below
-                        if scheme == 3 and n0 == 1 and n1 > 1 and n2 > 1:  # 2-D central: both axes in one pass
-                            _central_pair(row, _line(u, L0, w, dt, k, 1, idx1, i0, i1, 2, St),
-                                          _line(u, L0, w, dt, k, 1, idx1, i0, i1, 4, St), n2, inv_h[2], inv_h[1],
-                                          nu, o, St[6], St[7])
+                        _padded(u, L0, w, dt, k, i0, i1, idx2, row)
+                        if scheme == 3 and n0 == 1 and n1 > 1 and n2 > 1:  # 2-D central: the stage in one pass
+                            src = w if k == 2 else u
+                            ja, jb = idx1[i1 + 2], idx1[i1 + 4]
+                            _central_pair(row, src[i0, ja], L0[i0, ja], src[i0, jb], L0[i0, jb], n2, inv_h[2],
+                                          inv_h[1], nu, k, dt, u[i0, i1], L0[i0, i1], w[i0, i1], St[6], St[7])
                             if k == 0:
                                 alpha[c, 2] = max(alpha[c, 2], _abs_max(St[6], n2))
                                 alpha[c, 1] = max(alpha[c, 1], _abs_max(St[7], n2))
-                            last = -1
-                        else:
-                            for i in range(n2):
-                                o[i] = 0.0
-                        for a in range(last, -1, -1):
+                            continue
+                        o = L0[i0, i1] if k == 0 else St[_OUT]
+                        for i in range(n2):
+                            o[i] = 0.0
+                        for a in range(2, -1, -1):
                             if u.shape[a] == 1:
                                 continue
                             ih = inv_h[a]
@@ -457,7 +479,7 @@ def _rhs_user(u, out, eq, scheme, godunov, hp):
                 if u.shape[a] == 1:
                     continue
                 if a == 2:
-                    _padded(u[i0, i1], n2, idx2, St[_PAD])
+                    _padded(u, u, u, 0.0, 0, i0, i1, idx2, St[_PAD])
                 _diffs(u, u, u, 0.0, 0, a, idx0 if a == 0 else idx1, i0, i1, St, lo, hi, inv_h[a])
                 _one_sided(St, n2, scheme)
                 for i in range(n2):
