@@ -87,28 +87,55 @@ def _smaller(a, b):
 
 # --- one-sided derivatives p-, p+ (rows 6, 7 of S) from the forward differences D (rows 0-5) ----------------
 @njit(cache=True, fastmath=True, error_model="numpy")
+def _weno5_sides(S, n):
+    for i in range(n):
+        S[6, i] = _weno5(S[0, i], S[1, i], S[2, i], S[3, i], S[4, i])
+        S[7, i] = _weno5(S[5, i], S[4, i], S[3, i], S[2, i], S[1, i])
+
+
+@njit(cache=True, fastmath=True)
+def _eno2_sides(S, n):
+    for i in range(n):
+        S[6, i] = S[2, i] + 0.5 * _smaller(S[2, i] - S[1, i], S[3, i] - S[2, i])
+        S[7, i] = S[3, i] - 0.5 * _smaller(S[4, i] - S[3, i], S[3, i] - S[2, i])
+
+
+@njit(cache=True, fastmath=True)
+def _upwind1_sides(S, n):
+    for i in range(n):
+        S[6, i] = S[2, i]
+        S[7, i] = S[3, i]
+
+
+@njit(cache=True, fastmath=True)
+def _central_sides(S, n):
+    for i in range(n):
+        S[6, i] = 0.5 * (S[2, i] + S[3, i])
+        S[7, i] = S[6, i]
+
+
+@njit(cache=True, fastmath=True)
+def _central4_sides(S, n):
+    """p = (u_{i-2} - 8 u_{i-1} + 8 u_{i+1} - u_{i+2}) / (12 h) = (7 (D_{i-1} + D_i) - D_{i-2} - D_{i+1}) / 12."""
+    for i in range(n):
+        S[6, i] = (7.0 * (S[2, i] + S[3, i]) - S[1, i] - S[4, i]) / 12.0
+        S[7, i] = S[6, i]
+
+
+@njit(cache=True)
 def _one_sided(S, n, scheme):
-    """p-, p+ of ``scheme`` along a row (one function for all schemes: fewer kernels to compile)."""
+    """p-, p+ of ``scheme`` (a runtime choice, for the user-Hamiltonian kernel; the fused stepper calls the
+    scheme's own function, so that only it compiles)."""
     if scheme == 2:
-        for i in range(n):
-            S[6, i] = _weno5(S[0, i], S[1, i], S[2, i], S[3, i], S[4, i])
-            S[7, i] = _weno5(S[5, i], S[4, i], S[3, i], S[2, i], S[1, i])
+        _weno5_sides(S, n)
     elif scheme == 1:
-        for i in range(n):
-            S[6, i] = S[2, i] + 0.5 * _smaller(S[2, i] - S[1, i], S[3, i] - S[2, i])
-            S[7, i] = S[3, i] - 0.5 * _smaller(S[4, i] - S[3, i], S[3, i] - S[2, i])
+        _eno2_sides(S, n)
     elif scheme == 0:
-        for i in range(n):
-            S[6, i] = S[2, i]
-            S[7, i] = S[3, i]
+        _upwind1_sides(S, n)
     elif scheme == 3:
-        for i in range(n):
-            S[6, i] = 0.5 * (S[2, i] + S[3, i])
-            S[7, i] = S[6, i]
-    else:  # p = (u_{i-2} - 8 u_{i-1} + 8 u_{i+1} - u_{i+2}) / (12 h) = (7 (D_{i-1} + D_i) - D_{i-2} - D_{i+1}) / 12
-        for i in range(n):
-            S[6, i] = (7.0 * (S[2, i] + S[3, i]) - S[1, i] - S[4, i]) / 12.0
-            S[7, i] = S[6, i]
+        _central_sides(S, n)
+    else:
+        _central4_sides(S, n)
 
 
 @njit(cache=True, fastmath=True)
@@ -121,26 +148,30 @@ def _laplacian(S, i, scheme):
 
 
 # --- the right-hand side along one axis of a row, added to ``o``; each returns max |p| (alpha) ----------------
-@njit(cache=True, fastmath=True, error_model="numpy")
-def _upwind_terms(S, n, scheme, ham, inv_h, nu, o):
-    """o += nu (second difference) - H_num(p-, p+) along a row, p-, p+ of the upwind ``scheme`` (0-2) from the
-    differences in S; H_num Godunov (ham 0), max(max(p-, 0)^2, min(p+, 0)^2) / 2, or Lax-Friedrichs,
-    ((p- + p+) / 2)^2 / 2 - alpha (p+ - p-) / 2 with alpha = max(|p-|, |p+|). Returns max(|p-|, |p+|)."""
-    _one_sided(S, n, scheme)
+@njit(cache=True, fastmath=True, inline="always")
+def _godunov_terms(S, n, inv_h, nu, o):
+    """o += nu (D_i - D_{i-1}) / h - max(max(p-, 0)^2, min(p+, 0)^2) / 2 along a row (p-, p+ in rows 6, 7 of S,
+    D_{i-1}, D_i in rows 2, 3); returns max(|p-|, |p+|)."""
     amax = 0.0
-    if ham == 0:
-        for i in range(n):
-            a = max(S[6, i], 0.0)
-            b = min(S[7, i], 0.0)
-            o[i] += nu * (S[3, i] - S[2, i]) * inv_h - 0.5 * max(a * a, b * b)
-            amax = max(amax, max(abs(S[6, i]), abs(S[7, i])))
-    else:
-        for i in range(n):
-            pm, pp = S[6, i], S[7, i]
-            pbar = 0.5 * (pm + pp)
-            alpha = max(abs(pm), abs(pp))
-            o[i] += nu * (S[3, i] - S[2, i]) * inv_h - 0.5 * pbar * pbar + 0.5 * alpha * (pp - pm)
-            amax = max(amax, alpha)
+    for i in range(n):
+        a = max(S[6, i], 0.0)
+        b = min(S[7, i], 0.0)
+        o[i] += nu * (S[3, i] - S[2, i]) * inv_h - 0.5 * max(a * a, b * b)
+        amax = max(amax, max(abs(S[6, i]), abs(S[7, i])))
+    return amax
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _lax_friedrichs_terms(S, n, inv_h, nu, o):
+    """o += nu (D_i - D_{i-1}) / h - ((p- + p+) / 2)^2 / 2 + alpha (p+ - p-) / 2, alpha = max(|p-|, |p+|), along
+    a row (rows as in :func:`_godunov_terms`); returns max alpha."""
+    amax = 0.0
+    for i in range(n):
+        pm, pp = S[6, i], S[7, i]
+        pbar = 0.5 * (pm + pp)
+        alpha = max(abs(pm), abs(pp))
+        o[i] += nu * (S[3, i] - S[2, i]) * inv_h - 0.5 * pbar * pbar + 0.5 * alpha * (pp - pm)
+        amax = max(amax, alpha)
     return amax
 
 
@@ -201,7 +232,7 @@ def _central_pair(row, la, La, lb, Lb, n, inv_h2, inv_h1, nu, k, dt, ur, lr, wr,
             ur[i] = 1.0 / 3.0 * ur[i] + 2.0 / 3.0 * (row[i + 3] + dt * rhs)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def _combine_row(k, dt, ur, lr, wr, o, n):
     """Stage k >= 1 of TVD-RK3 along a row from its right-hand side ``o``: u2 = 3/4 u + 1/4 (u1 + dt o) with
     u1 = u + dt L0 into w (k = 1), u^{n+1} = 1/3 u + 2/3 (u2 + dt o) in place (k = 2)."""
@@ -285,7 +316,7 @@ def _diffs(u, L0, w, dt, k, axis, idx, i0, i1, S, lo, hi, inv_h):
         prev = nxt
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _step_size(shape, alpha, inv_h, nu, scheme, cfl, max_dt, now, t_out):
     """dt = cfl / (_DIFFUSION[scheme] nu sum_a 1/h_a^2 + sum_a max_c alpha[c, a] / h_a) over the non-unit axes,
     capped by ``max_dt``; the rest of the way to ``t_out`` when that is within 1e-12 (relative) of dt, so that no
@@ -382,7 +413,16 @@ def _make_fused(scheme: int, ham: int, parallel: bool):
                                 if scheme == 4:
                                     am = _central4_terms(St, n2, ih, nu, o)
                                 else:
-                                    am = _upwind_terms(St, n2, scheme, ham, ih, nu, o)
+                                    if scheme == 2:
+                                        _weno5_sides(St, n2)
+                                    elif scheme == 1:
+                                        _eno2_sides(St, n2)
+                                    else:
+                                        _upwind1_sides(St, n2)
+                                    if ham == 0:
+                                        am = _godunov_terms(St, n2, ih, nu, o)
+                                    else:
+                                        am = _lax_friedrichs_terms(St, n2, ih, nu, o)
                             if k == 0:
                                 alpha[c, a] = max(alpha[c, a], am)
                         if k > 0:
