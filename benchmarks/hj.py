@@ -5,9 +5,10 @@
    solution on the same grid beside every time. py-pde: KPZInterfacePDE(nu = 1/(2 beta), lmbda = -0.5) (its code
    computes lmbda |grad h|^2 with central differences and the standard 5-point Laplacian, as "central" does; see
    PEERS.md), explicit Euler dt = 1e-3; its first call (JIT), its fixed cost per call (a 1-step solve) and its
-   per-step cost are reported apart. pde_sgd: solve_viscous with TVD-RK3. Like for like: "central" (the same second-order discretisation,
-   the same grid) at cfl 0.5, cfl 1 and dt = 1e-3. Best against best: also "central4" (fourth order) on coarser
-   grids. Each comparison: time to solution at equal error (the fastest pde_sgd run whose error is <= py-pde's)
+   per-step cost are reported apart. pde_sgd: solve_viscous with TVD-RK3. Like for like: "central" (the same
+   second-order discretisation, the same grid) at cfl 0.5, cfl 1 and dt = 1e-3. Best against best: also
+   "central4" (fourth order) on coarser grids (the error is measured at each grid's own cells).
+   Each comparison: time to solution at equal error (the fastest pde_sgd run whose error is <= py-pde's)
    with and without py-pde's fixed cost; rates per right-hand-side evaluation (an RK3 step is 3 evaluations, an
    Euler step 1). At T = 10 py-pde's Euler error (dt 1e-3) partly cancels the central Laplacian's spatial error
    (Euler's -nu^2 dt/2 against +nu h^2/12 on the k^4 term: half of it at this dt and h); the same py-pde run at

@@ -1,4 +1,4 @@
-"""Numba time stepping for u_t + 1/2 |grad u|^2 = nu Laplace u on a Grid (nu = 0: inviscid).
+"""Numba time stepping for u_t + H(x, grad u) = nu Laplace u on a Grid (nu = 0: inviscid), H = |p|^2 / 2 or a user H.
 
 Space: per axis, one-sided derivatives p-, p+ of u at each cell from the forward differences
 D_j = (u_{j+1} - u_j) / h, by
@@ -6,7 +6,9 @@ D_j = (u_{j+1} - u_j) / h, by
 * ``"upwind1"``: p- = D_{i-1}, p+ = D_i (first order);
 * ``"eno2"``: second-order ENO (the smoother of the two three-point stencils);
 * ``"weno5"``: fifth-order WENO of Jiang and Peng (HJ form, eps = 1e-6 max v^2 + 1e-99);
-* ``"central"``: p- = p+ = (D_{i-1} + D_i) / 2 (second order, not upwinded: viscous problems only),
+* ``"central"``: p- = p+ = (D_{i-1} + D_i) / 2 (second order, not upwinded: viscous problems only);
+* ``"central4"``: p- = p+ = (u_{i-2} - 8 u_{i-1} + 8 u_{i+1} - u_{i+2}) / (12 h), with the five-point Laplacian
+  (-u_{i-2} + 16 u_{i-1} - 30 u_i + 16 u_{i+1} - u_{i+2}) / (12 h^2) (fourth order, viscous problems only),
 
 combined by a monotone numerical Hamiltonian. A user H(x, p) (:mod:`.hamiltonians`) takes Lax-Friedrichs with
 its declared bound on |dH/dp|, or Godunov when declared convex and separable; for the default H(p) = p^2 / 2,
@@ -14,15 +16,20 @@ summed over axes, specialised code:
 
 * ``"godunov"``: H = max(max(p-, 0)^2, min(p+, 0)^2) / 2 (exact Riemann solution for this convex H);
 * ``"lax_friedrichs"``: local Lax-Friedrichs H = ((p- + p+)/2)^2 / 2 - alpha (p+ - p-) / 2,
-  alpha = max(|p-|, |p+|) per cell and axis.
+  alpha = max(|p-|, |p+|) per cell and axis (with p- = p+, both are p^2 / 2).
 
-The Laplacian is the central three-point one per axis. Time: third-order TVD Runge-Kutta (Shu-Osher).
-Boundaries through 3 ghost cells per side: periodic wrap, or mirror reflection about the outer faces for
-Neumann (zero normal gradient: the even extension). Step (alpha_a: a user H's bound, else max |p_a|):
-dt = cfl / (sum_a alpha_a / h_a +
-2 nu sum_a 1 / h_a^2), with alpha_a = max |p| along axis a of the current stage-1 derivatives; with cfl <= 1
-this satisfies both the Hamiltonian CFL condition and RK3's diffusion limit (4 nu dt sum 1/h^2 <= 2 < 2.51).
-Output times are hit exactly by shortening the last step before each.
+The Laplacian is the central three-point one per axis (five-point for "central4"). Time: third-order TVD
+Runge-Kutta (Shu-Osher). Boundaries through 3 ghost cells per side: periodic wrap, or mirror reflection about
+the outer faces for Neumann (zero normal gradient: the even extension). Step (alpha_a: a user H's bound, else
+max |p_a| of the current stage-1 derivatives): dt = cfl / (sum_a alpha_a / h_a + c nu sum_a 1 / h_a^2), c = 2
+(8/3 for "central4", whose Laplacian has spectral radius 16 / (3 h^2) instead of 4 / h^2); with cfl <= 1 this
+satisfies both the Hamiltonian CFL condition and RK3's diffusion limit (nu dt times the spectral radius <= 2 <
+2.51). Output times are hit exactly by shortening the last step before each.
+
+Kernels: for H = |p|^2 / 2 each (scheme, numerical Hamiltonian, parallel) variant is its own small kernel, built
+on first use and cached on disk (:func:`fused_stepper`), so a first call compiles only the variant it uses; its
+step is three fused passes of 64 bytes per cell (see :func:`_make_fused`). A user H keeps the general kernel: the
+right-hand side into an array, then a combine pass per stage. Results do not depend on the thread count.
 """
 from __future__ import annotations
 
