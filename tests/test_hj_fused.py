@@ -1,5 +1,10 @@
 """The fused TVD-RK3 stepper of the HJ solvers (pde_sgd.hj.schemes) against an independent numpy implementation of
 the same method of lines, the five-point "central4" scheme's order, and thread-count independence."""
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -146,3 +151,30 @@ def test_central4_refused_without_viscosity():
     g = Grid(0, 2 * np.pi, 32, bc="periodic")
     with pytest.raises(ValueError, match="central4"):
         solve_inviscid(np.cos(g.axes[0]), g, times=[0.1], scheme="central4")
+
+
+def test_fused_stepper_allocates_nothing_per_step():
+    """The fused kernel allocates nothing per step: the Numba (NRT) allocation count of a 2-step solve equals that
+    of a 40-step one (both one kernel call), for the "central" 2-D path and the general (weno5) path. Serial
+    kernels (small grids); in a subprocess because the statistics must be switched on before Numba loads."""
+    script = textwrap.dedent("""
+        import numpy as np
+        from numba.core.runtime import rtsys
+        from pde_sgd import Grid
+        from pde_sgd.hj import solve_viscous
+        g = Grid([0.0, 0.0], [6.0, 6.0], [24, 20], bc="neumann")
+        f = np.cos(g.coords[0]) * np.sin(g.coords[1])
+        def allocs(scheme, T):
+            a = rtsys.get_allocation_stats().alloc
+            r = solve_viscous(f, g, 5.0, times=[T], scheme=scheme, max_dt=1e-3)
+            return rtsys.get_allocation_stats().alloc - a, r.params["steps"]
+        for scheme in ("central", "weno5"):
+            solve_viscous(f, g, 5.0, times=[2e-3], scheme=scheme)  # compiles, and starts the Numba runtime
+            print(*allocs(scheme, 2e-3), *allocs(scheme, 4e-2))
+    """)
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for line in out.stdout.split("\n")[:2]:
+        few, steps_few, many, steps_many = map(int, line.split())
+        assert (steps_few, steps_many) == (2, 40) and few == many, line
