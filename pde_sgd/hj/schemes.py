@@ -357,7 +357,9 @@ def _make_fused(scheme: int, ham: int, parallel: bool):
     * stage 2 reads u and w = u2, writes u = 1/3 u + 2/3 (u2 + dt L(u2)) in place (u is read only at the cell
       it writes).
 
-    64 bytes per cell and step (16 + 24 + 24, STREAM convention); neighbour lines come from cache. The
+    64 bytes per cell and step (16 + 24 + 24, STREAM convention); neighbour lines come from cache. On 2-D fields
+    "central" does a stage in one loop per row over both axes with the combine folded in (:func:`_central_pair`);
+    the other schemes fill difference rows per axis, then combine the row (:func:`_combine_row`). The
     variant's constants are closure values, so each variant is its own small kernel, cached on disk and
     compiled only when used.
     """
