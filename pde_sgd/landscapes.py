@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 
 from .jitfuncs import as_cfunc, is_jitted, jit_call, n_arguments
 from .validation import finite_array, positive, positive_int, require_instance, seed_int, short_repr
@@ -93,27 +93,29 @@ def jit_hess(lf, x, out):
         _fd_hessian(lf, x, out)
 
 
-@njit(cache=True, parallel=True)
+# One thread: sampling a landscape on a grid or a point set is cheap next to the solver it feeds, and a parallel
+# region would add ~0.4 s of compilation per kernel to a new user's first call (issue 12).
+@njit(cache=True)
 def _values(lf, pts):
     out = np.empty(pts.shape[0])
-    for n in prange(pts.shape[0]):
+    for n in range(pts.shape[0]):
         out[n] = jit_value(lf, pts[n])
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _grads(lf, pts):
     out = np.empty_like(pts)
-    for n in prange(pts.shape[0]):
+    for n in range(pts.shape[0]):
         jit_grad(lf, pts[n], out[n])
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _hessians(lf, pts):
     d = pts.shape[1]
     out = np.empty((pts.shape[0], d, d))
-    for n in prange(pts.shape[0]):
+    for n in range(pts.shape[0]):
         x = pts[n].copy()  # the finite-difference Hessian perturbs its point in place
         jit_hess(lf, x, out[n])
     return out

@@ -1,10 +1,13 @@
 """The matrix-free explicit step (face weights) equals the assembled CSR generator to round-off."""
+import numba
 import numpy as np
 import pytest
 
 from pde_sgd import Grid, landscapes
 from pde_sgd.fokker_planck import FokkerPlanck
+from pde_sgd.fokker_planck import evolve as ev
 from pde_sgd.fokker_planck.evolve import _euler_steps
+from pde_sgd.fokker_planck.stencil import FaceStencil
 
 
 def _grid(d, bc):
@@ -69,3 +72,50 @@ def test_stencil_conserves_mass(bc, cross):
     res = fp.evolve(rho0, times=[0.0, 0.5, 1.0])
     assert res.params["n_steps"] > 100
     assert np.max(np.abs(res["mass"] / res["mass"][0] - 1.0)) < 1e-12
+
+
+@pytest.mark.parametrize("d, name", [(1, "field"), (2, "anisotropic"), (2, "cross"), (3, "field"), (3, "cross")])
+def test_parallel_driver_equals_serial_bitwise_for_any_thread_count(d, name):
+    """The parallel step (blocks of rows) computes every row as the serial one does: the same bits with one thread
+    and with all, and both equal to the CSR product to round-off."""
+    g = _grid(d, "neumann" if d == 3 else "periodic")
+    fp = FokkerPlanck(landscapes.double_well(d), g, beta=1.3, D=dict(_cases(d))[name](g))
+    st, L, dt = fp.operator.stencil, fp.generator, 0.5 * fp.dt_limit
+    rho = np.random.default_rng(5).random(g.size) + 0.1
+    serial = rho.copy()
+    st.euler_steps(serial, np.empty_like(rho), dt, 5)
+    old = numba.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            runs.append(rho.copy())
+            st.euler_steps(runs[-1], np.empty_like(rho), dt, 5, parallel=True)
+    finally:
+        numba.set_num_threads(old)
+    assert all(np.array_equal(r, serial) for r in runs)
+    ref = rho.copy()
+    for _ in range(5):
+        ref = ref + dt * (L @ ref)
+    assert np.max(np.abs(serial - ref)) < 1e-13 * np.max(np.abs(rho))
+
+
+def test_evolve_takes_the_parallel_driver_on_large_grids_with_the_same_result(monkeypatch):
+    """evolve(threads=all) switches to the parallel step from PARALLEL_MIN_CELLS cells on (lowered here): the
+    snapshots equal those of a one-thread run bit for bit."""
+    calls = []
+    monkeypatch.setattr(ev, "PARALLEL_MIN_CELLS", 16)
+    g = Grid([-3.0, -3.0], [3.0, 3.0], [24, 20])
+    fp = FokkerPlanck(landscapes.double_well(2), g, beta=2.0, D=[[1.0, 0.3], [0.3, 0.8]])
+    original = FaceStencil.euler_steps
+
+    def recording(self, *args, parallel):
+        calls.append(parallel)
+        original(self, *args, parallel=parallel)
+
+    monkeypatch.setattr(FaceStencil, "euler_steps", recording)
+    rho0 = np.exp(-np.sum((np.stack(g.coords, -1) - [1.0, 0.0]) ** 2, axis=-1))
+    one = fp.evolve(rho0, times=[0.0, 0.1, 0.2], threads=1)["rho"]
+    every = fp.evolve(rho0, times=[0.0, 0.1, 0.2], threads=numba.config.NUMBA_NUM_THREADS)["rho"]
+    assert np.array_equal(one, every)
+    assert calls[0] is False and calls[-1] is (numba.config.NUMBA_NUM_THREADS > 1)

@@ -3,9 +3,9 @@
 Methods
 -------
 ``"explicit"``  forward Euler in a matrix-free Numba kernel (:mod:`pde_sgd.fokker_planck.stencil`: precomputed
-                face weights, rows in parallel on grids of at least ``PARALLEL_MIN_CELLS`` cells, one thread
-                below; two preallocated buffers, no allocation per step). With ``substeps=True`` (default)
-                each snapshot interval is split into the fewest equal substeps of at most
+                face weights, blocks of rows in parallel on grids of at least ``PARALLEL_MIN_CELLS`` cells when
+                the run has several threads, one thread otherwise; two preallocated buffers). With
+                ``substeps=True`` (default) each snapshot interval is split into the fewest equal substeps of at most
                 min(dt, safety * :func:`explicit_dt_limit`); with
                 ``substeps=False`` exactly the requested ``dt`` is used (ValueError if it exceeds the limit)
                 and the last step of a snapshot interval that is not a multiple of dt is shortened, so every
@@ -29,7 +29,6 @@ import math
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
-from scipy.sparse.linalg import expm_multiply, splu
 
 from ..driver import drive
 from ..schemes import Scheme
@@ -115,7 +114,7 @@ def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times:
                 done = 0
                 while done < n:
                     k = min(chunk, n - done)
-                    stencil.euler_steps(cur, buf, h, k)
+                    stencil.euler_steps(cur, buf, h, k, parallel=run.threads > 1)
                     done += k
                     run.advance(k, k)
             out.append(cur.copy())
@@ -128,6 +127,8 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
     """Theta scheme between snapshot times, equal steps <= dt per interval, LU cached per step size.
 
     ``dt`` and ``dt_min`` in the returned params are the largest and smallest steps actually taken."""
+    from scipy.sparse.linalg import splu  # here, like expm_multiply below: the explicit path does not import it
+
     eye = sp.identity(L.shape[0], format="csc")
     Lc = L.tocsc()
     cache: dict[float, tuple] = {}
@@ -153,6 +154,8 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
 def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, progress: bool | None,
              threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
     """exp(dt L) between snapshot times (exact in time)."""
+    from scipy.sparse.linalg import expm_multiply
+
     cur = rho0.ravel().copy()
     out = [cur.copy()]
     norm = float(abs(L).sum(axis=0).max())  # expm_multiply takes ~ ||L||_1 t products with L

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.integrate import cumulative_simpson
-from scipy.linalg import expm, solve_continuous_lyapunov
 
 from ..grid import Grid
 from ..grid import require_grid
@@ -39,6 +37,8 @@ def lyapunov_covariance(K, D, beta: float) -> np.ndarray:
     beta = positive("beta", beta)
     if np.linalg.eigvals(K).real.min() <= 0:
         raise ValueError("K must have eigenvalues with positive real part (a confining linear drift)")
+    from scipy.linalg import solve_continuous_lyapunov  # here: scipy.linalg takes 0.1 s to import
+
     S = solve_continuous_lyapunov(K, 2.0 * D / beta)
     return 0.5 * (S + S.T)
 
@@ -54,6 +54,8 @@ def ou_moments(K, D, beta: float, m0, S0, t: float) -> tuple[np.ndarray, np.ndar
     m0 = finite_array("m0", m0, shape=(d,))
     S0 = _square("S0", S0, d)
     S_inf = lyapunov_covariance(K, D, beta)
+    from scipy.linalg import expm
+
     E = expm(-K * positive("t", t, allow_zero=True))
     S = E @ (S0 - S_inf) @ E.T + S_inf
     return E @ m0, 0.5 * (S + S.T)
@@ -110,6 +112,8 @@ def space_dependent_1d(grid: Grid, grad_f: Callable[[np.ndarray], np.ndarray],
     if np.any(dv <= 0):
         raise ValueError("D must be > 0 on the grid for the 1-D closed form")
     integrand = finite_array("grad_f", grad_f(fine)) / dv
+    from scipy.integrate import cumulative_simpson  # here: scipy.integrate takes 0.15 s to import
+
     S = cumulative_simpson(integrand, x=fine, initial=0.0)[:: 2 * oversample]
     log_rho = -np.log(D(x_c)) - beta * S
     rho = np.exp(log_rho - log_rho.max())

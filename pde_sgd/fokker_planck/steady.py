@@ -20,7 +20,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import MatrixRankWarning, spsolve
 
 
 def lu_bytes_estimate(shape: tuple[int, ...]) -> float:
@@ -67,6 +66,8 @@ def check_direct_solve_fits(shape: tuple[int, ...], limit: float | None = None) 
 
 def steady_state(L: sp.csr_matrix, pivot: int, cell_volume: float) -> np.ndarray:
     """The normalised null vector of ``L`` (flattened), pinned at cell ``pivot`` during the solve."""
+    from scipy.sparse.linalg import MatrixRankWarning, spsolve  # here: scipy.sparse.linalg takes 0.1 s to import
+
     n = L.shape[0]
     keep = np.ones(n, bool)
     keep[pivot] = False

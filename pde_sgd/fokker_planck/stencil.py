@@ -2,17 +2,24 @@
 
 The generator of :mod:`pde_sgd.fokker_planck.operator` is L = sum_a Div_a F_a: the flux through the right face
 of cell c along axis a is a short sum J_a(c) = sum_k W_ak(c) rho(c + o_ak) over a fixed set of offsets
-o_ak in {-1, 0, 1}^d, and (L rho)(c) = sum_a [J_a(c - e_a) - J_a(c)] / h_a. With D diagonal an a-face has two
-terms (offsets 0 and e_a: the Scharfetter-Gummel weights), 2 d weights per cell in all; a cross coefficient
-D_ab adds the four corner terms +-e_b and e_a +- e_b of the nine-point stencil. The weights W_ak = F_a / h_a
-are read off the assembled flux matrices, so the stencil means exactly what the CSR generator means (equal to
-round-off; a wall face of a no-flux axis has zero weights, a periodic axis wraps).
+o_ak in {-1, 0, 1}^d, and (L rho)(c) = sum_a [J_a(c - e_a) - J_a(c)] / h_a. Every axis has the pair of terms at
+offsets 0 and e_a (with D diagonal these are all: the Scharfetter-Gummel weights, 2 d weights per cell); a cross
+coefficient D_ab adds the four corner terms +-e_b and e_a +- e_b of the nine-point stencil. The weights
+W_ak = F_a / h_a are read off the assembled flux matrices, so the stencil means exactly what the CSR generator
+means (equal to round-off; a wall face of a no-flux axis has zero weights, a periodic axis wraps).
 
 The step rho+ = rho + dt L rho runs over rows of the last (contiguous) axis, 1-D and 2-D grids being viewed as
-(1, 1, n) and (1, n0, n1). For diagonal D one fused, vectorised pass per row computes both faces of every axis
-(the left-face flux of an outer axis from the previous row, in cache); with cross terms every term is its own
-pass over a row held in L1. Main memory sees rho, the weights and the new row once per step:
-(2 + T) * 8 bytes per cell-step for T face terms (T = 2 d for diagonal D).
+(1, 1, n) and (1, n0, n1). One vectorised pass per row computes the pairs of every axis (the left-face flux of
+an outer axis from the previous row, in cache); each corner term is one more pass over a row held in L1. Main
+memory sees rho, the weights and the new row once per step: (2 + T) * 8 bytes per cell-step for T face terms
+(T = 2 d for diagonal D).
+
+Compilation (what a first call waits for): one kernel, :func:`_steps`, is both the serial stepper (all rows,
+any number of steps; the default) and the unit of work of the parallel step (one step on a block of rows), so
+each row is computed the same way by both and the result does not depend on the driver or the thread count.
+Only what runs is compiled: the parallel region (seconds to compile; it pays only on large grids with several
+threads) when asked for, the corner pass only for stencils with cross terms (``corners`` is None otherwise, a
+type for which Numba drops the branch). The odd-step copy is numpy's, outside the kernel.
 """
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ from numba import njit, prange
 from ..grid import Grid
 
 
-_NO_DIAGONAL = np.full((3, 2), -1, np.int64)  # the ``ix`` argument of _steps for a stencil with cross terms
+_PARALLEL_BLOCKS = 256  # blocks of rows of the parallel step (static schedule over Numba's threads)
 
 
 @dataclass(frozen=True)
@@ -41,16 +48,23 @@ class FaceStencil:
         The cell the term reads, relative to the face's left cell.
     weights : ndarray (T, *shape)
         W_ak / h_a at every face's left cell (zero on no-flux walls).
-    diagonal : ndarray (3, 2) of int or None
-        For a stencil without cross terms, the indices of each axis' terms at offsets 0 and e_a (-1 for a unit
-        axis); None when there are cross terms.
+    pairs : ndarray (3, 2) of int
+        The indices of each axis' terms at offsets 0 and e_a (-1 for a unit axis).
+    corners : ndarray of int
+        The indices of the other (cross-diffusion) terms; empty for diagonal D.
     """
 
     shape: tuple[int, int, int]
     axis: np.ndarray
     offsets: np.ndarray
     weights: np.ndarray
-    diagonal: np.ndarray | None
+    pairs: np.ndarray
+    corners: np.ndarray
+
+    @property
+    def diagonal(self) -> np.ndarray | None:
+        """:attr:`pairs` for a stencil without cross terms, None when there are cross terms."""
+        return None if self.corners.size else self.pairs
 
     @property
     def bytes_per_cell_step(self) -> int:
@@ -63,7 +77,7 @@ class FaceStencil:
         lead = 3 - grid.ndim
         shape = (1,) * lead + tuple(grid.shape)
         axes, offsets, weights = [], [], []
-        diagonal = np.full((3, 2), -1, np.int64)
+        pairs = np.full((3, 2), -1, np.int64)
         for a, (F, h) in enumerate(zip(flux, grid.spacing)):
             coo = F.tocoo()
             nz = coo.data != 0.0  # the assembly stores explicit zeros for cross terms of a zero D_ab
@@ -79,20 +93,27 @@ class FaceStencil:
                 sel = which == k
                 W[coo.row[sel]] = coo.data[sel] * (1.0 / h)
                 if not o.any() or (o == unit).all():
-                    diagonal[a + lead, int(o[a])] = len(weights)
+                    pairs[a + lead, int(o[a])] = len(weights)
                 axes.append(a + lead)
                 offsets.append(np.concatenate([np.zeros(lead, np.int64), o]))
                 weights.append(W.reshape(shape))
-        cross = len(weights) > 2 * grid.ndim
+        corners = np.setdiff1d(np.arange(len(weights)), pairs[pairs >= 0])
         return cls(shape, np.array(axes, np.int64), np.array(offsets, np.int64).reshape(-1, 3),
-                   np.ascontiguousarray(np.stack(weights)), None if cross else diagonal)
+                   np.ascontiguousarray(np.stack(weights)), pairs, corners.astype(np.int64))
 
-    def euler_steps(self, rho: np.ndarray, buf: np.ndarray, dt: float, n_steps: int) -> None:
-        """``n_steps`` of rho <- rho + dt L rho in place (flat or grid-shaped float64 ``rho``; ``buf`` scratch)."""
-        fused = self.diagonal is not None
-        ix = self.diagonal if fused else _NO_DIAGONAL
-        _steps(self.weights, self.axis, self.offsets, ix, fused, rho.reshape(self.shape), buf.reshape(self.shape),
-               dt, n_steps)
+    def euler_steps(self, rho: np.ndarray, buf: np.ndarray, dt: float, n_steps: int, *,
+                    parallel: bool = False) -> None:
+        """``n_steps`` of rho <- rho + dt L rho in place (flat or grid-shaped float64 ``rho``; ``buf`` scratch),
+        on one thread or (``parallel``) with blocks of rows on Numba's threads; the same result either way."""
+        terms = (self.weights, self.pairs, self.corners if self.corners.size else None, self.axis, self.offsets)
+        rho, buf = rho.reshape(self.shape), buf.reshape(self.shape)
+        if not parallel:
+            _steps(*terms, rho, buf, dt, n_steps, 0, rho.shape[0] * rho.shape[1])
+        else:
+            for k in range(n_steps):  # a step of a grid worth threads takes >= 1 ms: a Python loop costs nothing
+                _parallel_step(*terms, *((rho, buf) if k % 2 == 0 else (buf, rho)), dt)
+        if n_steps % 2 == 1:  # here, not in the kernel: Numba's copy of a 3-D slice takes seconds to compile
+            rho[...] = buf
 
 
 def _wrapped_offset(delta: np.ndarray, n: int) -> np.ndarray:
@@ -104,83 +125,70 @@ def _wrapped_offset(delta: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, inline="always")
-def _row_term(out, w, r, rs, ws, sign):
-    """out[j] += sign * w[j + ws] * r[j + rs], indices wrapped mod n (|rs|, |ws| <= 1)."""
+@njit(cache=True)
+def _face_pair(out, wr, sr, rs, wl, sl, ls, lw, dt):
+    """out[j] += dt (wl[j + lw] sl[j + ls] - wr[j] sr[j + rs]) along a row, indices wrapped mod n (offsets in
+    {-2, ..., 1}): one corner term's flux through the left face (in) and the right face (out) of every cell."""
     n = out.shape[0]
-    for j in range(1, n - 1):
-        out[j] += sign * (w[j + ws] * r[j + rs])
-    out[0] += sign * (w[ws % n] * r[rs % n])
-    if n > 1:
-        out[n - 1] += sign * (w[(n - 1 + ws) % n] * r[(n - 1 + rs) % n])
-
-
-@njit(cache=True, parallel=True)
-def _stencil_step(W, axis, off, src, dst, dt):
-    """dst = src + dt L src for L given by its face terms (rows of the last axis in parallel)."""
-    n0, n1, n2 = src.shape
-    for r in prange(n0 * n1):
-        i0 = r // n1
-        i1 = r - i0 * n1
-        out = dst[i0, i1]
-        out[:] = 0.0
-        for t in range(W.shape[0]):
-            a, o0, o1, o2 = axis[t], off[t, 0], off[t, 1], off[t, 2]
-            _row_term(out, W[t, i0, i1], src[(i0 + o0) % n0, (i1 + o1) % n1], o2, 0, -1.0)  # right face
-            if a == 2:  # left face: the same row shifted by one
-                _row_term(out, W[t, i0, i1], src[(i0 + o0) % n0, (i1 + o1) % n1], o2 - 1, -1, 1.0)
-            else:  # left face: the previous row / plane (wrapped; a wall face has zero weight)
-                l0 = (i0 - 1) % n0 if a == 0 else i0
-                l1 = (i1 - 1) % n1 if a == 1 else i1
-                _row_term(out, W[t, l0, l1], src[(l0 + o0) % n0, (l1 + o1) % n1], o2, 0, 1.0)
-        s = src[i0, i1]
-        for j in range(n2):
-            out[j] = s[j] + dt * out[j]
-
-
-@njit(cache=True, inline="always")
-def _diag_cell(j, jm, jp, s, sp, sn, tp, tn, P2, Q2, P1, Q1, P1p, Q1p, P0, Q0, P0p, Q0p, use1, use0):
-    """(L rho)(c) for diagonal D: sum over axes of J(c - e_a) - J(c), J(c) = P(c) rho(c) + Q(c) rho(c + e_a)."""
-    v = (P2[jm] * s[jm] + Q2[jm] * s[j]) - (P2[j] * s[j] + Q2[j] * s[jp])
-    if use1:
-        v += (P1p[j] * sp[j] + Q1p[j] * s[j]) - (P1[j] * s[j] + Q1[j] * sn[j])
-    if use0:
-        v += (P0p[j] * tp[j] + Q0p[j] * s[j]) - (P0[j] * s[j] + Q0[j] * tn[j])
-    return v
-
-
-@njit(cache=True, parallel=True)
-def _diagonal_step(W, ix, src, dst, dt):
-    """dst = src + dt L src for diagonal D: one fused pass per row (rows of the last axis in parallel)."""
-    n0, n1, n2 = src.shape
-    use0, use1 = ix[0, 0] >= 0, ix[1, 0] >= 0
-    for r in prange(n0 * n1):
-        i0 = r // n1
-        i1 = r - i0 * n1
-        m1, p1, m0, p0 = (i1 - 1) % n1, (i1 + 1) % n1, (i0 - 1) % n0, (i0 + 1) % n0
-        s, sp, sn, tp, tn = src[i0, i1], src[i0, m1], src[i0, p1], src[m0, i1], src[p0, i1]
-        P2, Q2 = W[ix[2, 0], i0, i1], W[ix[2, 1], i0, i1]
-        a1, b1, a0, b0 = max(ix[1, 0], 0), max(ix[1, 1], 0), max(ix[0, 0], 0), max(ix[0, 1], 0)
-        P1, Q1, P1p, Q1p = W[a1, i0, i1], W[b1, i0, i1], W[a1, i0, m1], W[b1, i0, m1]
-        P0, Q0, P0p, Q0p = W[a0, i0, i1], W[b0, i0, i1], W[a0, m0, i1], W[b0, m0, i1]
-        out = dst[i0, i1]
-        for j in range(1, n2 - 1):
-            out[j] = s[j] + dt * _diag_cell(j, j - 1, j + 1, s, sp, sn, tp, tn, P2, Q2, P1, Q1, P1p, Q1p,
-                                            P0, Q0, P0p, Q0p, use1, use0)
-        for j in (0, n2 - 1):
-            out[j] = s[j] + dt * _diag_cell(j, (j - 1) % n2, (j + 1) % n2, s, sp, sn, tp, tn, P2, Q2, P1, Q1,
-                                            P1p, Q1p, P0, Q0, P0p, Q0p, use1, use0)
+    for j in range(1, n - 1):  # constant offsets: vectorised
+        out[j] += dt * (wl[j + lw] * sl[j + ls] - wr[j] * sr[j + rs])
+    for j in (0, n - 1):
+        out[j] += dt * (wl[(j + lw) % n] * sl[(j + ls) % n] - wr[j] * sr[(j + rs) % n])
 
 
 @njit(cache=True)
-def _steps(W, axis, off, ix, fused, rho, buf, dt, n_steps):
-    """n_steps of rho <- rho + dt L rho, in place in ``rho`` (``buf`` is scratch): the fused diagonal-D step
-    when ``fused``, else the general face terms; rho and buf swap roles every step."""
+def _steps(W, pairs, corners, axis, off, rho, buf, dt, n_steps, r0, r1):
+    """n_steps of dst = src + dt L src on the rows r0 <= r < r1 of the last axis (row r = (r // n1, r % n1)),
+    rho and buf swapping roles every step (the result is in ``buf`` after an odd number of steps). All rows and
+    any n_steps: the serial stepper; one step on a block of rows: the parallel step's unit of work.
+
+    Per row, one vectorised pass over the pairs (P, Q) = (W at offset 0, W at offset e_a) of every axis, a face
+    flux being J(c) = P(c) rho(c) + Q(c) rho(c + e_a): (L rho)(c) = sum_a J(c - e_a) - J(c), the left faces of
+    the outer axes read from the previous row / plane. Then, when ``corners`` is not None (cross diffusion; the
+    branch is compiled only for that type), one pass per corner term t and face, J_t(c) = W_t(c) rho(c + o_t).
+    """
+    n0, n1, n2 = rho.shape
+    use0, use1 = pairs[0, 0] >= 0, pairs[1, 0] >= 0
+    p2, q2 = pairs[2, 0], pairs[2, 1]
+    a1, b1, a0, b0 = max(pairs[1, 0], 0), max(pairs[1, 1], 0), max(pairs[0, 0], 0), max(pairs[0, 1], 0)
     for k in range(n_steps):
         src, dst = (rho, buf) if k % 2 == 0 else (buf, rho)
-        if fused:
-            _diagonal_step(W, ix, src, dst, dt)
-        else:
-            _stencil_step(W, axis, off, src, dst, dt)
-    if n_steps % 2 == 1:
-        rho[:] = buf
+        for r in range(r0, r1):
+            i0 = r // n1
+            i1 = r - i0 * n1
+            m1, p1, m0, p0 = (i1 - 1) % n1, (i1 + 1) % n1, (i0 - 1) % n0, (i0 + 1) % n0
+
+            def cell(j, jm, jp):  # inlined by Numba at both calls: the interior loop and the two wrapped ends
+                s = src[i0, i1, j]
+                v = (W[p2, i0, i1, jm] * src[i0, i1, jm] + W[q2, i0, i1, jm] * s) \
+                    - (W[p2, i0, i1, j] * s + W[q2, i0, i1, j] * src[i0, i1, jp])
+                if use1:
+                    v += (W[a1, i0, m1, j] * src[i0, m1, j] + W[b1, i0, m1, j] * s) \
+                        - (W[a1, i0, i1, j] * s + W[b1, i0, i1, j] * src[i0, p1, j])
+                if use0:
+                    v += (W[a0, m0, i1, j] * src[m0, i1, j] + W[b0, m0, i1, j] * s) \
+                        - (W[a0, i0, i1, j] * s + W[b0, i0, i1, j] * src[p0, i1, j])
+                dst[i0, i1, j] = s + dt * v
+
+            for j in range(1, n2 - 1):  # constant offsets: vectorised
+                cell(j, j - 1, j + 1)
+            for j in (0, n2 - 1):
+                cell(j, (j - 1) % n2, (j + 1) % n2)
+            if corners is not None:
+                out = dst[i0, i1]
+                for t in corners:
+                    a, o0, o1, o2 = axis[t], off[t, 0], off[t, 1], off[t, 2]
+                    l0 = (i0 - 1) % n0 if a == 0 else i0  # the left face's row (the same row, shifted, for a == 2)
+                    l1 = (i1 - 1) % n1 if a == 1 else i1
+                    _face_pair(out, W[t, i0, i1], src[(i0 + o0) % n0, (i1 + o1) % n1], o2, W[t, l0, l1],
+                               src[(l0 + o0) % n0, (l1 + o1) % n1], o2 - (a == 2), -(a == 2), dt)
+
+
+@njit(cache=True, parallel=True)
+def _parallel_step(W, pairs, corners, axis, off, src, dst, dt):
+    """dst = src + dt L src with blocks of rows in parallel (each row computed as on one thread: the result does
+    not depend on the thread count)."""
+    rows = src.shape[0] * src.shape[1]
+    blocks = min(rows, _PARALLEL_BLOCKS)
+    for b in prange(blocks):
+        _steps(W, pairs, corners, axis, off, src, dst, dt, 1, b * rows // blocks, (b + 1) * rows // blocks)

@@ -17,11 +17,16 @@ Each sweep also carries the coordinates of the minimiser / the Gibbs mean: after
 the entries for the axes already swept are averaged (viscous) or gathered (inviscid) along that axis, and the
 coordinate of axis a itself is appended. Coordinates are those of the *unfolded* lattice (a periodic image or
 a mirror image may lie outside the box), so that x - <y> is the true displacement.
+
+Threads: a sweep runs its lines on one thread, or, with several Numba threads and at least PARALLEL_MIN_WORK
+operations, in blocks of lines in parallel. Both run the same line kernel, so the result does not depend on the
+thread count; the parallel driver (a second or two to compile) is compiled only when a sweep first takes it.
 """
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -29,6 +34,10 @@ PERIODIC, MIRROR = 0, 1
 # Longest Gaussian kernel (in lattice shifts) a sweep builds: beyond it the kernel spans > 1e6 cells, far more
 # than any grid this package handles, and the cost O(N * shifts) would be prohibitive.
 MAX_SHIFTS = 10**6
+# Sweeps of fewer operations (cells x kernel length) run on one thread: a parallel region does not pay below it,
+# and its driver takes a second or two to compile.
+PARALLEL_MIN_WORK = 2**22
+_PARALLEL_BLOCKS = 256  # blocks of lines of a parallel sweep (each allocates its scratch once)
 
 
 @njit(cache=True)
@@ -40,25 +49,25 @@ def _source(k, n, mode):
     return r if r < n else 2 * n - 1 - r
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _lse_lines(L, C, logk, lower, h, mode, out_L, out_C):
-    """Gaussian log-sum-exp convolution of each line of ``L`` (lines, n) with the kernel table ``logk``.
+@njit(cache=True, error_model="numpy")
+def _lse_lines(L, C, logk, lower, h, mode, out_L, out_C, l0, l1):
+    """Gaussian log-sum-exp convolution of the lines l0 <= l < l1 of ``L`` (lines, n) with the kernel table ``logk``.
 
     ``logk[m]`` is the log weight of a lattice shift of m cells (m = 0..K; shifts beyond K are negligible).
     ``C`` (nc, lines, n) holds carried conditional means, averaged with the same weights into
     ``out_C[:nc]``; ``out_C[nc]`` receives the mean of this axis' unfolded coordinate.
     """
-    nl, n = L.shape
+    n = L.shape[1]
     nc = C.shape[0]
     K = logk.shape[0] - 1
-    for l in prange(nl):
-        ext = np.empty(n + 2 * K)
-        src = np.empty(n + 2 * K, dtype=np.int64)
+    ext = np.empty(n + 2 * K)
+    src = np.empty(n + 2 * K, dtype=np.int64)
+    acc = np.empty(nc + 1)
+    for l in range(l0, l1):
         for j in range(n + 2 * K):
             s = _source(j - K, n, mode)
             src[j] = s
             ext[j] = L[l, s]
-        acc = np.empty(nc + 1)
         for i in range(n):
             m = -np.inf
             for j in range(i, i + 2 * K + 1):
@@ -78,30 +87,30 @@ def _lse_lines(L, C, logk, lower, h, mode, out_L, out_C):
                 out_C[c, l, i] = acc[c] / tot
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _envelope_lines(F, C, t, lower, h, images, mode, out_F, out_C):
-    """Lower envelope of the parabolas F[l, y] + (x - y)^2 / (2t) over each line, evaluated at the centres.
+@njit(cache=True, error_model="numpy")
+def _envelope_lines(F, C, t, lower, h, images, mode, out_F, out_C, l0, l1):
+    """Lower envelope of the parabolas F[l, y] + (x - y)^2 / (2t) over the lines l0 <= l < l1, at the centres.
 
     ``images`` extra copies of the line on each side (periodic only) are included. ``C`` (nc, lines, n) holds
     carried minimiser coordinates, gathered at the argmin into ``out_C[:nc]``; ``out_C[nc]`` receives the
     unfolded argmin coordinate along this axis.
     """
-    nl, n = F.shape
+    n = F.shape[1]
     nc = C.shape[0]
     m_tot = n * (2 * images + 1)
     two_t = 2.0 * t
-    for l in prange(nl):
-        pos = np.empty(m_tot)
-        val = np.empty(m_tot)
-        src = np.empty(m_tot, dtype=np.int64)
+    pos = np.empty(m_tot)
+    val = np.empty(m_tot)
+    src = np.empty(m_tot, dtype=np.int64)
+    v = np.empty(m_tot, dtype=np.int64)  # indices of the parabolas on the envelope
+    z = np.empty(m_tot + 1)  # breakpoints
+    for l in range(l0, l1):
         for j in range(m_tot):
             k = j - images * n
             s = _source(k, n, mode)
             src[j] = s
             pos[j] = lower + (k + 0.5) * h
             val[j] = two_t * F[l, s] + pos[j] * pos[j]  # parabola (x - y)^2 + 2t f = x^2 - 2xy + val
-        v = np.empty(m_tot, dtype=np.int64)  # indices of the parabolas on the envelope
-        z = np.empty(m_tot + 1)  # breakpoints
         k_env = 0
         v[0] = 0
         z[0] = -np.inf
@@ -125,6 +134,34 @@ def _envelope_lines(F, C, t, lower, h, images, mode, out_F, out_C):
             for c in range(nc):
                 out_C[c, l, i] = C[c, l, src[p]]
             out_C[nc, l, i] = pos[p]
+
+
+@njit(cache=True, parallel=True)
+def _lse_parallel(L, C, logk, lower, h, mode, out_L, out_C):
+    """:func:`_lse_lines` over all lines, blocks of lines in parallel."""
+    nl = L.shape[0]
+    blocks = min(nl, _PARALLEL_BLOCKS)
+    for b in prange(blocks):
+        _lse_lines(L, C, logk, lower, h, mode, out_L, out_C, b * nl // blocks, (b + 1) * nl // blocks)
+
+
+@njit(cache=True, parallel=True)
+def _envelope_parallel(F, C, t, lower, h, images, mode, out_F, out_C):
+    """:func:`_envelope_lines` over all lines, blocks of lines in parallel."""
+    nl = F.shape[0]
+    blocks = min(nl, _PARALLEL_BLOCKS)
+    for b in prange(blocks):
+        _envelope_lines(F, C, t, lower, h, images, mode, out_F, out_C, b * nl // blocks, (b + 1) * nl // blocks)
+
+
+def _over_lines(serial, parallel, lines: np.ndarray, work: float, *args) -> None:
+    """Run a line kernel over all of ``lines``: on one thread, or (several Numba threads and ``work`` >=
+    PARALLEL_MIN_WORK operations) with blocks of lines in parallel. Each line is computed the same way by both,
+    so the result does not depend on the choice; the parallel driver, slow to compile, compiles only when used."""
+    if numba.get_num_threads() > 1 and work >= PARALLEL_MIN_WORK:
+        parallel(*args)
+    else:
+        serial(*args, 0, lines.shape[0])
 
 
 def _modes(grid) -> list[int]:
@@ -179,7 +216,8 @@ def log_heat_sweep(log_mass: np.ndarray, grid, s: float, radius: float) -> tuple
         logk = gaussian_log_kernel(grid.spacing[a], s, radius)
         out_l = np.empty_like(lines)
         out_c = np.empty((c_lines.shape[0] + 1,) + lines.shape)
-        _lse_lines(lines, c_lines, logk, grid.lower[a], grid.spacing[a], modes[a], out_l, out_c)
+        _over_lines(_lse_lines, _lse_parallel, lines, lines.size * (2 * logk.size - 1) * (2 + c_lines.shape[0]), lines,
+                    c_lines, logk, grid.lower[a], grid.spacing[a], modes[a], out_l, out_c)
         return out_l, out_c
 
     return _sweep(log_mass, grid, op)
@@ -196,7 +234,8 @@ def parabola_envelope_sweep(f: np.ndarray, grid, t: float) -> tuple[np.ndarray, 
         images = 1 if modes[a] == PERIODIC else 0
         out_f = np.empty_like(lines)
         out_c = np.empty((c_lines.shape[0] + 1,) + lines.shape)
-        _envelope_lines(lines, c_lines, t, grid.lower[a], h, images, modes[a], out_f, out_c)
+        _over_lines(_envelope_lines, _envelope_parallel, lines, lines.size * (4.0 + c_lines.shape[0]), lines,
+                    c_lines, t, grid.lower[a], h, images, modes[a], out_f, out_c)
         return out_f, out_c
 
     return _sweep(f, grid, op)
