@@ -66,8 +66,8 @@ def solve_inviscid(f_values, grid, *, times: float | Sequence[float] | None = No
     Returns a :class:`pde_sgd.Result` (kind ``"hj.inviscid"``) with arrays ``times`` and ``u``
     (n_times, *grid.shape), params (grid, scheme, hamiltonian, cfl, max_dt, steps) and stats.
     """
-    if scheme == "central":
-        raise ValueError("scheme 'central' is unstable without viscosity; allowed: 'weno5', 'eno2', 'upwind1'")
+    if scheme in ("central", "central4"):
+        raise ValueError(f"scheme {scheme!r} is unstable without viscosity; allowed: 'weno5', 'eno2', 'upwind1'")
     f = values_on_grid(f_values, require_grid(grid))
     times = output_times(times, T, n_saves)
     hamiltonian = numerical_hamiltonian(hamiltonian, _as_hamiltonian(H))

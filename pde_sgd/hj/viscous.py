@@ -86,13 +86,15 @@ def solve_viscous(f_values, grid, beta: float, *, times: float | Sequence[float]
     ``H``: a user :class:`~pde_sgd.hj.hamiltonians.Hamiltonian` (e.g. the HJB equation of stochastic control),
     with the same numerical Hamiltonians as :func:`~pde_sgd.hj.solve_inviscid`.
 
-    Method of lines (see :mod:`pde_sgd.hj.schemes`): ``scheme`` in {"weno5", "eno2", "central", "upwind1"}
-    for the one-sided gradients, ``hamiltonian`` in {"godunov", "lax_friedrichs"}, central Laplacian, TVD-RK3.
+    Method of lines (see :mod:`pde_sgd.hj.schemes`): ``scheme`` in {"weno5", "eno2", "central", "central4",
+    "upwind1"} for the gradients, ``hamiltonian`` in {"godunov", "lax_friedrichs"}, central Laplacian, TVD-RK3.
     The step is chosen every step from the Hamiltonian CFL condition and the diffusion limit,
-    dt = cfl / (sum_a max|p_a| / h_a + beta^-1 sum_a 1 / h_a^2) (capped by ``max_dt``), and shortened to land on
-    each requested time. Smooth solutions converge at second order with every scheme (the central Laplacian
-    sets the order; "weno5" has the smallest error constant and stays robust for large beta, "central" is the
-    cheapest). Boundaries: periodic, or mirror ghost cells (zero normal gradient) for Neumann.
+    dt = cfl / (sum_a max|p_a| / h_a + c nu sum_a 1 / h_a^2), nu = 1 / (2 beta), c = 2 (8/3 for "central4"),
+    capped by ``max_dt``, and shortened to land on each requested time. Smooth solutions converge at second order with
+    every scheme but "central4" (the three-point Laplacian sets the order; "weno5" has the smallest error
+    constant and stays robust for large beta, "central" is the cheapest per step); "central4" (five-point
+    gradient and Laplacian) converges at fourth order, so a coarser grid reaches the same error.
+    Boundaries: periodic, or mirror ghost cells (zero normal gradient) for Neumann.
 
     Output times: ``times`` (>= 0, non-decreasing) or ``T`` with ``n_saves`` (see
     :func:`pde_sgd.driver.output_times`). ``progress``, ``threads``: see :mod:`pde_sgd.driver`.
