@@ -10,12 +10,13 @@ import inspect
 import warnings
 
 import numpy as np
-from numba import cfunc, njit, prange
+from numba import cfunc, njit, prange, types
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.core.registry import CPUDispatcher
 
 
 _CFUNCS: dict = {}  # (function, signature) -> its cfunc
+_SOURCES: dict = {}  # cfunc made by as_cfunc -> the @njit function it wraps
 
 
 def is_cfunc(fn) -> bool:
@@ -49,8 +50,63 @@ def as_cfunc(name: str, fn, sig):
                 _CFUNCS[key] = jit_call(cfunc(sig), fn.py_func)
             except Exception as exc:  # a typing error in user code: name the argument
                 raise ValueError(f"{name} could not be compiled with signature {sig}: {exc}") from exc
+            _SOURCES[_CFUNCS[key]] = fn
         return _CFUNCS[key]
     raise ValueError(f"{name} must be a numba cfunc or @njit function with signature {sig}, got {type(fn).__name__}")
+
+
+_LANES: dict = {}  # point cfunc -> its lanes cfunc
+
+
+def lanes_signature(sig):
+    """The signature of :func:`lanes_cfunc` for a point signature ``sig`` = void(x (d,), a, out (...)):
+    void(X (d, nb), a, Y (..., nb))."""
+    x, a, out = sig.args
+    return types.void(types.float64[:, ::1], a, types.Array(types.float64, out.ndim + 1, "C"))
+
+
+def lanes_cfunc(point):
+    """cfunc ``lanes(X, a, Y)`` (:func:`lanes_signature`): Y[..., q] = fn(X[:, q], a) for every lane q of X
+    (dim, nb), for the point cfunc ``point`` = fn(x, a, out) (a landscape's gradient with a = its params, or a
+    drift or diffusion with a = t).
+
+    A kernel then makes one indirect call per block of paths instead of one per path, and the @njit source of
+    ``point`` (known when :func:`as_cfunc` made it) is inlined into the lane loop: the same arithmetic, without
+    a call per path. Memoised; compiled once per process (a closure over a function has no stable disk-cache
+    key). A cfunc made elsewhere is called lane by lane.
+    """
+    if point not in _LANES:
+        src = _SOURCES.get(point)
+        vector = point._sig.args[2].ndim == 1
+        if src is None:  # a cfunc takes contiguous arrays: copy each lane in and out
+            fn = point
+
+            def lanes(X, a, Y):
+                d = X.shape[0]
+                x = np.empty(d)
+                y = np.empty(Y.shape[:-1])
+                yf = y.reshape(y.size)
+                Yf = Y.reshape(y.size, X.shape[1])
+                for q in range(X.shape[1]):
+                    for i in range(d):
+                        x[i] = X[i, q]
+                    fn(x, a, y)
+                    for i in range(yf.size):
+                        Yf[i, q] = yf[i]
+        elif vector:
+            fn = njit(inline="always")(src.py_func)
+
+            def lanes(X, a, Y):
+                for q in range(X.shape[1]):
+                    fn(X[:, q], a, Y[:, q])
+        else:
+            fn = njit(inline="always")(src.py_func)
+
+            def lanes(X, a, Y):
+                for q in range(X.shape[1]):
+                    fn(X[:, q], a, Y[:, :, q])
+        _LANES[point] = jit_call(cfunc(lanes_signature(point._sig)), lanes)
+    return _LANES[point]
 
 
 _TIMELESS: dict = {}  # fn(x, out) -> its fn(x, t, out) twin

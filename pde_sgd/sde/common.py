@@ -35,6 +35,12 @@ def initial_states(x0, n_paths: int, dim: int | None = None) -> np.ndarray:
     return np.array(arr, dtype=np.float64, order="C")  # a writable copy: one kernel signature
 
 
+def distinct_starts(x: np.ndarray) -> np.ndarray:
+    """The distinct rows of the initial states ``x`` (n_paths, dim): ``x[:1]`` when every path starts at the
+    same point (the common case, without sorting the ensemble), else ``np.unique`` of the rows."""
+    return x[:1] if bool(np.all(x == x[0])) else np.unique(x, axis=0)
+
+
 def sde_schedule(dt: float, n_steps: int | None, n_saves: int | None, times=None,
                  T: float | None = None) -> tuple[float, int, int]:
     """(dt, n_steps, steps between saves) from the step ``dt`` and either ``n_steps`` (with ``n_saves``, default

@@ -17,7 +17,7 @@ from ..jitfuncs import jit_call
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int
-from .common import check_explicit_stability, equal_saves, initial_states, round_to_saves
+from .common import check_explicit_stability, distinct_starts, equal_saves, initial_states, round_to_saves
 from .kernels import elastic_kernel, raise_on_failure
 from .rng import path_keys
 
@@ -39,7 +39,7 @@ def elastic_sgd(landscape: Landscape, beta: float, x0, *, gamma: float, eps: flo
     dt = positive("dt", dt)
     x = initial_states(x0, n_paths, landscape.dim)
     dt, per_save = round_to_saves(T, n_saves, dt)
-    check_explicit_stability(landscape, np.eye(landscape.dim), np.unique(x, axis=0), dt, 1.0 / gamma, eps)
+    check_explicit_stability(landscape, np.eye(landscape.dim), distinct_starts(x), dt, 1.0 / gamma, eps)
     n_steps = n_saves * per_save
     with drive(n_steps, progress=False, desc="Elastic-SGD") as run:  # one kernel call: the driver's stats
         xs, ys, status, fail = jit_call(elastic_kernel, x, path_keys(seed, n_paths), landscape.jit, beta,

@@ -16,6 +16,8 @@ The drift is ``-M grad f(x)`` for a landscape f and a constant matrix M (default
 A-type form of THEORY.md section 3), ``-M g(x)`` for a gradient field g on a grid, a jitted callable
 ``b(x, t, out)`` (:data:`DRIFT_SIG`), or a shared :class:`pde_sgd.drift.Drift` spec mapped onto these modes
 (a field b is the gradient field -b, a linear b = -F x is the landscape |x|^2 / 2 with M = F).
+Kernels receive a landscape's gradient and the callables as lanes cfuncs (:func:`pde_sgd.jitfuncs.lanes_cfunc`):
+one call per block of paths, the user's @njit code inlined.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from numba import cfunc, njit, prange
 from ..grid import Grid
 from ..diffusion import DIFFUSION_SIG, Diffusion
 from ..drift import DRIFT_SIG, Drift
-from ..jitfuncs import as_cfunc
-from ..landscapes import Landscape, jit_grad, quadratic
+from ..jitfuncs import as_cfunc, lanes_cfunc, lanes_signature
+from ..landscapes import GRAD_SIG, Landscape, quadratic
 from ..validation import finite_array, positive, spd_matrices
 
 DRIFT_LANDSCAPE, DRIFT_FIELD, DRIFT_CALLABLE = 0, 1, 2
@@ -37,14 +39,19 @@ DIFF_CONST, DIFF_FIELD, DIFF_CALLABLE = 0, 1, 2
 D_OK, D_NOT_PSD, D_NOT_SYMMETRIC, D_NON_FINITE = 0, 2, 3, 4
 
 
-@cfunc(DRIFT_SIG, cache=True)
-def _no_drift(x, t, out):  # placeholder passed when the drift is not a callable
-    out[:] = 0.0
-
-
-@cfunc(DIFFUSION_SIG, cache=True)
-def _no_diffusion(x, t, out):  # placeholder passed when D is not a callable
+@cfunc(lanes_signature(DRIFT_SIG), cache=True)
+def _no_drift(X, t, out):  # placeholder passed when the drift is not a callable
     out[:, :] = 0.0
+
+
+@cfunc(lanes_signature(GRAD_SIG), cache=True)
+def _no_gradient(X, p, out):  # placeholder passed when the drift is not a landscape
+    out[:, :] = 0.0
+
+
+@cfunc(lanes_signature(DIFFUSION_SIG), cache=True)
+def _no_diffusion(X, t, out):  # placeholder passed when D is not a callable
+    out[:, :, :] = 0.0
 
 
 class GridData:
@@ -75,12 +82,18 @@ class KernelDiffusion:
         self.mode, self.dim = mode, dim
         self.factor = np.zeros((dim, dim)) if factor is None else factor
         self.field = field
-        self.fn = _no_diffusion if fn is None else fn
+        self.fn = fn
         self.matrix = matrix
 
     def kernel_args(self) -> tuple:
+        """(mode, constant factor, field arrays, callable D over lanes (:func:`pde_sgd.jitfuncs.lanes_cfunc`)):
+        placeholders where the mode does not use them (one signature). A 2-D field's values are packed as the
+        columns D_00, D_01, D_11 (D fields are exactly symmetric: :func:`pde_sgd.validation.spd_matrices`)."""
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim * self.dim)
-        return (self.mode, np.ascontiguousarray(self.factor)) + fld + (self.fn,)
+        if self.field is not None and self.dim == 2:
+            fld = fld[:4] + (np.ascontiguousarray(fld[4][:, [0, 1, 3]]),)
+        return (self.mode, np.ascontiguousarray(self.factor)) + fld + (
+            _no_diffusion if self.fn is None else lanes_cfunc(self.fn),)
 
     def describe(self) -> dict:
         names = {DIFF_CONST: "constant", DIFF_FIELD: "grid field", DIFF_CALLABLE: "callable"}
@@ -149,12 +162,18 @@ class KernelDrift:
                  field: GridData | None = None, fn=None, spec: Drift | None = None) -> None:
         self.mode, self.dim, self.landscape, self.field, self.spec = mode, dim, landscape, field, spec
         self.M = np.ascontiguousarray(np.eye(dim) if M is None else M)
-        self.fn = _no_drift if fn is None else fn
+        self.fn = fn
 
     def kernel_args(self) -> tuple:
-        lf = self.landscape.jit if self.landscape is not None else _placeholder_pack()
+        """(mode, landscape params, its gradient over lanes (:func:`pde_sgd.jitfuncs.lanes_cfunc`), M, gradient
+        field arrays, callable drift over lanes): placeholders where the mode does not use them (one signature)."""
+        if self.landscape is not None:
+            lf = self.landscape.jit
+            params, lanes = lf[3], lanes_cfunc(lf[1])
+        else:
+            params, lanes = np.zeros(0), _no_gradient
         fld = self.field.arrays() if self.field is not None else GridData.empty(self.dim, self.dim)
-        return (self.mode, lf, self.M) + fld + (self.fn,)
+        return (self.mode, params, lanes, self.M) + fld + (_no_drift if self.fn is None else lanes_cfunc(self.fn),)
 
     def describe(self) -> dict:
         if self.spec is not None:
@@ -203,16 +222,6 @@ def _drift_from_spec(spec: Drift) -> KernelDrift:
     return KernelDrift(DRIFT_CALLABLE, d, fn=spec.fn, spec=spec)
 
 
-_PLACEHOLDER: list = []
-
-
-def _placeholder_pack() -> tuple:
-    """A landscape pack for kernels whose drift is not a landscape (never evaluated; keeps one signature)."""
-    if not _PLACEHOLDER:
-        _PLACEHOLDER.append(quadratic([[0.0]]).jit)
-    return _PLACEHOLDER[0]
-
-
 # --- Numba point functions ------------------------------------------------------------------------------
 
 
@@ -233,7 +242,7 @@ def _axis_weight(lower, h, n, periodic, xa):
     return i, i + 1, s - fl
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def interp_field(lower, h, shape, periodic, values, x, out):
     """Multilinear interpolation of a cell-centred field (values: (cells, k), C order) at ``x`` into ``out``.
 
@@ -283,7 +292,7 @@ def interp_points(lower, h, shape, periodic, values, pts):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def chol_psd(A, L):
     """Lower Cholesky factor of a symmetric PSD matrix into ``L``; returns a status code (``D_OK`` on success).
 
@@ -341,39 +350,3 @@ def chol_psd(A, L):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / ljj
     return D_OK
-
-
-@njit(cache=True, inline="always")
-def eval_drift(mode, lf, M, lower, h, shape, periodic, values, fn, x, t, g, out):
-    """Drift b(x, t) into ``out`` (``g`` is a work buffer of length dim): the unpacked :meth:`KernelDrift.kernel_args`
-    (kept as separate arguments: unpacking a tuple per call costs reference counting in the hot loop)."""
-    if mode == DRIFT_CALLABLE:
-        fn(x, t, out)
-        return
-    if mode == DRIFT_LANDSCAPE:
-        jit_grad(lf, x, g)
-    else:
-        interp_field(lower, h, shape, periodic, values, x, g)
-    d = x.shape[0]
-    for i in range(d):
-        s = 0.0
-        for j in range(d):
-            s -= M[i, j] * g[j]
-        out[i] = s
-
-
-@njit(cache=True, inline="always")
-def eval_factor(mode, S_const, lower, h, shape, periodic, values, fn, x, t, Dflat, Dbuf, out):
-    """Noise factor S(x, t) (S S^T = D) into ``out`` (dim, m); returns :func:`chol_psd`'s status (D_OK: fine).
-
-    The first eight arguments are the unpacked :meth:`KernelDiffusion.kernel_args`; ``Dbuf`` is a (dim, dim) work
-    buffer and ``Dflat`` its flat view (made once per path by the caller).
-    """
-    if mode == DIFF_CONST:
-        out[:, :] = S_const
-        return D_OK
-    if mode == DIFF_FIELD:
-        interp_field(lower, h, shape, periodic, values, x, Dflat)
-    else:
-        fn(x, t, Dbuf)
-    return chol_psd(Dbuf, out)

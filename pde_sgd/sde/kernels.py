@@ -1,4 +1,4 @@
-"""Numba ensemble integrators, parallel over paths (``prange``), with counter-based noise (see :mod:`.rng`).
+"""Numba ensemble integrators with counter-based noise (see :mod:`.rng`).
 
 :func:`integrate` advances dX = b(X, t) dt + sqrt(2 beta^-1) S(X, t) dW, S S^T = D, for every path with
 
@@ -10,20 +10,31 @@
 
 Brownian increments of a step are sums of ``substeps`` finer Gaussian increments, so runs with the same seed
 and the same ``dt / substeps`` share their Brownian paths (this is how strong errors are measured).
-:func:`elastic_kernel` integrates the Entropy-SGD / Elastic-SGD fast-slow system of THEORY.md section 4.
-Each path only reads its own key, so results do not depend on the number of threads.
+It runs one small kernel per (drift mode, D mode, scheme, 2-D or not), compiled on first use and cached, on
+blocks of LANES paths stored by lanes (:mod:`.blocks`, the path loop innermost), the blocks shared out among
+Python threads (the kernels release the GIL). :func:`elastic_kernel` integrates the Entropy-SGD / Elastic-SGD
+fast-slow system of THEORY.md section 4 (parallel over paths, ``prange``). Each path only reads its own key and
+does the same arithmetic wherever it runs, so results do not depend on the number of threads or on how the
+paths are split.
 """
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import numba
 from numba import njit, prange
 
+from ..jitfuncs import jit_call
 from ..landscapes import jit_grad
-from .fields import D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, D_OK, DIFF_CONST, eval_drift, eval_factor
 from ..schemes import Scheme
 from ..validation import NumericalInstability
+from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, gather, gather_symmetric, increment,
+                     increment_const, interp_lanes, mark_points, milstein_correct, normals, precondition,
+                     record_failures, support)
+from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, DIFF_CALLABLE, DIFF_CONST, DRIFT_CALLABLE,
+                     DRIFT_LANDSCAPE)
 from .rng import fill_normals
 
 EULER, MILSTEIN = 0, 1
@@ -33,119 +44,149 @@ SCHEME_TABLE = {
     "milstein": Scheme("milstein", 1.0, "commutative noise (scalar, diagonal D_ii(x_i), additive) for strong order 1",
                        weak_order=1.0),
 }
-OK, NON_FINITE = D_OK, 1  # the other per-path statuses are fields.D_NOT_PSD / D_NOT_SYMMETRIC / D_NON_FINITE
 
 
-BLOCK = 4  # paths advanced together by one thread, step by step (see integrate)
+LANES = 256  # paths per block: one thread advances them together, the path loop innermost (vectorised)
 
 
-@njit(cache=True, parallel=True)
-def integrate(x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise_scale, drift, diff):
-    """Integrate all paths over steps k0 .. k0 + n_steps - 1 of a run started at t0 (step k at t0 + k dt, its
-    noise addressed by k: a run split into chunks gives the same paths bit for bit; ``drift``, ``diff``: the
-    argument packs of :meth:`.fields.Drift.kernel_args` and :meth:`.fields.KernelDiffusion.kernel_args`);
-    returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
-    fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise).
+class Integrate:
+    """:func:`integrate`: runs the kernel variant of the drift mode x D mode x scheme on the paths.
 
-    Each thread advances a block of BLOCK paths together, one step of each in turn: a single path's step is a
-    serial chain (x -> drift, D(x) -> Cholesky -> x'), so interleaving independent paths lets the CPU overlap
-    their latencies. Every path does exactly the same arithmetic as alone (results do not depend on BLOCK).
+    Each variant is compiled on its first use only, with its modes as compile-time constants (small kernels:
+    a first call compiles one of them, not every branch), and cached on disk. All variants take the same
+    argument types, so :attr:`signatures` (their union) has one entry whatever the landscape or D.
+    The blocks of paths are shared out among ``numba.get_num_threads()`` Python threads (the kernels release
+    the GIL); a block's paths do not depend on which thread runs it.
     """
-    n, d = x0.shape
-    # unpacked once here: a parfor cannot capture a tuple nested in a tuple argument
-    d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn = drift
-    s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn = diff
-    m = S_const.shape[1] if s_mode == DIFF_CONST else d
-    n_saves = n_steps // save_every + 1
-    traj = np.empty((n_saves, n, d))
-    status = np.zeros(n, dtype=np.int64)
-    fail_step = np.full(n, -1, dtype=np.int64)
-    fail_x = np.full((n, d), np.nan)
-    sq = math.sqrt(dt)
-    sub_scale = math.sqrt(dt / substeps)
-    milstein = scheme == MILSTEIN and s_mode != DIFF_CONST
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    for blk in prange(n_blocks):
-        p0 = blk * BLOCK
-        nb = min(BLOCK, n - p0)
-        X = np.empty((BLOCK, d))
-        alive = np.zeros(BLOCK, dtype=np.bool_)
-        xn = np.empty(d)
-        b = np.empty(d)
-        g = np.empty(d)
-        ybar = np.empty(d)
-        S = S_const.copy() if s_mode == DIFF_CONST else np.empty((d, m))
-        Sb = np.empty((d, m))
-        Dflat = np.empty(d * d)
-        Dbuf = Dflat.reshape(d, d)
-        z = np.empty(m * substeps)
-        dW = np.empty(m)
-        for q in range(nb):
-            X[q] = x0[p0 + q]
-            traj[0, p0 + q] = x0[p0 + q]
-            alive[q] = True
-        n_alive = nb
-        to_save = save_every
-        for k in range(n_steps):
-            if n_alive == 0:
-                break
-            t = t0 + (k0 + k) * dt
-            to_save -= 1
+
+    def __call__(self, x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise_scale, drift, diff):
+        """Integrate all paths over steps k0 .. k0 + n_steps - 1 of a run started at t0 (step k at t0 + k dt, its
+        noise addressed by k: a run split into chunks gives the same paths bit for bit; ``drift``, ``diff``: the
+        argument packs of :meth:`.fields.KernelDrift.kernel_args` and :meth:`.fields.KernelDiffusion.kernel_args`);
+        returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
+        fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise)."""
+        n, d = x0.shape
+        kernel = variant(drift[0], diff[0], scheme == MILSTEIN and diff[0] != DIFF_CONST, d)
+        out = (np.empty((n_steps // save_every + 1, n, d)), np.zeros(n, dtype=np.int64),
+               np.full(n, -1, dtype=np.int64), np.full((n, d), np.nan))
+        args = (x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale) + tuple(drift[1:]) + \
+            tuple(diff[1:]) + out
+        jit_call(kernel, 0, 0, *args)  # compiles (or loads) in this thread; no work
+        n_blocks = -(-n // LANES)
+        parts = min(numba.get_num_threads(), n_blocks)
+        if parts <= 1:
+            kernel(0, n_blocks, *args)
+        else:
+            cuts = [n_blocks * i // (4 * parts) for i in range(4 * parts + 1)]
+            with ThreadPoolExecutor(parts) as pool:
+                list(pool.map(lambda i: kernel(cuts[i], cuts[i + 1], *args), range(4 * parts)))
+        return out
+
+    @property
+    def signatures(self) -> list:
+        sigs = []
+        for kernel in _VARIANTS.values():
+            sigs += [s for s in kernel.signatures if s not in sigs]
+        return sigs
+
+
+integrate = Integrate()
+_VARIANTS: dict = {}
+
+
+def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int):
+    """The ensemble kernel for one (drift mode, D mode, Milstein or not, 2-D or not), built once per process,
+    compiled on first use and cached on disk (the modes are closure constants: one cache entry each)."""
+    key = (int(drift_mode), int(diff_mode), int(bool(milstein)), int(dim) == 2)
+    if key not in _VARIANTS:
+        _VARIANTS[key] = _make_variant(*key)
+    return _VARIANTS[key]
+
+
+def _make_variant(DRIFT, DIFF, MIL, DIM2):
+    @njit(cache=True, nogil=True)
+    def kernel(b0, b1, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, params, grad_lanes, M,
+               d_lower, d_h, d_shape, d_per, d_vals, drift_lanes, S_const, s_lower, s_h, s_shape, s_per, s_vals,
+               diff_lanes, traj, status, fail_step, fail_x):
+        """Blocks b0 .. b1 - 1 of LANES paths over the steps, each stored by lanes (:mod:`.blocks`), one phase of
+        a step for the whole block at a time: noise, drift, factor of D (and at the Milstein support points),
+        increment, commit, save. DRIFT, DIFF, MIL, DIM2 are compile-time constants (a variant compiles its own
+        phases only). A path does exactly the arithmetic of a path advanced alone, so results depend neither on
+        LANES nor on the path's block or thread."""
+        n, d = x0.shape
+        m = S_const.shape[1] if DIFF == DIFF_CONST else d
+        sub_scale = math.sqrt(dt / substeps)
+        for blk in range(b0, b1):
+            p0 = blk * LANES
+            nb = min(LANES, n - p0)
+            X, Xn, B, G, Y = (np.empty((d, nb)), np.empty((d, nb)), np.empty((d, nb)), np.empty((d, nb)),
+                              np.empty((d, nb)))
+            S, Sy, Dm = np.empty((d, m, nb)), np.empty((d, m, nb)), np.empty((d, d, nb))
+            R, C = np.empty((4, nb), dtype=np.int64), np.empty((4, nb))
+            Z, dW, acc = np.empty((m * substeps, nb)), np.empty((m, nb)), np.empty(nb)
+            code, code_y = np.zeros(nb, dtype=np.int64), np.zeros(nb, dtype=np.int64)
+            ok = np.ones(nb, dtype=np.bool_)
+            alive = np.ones(nb, dtype=np.bool_)
+            xb, W = np.empty(d), np.empty(nb, dtype=np.uint64)
             for q in range(nb):
-                if not alive[q]:
-                    continue
-                p = p0 + q
-                x = X[q]
-                eval_drift(d_mode, lf, M, d_lower, d_h, d_shape, d_per, d_vals, d_fn, x, t, g, b)
-                code = D_OK
-                if s_mode != DIFF_CONST:
-                    code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, x, t, Dflat,
-                                       Dbuf, S)
-                    if code != D_OK:
-                        fail_x[p] = x
-                fill_normals(keys[p], (k0 + k) * m * substeps, z)
-                if substeps == 1:
-                    for j in range(m):
-                        dW[j] = z[j] * sub_scale
-                else:
-                    for j in range(m):
-                        s = 0.0
-                        for r in range(substeps):
-                            s += z[r * m + j]
-                        dW[j] = s * sub_scale
                 for i in range(d):
-                    inc = 0.0
-                    for j in range(m):
-                        inc += S[i, j] * dW[j]
-                    xn[i] = x[i] + b[i] * dt + noise_scale * inc
-                if milstein and code == D_OK:
-                    for j in range(m):
-                        for i in range(d):
-                            ybar[i] = x[i] + b[i] * dt + noise_scale * S[i, j] * sq
-                        code = eval_factor(s_mode, S_const, s_lower, s_h, s_shape, s_per, s_vals, s_fn, ybar, t,
-                                           Dflat, Dbuf, Sb)
-                        if code != D_OK:  # D is also checked at the support points
-                            fail_x[p] = ybar
-                            break
-                        for kk in range(m):
-                            w = dW[j] * dW[kk] - (dt if j == kk else 0.0)
-                            c = noise_scale * w / (2.0 * sq)
+                    X[i, q] = x0[p0 + q, i]
+                    traj[0, p0 + q, i] = x0[p0 + q, i]
+            n_alive = nb
+            to_save = save_every
+            for k in range(n_steps):
+                if n_alive == 0:
+                    break
+                t = t0 + (k0 + k) * dt
+                to_save -= 1
+                normals(keys, p0, (k0 + k) * m * substeps, Z, W)
+                brownian(Z, m, substeps, sub_scale, dW)
+                if DRIFT == DRIFT_CALLABLE:
+                    drift_lanes(X, t, B)
+                else:
+                    if DRIFT == DRIFT_LANDSCAPE:
+                        grad_lanes(X, params, G)
+                    elif DIM2:
+                        cells_2d(d_lower, d_h, d_shape, d_per, X, R, C)
+                        gather(d_vals, R, C, G)
+                    else:
+                        interp_lanes(d_lower, d_h, d_shape, d_per, d_vals, X, xb, G)
+                    precondition(M, G, B)
+                if DIFF == DIFF_CONST:
+                    increment_const(X, B, S_const, dW, dt, noise_scale, acc, Xn)
+                else:
+                    # stage 0: the factor at X; stage 1 + j (Milstein): at the support point of noise column j
+                    for stage in range(1 + MIL * m):
+                        P, F, cp = X, S, code
+                        if MIL and stage > 0:
+                            P, F, cp = Y, Sy, code_y
+                            support(X, B, S, stage - 1, dt, noise_scale, Y)
+                        if DIFF == DIFF_CALLABLE:
+                            diff_lanes(P, t, Dm)
+                        elif DIM2:
+                            cells_2d(s_lower, s_h, s_shape, s_per, P, R, C)
+                            gather_symmetric(s_vals, R, C, Dm)
+                        else:
+                            interp_lanes(s_lower, s_h, s_shape, s_per, s_vals, P, xb, Dm.reshape(d * d, nb))
+                        bad = factor(Dm, F, cp)
+                        if MIL and stage > 0:
+                            milstein_correct(stage - 1, Y, Sy, code_y, S, dW, dt, noise_scale, Xn, code, alive,
+                                             fail_x, p0)
+                        else:
+                            if bad:
+                                mark_points(X, code, alive, fail_x, p0)
+                            increment(X, B, S, dW, dt, noise_scale, acc, Xn)
+                if commit(X, Xn, code, ok):
+                    n_alive -= record_failures(code, ok, alive, status, fail_step, p0, k0 + k)
+                if to_save == 0:
+                    row = (k + 1) // save_every
+                    for q in range(nb):
+                        if alive[q]:
                             for i in range(d):
-                                xn[i] += c * (Sb[i, kk] - S[i, kk])
-                if code == D_OK:
-                    for i in range(d):
-                        x[i] = xn[i]
-                        if not math.isfinite(xn[i]):
-                            code = NON_FINITE
-                if code != D_OK:
-                    status[p], fail_step[p] = code, k0 + k
-                    alive[q] = False
-                    n_alive -= 1
-                elif to_save == 0:
-                    traj[(k + 1) // save_every, p] = x
-            if to_save == 0:
-                to_save = save_every
-    return traj, status, fail_step, fail_x
+                                traj[row, p0 + q, i] = X[i, q]
+                    to_save = save_every
+
+    return kernel
 
 
 @njit(cache=True, parallel=True)

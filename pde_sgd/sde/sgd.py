@@ -18,7 +18,8 @@ from ..jitfuncs import jit_call
 from ..landscapes import Landscape
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, require_instance
-from .common import check_explicit_stability, initial_states, resolve_beta, sde_schedule, step_counts
+from .common import (check_explicit_stability, distinct_starts, initial_states, resolve_beta, sde_schedule,
+                     step_counts)
 from .fields import KernelDiffusion, KernelDrift, as_diffusion, as_drift
 from .finite_sum import QuadraticFiniteSum, batch_mean
 from .kernels import SCHEMES, integrate, raise_on_failure
@@ -116,7 +117,7 @@ def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: in
     diffusion = as_diffusion(D, dim, grid)
     dt, n_steps, save_every = sde_schedule(dt, n_steps, n_saves, times, T)
     if drift.landscape is not None:
-        check_explicit_stability(drift.landscape, drift.M, np.unique(x, axis=0), dt)
+        check_explicit_stability(drift.landscape, drift.M, distinct_starts(x), dt)
     times, traj, stats = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every,
                                    noise_substeps, path_offset=start, progress=progress, threads=threads)
     params = {"beta": beta, "dt": dt, "n_steps": n_steps, "n_paths": n_paths, "seed": seed, "scheme": scheme,
