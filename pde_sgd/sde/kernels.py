@@ -33,7 +33,7 @@ from ..validation import NumericalInstability
 from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, factor_2d, gather, gather_symmetric,
                      increment, increment_const, interp_lanes, mark_points, milstein_correct, normals, precondition,
                      record_failures, support)
-from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, DIFF_CALLABLE, DIFF_CONST, DRIFT_CALLABLE,
+from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, D_OK, DIFF_CALLABLE, DIFF_CONST, DRIFT_CALLABLE,
                      DRIFT_LANDSCAPE)
 from .rng import fill_normals
 
@@ -141,11 +141,11 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2, FAST):
             S, Sy, Dm = np.empty((d, m, nb)), np.empty((d, m, nb)), np.empty((d, d, nb))
             R, C = np.empty((4, nb), dtype=np.int64), np.empty((4, nb))
             Z, dW, acc = np.empty((m * substeps, nb)), np.empty((m, nb)), np.empty(nb)
-            code, code_y = np.zeros(nb, dtype=np.int64), np.zeros(nb, dtype=np.int64)
-            ok = np.ones(nb, dtype=np.bool_)
-            alive = np.ones(nb, dtype=np.bool_)
+            code, code_y = np.empty(nb, dtype=np.int64), np.empty(nb, dtype=np.int64)
+            ok, alive = np.empty(nb, dtype=np.bool_), np.empty(nb, dtype=np.bool_)
             xb, W = np.empty(d), np.empty(nb, dtype=np.uint64)
-            for q in range(nb):
+            for q in range(nb):  # filled here, not by np.zeros / np.ones: fewer overloads to compile
+                code[q], code_y[q], ok[q], alive[q] = D_OK, D_OK, True, True
                 for i in range(d):
                     X[i, q] = x0[p0 + q, i]
                     traj[0, p0 + q, i] = x0[p0 + q, i]
