@@ -121,7 +121,7 @@ def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int, fast: boo
 
 
 def _make_variant(DRIFT, DIFF, MIL, DIM2, FAST):
-    @njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+    @njit(cache=True, nogil=True, no_cfunc_wrapper=True, error_model="numpy")
     def kernel(b0, b1, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, params, grad_lanes, M,
                d_lower, d_h, d_shape, d_per, d_vals, drift_lanes, S_const, s_lower, s_h, s_shape, s_per, s_vals,
                diff_lanes, traj, status, fail_step, fail_x):
