@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 import pde_sgd  # noqa: F401  (first: its thread-pool defaults apply before numba and torch load)
 import numpy as np
 from numba import njit
+from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 REPEATS = 3
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock: Callable[[], float] = time.perf_counter  # set by --clock; cpu = this process's CPU seconds
+_LIMITS: list = []  # the active BLAS/OpenMP thread limits (kept alive for the process)
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -34,7 +36,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def set_threads(n: int, clock_name: str = "wall") -> int:
-    """Use ``n`` threads (0: all cores) in Numba, torch (when importable) and, for n = 1, XLA, and time with
+    """Use ``n`` threads (0: all cores) in Numba, BLAS, torch (when importable) and, for n = 1, XLA, and time with
     ``clock_name``; returns n."""
     import numba
     global clock
@@ -42,6 +44,9 @@ def set_threads(n: int, clock_name: str = "wall") -> int:
     n = numba.config.NUMBA_NUM_THREADS if n == 0 else n
     numba.set_num_threads(n)
     os.environ["OMP_NUM_THREADS"] = str(n)
+    # numpy/scipy's BLAS (OpenBLAS) started its own pool when numpy loaded: cap it too, so that its idle workers
+    # do not spin on the other cores (and count in --clock cpu) and peers' BLAS calls get the same thread count
+    _LIMITS.append(threadpool_limits(limits=n))
     if n == 1:  # XLA reads its flags when jax first initialises (the leading -- is required)
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     try:
