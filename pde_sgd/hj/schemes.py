@@ -70,6 +70,7 @@ _ROWS, _PAD, _OUT, _LINES, _TAGS = 15, 8, 9, 10, 13
 # first and last D row that each scheme reads
 _FIRST_DIFF = (2, 1, 0, 2, 1)
 _LAST_DIFF = (3, 4, 5, 3, 4)
+# helpers that only kernels call are compiled without the cfunc and CPython wrappers (a quicker first call)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", no_cfunc_wrapper=True, no_cpython_wrapper=True)

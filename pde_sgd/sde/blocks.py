@@ -7,6 +7,8 @@ fused multiply-adds, so a path's values do not depend on its lane, its block, th
 count; whatever a vectorised fast path cannot decide (ziggurat tails, a D(x) that is singular or invalid) falls
 back to the scalar point function for that lane.
 Helpers use ``error_model="numpy"``: a division in a lane whose result is discarded must not raise.
+They are called from the kernels only, so they are compiled without the cfunc and CPython wrappers (Numba
+``no_cfunc_wrapper``, ``no_cpython_wrapper``: a quicker first call; not callable from Python).
 """
 from __future__ import annotations
 

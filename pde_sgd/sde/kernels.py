@@ -10,7 +10,8 @@
 
 Brownian increments of a step are sums of ``substeps`` finer Gaussian increments, so runs with the same seed
 and the same ``dt / substeps`` share their Brownian paths (this is how strong errors are measured).
-It runs one small kernel per (drift mode, D mode, scheme, 2-D or not), compiled on first use and cached, on
+It runs one small kernel per (drift mode, D mode, scheme, 2-D or not; in 2-D with D(x), a fast-path-only
+variant first, see :func:`variant`), compiled on first use and cached, on
 blocks of LANES paths stored by lanes (:mod:`.blocks`, the path loop innermost), the blocks shared out among
 Python threads (the kernels release the GIL). :func:`elastic_kernel` integrates the Entropy-SGD / Elastic-SGD
 fast-slow system of THEORY.md section 4 (parallel over paths, ``prange``). Each path only reads its own key and
