@@ -112,12 +112,17 @@ def _grads(lf, pts):
 
 
 @njit(cache=True)
-def _hessians(lf, pts):
+def _hessians(lf, pts, fd):
+    """:func:`jit_hess` at every row of ``pts``; ``fd`` None where the pack has an exact Hessian (``lf[4]``): the
+    finite-difference branch is then pruned at compile time (a quicker first call)."""
     d = pts.shape[1]
     out = np.empty((pts.shape[0], d, d))
     for n in range(pts.shape[0]):
         x = pts[n].copy()  # the finite-difference Hessian perturbs its point in place
-        jit_hess(lf, x, out[n])
+        if fd is None:
+            lf[2](x, lf[3], out[n])
+        else:
+            _fd_hessian(lf, x, out[n])
     return out
 
 
@@ -275,7 +280,7 @@ class Landscape:
     def _hess_pts(self, pts: np.ndarray) -> np.ndarray:
         d = self.dim
         if self.numba:
-            out = jit_call(_hessians, self.jit, pts)
+            out = jit_call(_hessians, self.jit, pts, None if self.jit[4] else True)
         elif self._fns[2] is not None:
             out = self._user("hessian", self._fns[2], pts, (d, d))
         else:

@@ -70,9 +70,10 @@ _ROWS, _PAD, _OUT, _LINES, _TAGS = 15, 8, 9, 10, 13
 # first and last D row that each scheme reads
 _FIRST_DIFF = (2, 1, 0, 2, 1)
 _LAST_DIFF = (3, 4, 5, 3, 4)
+# helpers that only kernels call are compiled without the cfunc and CPython wrappers (a quicker first call)
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, fastmath=True, error_model="numpy", no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _weno5(v1, v2, v3, v4, v5):
     s1 = 13.0 / 12.0 * (v1 - 2.0 * v2 + v3) ** 2 + 0.25 * (v1 - 4.0 * v2 + 3.0 * v3) ** 2
     s2 = 13.0 / 12.0 * (v2 - 2.0 * v3 + v4) ** 2 + 0.25 * (v2 - v4) ** 2
@@ -87,41 +88,41 @@ def _weno5(v1, v2, v3, v4, v5):
     return (a1 * p1 + a2 * p2 + a3 * p3) / (a1 + a2 + a3)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _smaller(a, b):
     return a if abs(a) <= abs(b) else b
 
 
 # --- one-sided derivatives p-, p+ (rows 6, 7 of S) from the forward differences D (rows 0-5) ----------------
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, fastmath=True, error_model="numpy", no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _weno5_sides(S, n):
     for i in range(n):
         S[6, i] = _weno5(S[0, i], S[1, i], S[2, i], S[3, i], S[4, i])
         S[7, i] = _weno5(S[5, i], S[4, i], S[3, i], S[2, i], S[1, i])
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _eno2_sides(S, n):
     for i in range(n):
         S[6, i] = S[2, i] + 0.5 * _smaller(S[2, i] - S[1, i], S[3, i] - S[2, i])
         S[7, i] = S[3, i] - 0.5 * _smaller(S[4, i] - S[3, i], S[3, i] - S[2, i])
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _upwind1_sides(S, n):
     for i in range(n):
         S[6, i] = S[2, i]
         S[7, i] = S[3, i]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _central_sides(S, n):
     for i in range(n):
         S[6, i] = 0.5 * (S[2, i] + S[3, i])
         S[7, i] = S[6, i]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _central4_sides(S, n):
     """p = (u_{i-2} - 8 u_{i-1} + 8 u_{i+1} - u_{i+2}) / (12 h) = (7 (D_{i-1} + D_i) - D_{i-2} - D_{i+1}) / 12."""
     for i in range(n):
@@ -129,7 +130,7 @@ def _central4_sides(S, n):
         S[7, i] = S[6, i]
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _one_sided(S, n, scheme):
     """p-, p+ of ``scheme`` (a runtime choice, for the user-Hamiltonian kernel; the fused stepper calls the
     scheme's own function, so that only it compiles)."""
@@ -145,7 +146,7 @@ def _one_sided(S, n, scheme):
         _central4_sides(S, n)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _laplacian(S, i, scheme):
     """h times the second derivative along the axis at cell i: (D_i - D_{i-1}), or the five-point
     (-D_{i+1} + 15 (D_i - D_{i-1}) + D_{i-2}) / 12 for "central4"."""
@@ -182,7 +183,7 @@ def _lax_friedrichs_terms(S, n, inv_h, nu, o):
     return amax
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _central4_terms(S, n, inv_h, nu, o):
     """o += nu (five-point second derivative) - p^2 / 2 with the five-point p (see :func:`_one_sided`)."""
     amax = 0.0
@@ -193,7 +194,7 @@ def _central4_terms(S, n, inv_h, nu, o):
     return amax
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _central_line(la, a, lc, c, lb, b, n, inv_h, nu, o, ab):
     """o += nu (D_i - D_{i-1}) / h - p^2 / 2, p = (D_{i-1} + D_i) / 2 (p- = p+: both fluxes give p^2 / 2),
     straight from the source values la[i + a], lc[i + c], lb[i + b] at cells i - 1, i, i + 1 along the axis
@@ -304,7 +305,7 @@ def _padded(u, L0, w, dt, k, i0, i1, idx2, row):
         row[jj] = src[c] + dt * l[c] if k == 1 else src[c]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _diffs(u, L0, w, dt, k, axis, idx, i0, i1, S, lo, hi, inv_h):
     """S[m, i] = D_{i+m-3} along ``axis`` for the row (i0, i1), m = lo..hi-1: along axis 2 from the padded line
     in row 8 of S, along axis 0 or 1 from whole stage-k source lines (see :func:`_line`)."""

@@ -10,7 +10,8 @@
 
 Brownian increments of a step are sums of ``substeps`` finer Gaussian increments, so runs with the same seed
 and the same ``dt / substeps`` share their Brownian paths (this is how strong errors are measured).
-It runs one small kernel per (drift mode, D mode, scheme, 2-D or not), compiled on first use and cached, on
+It runs one small kernel per (drift mode, D mode, scheme, 2-D or not; in 2-D with D(x), a fast-path-only
+variant first, see :func:`variant`), compiled on first use and cached, on
 blocks of LANES paths stored by lanes (:mod:`.blocks`, the path loop innermost), the blocks shared out among
 Python threads (the kernels release the GIL). :func:`elastic_kernel` integrates the Entropy-SGD / Elastic-SGD
 fast-slow system of THEORY.md section 4 (parallel over paths, ``prange``). Each path only reads its own key and
@@ -30,10 +31,10 @@ from ..jitfuncs import jit_call
 from ..landscapes import jit_grad
 from ..schemes import Scheme
 from ..validation import NumericalInstability
-from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, gather, gather_symmetric, increment,
-                     increment_const, interp_lanes, mark_points, milstein_correct, normals, precondition,
+from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, factor_2d, gather, gather_symmetric,
+                     increment, increment_const, interp_lanes, mark_points, milstein_correct, normals, precondition,
                      record_failures, support)
-from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, DIFF_CALLABLE, DIFF_CONST, DRIFT_CALLABLE,
+from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, D_OK, DIFF_CALLABLE, DIFF_CONST, DRIFT_CALLABLE,
                      DRIFT_LANDSCAPE)
 from .rng import fill_normals
 
@@ -47,6 +48,7 @@ SCHEME_TABLE = {
 
 
 LANES = 256  # paths per block: one thread advances them together, the path loop innermost (vectorised)
+UNDECIDED = -1  # status of a block's first path where a fast-path variant met a D(x) that needs chol_psd
 
 
 class Integrate:
@@ -65,8 +67,20 @@ class Integrate:
         argument packs of :meth:`.fields.KernelDrift.kernel_args` and :meth:`.fields.KernelDiffusion.kernel_args`);
         returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
         fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise)."""
+        milstein = scheme == MILSTEIN and diff[0] != DIFF_CONST
+        d = x0.shape[1]
+        fast = d == 2 and diff[0] != DIFF_CONST
+        out = self._run(variant(drift[0], diff[0], milstein, d, fast), x0, keys, t0, k0, dt, n_steps, save_every,
+                        substeps, noise_scale, drift, diff)
+        if fast and (out[1] == UNDECIDED).any():  # rare: rerun with chol_psd compiled in (same paths bit for bit)
+            out = self._run(variant(drift[0], diff[0], milstein, d, False), x0, keys, t0, k0, dt, n_steps,
+                            save_every, substeps, noise_scale, drift, diff)
+        return out
+
+    @staticmethod
+    def _run(kernel, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, drift, diff):
+        """``kernel`` over all blocks of paths, shared out among the threads; returns the output arrays."""
         n, d = x0.shape
-        kernel = variant(drift[0], diff[0], scheme == MILSTEIN and diff[0] != DIFF_CONST, d)
         out = (np.empty((n_steps // save_every + 1, n, d)), np.zeros(n, dtype=np.int64),
                np.full(n, -1, dtype=np.int64), np.full((n, d), np.nan))
         args = (x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale) + tuple(drift[1:]) + \
@@ -94,23 +108,27 @@ integrate = Integrate()
 _VARIANTS: dict = {}
 
 
-def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int):
-    """The ensemble kernel for one (drift mode, D mode, Milstein or not, 2-D or not), built once per process,
-    compiled on first use and cached on disk (the modes are closure constants: one cache entry each)."""
-    key = (int(drift_mode), int(diff_mode), int(bool(milstein)), int(dim) == 2)
+def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int, fast: bool = False):
+    """The ensemble kernel for one (drift mode, D mode, Milstein or not, 2-D or not, fast path only or not),
+    built once per process, compiled on first use and cached on disk (the modes are closure constants: one cache
+    entry each). A fast-path-only variant (2-D, D not constant) factors D with :func:`.blocks.factor_2d` alone,
+    without compiling chol_psd: where a lane needs chol_psd (D singular or invalid there) it stops, leaving
+    status ``UNDECIDED`` at its block's first path, and :class:`Integrate` reruns the call with the full
+    variant; where it does not stop, its paths are those of the full variant bit for bit."""
+    key = (int(drift_mode), int(diff_mode), int(bool(milstein)), int(dim) == 2, bool(fast))
     if key not in _VARIANTS:
         _VARIANTS[key] = _make_variant(*key)
     return _VARIANTS[key]
 
 
-def _make_variant(DRIFT, DIFF, MIL, DIM2):
-    @njit(cache=True, nogil=True)
+def _make_variant(DRIFT, DIFF, MIL, DIM2, FAST):
+    @njit(cache=True, nogil=True, no_cfunc_wrapper=True, error_model="numpy")
     def kernel(b0, b1, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, params, grad_lanes, M,
                d_lower, d_h, d_shape, d_per, d_vals, drift_lanes, S_const, s_lower, s_h, s_shape, s_per, s_vals,
                diff_lanes, traj, status, fail_step, fail_x):
         """Blocks b0 .. b1 - 1 of LANES paths over the steps, each stored by lanes (:mod:`.blocks`), one phase of
         a step for the whole block at a time: noise, drift, factor of D (and at the Milstein support points),
-        increment, commit, save. DRIFT, DIFF, MIL, DIM2 are compile-time constants (a variant compiles its own
+        increment, commit, save. DRIFT, DIFF, MIL, DIM2, FAST are compile-time constants (a variant compiles its own
         phases only). A path does exactly the arithmetic of a path advanced alone, so results depend neither on
         LANES nor on the path's block or thread."""
         n, d = x0.shape
@@ -124,11 +142,11 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
             S, Sy, Dm = np.empty((d, m, nb)), np.empty((d, m, nb)), np.empty((d, d, nb))
             R, C = np.empty((4, nb), dtype=np.int64), np.empty((4, nb))
             Z, dW, acc = np.empty((m * substeps, nb)), np.empty((m, nb)), np.empty(nb)
-            code, code_y = np.zeros(nb, dtype=np.int64), np.zeros(nb, dtype=np.int64)
-            ok = np.ones(nb, dtype=np.bool_)
-            alive = np.ones(nb, dtype=np.bool_)
+            code, code_y = np.empty(nb, dtype=np.int64), np.empty(nb, dtype=np.int64)
+            ok, alive = np.empty(nb, dtype=np.bool_), np.empty(nb, dtype=np.bool_)
             xb, W = np.empty(d), np.empty(nb, dtype=np.uint64)
-            for q in range(nb):
+            for q in range(nb):  # filled here, not by np.zeros / np.ones: fewer overloads to compile
+                code[q], code_y[q], ok[q], alive[q] = D_OK, D_OK, True, True
                 for i in range(d):
                     X[i, q] = x0[p0 + q, i]
                     traj[0, p0 + q, i] = x0[p0 + q, i]
@@ -168,7 +186,13 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2):
                             gather_symmetric(s_vals, R, C, Dm)
                         else:
                             interp_lanes(s_lower, s_h, s_shape, s_per, s_vals, P, xb, Dm.reshape(d * d, nb))
-                        bad = factor(Dm, F, cp)
+                        if FAST:
+                            if factor_2d(Dm, F, cp):
+                                status[p0] = UNDECIDED
+                                return
+                            bad = 0
+                        else:
+                            bad = factor(Dm, F, cp)
                         if MIL and stage > 0:
                             milstein_correct(stage - 1, Y, Sy, code_y, S, dW, dt, noise_scale, Xn, code, alive,
                                              fail_x, p0)

@@ -70,7 +70,7 @@ def uniform(key, n):
     return (float(raw_word(key, n) >> _S11) + 0.5) * _INV_2_53
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)  # called from compiled code only
 def _ziggurat_slow(key, c, hz, iz):
     """Tail and wedge branches of the ziggurat (rare); uses the words c, c + 1, ... of the normal's block."""
     while True:
