@@ -117,3 +117,20 @@ def test_cfunc_and_njit_callables_give_the_same_paths():
                      **run)["x"]
     np.testing.assert_array_equal(a, b)
     assert np.all(np.isfinite(a)) and np.ptp(a[-1], axis=0).min() > 0  # paths moved apart: a real comparison
+
+
+def test_singular_field_falls_back_to_the_full_factor_with_the_same_paths():
+    """D = diag(1, s(x_1)) with s = 0 for x_1 <= 0: lanes there have a zero pivot, which the 2-D fast-path variant
+    cannot factor, so the call is rerun with the full PSD Cholesky. The paths must equal the numpy loop with the
+    exact factor diag(1, sqrt(s)) (a dropped noise component or a wrong rerun would differ by far more than 1e-12),
+    whatever the thread count or the chunk of paths."""
+    X1, _ = GRID.coords
+    vals = np.zeros(GRID.shape + (2, 2))
+    vals[..., 0, 0], vals[..., 1, 1] = 1.0, 0.5 * np.maximum(X1, 0.0)
+    factor_at = lambda x, t: np.diag(np.sqrt(np.diag(_bilinear(vals, x))))  # noqa: E731
+    L = landscapes.double_well(2, tilt=TILT)
+    run = dict(dt=DT, n_steps=12, n_paths=6, seed=5, grid=GRID)
+    got = simulate_sgd(L, vals, BETA, [-0.3, 0.2], threads=1, **run)["x"]
+    np.testing.assert_allclose(got[-1], _reference(factor_at, [-0.3, 0.2], 6, 12, 5), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(simulate_sgd(L, vals, BETA, [-0.3, 0.2], threads=2, **run)["x"], got)
+    np.testing.assert_array_equal(simulate_sgd(L, vals, BETA, [-0.3, 0.2], paths=(2, 5), **run)["x"], got[:, 2:5])
