@@ -112,11 +112,14 @@ def test_fused_steps_equal_numpy_reference(dim, shape, bc, scheme, flux):
         assert np.max(np.abs(res["u"][-1] - ref)) < 1e-13 * max(1.0, np.max(np.abs(ref)))
 
 
-def test_threads_give_identical_arrays():
-    """The parallel kernel (>= 16384 cells) gives bit-identical results for 1 and 2 threads (4 vs 8 chunks)."""
+@pytest.mark.parametrize("scheme", ["central", "weno5"])
+def test_threads_give_identical_arrays(scheme, monkeypatch):
+    """The parallel kernel gives bit-identical results for 1 and 2 threads (4 vs 8 chunks of rows)."""
+    from pde_sgd.hj import schemes
+    monkeypatch.setitem(schemes.PARALLEL_MIN_CELLS, scheme, 16384)  # 128^2 takes the parallel kernel
     g = Grid([0.0, 0.0], [2 * np.pi] * 2, [128, 128], bc="neumann")
     f = field(g)
-    runs = [solve_viscous(f, g, 10.0, times=[0.002, 0.004], scheme="central", threads=k)["u"] for k in (1, 2)]
+    runs = [solve_viscous(f, g, 10.0, times=[0.002, 0.004], scheme=scheme, threads=k)["u"] for k in (1, 2)]
     assert np.array_equal(runs[0], runs[1])
 
 
