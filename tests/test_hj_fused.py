@@ -123,6 +123,19 @@ def test_threads_give_identical_arrays(scheme, monkeypatch):
     assert np.array_equal(runs[0], runs[1])
 
 
+def test_each_variant_has_its_own_cache_key():
+    """Numba keys a cached closure by its source and closure values: a variant option that only reaches the
+    decorator (parallel=) would let a serial variant load a parallel one's machine code or the reverse."""
+    from pde_sgd.hj import schemes
+    keys = set()
+    for scheme in range(len(schemes.SCHEMES)):
+        for ham in range(2):
+            for parallel in (False, True):
+                fn = schemes._make_fused(scheme, ham, parallel).py_func
+                keys.add(tuple(c.cell_contents for c in fn.__closure__ if isinstance(c.cell_contents, (int, bool))))
+    assert len(keys) == len(schemes.SCHEMES) * 2 * 2
+
+
 def orders(errors):
     e = np.asarray(errors)
     return np.log2(e[:-1] / e[1:])

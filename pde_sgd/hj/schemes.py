@@ -373,7 +373,9 @@ def _make_fused(scheme: int, ham: int, parallel: bool):
         u, L0, w = fields
         idx0, idx1, idx2, inv_h, nu, S, alpha = eq
         n0, n1, n2 = u.shape
-        rows, nchunk = n0 * n1, S.shape[0]
+        # ``parallel`` is read in the body so that it is a closure value: Numba keys a cached closure by its source
+        # and closure values, and the serial and parallel variants must not load each other's machine code
+        rows, nchunk = n0 * n1, (S.shape[0] if parallel else 1)
         per = (rows + nchunk - 1) // nchunk
         steps = 0
         while now < t_out and steps < max_steps:
