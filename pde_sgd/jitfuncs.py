@@ -77,7 +77,6 @@ def lanes_cfunc(point):
     """
     if point not in _LANES:
         src = _SOURCES.get(point)
-        vector = point._sig.args[2].ndim == 1
         if src is None:  # a cfunc takes contiguous arrays: copy each lane in and out
             fn = point
 
@@ -93,18 +92,12 @@ def lanes_cfunc(point):
                     fn(x, a, y)
                     for i in range(yf.size):
                         Yf[i, q] = yf[i]
-        elif vector:
-            fn = njit(inline="always")(src.py_func)
-
-            def lanes(X, a, Y):
-                for q in range(X.shape[1]):
-                    fn(X[:, q], a, Y[:, q])
         else:
             fn = njit(inline="always")(src.py_func)
 
             def lanes(X, a, Y):
                 for q in range(X.shape[1]):
-                    fn(X[:, q], a, Y[:, :, q])
+                    fn(X[:, q], a, Y[..., q])
         _LANES[point] = jit_call(cfunc(lanes_signature(point._sig)), lanes)
     return _LANES[point]
 
