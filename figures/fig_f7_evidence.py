@@ -24,7 +24,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     lam_lo = min(r.params["lam"] for r in results)
     fig, grid = subplots(2, 2, width=3.8, height=2.9)
     axes = grid.reshape(1, 4)
-    panels = (("accuracy", ("train_accuracy", "test_accuracy")), ("mean training margin (2y-1) z", ("train_margin",)),
+    panels = (("accuracy", ("train_accuracy", "test_accuracy")), ("mean training margin: distance to boundary", ("train_geometric_margin",)),
               ("mean cross-entropy (nats)", ("train_cross_entropy", "test_cross_entropy")),
               ("log evidence ratio E / N", ("log_evidence_per_sample",)))
     for ax, (ylabel, keys) in zip(axes[0], panels):

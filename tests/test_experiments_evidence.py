@@ -118,10 +118,30 @@ def test_experiment_sweeps_are_discovered():
 def test_smith_le_section3_claims_quick_setting(quick_summary):
     """The quick F7 grid (N = 200, P = 401, 13 lambdas over 6 decades, 3 random-label seeds); measured
     (2026-11-29): E and the test cross-entropy both minimal at lambda = 0.316 (offset 0), E >= +1.1 for every
-    random-label point, margin ratio true / random 2.2 at lambda = 1e-3, random-label train accuracy 1.0."""
+    random-label point, geometric margin ratio true / random 6.3 at lambda = 1e-3 (2.2 for the functional margin (2y - 1) z),
+    random-label train accuracy 1.0."""
     s = quick_summary
     assert abs(s["offset_decades"]) <= s["grid_step_decades"] + 1e-9   # same lambda up to one grid step
     assert s["random_E_min"] > 0                                       # null model preferred at every lambda
     assert s["random_train_accuracy_min_lam"] == 1.0                   # memorises random labels
     assert s["true_test_accuracy_min_lam"] > 0.8 and s["random_test_accuracy_min_lam"] < 0.6
     assert s["margin_ratio"] > 1.2                                     # paper: ~1.5
+
+
+def test_geometric_margin_hand_computed():
+    """w = (3, 4, -5) with the bias last: |w'| = 5. phi = (1, 2, 1), y = 1: z = 6, distance 1.2; phi = (0, 0, 1),
+    y = 0: z = -5, distance 1. Means: geometric 1.1, functional (6 + 5) / 2 = 5.5."""
+    from pde_sgd.networks import evidence as ev
+    w = np.array([3.0, 4.0, -5.0])
+    Phi = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 1.0]])
+    m = ev.metrics(w, Phi, np.array([1.0, 0.0]))
+    assert m["geometric_margin"] == pytest.approx(1.1, rel=1e-14)
+    assert m["functional_margin"] == pytest.approx(5.5, rel=1e-14)
+    assert m["accuracy"] == 1.0
+    # doubling w doubles the functional margin but leaves the distance to the boundary unchanged
+    m2 = ev.metrics(2 * w, Phi, np.array([1.0, 0.0]))
+    assert m2["geometric_margin"] == pytest.approx(1.1) and m2["functional_margin"] == pytest.approx(11.0)
+    # a misclassified sample counts negatively
+    assert ev.metrics(w, Phi, np.array([0.0, 0.0]))["geometric_margin"] == pytest.approx((-1.2 + 1.0) / 2)
+    assert ev.metrics(w, Phi, np.array([1.0, 0.0]), bias_column=None)["geometric_margin"] == \
+        pytest.approx(5.5 / np.sqrt(50.0))

@@ -102,13 +102,22 @@ def log_evidence_ratio(w0: np.ndarray, Phi: np.ndarray, y: np.ndarray, lam: floa
     return cost(w0, Phi, y, lam) + occam - Phi.shape[0] * np.log(positive_int("n_classes", n_classes, minimum=2)), lam_i
 
 
-def metrics(w: np.ndarray, Phi: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Accuracy, mean cross-entropy (nats) and mean margin (2y - 1) z of the classifier w on (Phi, y)."""
+def metrics(w: np.ndarray, Phi: np.ndarray, y: np.ndarray, *, bias_column: int | None = -1) -> dict[str, float]:
+    """Accuracy, mean cross-entropy (nats) and the two mean margins of the classifier w on (Phi, y).
+
+    ``geometric_margin``: the mean signed distance (2y - 1) z / |w'| of the samples to the decision boundary
+    z = w . phi = 0, w' the weights without the bias (``bias_column``, the constant feature; None if there is
+    none). It is Smith & Le's margin: it falls as lambda falls and the weights grow. ``functional_margin``:
+    the mean (2y - 1) z, which grows with |w| instead (large when weakly regularised).
+    """
     z = Phi @ w
     y = np.asarray(y, dtype=np.float64)
+    w_feat = w if bias_column is None else np.delete(w, bias_column)
+    signed = (2.0 * y - 1.0) * z
     return {"accuracy": float(np.mean((z > 0) == (y == 1))),
             "cross_entropy": float(np.mean(cross_entropies(w, Phi, y))),
-            "margin": float(np.mean((2.0 * y - 1.0) * z))}
+            "geometric_margin": float(np.mean(signed) / np.linalg.norm(w_feat)),
+            "functional_margin": float(np.mean(signed))}
 
 
 def two_class_digits(n_train: int, n_features: int, *, seed: int = 0, random_labels: bool = False,
