@@ -29,7 +29,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     axes[0, 0].set(xlabel="index (descending)", ylabel="eigenvalue of D", ylim=(1e-22, None),
                    title=f"N = {big.params['n_samples']}: float64 (solid), float32 (dotted) grads")
     axes[0, 0].title.set_fontsize(8)
-    axes[0, 0].legend(fontsize=6)
+    axes[0, 0].legend(fontsize=8)
     eps = np.logspace(-17, -4, 120)
     for r in results:
         lam = r["eigenvalues_float64"][-1]
@@ -41,7 +41,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     axes[0, 1].set(xlabel="eps in the tolerance λ_max P eps", ylabel="rank / P (end of training)",
                    title=f"full rank N - 1 would give 0.34% at N = {s['n_for_target_full_rank']}")
     axes[0, 1].title.set_fontsize(8)
-    axes[0, 1].legend(fontsize=6)
+    axes[0, 1].legend(fontsize=8)
     ns = np.array([row["n_samples"] for row in s["rows"]])
     for key, label in (("rank_float64", "rank at eps_64"), ("rank_float32", "rank at eps_32"),
                        ("participation_ratio", "participation ratio"), ("stable_rank", "stable rank")):
@@ -50,7 +50,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     axes[0, 2].set(xlabel="N samples", ylabel="dimension count (end of training)",
                    title="PR and stable rank: far below N - 1")
     axes[0, 2].title.set_fontsize(8)
-    axes[0, 2].legend(fontsize=6)
+    axes[0, 2].legend(fontsize=8)
     return save_titled(fig, out_dir, "fig_d_rank_at_scale",
                        f"D of a {'-'.join(map(str, [64, *big.params['hidden'], 10]))} tanh MLP on digits, P = {P}, SGD "
                        f"η = {big.params['eta']}, B = {big.params['batch_size']}", full=full)

@@ -33,7 +33,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                    label=f"{n} replica{'s' if n > 1 else ''}: slope {r['slopes'][i]:.2f}")
     a.plot(eps, r["sup_error"][0, 0] * np.sqrt(eps / eps[0]), "k:", label="eps^(1/2)")
     a.set(xscale="log", yscale="log", xlabel="eps", ylabel="E sup_s |x_eps - X|", title="homogenization error")
-    a.legend(fontsize=7)
+    a.legend(fontsize=8)
     return save_figure(fig, out_dir, "fig_f10_homogenization")
 
 

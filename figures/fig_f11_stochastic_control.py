@@ -38,7 +38,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     a.axvline(r["J"].mean(), color="k", ls="--", label=f"J(alpha*) = {r['J'].mean():.3f}")
     a.axvline(p["u0"], color="r", ls=":", label=f"u(x0, 0) = {p['u0']:.3f} (FK {p['feynman_kac']:.3f})")
     a.set(xlabel="V(x(T))", ylabel="density", title=f"terminal cost from x0 = {p['x0']:g}", yscale="log")
-    a.legend(fontsize=7)
+    a.legend(fontsize=8)
     return save_figure(fig, out_dir, "fig_f11_stochastic_control")
 
 

@@ -36,19 +36,19 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
             for opt in OPTIMIZERS:
                 _band(ax, results[(model, opt)], key, opt)
             ax.set(yscale="log", xlabel=xlabel, ylabel=f"{model}: test error (%)")
-        axes[i, 0].legend(fontsize=7)
+        axes[i, 0].legend(fontsize=8)
         axes[i, 3].axis("off")
     p = summary.params
     rows = ["final test error (%), mean ± std", f"{'':<13}" + "".join(f"{m:>15}" for m in MODELS)]
     for j, o in enumerate(OPTIMIZERS):
         rows.append(f"{o:<13}" + "".join(f"{100 * summary['mean_test_error'][i, j]:8.2f} ± {100 * summary['std_test_error'][i, j]:4.2f}"
                                          for i in range(len(MODELS))))
-    axes[0, 3].text(0.0, 1.0, "\n".join(rows), va="top", family="monospace", fontsize=6.5, transform=axes[0, 3].transAxes)
+    axes[0, 3].text(0.0, 1.0, "\n".join(rows), va="top", family="monospace", fontsize=8, transform=axes[0, 3].transAxes)
     lines = ["seeds' claims (test error; '~': within 2 SE):"]
     for m in MODELS:
         lines += [f"{m}: {v['claim']}: {'holds' if v['holds'] else 'does NOT hold'}"
                   f"{'' if v['resolved'] or '~' in v['claim'] else ' (gap < 2 SE)'}" for v in p["verdicts"][m]]
-    axes[1, 3].text(0.0, 1.0, "\n".join(lines), va="top", fontsize=7, transform=axes[1, 3].transAxes)
+    axes[1, 3].text(0.0, 1.0, "\n".join(lines), va="top", fontsize=8, transform=axes[1, 3].transAxes)
     text = table(summary)
     s = summary.params["settings"]
     held = sum(v["holds"] for m in MODELS for v in summary.params["verdicts"][m])

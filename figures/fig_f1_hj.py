@@ -36,14 +36,14 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
             label=f"solver, max diff {np.max(np.abs(num_visc - u_visc)):.1e}")
     ax.plot(x[sl], num_inv[sl], "s", ms=3, mfc="none", color="C3",
             label=f"solver, max diff {np.max(np.abs(num_inv - u_inv)):.1e}")
-    ax.set(title=f"1-D, beta = {BETA:g}", xlabel="x", ylabel="value", ylim=(-2.0, 10.5))
-    ax.legend(fontsize=6, loc="upper center")
+    ax.set(title=f"1-D, β = {BETA:g}", xlabel="x", ylabel="value", ylim=(-2.0, 10.5))
+    ax.legend(fontsize=8, loc="upper center")
 
     n2 = 201 if full else 121
     g2 = Grid([-2.0, -2.0], [2.0, 2.0], [n2, n2])
     f2 = landscapes.rastrigin(2, b=0.5).on_grid(g2)
     panels = {"f (Rastrigin-like, b = 0.5)": f2,
-              f"local entropy, T = {T_VISCOUS}, beta = {BETA:g}": hj.local_entropy(f2, g2, T_VISCOUS, BETA).u,
+              f"local entropy, T = {T_VISCOUS}, β = {BETA:g}": hj.local_entropy(f2, g2, T_VISCOUS, BETA).u,
               f"Moreau envelope, T = {T_INVISCID}": hj.moreau_envelope(f2, g2, T_INVISCID)[0]}
     levels = np.linspace(f2.min(), np.quantile(f2, 0.9), 14)
     X, Y = g2.coords
@@ -53,7 +53,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         i = np.unravel_index(np.argmin(field), field.shape)
         ax.plot(X[i], Y[i], "r*", ms=8, label=f"min {field[i]:.2f}")
         ax.set(title=title, xlabel="x1", ylabel="x2", aspect="equal")
-        ax.legend(fontsize=6, loc="upper right")
+        ax.legend(fontsize=8, loc="upper right")
     fig.colorbar(cs, ax=axes[0, 1:].tolist(), shrink=0.8, label="value", format="%.1f")
     return save_figure(fig, out_dir, "fig_f1_hj")
 

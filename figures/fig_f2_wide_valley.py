@@ -31,8 +31,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         j = np.argmin(u)
         ax.plot(x, u, color=c, label=f"local entropy u(., t = {t:g}): min at x = {x[j]:.2f} (wide)")
         ax.plot(x[j], u[j], "o", color=c, ms=6)
-    ax.set(title=f"wide vs narrow valley, beta = {BETA:g}", xlabel="x", ylabel="value", ylim=(-1.4, 1.0))
-    ax.legend(fontsize=7, loc="upper left")
+    ax.set(title=f"wide vs narrow valley, β = {BETA:g}", xlabel="x", ylabel="value", ylim=(-1.4, 1.0))
+    ax.legend(fontsize=8, loc="upper left")
 
     ax = axes[0, 1]
     t = SCOPES[0]
@@ -46,7 +46,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax.plot(x, w, color=c, label=f"rho(y; x = {x[k]:.2f}), <y> = {mean_y[k, 0]:.2f}, u = {u[k]:.2f}")
     ax.set(title=f"Gibbs measure of the local entropy, t = {t:g}", xlabel="y", ylabel="density",
            xlim=(-2.2, 2.5))
-    ax.legend(fontsize=6, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left")
     return save_figure(fig, out_dir, "fig_f2_wide_valley")
 
 

@@ -36,7 +36,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax = axes[0, 0]
     worst = 0.0
     for c, t in zip(("C0", "C1", "C2", "C3"), SCOPES):
-        ax.plot(lam, lam / (1 + t * lam), color=c, label=f"t = {t:g}: lambda / (1 + t lambda)")
+        ax.plot(lam, lam / (1 + t * lam), color=c, label=f"t = {t:g}: λ / (1 + t λ)")
         ax.axhline(1 / t, color=c, ls=":", lw=0.8)
         for k, (l1, l2) in enumerate(EIGEN_PAIRS):
             angle = 0.4 + 0.5 * k
@@ -49,10 +49,10 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax.plot([], [], "o", color="k", mfc="none", label="numerical Hessian eigenvalues of u")
     ax.plot(lam, lam, color="0.6", lw=0.8, ls="--", label="identity (f itself)")
     ax.set(title=f"eigenvalue map of the local entropy (max |marker - line| = {worst:.1e})",
-           xlabel="eigenvalue lambda of the Hessian of f", ylabel="eigenvalue of the Hessian of u(., t)",
+           xlabel="eigenvalue λ of the Hessian of f", ylabel="eigenvalue of the Hessian of u(., t)",
            ylim=(0, 10.5), xlim=(0, 10.5))
     ax.title.set_fontsize(8)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left")
     return save_figure(fig, out_dir, "fig_f3_eigenvalue_map")
 
 

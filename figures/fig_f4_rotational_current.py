@@ -38,15 +38,15 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax.streamplot(grid.axes[0], grid.axes[1], drift[..., 0].T, drift[..., 1].T, density=1.0,
                       color=np.linalg.norm(drift, axis=-1).T, cmap="viridis", linewidth=0.7, arrowsize=0.7)
         mark_points(ax, crit, "critical points of f", marker="o", color="red", s=18)
-        mark_points(ax, [[-1, 0], [1, 0]], "minima of Phi", marker="x", color="k")
-        ax.set(title=f"lambda = {lam}: -grad f over Phi", xlabel="x1", ylabel="x2", xlim=(-2.5, 2.5),
+        mark_points(ax, [[-1, 0], [1, 0]], "minima of Φ", marker="x", color="k")
+        ax.set(title=f"λ = {lam}: -grad f over Φ", xlabel="x1", ylabel="x2", xlim=(-2.5, 2.5),
                ylim=(-2.5, 2.5))
-        ax.legend(loc="lower left", fontsize=6)
+        ax.legend(loc="lower left", fontsize=8)
         ax = axes[1, col]
         im = ax.pcolormesh(X, Y, rho, shading="auto")
         ax.contour(X, Y, target, levels=5, colors="w", linewidths=0.6)
-        fig.colorbar(im, ax=ax, shrink=0.8, label="rho_ss (grid)")
-        ax.set(title=f"steady state vs exp(-Phi) (white)\nmax rel. diff {err:.1e} ({n}x{n})", xlabel="x1",
+        fig.colorbar(im, ax=ax, shrink=0.8, label="ρ_ss (grid)")
+        ax.set(title=f"steady state vs exp(-Φ) (white)\nmax rel. diff {err:.1e} ({n}x{n})", xlabel="x1",
                ylabel="x2")
     return save_figure(fig, out_dir, "fig_f4_rotational_current")
 

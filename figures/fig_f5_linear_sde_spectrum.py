@@ -24,14 +24,14 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax[0, 1].semilogy(f[sel], r["anisotropic_P_exact"][sel], "k--", label="exact OU density")
     ax[0, 1].set(xlabel="frequency", ylabel="power", title="spectrum of x_1")
     for a in ax[0, :2]:
-        a.axvline(nu, color="r", ls=":", label=f"|Im lambda(F)|/2pi = {nu:.3f}")
-        a.legend(fontsize=7)
+        a.axvline(nu, color="r", ls=":", label=f"|Im λ(F)|/2pi = {nu:.3f}")
+        a.legend(fontsize=8)
     band = float(r["anisotropic_band"])
     ax[0, 2].plot(r["lags"], r["anisotropic_acf"])
     ax[0, 2].axhspan(-band, band, color="gray", alpha=0.3, label="99% band")
     ax[0, 2].axvline(1 / nu, color="r", ls=":", label="predicted period")
     ax[0, 2].set(xlabel="lag (time)", ylabel="autocorrelation", title="autocorrelation of x_1")
-    ax[0, 2].legend(fontsize=7)
+    ax[0, 2].legend(fontsize=8)
     return save_figure(fig, out_dir, "fig_f5_linear_sde_spectrum")
 
 

@@ -30,7 +30,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax.plot(r["lags"], r["acf_mean"], color="tab:blue", label="mean of 32 weights")
     ax.axhspan(-p["acf_band_99"], p["acf_band_99"], color="tab:red", alpha=0.2, label="99% white-noise band")
     ax.set(xlabel="lag (SGD steps)", ylabel="autocorrelation of weights", title="autocorrelation")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     ax = axes[0, 2]
     steps = np.arange(len(r["full_grad_norm"])) * p["full_grad_every"]
     gb = r["batch_grad_norm"]
@@ -40,7 +40,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax.plot(steps, r["full_grad_norm"], lw=0.9, label="full data")
     ax.set(yscale="log", xlabel=f"SGD step after {p['burn']} training steps", ylabel="|gradient|",
            title=f"gradient norm (η = {p['eta']})")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return save_figure(fig, out_dir, "fig_f5_network_spectrum")
 
 

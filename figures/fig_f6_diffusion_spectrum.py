@@ -37,7 +37,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax.set_title(f"digits {name.upper()} (P = {P}, N = {caps[0].params['n_samples']})")
         ax.set_xlabel("eigenvalue index (descending)")
         ax.set_ylabel("eigenvalue of D")
-        ax.legend(title="training: mean ± std, rank", loc="upper right", fontsize=7, title_fontsize=7)
+        ax.legend(title="training: mean ± std, rank", loc="upper right", fontsize=8, title_fontsize=8)
     return save_figure(fig, out_dir, "fig_f6_diffusion_spectrum")
 
 

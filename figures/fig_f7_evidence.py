@@ -34,7 +34,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                 ax.errorbar(lam, m, yerr=sd if rl else None, color=color, ls=ls, marker="o", ms=2.5,
                             label=f"{'random' if rl else 'true'} labels, {key.split('_')[0] if len(keys) > 1 else ''}".rstrip(", "))
         ax.set(xscale="log", xlabel="L2 strength λ", ylabel=ylabel)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=8)
     axes[0, 3].axhline(0, color="k", lw=0.7)
     axes[0, 3].axvline(s["lam_evidence_min"], color="tab:blue", ls=":", lw=1)
     axes[0, 2].axvline(s["lam_test_ce_min"], color="tab:blue", ls=":", lw=1)
@@ -42,10 +42,10 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     axes[0, 3].set_title(f"argmin E = {s['lam_evidence_min']:.3g}, argmin test CE = {s['lam_test_ce_min']:.3g}: "
                          f"{'same λ (holds)' if same else 'offset (does not hold)'}\nrandom labels: min E = "
                          f"{s['random_E_min']:.3g} ({'> 0 everywhere: holds' if s['random_E_min'] > 0 else '< 0 somewhere: does not hold'})",
-                         fontsize=7)
+                         fontsize=8)
     axes[0, 1].set_title(f"margin true / random at λ = {lam_lo:.0e}: "
-                         f"{s['margin_ratio']:.2f} (paper ~1.5)", fontsize=7)
-    axes[0, 0].set_title(f"random labels memorised: train acc {s['random_train_accuracy_min_lam']:.2f}", fontsize=7)
+                         f"{s['margin_ratio']:.2f} (paper ~1.5)", fontsize=8)
+    axes[0, 0].set_title(f"random labels memorised: train acc {s['random_train_accuracy_min_lam']:.2f}", fontsize=8)
     n_rand = len({r.params['label_seed'] for r in results if r.params['random_labels']})
     return save_titled(fig, out_dir, "fig_f7_evidence",
                        f"F7: digits 0-4 vs 5-9, N = {p['n_train']}, P = {p['n_params']} random ReLU features + bias, "

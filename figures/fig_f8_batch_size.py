@@ -1,6 +1,7 @@
 """F8 (Smith & Le secs. 4-5): test accuracy against batch size for several eps, N and momenta (wide ReLU net on digits, SGD + momentum); B_opt with brackets and its log-log slopes against eps, N, 1/(1-m)."""
 import sys
 from pathlib import Path
+from textwrap import fill
 
 import numpy as np
 from matplotlib.ticker import NullFormatter
@@ -31,7 +32,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax.set(xscale="log", xlabel="batch size B", ylabel="test accuracy (797 held-out digits)",
                title=f"{name} scan ({fixed})")
         ax.title.set_fontsize(8)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=8)
         ax = axes[1, j]
         x = np.array([c["x"] for c in a["curves"]])
         b = np.array([c["B_opt"] for c in a["curves"]])
@@ -42,11 +43,11 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
             xs = np.geomspace(x.min(), x.max(), 20)
             ax.plot(xs, np.exp(f["intercept"]) * xs ** f["slope"], label=f"fit: slope {f['slope']:.2f}")
             ax.plot(xs, b[0] * xs / x[0], ls=":", color="k", label="slope 1 (predicted)")
-            ax.set_title(f"slope {f['slope']:.2f}, 95% CI [{f['ci95'][0]:.2f}, {f['ci95'][1]:.2f}]:\n{f['verdict']}",
-                         fontsize=7)
+            ax.set_title(fill(f["verdict"].headline(), 60), fontsize=8)
         ax.set(xscale="log", yscale="log", xlabel=sym, ylabel="B_opt")
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.legend(fontsize=6)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=8)
     p = results[0].params
     return save_titled(fig, out_dir, "fig_f8_batch_size",
                        f"F8: one-hidden-layer ReLU net (width {p['hidden']}) on digits, SGD + momentum, constant ε, no "

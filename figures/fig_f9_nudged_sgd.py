@@ -12,7 +12,7 @@ from simulations.sweep_results import sweep_results  # noqa: E402
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = ["gamma   spectral norm     Frobenius (top 5)   test accuracy     train loss"]
+    lines = ["γ       spectral norm     Frobenius (top 5)   test accuracy     train loss"]
     lines += [f"{r['gamma']:<7g} {r['spectral_norm']:6.3f} ± {r['spectral_norm_std']:<6.3f}  "
               f"{r['frobenius_top_k']:6.3f} ± {r['frobenius_top_k_std']:<6.3f}    "
               f"{r['test_accuracy']:.3f} ± {r['test_accuracy_std']:.3f}    {r['train_loss']:.3f} ± {r['train_loss_std']:.3f}"

@@ -1,4 +1,4 @@
-"""The free energy beta^-1 KL(rho_t || rho_ss) falls monotonically along the Fokker-Planck flow (THEORY.md §3).
+"""The free energy beta^-1 KL(ρ_t || rho_ss) falls monotonically along the Fokker-Planck flow (THEORY.md §3).
 
 Tilted 2-D double well, beta = 2, started from a narrow blob on the upper right; three diffusions: isotropic
 D = I, constant anisotropic D (not commuting with the Hessian) and the space-dependent rotating D(x) of the
@@ -33,8 +33,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         mono = "monotone" if np.all(np.diff(F) <= 1e-12 * F[0]) else "NOT monotone"
         axes[0, 0].semilogy(times, F, label=f"{label} ({mono})")
         axes[0, 1].plot(times, run["mass"] - run["mass"][0], label=label)
-    axes[0, 0].set(title="free energy beta^-1 KL(rho_t || rho_ss)", xlabel="t", ylabel="beta^-1 KL")
-    axes[0, 0].legend(fontsize=6)
+    axes[0, 0].set(title="free energy β⁻¹ KL(ρ_t || ρ_ss)", xlabel="t", ylabel="β⁻¹ KL")
+    axes[0, 0].legend(fontsize=8)
     axes[0, 1].set(title="mass drift (round-off)", xlabel="t", ylabel="mass(t) - mass(0)")
     axes[0, 1].ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     return save_figure(fig, out_dir, "fig_fp_free_energy")

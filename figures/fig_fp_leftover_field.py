@@ -32,7 +32,7 @@ def _panel(fig, ax, grid, fp, title, j_exact=None):
     j = lf["j"]
     speed = np.where(bulk, np.linalg.norm(j, axis=-1), np.nan)
     im = ax.pcolormesh(X, Y, speed, shading="auto", cmap="plasma")
-    fig.colorbar(im, ax=ax, shrink=0.8, label=f"|j| (where rho_ss > {FLOOR:g} max)")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=f"|j| (where ρ_ss > {FLOOR:g} max)")
     ax.contour(X, Y, np.where(bulk, phi, np.nan), levels=10, colors="w", linewidths=0.5)
     ax.streamplot(grid.axes[0], grid.axes[1], np.where(bulk, j[..., 0], 0).T, np.where(bulk, j[..., 1], 0).T,
                   color="k", density=0.9, linewidth=0.6, arrowsize=0.6)
@@ -48,17 +48,17 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     fig, axes = subplots(1, 3, width=3.6, height=3.5)
     g = Grid([-2.5, -2.0], [2.5, 2.0], [n, n])
     fp = FokkerPlanck(landscapes.double_well(2, tilt=0.1), g, beta=4.0, D=rotating_diffusion(0.1, 1.0))
-    _panel(fig, axes[0, 0], g, fp, "(a) double well, rotating D(x), beta = 4")
+    _panel(fig, axes[0, 0], g, fp, "(a) double well, rotating D(x), β = 4")
     g = Grid([-3, -3], [3, 3], [n, n])
     beta = 2.0
     fp = FokkerPlanck(grid=g, beta=beta, D=D_LIN, grad_f=lambda x: x @ F_LIN.T)
     rec = exact.linear_recipe(F_LIN, D_LIN, beta)
     j_ex = -(g.points() @ (rec["Q"] @ rec["U"]).T).reshape(g.shape + (2,))
-    _panel(fig, axes[0, 1], g, fp, "(b) force field grad f = F x, beta = 2", j_ex)
+    _panel(fig, axes[0, 1], g, fp, "(b) force field grad f = F x, β = 2", j_ex)
     g = Grid([-2.5, -2.5], [2.5, 2.5], [n, n])
     ex = rotational_current(1.5)
     fp = FokkerPlanck(grid=g, beta=1.0, D=1.0, grad_f=ex["grad_f"])
-    _panel(fig, axes[0, 2], g, fp, "(c) F4 saddle example, lambda = 1.5",
+    _panel(fig, axes[0, 2], g, fp, "(c) F4 saddle example, λ = 1.5",
            ex["j"](g.points()).reshape(g.shape + (2,)))
     return save_figure(fig, out_dir, "fig_fp_leftover_field")
 

@@ -30,12 +30,12 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         if nu > 0:
             ax[i, 1].axvline(nu, color="r", ls=":", label=f"predicted {nu:.3f}")
         ax[i, 1].set(xlabel="frequency", ylabel="power of x_1", title="spectrum")
-        ax[i, 1].legend(fontsize=7)
+        ax[i, 1].legend(fontsize=8)
         band = float(r[f"{name}_band"])
         ax[i, 2].plot(r["lags"], r[f"{name}_acf"])
         ax[i, 2].axhspan(-band, band, color="gray", alpha=0.3, label="99% band")
         ax[i, 2].set(xlabel="lag (time)", ylabel="autocorrelation of x_1", title="autocorrelation")
-        ax[i, 2].legend(fontsize=7)
+        ax[i, 2].legend(fontsize=8)
     return save_figure(fig, out_dir, "fig_limit_cycles")
 
 

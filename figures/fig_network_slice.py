@@ -66,10 +66,10 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax.scatter(s[:, 0], s[:, 1], s=1.5, alpha=0.4, color="tab:blue", label="SGD iterates")
     cs = ax.contour(X, Y, c["rho_ss"], levels=c["rho_ss"].max() * np.array([0.01, 0.1, 0.5]), colors="k",
                     linewidths=0.7)
-    cs.clabel(fmt={lv: f"{lv / c['rho_ss'].max():g} max ρ_ss" for lv in cs.levels}, fontsize=6)
+    cs.clabel(fmt={lv: f"{lv / c['rho_ss'].max():g} max ρ_ss" for lv in cs.levels}, fontsize=8)
     cmp = p["sde_vs_sgd"]
     ax.set_title(f"SGD on the slice; SDE vs SGD |z| ≤ {max(cmp['max_z_mean'], cmp['max_z_cov']):.1f}", fontsize=9)
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper right", fontsize=8)
     m = p["moments"]["fp"]
     half = 4.5 * np.sqrt(np.diag(np.asarray(m["cov"])))
     zoom = np.asarray(m["mean"]) - half, np.asarray(m["mean"]) + half
@@ -86,9 +86,9 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     for x, r in zip(xs, summ):
         ax.hlines(r["predicted_excess"], x - 0.4, x + 0.4, color="k", lw=1.2,
                   label="β⁻¹ tr D / 2" if x == 0 else None)
-    ax.set_xticks(xs, [f"η={r['eta']}, B={r['batch_size']}\nηN/B={r['noise_scale_approx']:.0f}" for r in summ], fontsize=7)
+    ax.set_xticks(xs, [f"η={r['eta']}, B={r['batch_size']}\nηN/B={r['noise_scale_approx']:.0f}" for r in summ], fontsize=8)
     ax.set(ylabel="excess loss over GD", title="full parameter space: SGD vs SDE")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return save_figure(fig, out_dir, "fig_network_slice")
 
 

@@ -23,7 +23,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     vmax = max(r["hist2"].max(), r["fp2"].max())
     levels = np.linspace(0, vmax, 12)
     for a, (X, Z, title) in zip(ax[0, :3], [(c2, r["hist2"], "SDE histogram"), (x2, r["fp2"], "FP steady state"),
-                                           (x2, r["gibbs2"], "exp(-beta f) (Gibbs)")]):
+                                           (x2, r["gibbs2"], "exp(-β f) (Gibbs)")]):
         cs = a.contourf(X, X, np.clip(Z, 0.0, None).T, levels=levels)  # FP stencil: tails may dip below 0
         a.contour(x2, x2, r["fp2"].T, levels=levels[1::2], colors="w", linewidths=0.5)
         a.set(xlabel="x_1", ylabel="x_2", title=title, aspect="equal")
@@ -32,9 +32,9 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     e1 = r["edges1"]
     a.stairs(r["hist1"], e1, label="SDE histogram", fill=True, alpha=0.4)
     a.plot(r["x1"], r["fp1"], "k-", label="FP steady state")
-    a.plot(r["x1"], r["gibbs1"], "r--", label="exp(-beta f)")
+    a.plot(r["x1"], r["gibbs1"], "r--", label="exp(-β f)")
     a.set(xlabel="x", ylabel="density", title="1-D, D(x) = 1 + 2 f(x)")
-    a.legend(fontsize=7)
+    a.legend(fontsize=8)
     return save_figure(fig, out_dir, "fig_sde_vs_fokker_planck")
 
 

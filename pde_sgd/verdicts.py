@@ -66,6 +66,12 @@ class Verdict:
         pre = "; ".join(str(p) for p in self.preconditions)
         return f"{self.outcome}: {self.claim}. {self.evidence}" + (f" [preconditions: {pre}]" if pre else "")
 
+    def headline(self) -> str:
+        """One line for a figure: the outcome and either the first failed precondition or the evidence."""
+        why = str(self.failed[0]) + (f" (+{len(self.failed) - 1} more)" if len(self.failed) > 1 else "") \
+            if self.failed else self.evidence
+        return f"{self.outcome}: {why}"
+
     def to_dict(self) -> dict:
         return {"claim": self.claim, "outcome": self.outcome, "evidence": self.evidence,
                 "preconditions": [p.to_dict() for p in self.preconditions]}

@@ -141,11 +141,23 @@ def f8_points(full: bool = False) -> list[dict]:
     return pts
 
 
+N_LINEAR_REGIME = 20000   # Smith & Le fig. 6b: B_opt is proportional to N only from about here on
+
+
 def f8_analysis(results: list[Result]) -> dict:
-    """Per scan: each curve's B grid, mean and standard error of the test accuracy over seeds, B_opt and its
-    bracket; and the weighted log-log slope of B_opt against eps, N or 1/(1-m) (predicted: 1)."""
-    from pde_sgd.networks.batch_size import loglog_slope, optimal_batch
+    """Per scan: each curve's B grid, mean and standard error of the test accuracy over seeds, the mean train
+    accuracy, B_opt with its bracket and its bootstrap distribution over seeds; the weighted log-log slope of
+    B_opt against eps, N or 1/(1-m) (predicted: 1) and its verdict (:mod:`pde_sgd.verdicts`).
+
+    Preconditions of a slope verdict: every curve trains at its B_opt and at the B left of it (train accuracy
+    >= 0.99; else the optimum marks where training breaks down), every B_opt lies inside the B grid, and for
+    the N scan the largest N reaches the paper's linear regime (N >= 20000).
+    """
+    from pde_sgd.networks.batch_size import bootstrap_optimal_batch, loglog_slope, optimal_batch
+    from pde_sgd.verdicts import at_least, inside_grid, judge_slope, trainable_at
     key = {"eps": lambda p: p["eps"], "N": lambda p: p["n_train"], "momentum": lambda p: 1 / (1 - p["momentum"])}
+    claim = {"eps": "B_opt proportional to eps", "N": "B_opt proportional to N",
+             "momentum": "B_opt proportional to 1/(1-m)"}
     out = {}
     for scan in ("eps", "N", "momentum"):
         rs = [r for r in results if r.params["scan"] == scan]
@@ -154,16 +166,23 @@ def f8_analysis(results: list[Result]) -> dict:
             c = sorted((r for r in rs if key[scan](r.params) == x), key=lambda r: r.params["batch_size"])
             B = np.array([r.params["batch_size"] for r in c], dtype=float)
             acc = np.array([r["test_accuracy"] for r in c])
+            train = np.array([np.mean(r["train_accuracy"]) for r in c])
             mean, sem = acc.mean(1), acc.std(1, ddof=1) / np.sqrt(acc.shape[1])
             b_opt, lo, hi = optimal_batch(B, mean)
-            curves.append({"x": x, "B": B, "mean": mean, "sem": sem, "B_opt": b_opt, "lo": lo, "hi": hi,
-                           "at_grid_end": b_opt in (B[0], B[-1])})
+            i = int(np.flatnonzero(B == b_opt)[0])
+            boot = bootstrap_optimal_batch(B, acc) if acc.shape[1] >= 2 else None
+            curves.append({"x": x, "B": B, "mean": mean, "sem": sem, "train_accuracy": train, "B_opt": b_opt,
+                           "lo": lo, "hi": hi, "at_grid_end": b_opt in (B[0], B[-1]), "bootstrap": boot,
+                           "preconditions": [trainable_at(min(train[i], train[max(i - 1, 0)]),
+                                                          where=f"B_opt and its left neighbour (x = {x:g})"),
+                                             inside_grid(i, B.size, name=f"B_opt (x = {x:g})")]})
         fit = loglog_slope([c["x"] for c in curves], [c["B_opt"] for c in curves], [c["lo"] for c in curves],
                            [c["hi"] for c in curves]) if len(curves) >= 2 else None
         if fit is not None:
-            edge = any(c["at_grid_end"] for c in curves)
-            fit["verdict"] = ("not resolved (B_opt at an end of the B grid)" if edge else
-                              "holds" if fit["ci95"][0] <= 1.0 <= fit["ci95"][1] else "does not hold")
+            pre = [p for c in curves for p in c["preconditions"]]
+            if scan == "N":
+                pre.append(at_least("largest N", max(c["x"] for c in curves), N_LINEAR_REGIME))
+            fit["verdict"] = judge_slope(claim[scan], fit["slope"], fit["ci95"], preconditions=pre)
         out[scan] = {"curves": curves, "fit": fit}
     return out
 

@@ -85,3 +85,29 @@ def test_small_batch_penalty_grows_with_the_learning_rate():
     loss = {e: acc[e, 64].mean() - acc[e, 4].mean() for e in (0.05, 0.4)}
     se = np.sqrt(sum(a.var(ddof=1) / a.size for a in acc.values()))
     assert loss[0.4] - loss[0.05] > 3 * se, (loss, se)
+
+
+def test_bootstrap_optimal_batch_on_synthetic_curves():
+    from pde_sgd.networks.batch_size import bootstrap_optimal_batch
+    B = np.array([4.0, 8, 16, 32, 64])
+    rng = np.random.default_rng(0)
+    peak = np.array([0.80, 0.85, 0.90, 0.85, 0.80])
+    sharp = peak[:, None] + 0.001 * rng.standard_normal((5, 8))       # noise << gaps: always B = 16
+    r = bootstrap_optimal_batch(B, sharp, n_boot=500)
+    assert r["B_opt"] == 16 and r["probability"][2] == 1.0 and r["ci95"] == (16.0, 16.0)
+    assert r["p_at_grid_end"] == 0.0
+    # three of five seeds favour 8, two favour 32 (16 is poor for all): a replicate's optimum is 8 exactly when
+    # it draws >= 3 seeds of the first kind, probability P(Binomial(5, 0.6) >= 3) = 0.68256
+    first, second = [0.7, 0.9, 0.6, 0.7, 0.6], [0.7, 0.7, 0.6, 0.9, 0.6]
+    split = np.array([first] * 3 + [second] * 2).T
+    n_boot = 4000
+    r = bootstrap_optimal_batch(B, split, n_boot=n_boot, seed=1)
+    p8 = 0.68256
+    assert r["probability"][1] == pytest.approx(p8, abs=4 * np.sqrt(p8 * (1 - p8) / n_boot))
+    assert r["probability"][3] == pytest.approx(1 - r["probability"][1])
+    assert r["B_opt"] == 8 and r["ci95"] == (8.0, 32.0)
+    # an optimum at the first B is counted as at the grid end
+    edge = np.vstack([np.full(3, 0.95), np.full(3, 0.9), np.full(3, 0.8), np.full(3, 0.7), np.full(3, 0.6)])
+    assert bootstrap_optimal_batch(B, edge, n_boot=100)["p_at_grid_end"] == 1.0
+    with pytest.raises(ValueError, match="accuracy"):
+        bootstrap_optimal_batch(B, np.ones((4, 3)))

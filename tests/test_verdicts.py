@@ -20,6 +20,7 @@ def test_failed_precondition_is_regime_not_reached_and_named():
     assert v.failed == (pre[0],)
     assert "lambda_max / (2/eta) = 0.375" in v.evidence and "NOT met" in v.evidence
     assert pre[0].measured == pytest.approx(2.5 * 0.3 / 2)
+    assert v.headline().startswith("REGIME NOT REACHED: lambda_max / (2/eta) = 0.375")
 
 
 def test_stability_edge_threshold():

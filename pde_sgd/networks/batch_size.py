@@ -9,7 +9,8 @@ v <- m v + g, w <- w - eps v, whose noise scale is g = eps (N/B - 1) / (1 - m) (
 
 :func:`teacher_data` generates the classification data (so that N can exceed the 1797 digits): x ~ N(0, I_d),
 label = argmax of a random one-hidden-layer tanh teacher's logits. :func:`optimal_batch` reads B_opt off a
-curve of test accuracy against B with its bracket; :func:`loglog_slope` fits log B_opt = a + s log x.
+curve of test accuracy against B with its bracket, :func:`bootstrap_optimal_batch` its distribution over
+seeds; :func:`loglog_slope` fits log B_opt = a + s log x.
 """
 from __future__ import annotations
 
@@ -77,6 +78,28 @@ def optimal_batch(batch_sizes, accuracy) -> tuple[float, float, float]:
         raise ValueError(f"batch_sizes must be >= 2 increasing values, got {B}")
     i = int(a.argmax())
     return float(B[i]), float(B[max(i - 1, 0)]), float(B[min(i + 1, B.size - 1)])
+
+
+def bootstrap_optimal_batch(batch_sizes, accuracy, *, n_boot: int = 2000, seed: int = 0) -> dict:
+    """The distribution of B_opt under resampling the seeds: ``accuracy`` (n_B, n_seeds) holds each seed's
+    accuracy at each batch size; each of ``n_boot`` replicates draws n_seeds seeds with replacement, averages
+    their curves and takes the argmax. Returns ``B_opt`` (argmax of the mean curve), ``probability`` (n_B,)
+    the fraction of replicates whose optimum is each B, ``ci95`` (the 2.5% and 97.5% quantiles of the
+    replicates' B_opt, on the grid) and ``p_at_grid_end`` (the fraction at the first or last B)."""
+    B = finite_array("batch_sizes", batch_sizes, ndim=1)
+    a = finite_array("accuracy", accuracy, ndim=2)
+    if a.shape[0] != B.size or a.shape[1] < 2:
+        raise ValueError(f"accuracy must have shape (n_B={B.size}, n_seeds >= 2), got {a.shape}")
+    if B.size < 2 or np.any(np.diff(B) <= 0):
+        raise ValueError(f"batch_sizes must be >= 2 increasing values, got {B}")
+    n_boot = positive_int("n_boot", n_boot, minimum=10)
+    rng = np.random.default_rng(positive_int("seed", seed, minimum=0))
+    picks = rng.integers(0, a.shape[1], size=(n_boot, a.shape[1]))
+    best = a[:, picks].mean(2).argmax(0)                        # (n_boot,) index of each replicate's optimum
+    prob = np.bincount(best, minlength=B.size) / n_boot
+    lo, hi = np.quantile(B[best], [0.025, 0.975], method="inverted_cdf")
+    return {"B_opt": float(B[int(a.mean(1).argmax())]), "probability": prob, "ci95": (float(lo), float(hi)),
+            "p_at_grid_end": float(prob[0] + prob[-1])}
 
 
 def loglog_slope(x, b_opt, lo, hi) -> dict:
