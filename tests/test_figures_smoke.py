@@ -10,6 +10,7 @@ import importlib.util
 import inspect
 import io
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -51,18 +52,23 @@ def sim_out(tmp_path_factory):
 
 
 _RUNS: dict = {}
+_QUALITY: dict = {}   # figure -> what pde_sgd.plotting.layout_problems found when it was saved
 
 
 def run_figure(path: Path, out_dir: Path):
     """Run one figure (once per session); returns its output paths or re-raises its error."""
+    from pde_sgd.plotting import FigureQualityWarning
     if path.stem not in _RUNS:
         spec = importlib.util.spec_from_file_location(f"smoke_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-            _RUNS[path.stem] = ("ok", module.make(out_dir / path.stem, full=False))
-        except Exception as exc:  # recorded, re-raised by every test that needs this figure
-            _RUNS[path.stem] = ("error", exc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FigureQualityWarning)
+            try:
+                spec.loader.exec_module(module)
+                _RUNS[path.stem] = ("ok", module.make(out_dir / path.stem, full=False))
+            except Exception as exc:  # recorded, re-raised by every test that needs this figure
+                _RUNS[path.stem] = ("error", exc)
+        _QUALITY[path.stem] = [str(w.message) for w in caught if issubclass(w.category, FigureQualityWarning)]
     status, value = _RUNS[path.stem]
     if status == "error":
         raise value
@@ -92,6 +98,14 @@ def test_figure_quick_setting_writes_valid_png_and_pdf(path, sim_out, tmp_path_f
         assert data, p
         assert _valid_png(data) if p.suffix == ".png" else _valid_pdf(data) if p.suffix == ".pdf" else True, p
     assert not [p for p in Path(paths[0]).parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("path", FIGURES, ids=[p.stem for p in FIGURES])
+def test_figure_text_is_legible(path, sim_out, tmp_path_factory):
+    """A journal's checks (issue 18): text >= 8 pt, no overlapping tick labels, symbols in mathtext or Unicode
+    (pde_sgd.plotting.layout_problems, run on every figure as it is saved)."""
+    run_figure(path, tmp_path_factory.getbasetemp() / "figures")
+    assert not _QUALITY[path.stem], _QUALITY[path.stem]
 
 
 def _first_doc_line(path: Path) -> str:
@@ -149,3 +163,23 @@ def test_f5_linear_sde_peak_sits_at_the_predicted_rotation_frequency(sim_out, tm
     assert P.max() > 3 * P[0]  # a genuine peak, not the low-frequency end
     iso = r["isotropic_P_exact"]
     assert float(r["isotropic_nu_pred"]) == 0.0 and iso.argmax() == 0  # no rotation: maximum at zero frequency
+
+
+def test_layout_problems_finds_small_text_overlaps_and_ascii_symbols():
+    """The checker itself can fail: each kind of problem on a hand-made figure, and a clean figure passes."""
+    import matplotlib.pyplot as plt
+    from pde_sgd.plotting import layout_problems
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.set_xticks([0, 1e-3, 2e-3], ["0.000000", "0.001000", "0.002000"])      # crammed labels overlap
+    ax.set_title("steady state, beta = 2", fontsize=6)
+    problems = layout_problems(fig)
+    assert any("< 8 pt" in p for p in problems)
+    assert any("overlapping x tick labels" in p for p in problems)
+    assert any("ASCII symbol name" in p and "beta" in p for p in problems)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title(r"$\beta$ = 2, β = 2, ρ_ss, Φ (clean)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    assert layout_problems(fig) == []
+    plt.close(fig)
