@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import types
 
-from .jitfuncs import at_points, point_cfunc
+from .jitfuncs import at_points, check_timed_function, point_cfunc, sample_points
 from .validation import finite_array, positive, positive_int, short_repr, spd_matrices
 
 DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
@@ -75,10 +75,15 @@ class Diffusion:
         return cls("field", d, grid=grid, values=np.ascontiguousarray(spd_matrices("D", arr, d)))
 
     @classmethod
-    def function(cls, D, dim: int, *, torch_fn: Callable | None = None) -> "Diffusion":
-        """An @njit point function ``D(x, out)`` or ``D(x, t, out)`` (x: (dim,), out: (dim, dim))."""
+    def function(cls, D, dim: int, *, torch_fn: Callable | None = None, check_at=None) -> "Diffusion":
+        """An @njit point function ``D(x, out)`` or ``D(x, t, out)`` (x: (dim,), out: (dim, dim)), first run in
+        Python mode at the points ``check_at`` (t = 0; default: :func:`pde_sgd.jitfuncs.sample_points`):
+        ValueError naming D(x) for an exception, an index out of bounds, an unwritten or non-finite entry of
+        ``out``, or a matrix that is not symmetric PSD."""
         dim = positive_int("dim", dim)
         fn = point_cfunc("D", D, DIFFUSION_SIG, torch_fn=torch_fn, torch_out="(batch, dim, dim)")
+        vals = check_timed_function("D(x)", D, sample_points("check_at", dim, check_at), (dim, dim))
+        spd_matrices("D(x)", vals, dim)
         return cls("function", dim, fn=fn, torch_fn=torch_fn)
 
     @classmethod
