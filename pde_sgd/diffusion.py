@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numba import types
 
+from .gridfields import GridData, interp_points
 from .jitfuncs import at_points, check_timed_function, point_cfunc, sample_points
 from .validation import finite_array, positive, positive_int, short_repr, spd_matrices
 
@@ -102,7 +103,6 @@ class Diffusion:
             return np.broadcast_to(self.matrix, (pts.shape[0], self.dim, self.dim)).copy()
         if self.kind == "function":
             return spd_matrices("D", at_points(self.fn, pts, t, (self.dim, self.dim)), self.dim)
-        from .sde.fields import GridData, interp_points
         g = GridData(self.grid, self.values, (self.dim, self.dim))
         return interp_points(*g.arrays(), pts).reshape(-1, self.dim, self.dim)
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numba import types
 
+from .gridfields import GridData, interp_points
 from .jitfuncs import at_points, check_timed_function, point_cfunc, sample_points
 from .landscapes import Landscape
 from .validation import finite_array, positive_int
@@ -93,7 +94,6 @@ class Drift:
         elif self.kind == "function":
             out = at_points(self.fn, pts, t, (self.dim,))
         else:
-            from .sde.fields import GridData, interp_points
             out = interp_points(*GridData(self.grid, self.values, (self.dim,)).arrays(), pts)
         return finite_array("b(x)", out)
 
