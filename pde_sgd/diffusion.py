@@ -89,9 +89,14 @@ class Diffusion:
 
     @classmethod
     def low_rank(cls, V) -> "Diffusion":
-        """D = V V^T with a constant factor V of shape (dim, r)."""
+        """D = V V^T with a constant factor V of shape (dim, r) (finite, and V V^T finite: ValueError naming V)."""
         V = finite_array("V", V, ndim=2)
-        return cls("low_rank", V.shape[0], factor=np.ascontiguousarray(V), matrix=V @ V.T)
+        with np.errstate(over="ignore", invalid="ignore"):
+            D = V @ V.T
+        if not np.all(np.isfinite(D)):
+            raise ValueError(f"V is too large: D = V V^T overflows (max |V| = {np.abs(V).max():.3g}); the entries of "
+                             f"V must stay below about 1e150 so that D = V V^T is finite")
+        return cls("low_rank", V.shape[0], factor=np.ascontiguousarray(V), matrix=D)
 
     # --- evaluation ------------------------------------------------------------------------------------
     def at(self, points, t: float = 0.0) -> np.ndarray:
