@@ -11,8 +11,9 @@ at import), so any edit, copy or upgrade starts from a fresh cache. Functions de
 The cache lives in the first writable one of: ``$NUMBA_CACHE_DIR/pde_sgd-<hash>`` (when set), else
 ``<package>/__pycache__/numba-<hash>`` and the user-wide Numba cache ``~/.cache/numba/pde_sgd-<hash>``; with a
 read-only package and HOME, a temporary directory (one RuntimeWarning). Subpackages keep their own
-subdirectory. Directories of other hashes next to the one in use, untouched for :data:`PRUNE_AFTER_S`, are
-removed (a running process whose directory was removed recreates it on its next save).
+subdirectory. In the package's ``__pycache__``, the directories of other hashes (earlier sources of the same
+tree) untouched for :data:`PRUNE_AFTER_S` are removed (a running process whose directory was removed recreates it
+on its next save); shared roots are left alone, as other installations may use them.
 """
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ def cache_root() -> str | None:
             warnings.warn(f"pde_sgd: neither the package directory nor the user cache directory is writable; "
                           f"compiled kernels are cached in {root} (set NUMBA_CACHE_DIR to choose a directory)",
                           RuntimeWarning, stacklevel=2)
-        _prune_siblings(root)
+        if root.startswith(PACKAGE_DIR + os.sep):  # beside it: caches of this tree's earlier sources only
+            _prune_siblings(root)
         _ROOT.append(root)
     return _ROOT[0]
 

@@ -94,7 +94,8 @@ def check_point_function(name: str, fn, points: np.ndarray, args: tuple = (), ou
         if out_shape is None:
             v = np.asarray(_call_python(name, py, x, args, None))
             if v.shape != () or v.dtype.kind not in "iuf":
-                raise ValueError(f"{name}(x) must return one real number, got {short_repr(v.tolist())} at x={x.tolist()}")
+                raise ValueError(f"{name}(x) must return one real number, got {short_repr(v.tolist())} at "
+                                 f"x={x.tolist()}")
             if not np.isfinite(v):
                 raise ValueError(f"{name}(x) is {float(v)} at x={x.tolist()}; it must be finite")
             vals.append(float(v))

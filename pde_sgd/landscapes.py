@@ -216,8 +216,8 @@ class Landscape:
             if grad is None:
                 raise ValueError("grad is required when value is an @njit function: give an @njit grad(x, out) "
                                  "or grad(x, p, out)")
-            self._jit = None  # built on first use (compiles the cfuncs)
-            if builtin is None:  # user code: compiled (typing errors first), then run in Python mode
+            self._jit = None  # built on first use (compiles the cfuncs); at once for user code:
+            if builtin is None:  # compiled (typing errors first), then run in Python mode
                 self._check_numba_form(sample_points("check_at", self.dim, check_at))
         elif params is not None and self.params.size:
             raise ValueError("params are passed to @njit point functions only; a numpy landscape closes over "
@@ -227,19 +227,14 @@ class Landscape:
     def _check_numba_form(self, pts: np.ndarray) -> None:
         """Run the @njit value, grad and hessian in Python mode at the points ``pts``
         (:func:`pde_sgd.jitfuncs.check_point_function`): ValueError naming the function for an exception, an
-        index out of bounds, an entry of ``out`` left unwritten, a non-finite or wrongly shaped output."""
+        index out of bounds, an entry of ``out`` left unwritten, a non-finite output."""
         self.jit  # noqa: B018  (compiles the cfuncs: a typing error is named as such)
         d = self.dim
         for nm, fn, n_plain, shape in (("value", self._fns[0], 1, None), ("grad", self._fns[1], 2, (d,)),
                                        ("hessian", self._fns[2], 2, (d, d))):
-            if fn is None:
-                continue
-            n = n_arguments(fn)
-            if n not in (n_plain, n_plain + 1):
-                form = "(x) or (x, p)" if shape is None else "(x, out) or (x, p, out)"
-                raise ValueError(f"landscape {self.name!r}: {nm} must take the arguments {form}, got {n}")
-            check_point_function(f"landscape {self.name!r}: {nm}", fn, pts, (self.params,) if n > n_plain else (),
-                                 shape)
+            if fn is not None:  # compiled above, so it takes (x[, p]) / (x[, p], out)
+                args = (self.params,) if n_arguments(fn) > n_plain else ()
+                check_point_function(f"landscape {self.name!r}: {nm}", fn, pts, args, shape)
 
     @property
     def jit(self) -> tuple:

@@ -52,7 +52,8 @@ def test_a_low_rank_factor_whose_square_overflows_is_named():
 
 
 def test_a_grid_too_large_for_memory_is_a_memory_error_naming_shape_and_estimate():
-    with pytest.raises(MemoryError, match=r"grid of shape \(10000, 10000, 10000\).*needs about 7.45e\+03 GiB"):  # 8e12 B / 2^30
+    # one float64 field: 8e12 B = 7.45e3 GiB
+    with pytest.raises(MemoryError, match=r"grid of shape \(10000, 10000, 10000\).*needs about 7.45e\+03 GiB"):
         Grid([0, 0, 0], [1, 1, 1], [10000, 10000, 10000])
 
 
