@@ -201,8 +201,22 @@ def D_nan_far_out(x, out):
     out[0, 0], out[0, 1], out[1, 0], out[1, 1] = c, 0.0, 0.0, 1.0
 
 
+@njit
+def hill_value(x):  # f = -|x|^2 / 2 (b = +x), NaN once |x_0| > 3
+    return -0.5 * (x[0] * x[0] + x[1] * x[1]) if abs(x[0]) <= 3.0 else np.nan
+
+
+@njit
+def hill_grad(x, out):
+    c = 1.0 if abs(x[0]) <= 3.0 else np.nan
+    out[0] = -x[0] * c
+    out[1] = -x[1] * c
+
+
 def test_a_nan_met_mid_run_raises_instead_of_being_returned():
     kw = dict(dt=0.01, T=3.0, n_saves=3, n_paths=8, seed=1)
+    with pytest.raises(NumericalInstability, match="became non-finite"):
+        simulate_sgd(Landscape(hill_value, hill_grad, dim=2), 0.0, 1.0, [1.0, 0.0], **kw)
     with pytest.raises(NumericalInstability, match="became non-finite"):
         simulate_sgd(Drift.function(b_nan_far_out, 2), 0.0, 1.0, [1.0, 0.0], **kw)
     with pytest.raises(ValueError, match=r"D\(x\) is non-finite"):  # b = +x with D NaN once |x_0| > 3
