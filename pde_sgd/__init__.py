@@ -8,6 +8,7 @@ noise of real PyTorch networks; imports torch). ``import pde_sgd`` imports neith
 __version__ = "0.1.0"
 
 from . import _threads  # noqa: E402,F401  (first: OpenMP reads its wait policy when it loads)
+from . import _numba_cache  # noqa: E402,F401  (before any kernel is compiled: the cache keyed by all sources)
 from . import landscapes  # noqa: E402
 from .diffusion import Diffusion  # noqa: E402
 from .drift import Drift  # noqa: E402

@@ -32,6 +32,18 @@ def apply_defaults(environ: MutableMapping[str, str] = os.environ) -> dict[str, 
     return dict(DEFAULTS)
 
 
+def thread_count(threads) -> int:
+    """The Numba thread count a solver's ``threads=`` asks for: an integer >= 1 (ValueError naming ``threads``
+    otherwise, a bool included), or Numba's current count for None. Solvers validate it before deciding to run
+    on one thread (a small grid), so ``threads=0`` is refused whatever the problem size."""
+    from .validation import positive_int  # not at the top: this module must load before numpy and Numba
+
+    if threads is None:
+        import numba
+        return numba.get_num_threads()
+    return positive_int("threads", threads)
+
+
 def applied() -> dict[str, str]:
     """The variables that ``import pde_sgd`` set (empty when the user had chosen a wait policy)."""
     return dict(_applied)

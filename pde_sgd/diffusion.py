@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 from numba import types
 
-from .jitfuncs import at_points, point_cfunc
+from .gridfields import GridData, interp_points
+from .jitfuncs import at_points, check_timed_function, point_cfunc, sample_points
 from .validation import finite_array, positive, positive_int, short_repr, spd_matrices
 
 DIFFUSION_SIG = types.void(types.float64[::1], types.float64, types.float64[:, ::1])
@@ -75,17 +76,27 @@ class Diffusion:
         return cls("field", d, grid=grid, values=np.ascontiguousarray(spd_matrices("D", arr, d)))
 
     @classmethod
-    def function(cls, D, dim: int, *, torch_fn: Callable | None = None) -> "Diffusion":
-        """An @njit point function ``D(x, out)`` or ``D(x, t, out)`` (x: (dim,), out: (dim, dim))."""
+    def function(cls, D, dim: int, *, torch_fn: Callable | None = None, check_at=None) -> "Diffusion":
+        """An @njit point function ``D(x, out)`` or ``D(x, t, out)`` (x: (dim,), out: (dim, dim)), first run in
+        Python mode at the points ``check_at`` (t = 0; default: :func:`pde_sgd.jitfuncs.sample_points`):
+        ValueError naming D(x) for an exception, an index out of bounds, an unwritten or non-finite entry of
+        ``out``, or a matrix that is not symmetric PSD."""
         dim = positive_int("dim", dim)
         fn = point_cfunc("D", D, DIFFUSION_SIG, torch_fn=torch_fn, torch_out="(batch, dim, dim)")
+        vals = check_timed_function("D(x)", D, sample_points("check_at", dim, check_at), (dim, dim))
+        spd_matrices("D(x)", vals, dim)
         return cls("function", dim, fn=fn, torch_fn=torch_fn)
 
     @classmethod
     def low_rank(cls, V) -> "Diffusion":
-        """D = V V^T with a constant factor V of shape (dim, r)."""
+        """D = V V^T with a constant factor V of shape (dim, r) (finite, and V V^T finite: ValueError naming V)."""
         V = finite_array("V", V, ndim=2)
-        return cls("low_rank", V.shape[0], factor=np.ascontiguousarray(V), matrix=V @ V.T)
+        with np.errstate(over="ignore", invalid="ignore"):
+            D = V @ V.T
+        if not np.all(np.isfinite(D)):
+            raise ValueError(f"V is too large: D = V V^T overflows (max |V| = {np.abs(V).max():.3g}); the entries of "
+                             f"V must stay below about 1e150 so that D = V V^T is finite")
+        return cls("low_rank", V.shape[0], factor=np.ascontiguousarray(V), matrix=D)
 
     # --- evaluation ------------------------------------------------------------------------------------
     def at(self, points, t: float = 0.0) -> np.ndarray:
@@ -97,7 +108,6 @@ class Diffusion:
             return np.broadcast_to(self.matrix, (pts.shape[0], self.dim, self.dim)).copy()
         if self.kind == "function":
             return spd_matrices("D", at_points(self.fn, pts, t, (self.dim, self.dim)), self.dim)
-        from .sde.fields import GridData, interp_points
         g = GridData(self.grid, self.values, (self.dim, self.dim))
         return interp_points(*g.arrays(), pts).reshape(-1, self.dim, self.dim)
 

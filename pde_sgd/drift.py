@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 from numba import types
 
-from .jitfuncs import at_points, point_cfunc
+from .gridfields import GridData, interp_points
+from .jitfuncs import at_points, check_timed_function, point_cfunc, sample_points
 from .landscapes import Landscape
 from .validation import finite_array, positive_int
 
@@ -63,10 +64,13 @@ class Drift:
         return cls("field", grid.ndim, grid=grid, values=np.ascontiguousarray(arr))
 
     @classmethod
-    def function(cls, b, dim: int, *, torch_fn: Callable | None = None) -> "Drift":
-        """An @njit point function ``b(x, out)`` or ``b(x, t, out)`` (x, out: (dim,))."""
+    def function(cls, b, dim: int, *, torch_fn: Callable | None = None, check_at=None) -> "Drift":
+        """An @njit point function ``b(x, out)`` or ``b(x, t, out)`` (x, out: (dim,)), first run in Python mode at
+        the points ``check_at`` (t = 0; default: :func:`pde_sgd.jitfuncs.sample_points`): ValueError naming b for
+        an exception, an index out of bounds, an unwritten or non-finite entry of ``out``."""
         dim = positive_int("dim", dim)
         fn = point_cfunc("b", b, DRIFT_SIG, torch_fn=torch_fn, torch_out="(batch, dim)")
+        check_timed_function("drift b", b, sample_points("check_at", dim, check_at), (dim,))
         return cls("function", dim, fn=fn, torch_fn=torch_fn)
 
     @classmethod
@@ -90,7 +94,6 @@ class Drift:
         elif self.kind == "function":
             out = at_points(self.fn, pts, t, (self.dim,))
         else:
-            from .sde.fields import GridData, interp_points
             out = interp_points(*GridData(self.grid, self.values, (self.dim,)).arrays(), pts)
         return finite_array("b(x)", out)
 

@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .validation import choice, finite_array, positive_int, short_repr
+from .validation import choice, finite_array, positive_int, require_memory, short_repr
 
 BOUNDARY_CONDITIONS = ("periodic", "neumann")
 MAX_CELLS = 2 ** 40  # far beyond memory; guards int64 overflow of the cell count
-
 
 
 class Grid:
@@ -28,7 +27,8 @@ class Grid:
     lower, upper : float or sequence of float
         Box corners, one value per axis (a scalar means a 1-D grid); ``upper > lower``.
     shape : int or sequence of int
-        Number of cells per axis, each >= 3.
+        Number of cells per axis, each >= 3; MemoryError (naming the shape and the estimate) if one float64
+        field on the grid would not fit in this machine's physical memory.
     bc : str or sequence of str
         ``"periodic"`` or ``"neumann"``, for all axes or one per axis.
     """
@@ -53,6 +53,9 @@ class Grid:
         if math.prod(int(n) for n in shp) > MAX_CELLS:
             raise ValueError(f"shape {[int(n) for n in shp]} has {math.prod(int(n) for n in shp):.3g} cells; at most "
                              f"{MAX_CELLS:.3g} (2**40) are allowed")
+        cells = math.prod(int(n) for n in shp)
+        require_memory(f"a grid of shape {tuple(int(n) for n in shp)} ({cells:.3g} cells, one float64 field)",
+                       8.0 * cells, available=False)
         if isinstance(bc, str):
             bcs = (bc,) * lo.size
         elif isinstance(bc, (list, tuple)) and all(isinstance(b, str) for b in bc):
@@ -98,10 +101,12 @@ class Grid:
     @property
     def coords(self) -> list[np.ndarray]:
         """Coordinate arrays of shape ``grid.shape``, one per axis (``indexing='ij'``)."""
+        require_memory(f"the coordinates of a grid of shape {self.shape}", 8.0 * self.ndim * self.size)
         return np.meshgrid(*self.axes, indexing="ij")
 
     def points(self) -> np.ndarray:
         """All cell centres as an array of shape (grid.size, ndim), in C order of the grid."""
+        require_memory(f"the cell centres of a grid of shape {self.shape}", 16.0 * self.ndim * self.size)
         return np.stack([c.ravel() for c in self.coords], axis=-1)
 
     def sample(self, func: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -3,6 +3,11 @@
 Kernels take first-class function arguments of a fixed signature, so they are compiled (and cached on disk)
 once, whatever function is passed: wrapping an ``@njit`` function into a cfunc is memoised per function and
 signature, so a user function is compiled once per process, never once per run.
+
+Compiled user code fails silently: an exception inside a cfunc is printed ("Exception ignored") and 0 used, an
+entry of ``out`` left unwritten holds garbage, an index out of bounds corrupts memory. So a user function is
+first run in Python mode (its ``py_func``: numpy checks bounds, exceptions propagate) at a few sample points
+(:func:`check_point_function`), and any of these becomes a ValueError naming the function before a kernel runs.
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import numpy as np
 from numba import cfunc, njit, prange, types
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.core.registry import CPUDispatcher
+
+from .validation import finite_array, short_repr
 
 
 _CFUNCS: dict = {}  # (function, signature) -> its cfunc
@@ -28,10 +35,86 @@ def is_jitted(fn) -> bool:
     return isinstance(fn, CPUDispatcher) or is_cfunc(fn)
 
 
+def python_form(fn):
+    """The Python function behind an ``@njit`` dispatcher (``py_func``) or a cfunc (``_pyfunc``); ``fn`` itself
+    otherwise."""
+    return getattr(fn, "py_func", None) or getattr(fn, "_pyfunc", None) or fn
+
+
 def n_arguments(fn) -> int:
     """Number of positional parameters of a jitted or plain Python function."""
-    py = getattr(fn, "py_func", fn)
-    return len(inspect.signature(py).parameters)
+    return len(inspect.signature(python_form(fn)).parameters)
+
+
+# --- validation of user code in Python mode ---------------------------------------------------------------
+CHECK_POINTS = 2  # seeded standard normal points at which user functions are validated by default
+_SENTINEL = -1.2345678e300  # second prefill of ``out``: an entry still NaN after the first call and equal to this
+                            # after the second was never written
+
+
+def sample_points(name: str, dim: int, check_at=None) -> np.ndarray:
+    """Points (n, dim) at which user point functions are validated: ``check_at`` (finite, (n, dim) or (dim,);
+    n = 0 skips the check) or, by default, :data:`CHECK_POINTS` seeded standard normal points (near the origin,
+    where losses and fields are normally defined, but off the axes where kinks and singularities sit)."""
+    if check_at is None:
+        return np.random.default_rng(0).standard_normal((CHECK_POINTS, dim))
+    pts = finite_array(name, check_at)
+    pts = pts[None] if pts.ndim == 1 else pts
+    if pts.ndim != 2 or pts.shape[1] != dim:
+        raise ValueError(f"{name} must be points of shape (n, {dim}) or ({dim},), got shape {np.shape(check_at)}")
+    return pts
+
+
+def _call_python(name: str, py, x: np.ndarray, args: tuple, out_shape: tuple | None):
+    """``py(x, *args)`` with the user's exception turned into a ValueError naming ``name`` and the point."""
+    try:
+        return py(x.copy(), *args)
+    except Exception as exc:
+        hint = ""
+        if isinstance(exc, IndexError):
+            where = f"x ({x.shape[0]},)" + ("" if out_shape is None else f" or out {out_shape}")
+            hint = f" (an index out of bounds of {where}: in compiled code it would corrupt memory)"
+        raise ValueError(f"{name} raised {type(exc).__name__}: {exc}{hint} at x={x.tolist()} (run in Python mode "
+                         f"before any kernel; compiled, the error would be ignored and give wrong numbers)") from exc
+
+
+def check_point_function(name: str, fn, points: np.ndarray, args: tuple = (), out_shape: tuple | None = None
+                         ) -> np.ndarray:
+    """Run the Python form of a user point function at every row x of ``points`` and return its values,
+    (n,) for ``value = fn(x, *args)`` (``out_shape`` None: a finite real number) or (n, *out_shape) for
+    ``fn(x, *args, out)`` writing every entry of ``out`` (float64 of shape ``out_shape``), finite.
+
+    ``out`` is prefilled with NaN and then with a finite sentinel: an entry that keeps both was never written.
+    ValueError naming ``name`` for an exception (an index out of bounds included), an unwritten entry, a
+    non-finite or wrongly shaped output.
+    """
+    py = python_form(fn)
+    vals = []
+    for x in points:
+        if out_shape is None:
+            v = np.asarray(_call_python(name, py, x, args, None))
+            if v.shape != () or v.dtype.kind not in "iuf":
+                raise ValueError(f"{name}(x) must return one real number, got {short_repr(v.tolist())} at "
+                                 f"x={x.tolist()}")
+            if not np.isfinite(v):
+                raise ValueError(f"{name}(x) is {float(v)} at x={x.tolist()}; it must be finite")
+            vals.append(float(v))
+            continue
+        outs, ret = [], None
+        for fill in (np.nan, _SENTINEL):
+            out = np.full(out_shape, fill)
+            ret = _call_python(name, py, x, args + (out,), out_shape)
+            outs.append(out)
+        unwritten = np.isnan(outs[0]) & (outs[1] == _SENTINEL)
+        if unwritten.any():
+            hint = "; it returned a value instead: write into out" if ret is not None else ""
+            first = tuple(int(i) for i in np.argwhere(unwritten)[0])
+            raise ValueError(f"{name} left out{list(first)} unwritten at x={x.tolist()}: it must write every entry "
+                             f"of out (shape {out_shape}){hint}")
+        if not np.all(np.isfinite(outs[0])):
+            raise ValueError(f"{name} wrote NaN or inf at x={x.tolist()}: out = {outs[0].tolist()}; it must be finite")
+        vals.append(outs[0])
+    return np.array(vals).reshape((len(vals),) + (out_shape or ()))
 
 
 def as_cfunc(name: str, fn, sig):
@@ -118,6 +201,13 @@ def timed_cfunc(name: str, fn, sig):
             fn(x, out)
         _TIMELESS[fn] = njit(twin)
     return as_cfunc(name, _TIMELESS[fn], sig)
+
+
+def check_timed_function(name: str, fn, points: np.ndarray, out_shape: tuple) -> np.ndarray:
+    """:func:`check_point_function` for a user ``fn(x, out)`` or ``fn(x, t, out)`` at t = 0 (a cfunc: the
+    latter); returns its values (n, *out_shape)."""
+    return check_point_function(name, fn, points, (0.0,) if is_cfunc(fn) or n_arguments(fn) == 3 else (),
+                                out_shape)
 
 
 def point_cfunc(name: str, fn, sig, *, torch_fn, torch_out: str):

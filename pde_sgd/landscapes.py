@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from numba import njit, types
 
-from .jitfuncs import as_cfunc, is_jitted, jit_call, n_arguments
+from .jitfuncs import as_cfunc, check_point_function, is_jitted, jit_call, n_arguments, sample_points
 from .validation import finite_array, positive, positive_int, require_instance, seed_int, short_repr
 
 _TWO_PI = 2.0 * math.pi
@@ -180,6 +180,9 @@ class Landscape:
         -> (batch, dim)``, or ``value(x) -> (batch,)`` differentiated by autograd. A ``torch_grad`` may also
         be a factory ``(device, dtype) -> grad`` (``torch_factory=True``).
     name, info : label and JSON-able description (saved with results).
+    check_at : points (n, dim) at which the @njit functions are first run in Python mode (bounds checked,
+        exceptions raised, every entry of ``out`` written, outputs finite; ValueError naming the function
+        otherwise); default two seeded standard normal points; an empty (0, dim) array skips the check.
 
     Points are arrays of shape (..., dim). For ``dim == 1`` a plain array of shape (...) is also taken as a
     set of scalar points, and results then drop the trailing axis of length 1.
@@ -188,7 +191,7 @@ class Landscape:
     def __init__(self, value: Callable, grad: Callable | None = None, hessian: Callable | None = None, *,
                  dim: int, params=None, torch_grad: Callable | None = None, torch_value: Callable | None = None,
                  torch_factory: bool = False, name: str = "user", info: dict | None = None,
-                 builtin: dict | None = None) -> None:
+                 builtin: dict | None = None, check_at=None) -> None:
         self.dim = positive_int("dim", dim)
         self.name = str(name)
         self.info = dict(info or {})
@@ -213,12 +216,26 @@ class Landscape:
             if grad is None:
                 raise ValueError("grad is required when value is an @njit function: give an @njit grad(x, out) "
                                  "or grad(x, p, out)")
-            self._jit = None  # built on first use (compiles the cfuncs)
+            self._jit = None  # built on first use (compiles the cfuncs); at once for user code:
+            if builtin is None:  # compiled (typing errors first), then run in Python mode
+                self._check_numba_form(sample_points("check_at", self.dim, check_at))
         elif params is not None and self.params.size:
             raise ValueError("params are passed to @njit point functions only; a numpy landscape closes over "
                              "its own parameters")
 
     # --- Numba form ---------------------------------------------------------------------------------------
+    def _check_numba_form(self, pts: np.ndarray) -> None:
+        """Run the @njit value, grad and hessian in Python mode at the points ``pts``
+        (:func:`pde_sgd.jitfuncs.check_point_function`): ValueError naming the function for an exception, an
+        index out of bounds, an entry of ``out`` left unwritten, a non-finite output."""
+        self.jit  # noqa: B018  (compiles the cfuncs: a typing error is named as such)
+        d = self.dim
+        for nm, fn, n_plain, shape in (("value", self._fns[0], 1, None), ("grad", self._fns[1], 2, (d,)),
+                                       ("hessian", self._fns[2], 2, (d, d))):
+            if fn is not None:  # compiled above, so it takes (x[, p]) / (x[, p], out)
+                args = (self.params,) if n_arguments(fn) > n_plain else ()
+                check_point_function(f"landscape {self.name!r}: {nm}", fn, pts, args, shape)
+
     @property
     def jit(self) -> tuple:
         """The pack (value cfunc, grad cfunc, hessian cfunc, params, has_hessian) that kernels evaluate."""

@@ -1,6 +1,7 @@
 """Input checks shared by every solver: each raises ValueError naming the parameter and what is allowed."""
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -10,10 +11,13 @@ import numpy as np
 
 def finite_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple | None = None,
                  dtype=np.float64) -> np.ndarray:
-    """Return ``value`` as a float array, raising ValueError if it has NaN/inf, the wrong shape, complex or
-    non-numeric entries (never silently dropping an imaginary part)."""
+    """Return ``value`` as a float array, raising ValueError if it has NaN/inf, the wrong shape, complex, boolean
+    or non-numeric entries (never silently dropping an imaginary part, never reading True as 1)."""
     try:
         raw = np.asarray(value)
+        if raw.dtype == np.bool_ and np.dtype(dtype) != np.bool_:
+            raise ValueError(f"{name} must be a real number or array, got a boolean {short_repr(value)} (True and "
+                             f"False are not numbers here)")
         if np.iscomplexobj(raw) and np.dtype(dtype).kind != "c":
             raise ValueError(f"{name} must be real, got a complex array (dtype {raw.dtype})")
         arr = raw.astype(dtype, copy=False) if raw.dtype != object else np.asarray(value, dtype=dtype)
@@ -37,7 +41,11 @@ def short_repr(value: Any) -> str:
 
 
 def positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as a float, raising ValueError unless it is finite and > 0 (>= 0 if allowed)."""
+    """Return ``value`` as a float, raising ValueError unless it is a finite real number (not a bool) > 0
+    (>= 0 if allowed)."""
+    if isinstance(value, (bool, np.bool_)):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a real number {bound}, got {value!r} (a bool is not a number here)")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -54,6 +62,33 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def memory_bytes(*, available: bool = True) -> int | None:
+    """This machine's available memory (``MemAvailable`` of /proc/meminfo) or, ``available=False`` or where that
+    cannot be read, its physical memory; None where neither is known."""
+    if available:
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def require_memory(what: str, n_bytes: float, *, available: bool = True) -> None:
+    """MemoryError naming ``what`` and the estimate when ``n_bytes`` exceeds :func:`memory_bytes` (raised before
+    the allocation, instead of a bare MemoryError from numpy or the operating system killing the process)."""
+    limit = memory_bytes(available=available)
+    if limit is not None and n_bytes > limit:
+        kind = "available" if available else "physical"
+        raise MemoryError(f"{what} needs about {n_bytes / 2 ** 30:.3g} GiB, more than the {limit / 2 ** 30:.3g} GiB "
+                          f"of {kind} memory: reduce the size")
 
 
 def require_instance(name: str, value: Any, cls: type | tuple, what: str) -> Any:

@@ -193,5 +193,5 @@ def test_a_user_function_that_does_not_compile_is_named():
     def bad_grad(x, p, out):
         out[0] = x  # an array into a float slot: a typing error
     with pytest.raises(ValueError, match="grad could not be compiled"):
-        L.Landscape(dw_value, bad_grad, dim=1).jit
+        L.Landscape(dw_value, bad_grad, dim=1, params=[TILT]).jit
 

@@ -17,7 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .fields import D_OK, _axis_weight, chol_psd, interp_field
+from ..gridfields import _axis_weight, interp_field
+from .fields import D_OK, chol_psd
 from .rng import _KN, _LOW7, _S32, _WN, _WORDS, _ziggurat_slow, raw_word
 
 NON_FINITE = 1  # per-path status: the state became NaN or inf (fields.D_* are the D(x) failures)
