@@ -53,4 +53,4 @@ bench: $(BENCH_VENV)/.installed-bench
 	$(BENCH_VENV)/bin/python benchmarks/cold_start.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out docs/_build docs/_gallery docs/lessons docs/api.rst docs/gallery.md animations
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out docs/_build docs/_gallery docs/lessons docs/api.rst docs/reference docs/gallery.md animations
