@@ -26,7 +26,8 @@ _HEADER = re.compile(r"^(\s*)(Parameters|Other Parameters|Keyword Arguments|Attr
                      r"\s*(\(.*\))?\s*$")
 _ENTRY = re.compile(r"^(?P<name>\*{0,2}\w+(?:\s*,\s*\*{0,2}\w+)*)\s+:\s+(?P<text>.*\S)\s*$")
 _NEXT_ENTRY = re.compile(r"(?:\s{3,}|;\s+)(?=\*{0,2}\w+(?:,\s*\w+)*\s+:\s+\S)")
-_EXCEPTION = re.compile(r"^(?:Raises\s+)?(?P<name>[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning))\b[\s:,]*(?P<text>.*)$")
+_EXCEPTION = re.compile(r"^(?:Raises\s+)?(?P<name>[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning))\b"
+                        r"[\s:,]*(?P<text>.*)$")
 
 
 def _is_description(text: str, continued: str | None) -> bool:

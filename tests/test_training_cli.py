@@ -20,7 +20,7 @@ def _train(out, *extra):
 def test_finished_run_of_other_settings_is_refused_and_force_replaces_it(tmp_path, capsys):
     assert _train(tmp_path) == 0
     first = Result.load(tmp_path / "result")
-    assert first.params["config"]["threads"] == 1 and first.params["threads"] == 1
+    assert first.params["config"]["threads"] == 1
     capsys.readouterr()
     assert _train(tmp_path, "--lr", "0.2") == 2
     msg = capsys.readouterr().out

@@ -57,6 +57,8 @@ class Streams:
 
 
 CHECKPOINT_MAGIC = b"pde_sgd-checkpoint-v1 sha256="
+THREADS_NOTE = (". A run is bit-identical on one thread count only (torch's CPU sums change order with the threads):"
+                " resume it with the checkpoint's --threads")
 
 
 def pack_checkpoint(state: dict) -> bytes:
@@ -180,8 +182,9 @@ class Trainer:
         path = self._ckpt(int(latest))
         state = unpack_checkpoint(path)
         if state["config"] != self.cfg.to_dict():
-            raise ValueError(f"{self.out} holds a checkpoint of a different run ({self.cfg.differences(state['config'])})"
-                             "; use another --out, the checkpoint's settings, or --force to start again"
+            raise ValueError(f"{self.out} holds a checkpoint of a different run "
+                             f"({self.cfg.differences(state['config'])}); use another --out, the checkpoint's "
+                             "settings, or --force to start again"
                              + THREADS_NOTE * (state["config"].get("threads") != self.cfg.threads))
         self._check_consistent(state, int(latest), path)
         self.module.load_state_dict(state["model"])
@@ -290,7 +293,6 @@ class Trainer:
                   "n_params": self.flat.n_params, "steps_per_epoch": self.steps_per_epoch, "steps": self.total,
                   "evaluations_per_step": cfg.evaluations_per_step, "world_size": self.world,
                   "final_test_error": float(arrays["test_error"][-1]), "resumed_at": self.resumed,
-                  "threads": cfg.threads,
                   "torch": torch.__version__}
         return Result("training.run", arrays, params)
 
@@ -298,10 +300,6 @@ class Trainer:
 def _main_thread() -> bool:
     import threading
     return threading.current_thread() is threading.main_thread()
-
-
-THREADS_NOTE = (". A run is bit-identical on one thread count only (torch's CPU sums change order with the threads):"
-                " resume it with the checkpoint's --threads")
 
 
 def clear_run(out: Path) -> None:
