@@ -65,7 +65,9 @@ def test_wheel_installs_beside_an_existing_torch_without_replacing_it(wheel, tmp
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
     site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).strip())
-    host = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    # this interpreter's site-packages, and any others on its path (an environment layered on another by a .pth)
+    host = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")} | {p for p in sys.path if
+                                                                          p.endswith("site-packages")}
     (site / "host_environment.pth").write_text("\n".join(sorted(host)) + "\n")
     before = _torch_of(python)
     assert before == _torch_of(sys.executable)
