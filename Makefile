@@ -1,4 +1,7 @@
-# Every target bootstraps its own virtual environment (.venv) from setup.cfg.
+# Every target bootstraps its own virtual environment (.venv) from setup.cfg. torch 2.13.0 is installed first,
+# on its own: pip takes the CPU build (a plain range, with no torch installed, can pull a multi-GB CUDA build);
+# setup.cfg's range then installs nothing more.
+TORCH ?= torch==2.13.0
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
@@ -8,12 +11,14 @@ BENCH_VENV ?= .venv-bench
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
 # peers (py-pde, fplanck, FiPy, hj-reachability/JAX) live in their own environment, never in the core one
 $(BENCH_VENV)/.installed-bench: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet "$(TORCH)"
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
@@ -48,4 +53,4 @@ bench: $(BENCH_VENV)/.installed-bench
 	$(BENCH_VENV)/bin/python benchmarks/cold_start.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out docs/_build docs/_gallery docs/lessons docs/api.rst docs/gallery.md animations
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info figures/out docs/_build docs/_gallery docs/lessons docs/api.rst docs/reference docs/gallery.md animations

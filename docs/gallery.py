@@ -17,6 +17,8 @@ import shutil
 import time
 from pathlib import Path
 
+from pde_sgd.cli import natural_key
+
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 FIGURES = ROOT / "figures"
@@ -36,11 +38,6 @@ def describe(script: Path) -> str:
 def escape_markdown(text: str) -> str:
     """Backslash-escape ASCII punctuation that Markdown / MyST would interpret (emphasis, math, HTML...)."""
     return re.sub(r"([\\`*_{}\[\]<>#+!|$~^])", r"\\\1", text)
-
-
-def natural_key(path: Path) -> list:
-    """Sort fig_f2 before fig_f10: digit runs compare as numbers."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)]
 
 
 def _allowed(name: str) -> bool:

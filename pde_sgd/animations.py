@@ -137,11 +137,12 @@ def _check(name: str, frames: int, fps: float) -> None:
 
 
 def animate(name: str, out_dir: str | Path, *, frames: int = 60, fps: float = 12.0,
-            mp4: bool | None = None) -> list[Path]:
+            mp4: bool | None = None, progress: bool = False) -> list[Path]:
     """Render animation ``name`` with ``frames`` frames to ``out_dir/NAME.gif`` (and ``NAME.mp4``).
 
     ``mp4``: None writes the MP4 when ffmpeg is on the PATH; True requires ffmpeg (ValueError without it);
-    False writes the GIF only. Returns the paths written. Each file is written to a temporary name and then
+    False writes the GIF only. ``progress``: a progress bar (tqdm) of the frames of each file written. Returns
+    the paths written. Each file is written to a temporary name and then
     renamed, so an interrupted run leaves no half-written animation.
     """
     _check(name, frames, fps)
@@ -159,12 +160,14 @@ def animate(name: str, out_dir: str | Path, *, frames: int = 60, fps: float = 12
     writers = [(".gif", PillowWriter(fps=fps))]
     if have_ffmpeg and mp4 is not False:
         writers.append((".mp4", FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])))
+    from tqdm.auto import tqdm
     written = []
     try:
         for suffix, writer in writers:
             path = out_dir / f"{name}{suffix}"
             tmp = path.with_name(f".{path.stem}.part{suffix}")
-            anim.save(tmp, writer=writer, dpi=100)
+            with tqdm(total=int(frames), desc=path.name, unit="frame", disable=not progress) as bar:
+                anim.save(tmp, writer=writer, dpi=100, progress_callback=lambda i, n: bar.update(1))
             tmp.replace(path)
             written.append(path)
     finally:
@@ -194,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         _check(ns.name, ns.frames, ns.fps)
     except ValueError as err:
         parser.error(str(err))
-    for path in animate(ns.name, ns.out, frames=ns.frames, fps=ns.fps, mp4=False if ns.no_mp4 else None):
+    if not ns.no_mp4 and shutil.which("ffmpeg") is None:
+        print("MP4 skipped: ffmpeg is not on the PATH (e.g. apt-get install ffmpeg); writing the GIF only")
+    print(f"computing {ns.name} ({ns.frames} frames) ...", flush=True)
+    for path in animate(ns.name, ns.out, frames=ns.frames, fps=ns.fps, mp4=False if ns.no_mp4 else None,
+                        progress=True):
         print(f"wrote {path}")
     return 0

@@ -18,6 +18,7 @@ import argparse
 import ast
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 import time
@@ -28,11 +29,16 @@ FIGURES_DIR = Path(__file__).resolve().parent.parent / "figures"
 DESCRIPTION = "Regenerate the theory figures and capture gradient-noise statistics of small networks."
 
 
+def natural_key(path: Path) -> list:
+    """Sort fig_f2 before fig_f10: runs of digits compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)]
+
+
 def figure_scripts() -> list[Path]:
-    """The figure scripts ``figures/fig_*.py`` of the source tree, sorted by name."""
+    """The figure scripts ``figures/fig_*.py`` of the source tree, in natural order (f1, f2, ..., f10)."""
     if not FIGURES_DIR.is_dir():
         raise SystemExit(f"no figures/ folder next to the package ({FIGURES_DIR}); run from a source checkout")
-    return sorted(FIGURES_DIR.glob("fig_*.py"))
+    return sorted(FIGURES_DIR.glob("fig_*.py"), key=natural_key)
 
 
 def describe(path: Path) -> str:
@@ -68,14 +74,23 @@ def _load(path: Path):
     return module
 
 
-def check_writable(out: Path) -> None:
-    """Create ``out`` and write a probe file there, or raise SystemExit naming the folder (before any work)."""
+def writable_folder(out: Path, flag: str = "--out") -> Path:
+    """Create ``out`` and write a probe file there, or raise ValueError naming the folder (before any work)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as exc:
-        raise SystemExit(f"--out {out} is not a writable folder: {exc.strerror or exc}") from None
+        raise ValueError(f"{flag} {out} is not a writable folder: {exc.strerror or exc}") from None
+    return out
+
+
+def check_writable(out: Path) -> None:
+    """:func:`writable_folder` for the figures command: SystemExit with the message."""
+    try:
+        writable_folder(out)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def run_figures(only: list[str] | None, full: bool, out: Path) -> int:
@@ -130,6 +145,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``pde-sgd``; returns the exit status. A reader that closes the pipe early (``pde-sgd list | head -1``)
+    ends the command quietly (status 141, as after SIGPIPE), without a traceback."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the final flush at exit must not fail again
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["train"]:
         from .training.cli import main as train_main  # torch is imported only here

@@ -18,12 +18,25 @@ def _docstring_first_line(path):
 def test_list_names_every_figure_script_with_its_description(capsys):
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    scripts = sorted(FIGURES.glob("fig_*.py"))  # read from disk here, not through cli
+    scripts = {p.stem: p for p in FIGURES.glob("fig_*.py")}  # read from disk here, not through cli
     assert len(lines) == len(scripts) >= 17
-    for line, script in zip(lines, scripts):
+    for line in lines:
         name, _, desc = line.partition(" ")
-        assert name == script.stem
-        assert desc.strip() == _docstring_first_line(script) != ""
+        assert desc.strip() == _docstring_first_line(scripts[name]) != ""
+    names = [line.split()[0] for line in lines]
+    assert set(names) == set(scripts)
+    f_numbers = [int(re.match(r"fig_f(\d+)_", n)[1]) for n in names if re.match(r"fig_f\d+_", n)]
+    assert f_numbers == sorted(f_numbers) and f_numbers[:2] == [1, 1] and 10 in f_numbers  # f1, f2, ..., f10
+
+
+def test_list_into_a_closed_pipe_ends_quietly():
+    proc = subprocess.Popen([sys.executable, "-m", "pde_sgd.cli", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=FIGURES.parent)
+    proc.stdout.close()  # the reader is gone before the first line (`pde-sgd list | head -0`), as head -1 after one
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.returncode in (0, 141)
 
 
 @pytest.mark.parametrize("only, expected", [
@@ -120,3 +133,15 @@ def test_capture_bad_options_fail_before_training(tmp_path, monkeypatch, capsys,
                      *out_arg, flag, value])
     assert code == 2
     assert re.search(match, capsys.readouterr().out)
+
+
+def test_animate_shows_progress_and_says_when_it_skips_mp4(tmp_path, monkeypatch, capsys):
+    from pde_sgd import animations
+    monkeypatch.setattr(animations.shutil, "which", lambda name: None)  # no ffmpeg on this PATH
+    assert cli.main(["animate", "hj_time", "--frames", "3", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "MP4 skipped: ffmpeg is not on the PATH" in captured.out
+    assert "hj_time.gif" in captured.err and "3/3" in captured.err  # the frames' progress bar (tqdm, stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hj_time.gif"]
+    assert cli.main(["animate", "hj_time", "--frames", "3", "--out", str(tmp_path), "--no-mp4"]) == 0
+    assert "MP4 skipped" not in capsys.readouterr().out  # asked for the GIF only: nothing to explain

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..validation import choice, positive, positive_int
+from ..validation import choice, positive, positive_int, seed_int
 
 OPTIMIZERS = ("sgd", "entropy-sgd", "elastic-sgd", "parle", "vsgd", "adam")
 REPLICA_OPTIMIZERS = ("elastic-sgd", "parle")
@@ -20,7 +20,9 @@ class TrainConfig:
     """One training run: ``model`` on scikit-learn's digits (a fixed seeded split, ``test_fraction`` held out),
     ``optim`` with its hyper-parameters (the Entropy-SGD reference code's names: L, gamma, scoping, noise, L2),
     ``epochs`` of ``steps_per_epoch`` = ceil(N_train / batch_size) outer steps, seeded by ``seed``. ``vmap``:
-    "on", "off" or "auto" (on CUDA only: on the CPU the replicas one after another are faster here)."""
+    "on", "off" or "auto" (on CUDA only: on the CPU the replicas one after another are faster here).
+    ``threads``: torch CPU threads per process; part of the configuration because torch's CPU kernels sum in
+    another order on another thread count, so a run is bit-identical (and resumable) on one thread count only."""
 
     model: str = "mlp"
     optim: str = "sgd"
@@ -43,6 +45,7 @@ class TrainConfig:
     device: str = "cpu"
     vmap: str = "auto"
     distributed: bool = False
+    threads: int = 1
 
     def __post_init__(self) -> None:
         choice("optim", self.optim, OPTIMIZERS)
@@ -53,8 +56,9 @@ class TrainConfig:
         positive_int("replicas", self.replicas)
         positive_int("batch_size", self.batch_size)
         positive_int("epochs", self.epochs)
-        positive_int("seed", self.seed, minimum=0)
+        seed_int(self.seed)
         positive_int("hidden", self.hidden)
+        positive_int("threads", self.threads)
         for name in ("lr", "gamma"):
             if getattr(self, name) is not None:
                 positive(name, getattr(self, name))
@@ -86,6 +90,27 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def differences(self, other: dict) -> str:
+        """The settings in which the configuration ``other`` (a stored ``to_dict()``) differs from this one,
+        as ``name stored -> this`` (empty when they agree)."""
+        mine = self.to_dict()
+        return ", ".join(f"{k} {other.get(k, '(absent)')!r} -> {mine.get(k, '(absent)')!r}"
+                         for k in sorted(set(mine) | set(other)) if other.get(k, "(absent)") != mine.get(k, "(absent)"))
+
+
+def check_device(device: str) -> str:
+    """``device`` if torch can use it here, else ValueError naming it and what this machine has."""
+    import torch
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: CUDA is not available here (torch {torch.__version__}, "
+                             f"{'no GPU found' if torch.version.cuda else 'a CPU-only build'}); use --device cpu")
+        index = torch.device(device).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                             f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    return device
 
 
 def build_optimizer(cfg: TrainConfig, params, *, distributed: bool = False):

@@ -11,10 +11,16 @@ Checkpoints (``checkpoint-rank<k>-step<t>.pt``, written atomically every ``check
 epoch end and on Ctrl-C) hold the model, the optimizer (with its noise generators), the batch generators and the
 curves: a run killed at any moment and started again with the same arguments ends with the same Result as an
 uninterrupted one (the wall-clock curve aside). The last two generations are kept so that processes of a
-distributed run always share a common step to resume from.
+distributed run always share a common step to resume from. A checkpoint is verified before it is used: the
+SHA-256 of its payload (a header line), then its step against its name and its curves' lengths; a checkpoint of
+another configuration (``threads`` included: torch's CPU sums are not bit-identical across thread counts) is
+refused with the settings that differ. A finished run (``result.json``) of the same configuration is returned
+as it is, one of another configuration is refused: ``force=True`` (``--force``) removes both before training.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import math
 import signal
@@ -26,6 +32,7 @@ import torch
 
 from ..optim.replicas import replica_seed, stacked_grad_fn
 from ..results import Result, atomic_write_bytes
+from ..validation import positive_int
 from .config import TrainConfig, build_optimizer
 
 
@@ -49,6 +56,32 @@ class Streams:
             self.gens[r].set_state(s)
 
 
+CHECKPOINT_MAGIC = b"pde_sgd-checkpoint-v1 sha256="
+THREADS_NOTE = (". A run is bit-identical on one thread count only (torch's CPU sums change order with the threads):"
+                " resume it with the checkpoint's --threads")
+
+
+def pack_checkpoint(state: dict) -> bytes:
+    """The checkpoint file's bytes: a header line with the SHA-256 of the payload, then ``torch.save(state)``."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    payload = buf.getvalue()
+    return CHECKPOINT_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+
+def unpack_checkpoint(path: Path) -> dict:
+    """The state saved by :func:`pack_checkpoint` in ``path``; ValueError if the file is not one or was changed."""
+    data = path.read_bytes()
+    header, _, payload = data.partition(b"\n")
+    if not header.startswith(CHECKPOINT_MAGIC):
+        raise ValueError(f"checkpoint {path} is not a pde_sgd checkpoint (no verified header); remove it, or "
+                         "use --force to start the run again")
+    if hashlib.sha256(payload).hexdigest().encode() != header[len(CHECKPOINT_MAGIC):]:
+        raise ValueError(f"checkpoint {path} is corrupt or was edited (SHA-256 mismatch); remove it to resume "
+                         "from the previous one, or use --force to start the run again")
+    return torch.load(io.BytesIO(payload), weights_only=True)
+
+
 def split_digits(cfg: TrainConfig):
     """(train, test) Datasets of digits on cfg.device: a fixed permutation (seed 0), the last test_fraction held out."""
     from ..networks import Dataset, digits
@@ -66,6 +99,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, out: Path, *, rank: int = 0, world: int = 1, progress: bool = True,
                  checkpoint_every: int = 100) -> None:
         from ..networks import build_model
+        from .config import check_device
+        check_device(cfg.device)
         self.cfg, self.out, self.rank, self.world = cfg, Path(out), rank, world
         self.progress, self.checkpoint_every = progress and rank == 0, max(1, int(checkpoint_every))
         self.train, self.test = split_digits(cfg)
@@ -130,9 +165,7 @@ class Trainer:
         state = {"config": self.cfg.to_dict(), "step": self.step, "wall": self.wall, "curves": self.curves,
                  "per_step": self.per_step, "resumed": self.resumed, "model": self.module.state_dict(),
                  "optimizer": self.opt.state_dict(), "streams": self.streams.state()}
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        atomic_write_bytes(self._ckpt(self.step), buf.getvalue())
+        atomic_write_bytes(self._ckpt(self.step), pack_checkpoint(state))
         self._barrier()
         for s in self._steps_on_disk()[:-2]:
             self._ckpt(s).unlink(missing_ok=True)
@@ -146,10 +179,14 @@ class Trainer:
             dist.all_reduce(latest, op=dist.ReduceOp.MIN)
         if int(latest) < 0:
             return False
-        state = torch.load(self._ckpt(int(latest)), weights_only=True)
+        path = self._ckpt(int(latest))
+        state = unpack_checkpoint(path)
         if state["config"] != self.cfg.to_dict():
-            raise ValueError(f"{self.out} holds a checkpoint of a different run (config {state['config']}); "
-                             "use another --out or remove it")
+            raise ValueError(f"{self.out} holds a checkpoint of a different run "
+                             f"({self.cfg.differences(state['config'])}); use another --out, the checkpoint's "
+                             "settings, or --force to start again"
+                             + THREADS_NOTE * (state["config"].get("threads") != self.cfg.threads))
+        self._check_consistent(state, int(latest), path)
         self.module.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.streams.load(state["streams"])
@@ -157,6 +194,29 @@ class Trainer:
         self.curves, self.per_step = state["curves"], state["per_step"]
         self.resumed = state["resumed"] + [self.step]
         return True
+
+    def _check_consistent(self, state: dict, step: int, path: Path) -> None:
+        """The checkpoint's step agrees with its name, the run's length and its curves (one loss per step, one
+        evaluation at the start and per finished epoch), else ValueError naming the file."""
+        n_losses = len(state["per_step"].get("step_loss", []))
+        n_evals = len(state["curves"]["epoch"])
+        if not (state["step"] == step and 0 <= step <= self.total and n_losses == step
+                and n_evals == 1 + step // self.steps_per_epoch):
+            raise ValueError(f"checkpoint {path} is inconsistent (step {state['step']!r} in a file named step {step}, "
+                             f"{n_losses} step losses, {n_evals} evaluations, {self.total} steps in the run); remove "
+                             "it to resume from the previous one, or use --force to start the run again")
+
+    def finished(self) -> Result | None:
+        """The finished Result in ``out`` if it was made with this configuration, None if there is none;
+        ValueError if it was made with another one."""
+        if not (self.out / "result.json").exists():
+            return None
+        done = Result.load(self.out / "result")
+        if done.kind != "training.run" or done.params.get("config") != self.cfg.to_dict():
+            what = self.cfg.differences(done.params["config"]) if done.kind == "training.run" else f"a {done.kind!r}"
+            raise ValueError(f"{self.out} holds a finished run of another configuration ({what}); use another "
+                             "--out, or --force to replace it")
+        return done
 
     def _barrier(self) -> None:
         if self.cfg.distributed:
@@ -168,6 +228,11 @@ class Trainer:
         """Train to the end (resuming if a checkpoint is there); returns the Result (rank 0), None if stopped."""
         from tqdm.auto import tqdm
         self.out.mkdir(parents=True, exist_ok=True)
+        done = self.finished()
+        if done is not None:
+            if self.progress:
+                print(f"{self.out} already holds this run's result (same configuration); nothing to do")
+            return done
         if not self.try_resume():
             self._evaluate()
         old = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
@@ -237,11 +302,26 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def clear_run(out: Path) -> None:
+    """Remove a run's result and checkpoints from ``out`` (nothing else there)."""
+    for path in [*Path(out).glob("checkpoint-rank*-step*.pt"), Path(out) / "result.npz", Path(out) / "result.json"]:
+        path.unlink(missing_ok=True)
+
+
 def train(cfg: TrainConfig, out: str | Path, *, progress: bool = False, checkpoint_every: int = 100,
-          threads: int = 1) -> Result | None:
-    """Run (or resume) ``cfg`` in this process, writing checkpoints and ``out/result.npz|json``."""
+          threads: int | None = None, force: bool = False) -> Result | None:
+    """Run (or resume) ``cfg`` in this process, writing checkpoints and ``out/result.npz|json``.
+
+    ``threads`` (torch CPU threads) replaces ``cfg.threads`` when given. A finished run of the same
+    configuration in ``out`` is returned without training; one of another configuration, or a checkpoint of
+    one, is a ValueError unless ``force`` (then both are removed first).
+    """
     from ..networks import torch_threads
     if cfg.distributed:
         raise ValueError("distributed runs start with `pde-sgd train --distributed` (torchrun), not train()")
-    with torch_threads(threads):
+    if threads is not None:
+        cfg = dataclasses.replace(cfg, threads=positive_int("threads", threads))
+    if force:
+        clear_run(Path(out))
+    with torch_threads(cfg.threads):
         return Trainer(cfg, Path(out), progress=progress, checkpoint_every=checkpoint_every).run()
