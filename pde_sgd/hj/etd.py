@@ -20,9 +20,14 @@ step, with z = dt nu lambda <= 0 and phi_1 = (e^z - 1)/z, phi_2 = (phi_1 - 1)/z,
     v+ = e^z v + dt [(phi_1 - 3 phi_2 + 4 phi_3) N(v) + 2 (phi_2 - 2 phi_3) (N(a) + N(b)) + (4 phi_3 - phi_2) N(c)].
 
 Kassam and Trefethen (SIAM J. Sci. Comput. 26, 2005) found it the most accurate per cost of the stiff
-integrators they compared on diffusive semilinear problems; for a linear N it is exact in the L-part, so no
-diffusive step limit remains: dt = cfl / sum_a alpha_a / h_a (alpha_a: max |p_a| of N's stage-1 gradients for
-H = |p|^2/2, a user Hamiltonian's bound otherwise), capped by ``max_dt``. The steps are uniform between output
+integrators they compared on diffusive semilinear problems; the L-part is exact, so no diffusive step limit
+remains: dt = cfl / sum_a alpha_a / h_a (alpha_a: max |p_a| of N's stage-1 gradients for H = |p|^2/2, a user
+Hamiltonian's bound otherwise), capped by ``max_dt``. cfl <= 1 is the Hamiltonian CFL condition of the explicit
+part; cfl up to :data:`CFL_MAX` is accepted because the damping e^z of the modes the CFL condition is about lets
+ETDRK4 step further when diffusion dominates them (linearised: a mode k moved at speed c is damped by
+e^{-nu k^2 dt}, so only k <~ 1 / sqrt(nu dt) need c k dt inside RK4's stability interval (|.| <= 2.8),
+i.e. dt <~ 8 nu / c^2, whatever h). Such steps are for smooth viscous problems and are not guaranteed stable:
+a blow-up raises NumericalInstability; the error is O(dt^4). The steps are uniform between output
 times (the interval divided into the fewest equal steps that satisfy the rule), so the phi coefficients are
 computed once per interval unless the CFL rule tightens. The measured order is asserted in tests/test_hj_imex.py.
 """

@@ -106,7 +106,8 @@ def solve_viscous(f_values, grid, beta: float, *, times: float | Sequence[float]
     time). "etdrk4" pays off where the diffusion limit holds "rk3" far below the Hamiltonian CFL step (fine
     grids, small beta, and "central4" on coarse grids at a given error); "rk3" stays the default because at
     cfl-limited steps it costs less per unit time (no transforms) and is TVD for non-smooth solutions.
-    ``cfl`` for "etdrk4": accuracy rather than stability sets it on smooth problems (error O(dt^4)).
+    ``cfl`` for "etdrk4": in (0, 1000]; above 1 it leans on the diffusion for stability (see
+    :mod:`pde_sgd.hj.etd`), and on smooth problems accuracy rather than stability sets it (error O(dt^4)).
 
     Output times: ``times`` (>= 0, non-decreasing) or ``T`` with ``n_saves`` (see
     :func:`pde_sgd.driver.output_times`). ``progress``, ``threads``: see :mod:`pde_sgd.driver`.
