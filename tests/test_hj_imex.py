@@ -79,6 +79,15 @@ def test_steps_far_above_the_diffusion_limit():
     assert explicit.params["steps"] * (T / 0.01) > 1000
 
 
+def test_same_result_for_any_thread_count():
+    """128^2 (above central4's parallel threshold): the chunked N(u) kernel and the transforms' workers give
+    bit-identical results on 1 and 2 threads."""
+    g, f, _ = case(128, "neumann", 2.0, 0.2, ndim=2)
+    runs = [solve_viscous(f, g, 2.0, times=[0.2], scheme="central4", time_stepper="etdrk4", threads=k)["u"]
+            for k in (1, 2)]
+    assert np.array_equal(*runs)
+
+
 @pytest.mark.parametrize("scheme,hamiltonian", [("weno5", "godunov"), ("eno2", "lax_friedrichs"),
                                                 ("central", None)])
 def test_agrees_with_the_explicit_stepper_at_small_steps(scheme, hamiltonian):
