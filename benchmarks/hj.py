@@ -1,21 +1,23 @@
 """Benchmark: Hamilton-Jacobi solvers of pde_sgd against py-pde and hj_reachability, and exact Hopf-Lax.
 
 1. Viscous u_t = -1/2 |grad u|^2 + (1/(2 beta)) Laplace u on the periodic n x n grid of [0, 2 pi)^2 (n = 256),
-   beta = 10, f = (cos x + cos(y + 0.3)) / 2, to T = 1 and T = 10; L-inf error against the spectral Cole-Hopf
-   solution on the same grid beside every time. py-pde: KPZInterfacePDE(nu = 1/(2 beta), lmbda = -0.5) (its code
-   computes lmbda |grad h|^2 with central differences and the standard 5-point Laplacian, as "central" does; see
-   PEERS.md), explicit Euler dt = 1e-3; its first call (JIT), its fixed cost per call (a 1-step solve) and its
-   per-step cost are reported apart. pde_sgd: solve_viscous with TVD-RK3. Like for like: "central" (the same
-   second-order discretisation, the same grid) at cfl 0.5, cfl 1 and dt = 1e-3. Best against best: also
-   "central4" (fourth order) on coarser grids (the error is measured at each grid's own cells).
-   Each comparison: time to solution at equal error (the fastest pde_sgd run whose error is <= py-pde's)
-   with and without py-pde's fixed cost; rates per right-hand-side evaluation (an RK3 step is 3 evaluations, an
-   Euler step 1). At T = 10 py-pde's Euler error (dt 1e-3) partly cancels the central Laplacian's spatial error
-   (Euler's -nu^2 dt/2 against +nu h^2/12 on the k^4 term: half of it at this dt and h); the same py-pde run at
-   dt = 5e-4 has error 1.2e-4 and the semi-discrete limit is 1.7e-4, which no RK3 run of "central" can beat.
-   Bandwidth: the fused "central" RK3 step at 1024^2 moves 64 B per cell (stage 1 reads u and writes L0,
-   stages 2 and 3 read two arrays and write one, 8 B each; neighbour rows come from cache), against a triad
-   measured in the same run.
+   beta = 10, f = (cos x + cos(y + 0.3)) / 2, to T = 1 and T = 10. Every error is the L-inf error at the SAME
+   points, py-pde's n x n cell centres, against the spectral Cole-Hopf solution there; a pde_sgd run on a coarser
+   m x m grid is first interpolated to those points by its trigonometric interpolant (exact for the grid's
+   band-limited modes; its aliasing error counts against pde_sgd).
+   py-pde: KPZInterfacePDE(nu = 1/(2 beta), lmbda = -0.5) (its code computes lmbda |grad h|^2 with central
+   differences and the 5-point Laplacian, as "central" does; see PEERS.md), explicit Euler, its stepper built
+   ONCE per dt (EulerSolver.make_stepper, numba backend; the build, JIT included, is reported apart) and timed
+   over the whole run (per-step cost = run time / steps, no subtraction of two runs). Each dt in DT_PEER_CANDIDATES
+   (T / dt an integer at both horizons) runs; "like for like" is dt = 1e-3, "best" the largest stable dt (finite,
+   error < 1e-2 at T = 10; the forward-Euler diffusion limit is h^2 / (4 nu) = 3.0e-3 here).
+   pde_sgd: like for like, "central" on the same grid with TVD-RK3 (cfl 1) and ETDRK4 (cfl 1); best, ETDRK4
+   with "central4" on m x m grids (COARSE) at cfl in CFLS (ETDRK4 has no diffusion limit: cfl > 1 leans on the
+   diffusion for stability, see pde_sgd.hj.etd), and TVD-RK3 "central4" on the same m x m grids at cfl 1 (what
+   the fourth-order grid alone gains, without ETDRK4). Ratio at equal error: py-pde's time over that of the fastest
+   pde_sgd run whose error is <= py-pde's (fixed costs apart: py-pde's stepper build, pde_sgd's Numba cache load).
+   Kernel counts: the fused "central" TVD-RK3 step moves 64 B and does 85 flops per cell-step (counted by hand,
+   see RK3_BYTES, RK3_FLOPS).
 2. Inviscid u_t = -1/2 |grad u|^2, f = |x| (Euclidean norm) on [-2, 2]^2, n x n: hj_reachability's
    WENO5 / TVD-RK3 / global Lax-Friedrichs ("very_high", CFL 0.75) for exactly 1000 CFL steps in one jitted
    loop (first call apart), then pde_sgd's WENO5 / RK3 (Godunov, CFL 0.75) to the same final time; error
@@ -37,8 +39,17 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import _common as C  # noqa: E402
 
-BETA, HORIZONS, DT_PEER, RK3_BYTES = 10.0, (1.0, 10.0), 1e-3, 64
-COARSE = (32, 48, 64, 96, 128)  # the central4 grids for best against best
+BETA, HORIZONS, DT_PEER = 10.0, (1.0, 10.0), 1e-3
+DT_PEER_CANDIDATES = (1e-3, 2e-3, 1.0 / 450, 2.5e-3, 1.0 / 350)  # 1/350 = 2.86e-3: just below the diffusion limit
+COARSE, CFLS = (24, 32, 48, 64, 96, 128), (1.0, 2.0, 4.0, 8.0)  # ETDRK4 central4 settings for best against best
+# The fused "central" TVD-RK3 step, counted by hand from schemes._central_pair / _central_rhs / _padded:
+# bytes (STREAM convention, 8 B per value): stage 0 reads u, writes L0 (16); stage 1 reads u, L0, writes w (24);
+# stage 2 reads w, u, writes u (24) = 64 B per cell-step, neighbour rows from cache.
+# flops of _central_rhs per cell: differences dm, dp, em, ep (4 x 2), means p, q (2 x 2),
+#   nu ((dp - dm) ih2 + (ep - em) ih1) (6), 0.5 (p p + q q) (4), the difference of the two (1) = 23;
+#   stage 0: 23; stage 1: + u1 = u + dt L0 at the row and the two neighbours (3 x 2) + 3/4 u + 1/4 (u1 + dt r) (5)
+#   = 34; stage 2: + 1/3 u + 2/3 (u2 + dt r) (5) = 28; total 85 flops per cell-step.
+RK3_BYTES, RK3_FLOPS = 64, 85
 
 
 def timed(fn, repeats: int = 1):
@@ -57,81 +68,140 @@ def viscous_problem(n, T):
     return grid, f, None if T is None else exact.cole_hopf_spectral(f, grid, T, BETA)
 
 
+def to_points(u, n):
+    """The trigonometric interpolant of u (m x m cell-centred samples of a 2 pi-periodic field) at the n x n cell
+    centres: per axis, the Fourier coefficients shifted by the half-cell offset between the two grids and
+    zero-padded (the Nyquist mode of an even m split between +-m/2)."""
+    for axis in (0, 1):
+        m = u.shape[axis]
+        if m == n:
+            continue
+        c = np.moveaxis(np.fft.fft(u, axis=axis), axis, 0)
+        k = np.fft.fftfreq(m, 1.0 / m)
+        if m % 2 == 0:  # split the Nyquist coefficient into +m/2 and -m/2 halves
+            half = 0.5 * c[m // 2:m // 2 + 1]
+            c = np.concatenate([c[:m // 2], half, half, c[m // 2 + 1:]])
+            k = np.concatenate([k[:m // 2], [m / 2], k[m // 2:]])
+        shift = np.exp(1j * k * (np.pi / n - np.pi / m)).reshape((-1,) + (1,) * (u.ndim - 1))
+        full = np.zeros((n,) + c.shape[1:], dtype=complex)
+        idx = np.where(k >= 0, k, n + k).astype(int)
+        full[idx] += c * shift
+        u = np.moveaxis(np.real(np.fft.ifft(full, axis=0)) * (n / m), 0, axis)
+    return u
+
+
 def our_runs(n):
     """(label, cells per axis, like for like, solve_viscous options) of the pde_sgd viscous runs."""
-    runs = [("central cfl 0.5", n, True, dict(scheme="central")),
-            ("central cfl 1", n, True, dict(scheme="central", cfl=1.0)),
-            ("central dt 1e-3", n, True, dict(scheme="central", max_dt=DT_PEER))]
-    return runs + [(f"central4 cfl 1 {m}^2", m, False, dict(scheme="central4", cfl=1.0)) for m in COARSE if m < n]
+    runs = [("rk3 central cfl 1", n, True, dict(scheme="central", cfl=1.0)),
+            ("etdrk4 central cfl 1", n, True, dict(scheme="central", cfl=1.0, time_stepper="etdrk4"))]
+    runs += [(f"rk3 central4 {m}^2 cfl 1", m, False, dict(scheme="central4", cfl=1.0)) for m in COARSE if m < n]
+    return runs + [(f"etdrk4 central4 {m}^2 cfl {c:g}", m, False,
+                    dict(scheme="central4", cfl=c, time_stepper="etdrk4")) for m in COARSE if m < n for c in CFLS]
+
+
+def bench_ours(n, repeats, rows):
+    from pde_sgd import hj
+    for T in HORIZONS:
+        ref = viscous_problem(n, T)[2]
+        for label, m, like, kw in our_runs(n):
+            grid, f, _ = viscous_problem(m, None)
+            hj.solve_viscous(f, grid, BETA, times=[0.01], **kw)  # warm-up (cache load)
+            res, t = timed(lambda: hj.solve_viscous(f, grid, BETA, times=[T], **kw), repeats)
+            steps, evals = res.params["steps"], res.stats["substeps"]
+            err = float(np.max(np.abs(to_points(res["u"][-1], n) - ref)))
+            rows.append((f"viscous T={T:g}", f"pde_sgd {label}", 0.0, t, steps, evals,
+                         grid.size * evals / t / 1e6, err, like))
+
+
+def bench_py_pde(n, repeats, rows):
+    """py-pde's Euler stepper, built once per dt and timed over whole runs; returns the largest stable dt."""
+    try:
+        import pde
+    except Exception as exc:  # noqa: BLE001 - any import failure means: skip the peer
+        print(f"py-pde skipped: {exc!r}")
+        return None
+    grid, f, _ = viscous_problem(n, None)
+    refs = {T: viscous_problem(n, T)[2] for T in HORIZONS}
+    pgrid = pde.CartesianGrid([[0, 2 * np.pi]] * 2, [n, n], periodic=True)
+    assert np.allclose(pgrid.cell_coords[..., 0], grid.coords[0])  # the same points
+    eq = pde.KPZInterfacePDE(nu=1 / (2 * BETA), lmbda=-0.5)
+    stable = None
+    for dt in DT_PEER_CANDIDATES:
+        solver = pde.EulerSolver(eq, backend="numba")
+        t0 = C.clock()
+        stepper = solver.make_stepper(pde.ScalarField(pgrid, f), dt=dt)
+        t_build = C.clock() - t0
+        ok = True
+        for T in HORIZONS:
+            steps = int(round(T / dt))
+            state = pde.ScalarField(pgrid, f)
+
+            def run():
+                state.data[...] = f
+                return stepper(state, 0.0, T)  # round((t_end - t_start) / dt) steps of dt
+
+            t_reached, t = timed(run, repeats)
+            err = float(np.max(np.abs(state.data - refs[T]))) if np.all(np.isfinite(state.data)) else np.inf
+            ok = ok and err < 1e-2 and abs(t_reached - T) < 1e-9 * T
+            rows.append((f"viscous T={T:g}", f"py-pde Euler dt {dt:.3g}", t_build, t, steps, steps,
+                         grid.size * steps / t / 1e6, err, dt == DT_PEER))
+        print(f"  py-pde dt {dt:.3g}: stepper build (JIT) {t_build:.2f} s, per step "
+              f"{rows[-1][3] / rows[-1][4] * 1e3:.3f} ms at T = {HORIZONS[-1]:g}, {'stable' if ok else 'UNSTABLE'}")
+        if ok and (stable is None or dt > stable):
+            stable = dt
+    return stable
 
 
 def bench_viscous(n, repeats, rows):
-    from pde_sgd import hj
-    for T in HORIZONS:
-        for label, m, like, kw in our_runs(n):
-            grid, f, ref = viscous_problem(m, T)
-            hj.solve_viscous(f, grid, BETA, times=[0.01], **kw)  # warm-up (cache load)
-            res, t = timed(lambda: hj.solve_viscous(f, grid, BETA, times=[T], **kw), repeats)
-            steps = res.params["steps"]
-            rows.append((f"viscous T={T:g}", f"pde_sgd {label}", 0.0, t, 3 * steps,
-                         grid.size * 3 * steps / t / 1e6, float(np.max(np.abs(res["u"][-1] - ref))), like))
-        try:
-            import pde
-        except Exception as exc:  # noqa: BLE001 - any import failure means: skip the peer
-            print(f"py-pde skipped: {exc!r}")
-            continue
-        grid, f, ref = viscous_problem(n, T)
-        pgrid = pde.CartesianGrid([[0, 2 * np.pi]] * 2, [n, n], periodic=True)
-        state = pde.ScalarField(pgrid, f)
-        eq = pde.KPZInterfacePDE(nu=1 / (2 * BETA), lmbda=-0.5)
-        solve = lambda t_end: eq.solve(state, t_range=t_end, dt=DT_PEER, solver="euler", tracker=None)  # noqa
-        _, t_first = timed(lambda: solve(DT_PEER))
-        _, t_fixed = timed(lambda: solve(DT_PEER), repeats)
-        out, t = timed(lambda: solve(T), repeats)
-        steps = int(round(T / DT_PEER))
-        t_steps = t - t_fixed if t > t_fixed else np.nan  # not resolved when the per-call cost dominates
-        print(f"  py-pde T={T:g}: first call {t_first:.2f} s, fixed cost per call {t_fixed:.2f} s, "
-              f"per step {t_steps / steps * 1e3:.3f} ms")
-        rows.append((f"viscous T={T:g}", "py-pde KPZ Euler dt 1e-3", t_fixed, t_steps, steps,
-                     grid.size * steps / t_steps / 1e6, float(np.max(np.abs(out.data - ref))), True))
+    bench_ours(n, repeats, rows)
+    return bench_py_pde(n, repeats, rows)
 
 
-def fused_bandwidth(bandwidth, n=1024, steps=20):
-    """The fused "central" RK3 step at n^2 (cfl 1, ~``steps`` steps, best of 3): cell-steps/s and the fraction of
-    the triad at RK3_BYTES per cell-step."""
+def fused_bandwidth(n=1024, steps=20):
+    """The fused "central" RK3 step at n^2 (cfl 1, ~``steps`` steps, best of 3): cell-steps/s, and the bytes and
+    flops per second that the hand counts RK3_BYTES, RK3_FLOPS imply."""
     from pde_sgd import hj
     grid, f, _ = viscous_problem(n, None)
     T = steps / (2 * (1 / (2 * BETA)) * 2 * (n / (2 * np.pi)) ** 2)  # ~steps steps (the diffusion limit dominates)
     hj.solve_viscous(f, grid, BETA, times=[T / steps], scheme="central", cfl=1.0)
     res, t = timed(lambda: hj.solve_viscous(f, grid, BETA, times=[T], scheme="central", cfl=1.0), 3)
     rate = grid.size * res.params["steps"] / t
-    print(f"fused central RK3 step at {n}^2: {rate / 1e6:.1f} M cell-steps/s, "
-          f"{C.fraction(rate, RK3_BYTES, bandwidth)} at {RK3_BYTES} B/cell-step "
-          f"({rate * RK3_BYTES / 1e9:.1f} GB/s counted)")
+    print(f"fused central RK3 step at {n}^2: {rate / 1e6:.1f} M cell-steps/s; counted by hand {RK3_BYTES} B and "
+          f"{RK3_FLOPS} flops per cell-step: {rate * RK3_BYTES / 1e9:.1f} GB/s, {rate * RK3_FLOPS / 1e9:.2f} GFLOP/s")
 
 
-def viscous_ratios(rows):
+def viscous_ratios(rows, stable_dt):
     for T in HORIZONS:
         sel = [r for r in rows if r[0] == f"viscous T={T:g}"]
-        peer = next((r for r in sel if r[1].startswith("py-pde")), None)
-        if peer is None:
+        ours = [r for r in sel if r[1].startswith("pde_sgd")]
+        peers = {r[1]: r for r in sel if r[1].startswith("py-pde")}
+        if not peers:
             continue
-        for kind, pool in (("like for like (central, same grid)", [r for r in sel if r[7]]),
-                           ("best vs best", sel)):
-            ok = [r for r in pool if r[1].startswith("pde_sgd") and r[6] <= peer[6]]
+        cases = [("like for like (py-pde dt 1e-3; pde_sgd central on the same grid)", f"py-pde Euler dt {DT_PEER:.3g}",
+                  [r for r in ours if r[8]])]
+        if stable_dt is not None:
+            cases.append((f"best vs best (py-pde at its largest stable dt {stable_dt:.3g}; pde_sgd any setting)",
+                          f"py-pde Euler dt {stable_dt:.3g}", ours))
+            best_err = min(peers.values(), key=lambda r: r[7])
+            cases.append((f"py-pde's most accurate run ({best_err[1]}) vs pde_sgd any setting", best_err[1], ours))
+        if stable_dt is not None:
+            cases.append((f"py-pde at dt {stable_dt:.3g} vs pde_sgd TVD-RK3 only (no ETDRK4)",
+                          f"py-pde Euler dt {stable_dt:.3g}", [r for r in ours if "rk3" in r[1]]))
+        for kind, name, pool in cases:
+            peer = peers[name]
+            ok = [r for r in pool if r[7] <= peer[7]]
             if not ok:
-                closest = min((r for r in pool if r[1].startswith("pde_sgd")), key=lambda r: r[6])
-                print(f"  T={T:g} {kind}: no pde_sgd run reached py-pde's error {peer[6]:.2e} "
-                      f"(closest: {closest[1]} {closest[6]:.2e})")
+                closest = min(pool, key=lambda r: r[7])
+                print(f"  T={T:g} {kind}: no pde_sgd run reached py-pde's error {peer[7]:.2e} "
+                      f"(closest: {closest[1]} {closest[7]:.2e})")
                 continue
             best = min(ok, key=lambda r: r[3])
-            print("  " + C.ratio_line(f"T={T:g} {kind}, time to py-pde's error, {best[1]}, py-pde incl. its "
-                                      f"fixed cost", best[3], peer[2] + np.nan_to_num(peer[3]), best[6], peer[6]))
-            print("  " + C.ratio_line(f"T={T:g} {kind}, same, py-pde per-step cost only", best[3], peer[3],
-                                      best[6], peer[6]))
-        central = next(r for r in sel if r[1] == "pde_sgd central cfl 1")
-        print(f"  T={T:g} per RHS evaluation: pde_sgd central {central[5]:.1f} vs py-pde {peer[5]:.1f} M cell-evals/s"
-              f" ({central[5] / peer[5]:.2f}x)")
+            print(f"  T={T:g} {kind}:\n    py-pde {peer[3]:.4f} s (err {peer[7]:.2e}), {best[1]} {best[3]:.4f} s "
+                  f"(err {best[7]:.2e}): ratio at equal error {peer[3] / best[3]:.2f}x")
+        central = next(r for r in ours if r[1] == "pde_sgd rk3 central cfl 1")
+        peer = peers[f"py-pde Euler dt {DT_PEER:.3g}"]
+        print(f"  T={T:g} per RHS evaluation on the same grid: pde_sgd rk3 central "
+              f"{central[6]:.1f} vs py-pde {peer[6]:.1f} M cell-evals/s ({central[6] / peer[6]:.2f}x)")
 
 
 def bench_inviscid(n, repeats, rows):
@@ -235,19 +305,20 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=256, help="cells per axis of the 2-D problems")
     ns = parser.parse_args(argv)
     threads = C.set_threads(ns.threads, ns.clock)
-    bandwidth = C.triad_bandwidth()
-    print(f"triad (1 thread): {bandwidth / 1e9:.1f} GB/s")
     rows: list[tuple] = []
-    fused_bandwidth(bandwidth)
-    bench_viscous(ns.n, ns.repeats, rows)
+    fused_bandwidth()
+    stable_dt = bench_viscous(ns.n, ns.repeats, rows)
+    print(f"\nviscous HJ {ns.n}^2, {threads} thread(s), best of {ns.repeats}; errors at py-pde's {ns.n}^2 cell "
+          f"centres; fixed = py-pde's stepper build (JIT), apart from the timed run")
+    C.table(["problem", "method", "fixed s", "run s", "steps", "RHS evals", "M cell-evals/s", "L-inf err"],
+            [r[:8] for r in rows], ["s", "s", ".2f", ".4f", "d", "d", ".1f", ".2e"])
+    print("\nratios (peer / pde_sgd; > 1: pde_sgd faster):")
+    viscous_ratios(rows, stable_dt)
+    rows = []
     bench_inviscid(ns.n, ns.repeats, rows)
     bench_hopf_lax(ns.repeats, rows)
-    print(f"\n{ns.n}^2, {threads} thread(s), best of {ns.repeats}; fixed = first/per-call cost apart from the "
-          f"timed solve; rate per RHS evaluation")
     C.table(["problem", "method", "fixed s", "solve s", "RHS evals", "M cell-evals/s", "L-inf err"],
             [r[:7] for r in rows], ["s", "s", ".2f", ".3f", "d", ".1f", ".2e"])
-    print("\nratios (peer / pde_sgd; > 1: pde_sgd faster):")
-    viscous_ratios(rows)
     inv = {r[1]: r for r in rows if r[0] == "inviscid"}
     ours, peer = inv.get("pde_sgd WENO5/RK3/Godunov"), inv.get("hj_reachability WENO5/RK3/LF")
     if ours and peer:

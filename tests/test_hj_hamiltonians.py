@@ -152,14 +152,15 @@ def exp_H(x, p):
 
 
 def test_one_instability_type_for_every_stepper():
-    """A bound on |dH/dp| far too small (0.01 for H = exp(4 p), |dH/dp| >= 4 e^-4 pi) under-dissipates and
-    over-steps until u overflows: the HJ solver raises NumericalInstability (a ValueError), as the SDE kernels
-    do for exploding paths."""
+    """A bound on |dH/dp| far too small (0.01 for H = exp(4 p), |dH/dp| >= 4 e^-4 pi) would under-dissipate and
+    over-step until u overflows: the HJ solver now refuses it before the first step (a ValueError naming bound and
+    the measured |dH/dp|, see tests/test_hj_imex.py); exploding SDE paths raise NumericalInstability, a
+    ValueError too."""
     from pde_sgd import NumericalInstability
     from pde_sgd.sde import simulate_sgd
 
     g = Grid(-1, 1, 64, bc="periodic")
-    with pytest.raises(NumericalInstability, match="lower cfl"):
+    with pytest.raises(ValueError, match=r"bound: .*<= 0\.01, but \|dH/dp_0\| = 1\.1\d*e\+06"):
         solve_inviscid(-np.cos(np.pi * g.axes[0]), g, times=[5.0], H=Hamiltonian(exp_H, bound=0.01))
 
     @njit

@@ -15,6 +15,9 @@ The numerical Hamiltonians (summed over axes for the Lax-Friedrichs dissipation)
     Lax-Friedrichs   H(x, (p- + p+) / 2) - sum_a alpha_a (p+_a - p-_a) / 2,   alpha_a = bound
     Godunov          H(x, q),  q_a = clamp(p*_a, p-_a, p+_a) if p-_a <= p+_a else argmax_{p-_a, p+_a} h_a
 
+The solvers check ``bound`` against the |dH/dp_a| they meet (:meth:`Hamiltonian.check_bound`, before the run and
+during it): a bound below it would take steps beyond the CFL limit and under-damp Lax-Friedrichs, silently.
+
 ``H=None`` in the solvers is the built-in H = |p|^2 / 2 of the HJ equations of SGD, evaluated by specialised
 code (compiled without the user path).
 """
@@ -31,6 +34,49 @@ from ..validation import finite_array
 H_SIG = types.float64(types.float64[::1], types.float64[::1])
 BOUND_SIG = types.void(types.float64[::1], types.float64[::1], types.float64[::1], types.float64[::1])
 ARGMIN_SIG = types.void(types.float64[::1], types.float64[::1])
+
+
+# a bound may sit this much (relative) below the |dH/dp| measured by central differences of H at the central
+# gradient before check_bound rejects it: the solver's one-sided p-, p+ differ from the central gradient by O(h)
+BOUND_SLACK = 0.05
+
+
+@njit(cache=True)
+def _worst_speed(H, bound_fn, has_fn, bound, X, P, worst):
+    """Over the points X (m, d) with gradients P (m, d): the largest ratio of |dH/dp_a| (central difference of H,
+    step 1e-6 max(1, |p_a|)) to the declared bound on it; worst = (ratio, |dH/dp_a|, bound, a, point index)."""
+    m, d = P.shape
+    x, p, lo, hi, al = np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(d)
+    worst[:] = 0.0
+    for i in range(m):
+        for a in range(d):
+            x[a], p[a], lo[a], hi[a], al[a] = X[i, a], P[i, a], P[i, a], P[i, a], bound[a]
+        if has_fn:
+            bound_fn(x, lo, hi, al)
+        for a in range(d):
+            p0 = p[a]
+            delta = 1e-6 * max(1.0, abs(p0))
+            p[a] = p0 + delta
+            h_plus = H(x, p)
+            p[a] = p0 - delta
+            h_minus = H(x, p)
+            p[a] = p0
+            speed = abs(h_plus - h_minus) / (2.0 * delta)
+            ratio = speed / al[a] if al[a] > 0.0 else (np.inf if speed > 0.0 else 0.0)
+            if not ratio <= worst[0]:  # also catches a NaN from H
+                worst[0], worst[1], worst[2], worst[3], worst[4] = ratio, speed, al[a], a, i
+
+
+def central_gradient(u: np.ndarray, grid) -> np.ndarray:
+    """grad u by central differences (periodic wrap, or the mirror ghost cells of a Neumann axis): (*shape, d)."""
+    parts = []
+    for a, (h, periodic) in enumerate(zip(grid.spacing, grid.periodic)):
+        pad = [(0, 0)] * u.ndim
+        pad[a] = (1, 1)
+        w = np.pad(u, pad, mode="wrap" if periodic else "symmetric")
+        n = u.shape[a]
+        parts.append((np.take(w, np.arange(2, n + 2), axis=a) - np.take(w, np.arange(n), axis=a)) / (2.0 * h))
+    return np.stack(parts, axis=-1)
 
 
 @njit(cache=True)
@@ -93,6 +139,27 @@ class Hamiltonian:
             const[3 - ndim:] = np.broadcast_to(self.bound, (ndim,))
         return (self.H, self.bound_fn or _placeholders()[0], self.argmin or _placeholders()[1], const,
                 self.bound_fn is not None)
+
+    def check_bound(self, u: np.ndarray, grid, t: float) -> None:
+        """ValueError naming ``bound`` if it lies more than :data:`BOUND_SLACK` below |dH/dp_a| at some cell of the
+        field ``u`` (grid shape) at time ``t``, with p = the central-difference gradient of u there."""
+        from ..jitfuncs import jit_call
+
+        d = grid.ndim
+        H, bound_fn, _, const, has_fn = self.pack(d)
+        P = central_gradient(np.asarray(u, dtype=float), grid).reshape(-1, d)
+        worst, X = np.zeros(5), grid.points()
+        jit_call(_worst_speed, H, bound_fn, has_fn, np.ascontiguousarray(const[3 - d:]), X, P, worst)
+        if not worst[0] <= 1.0 + BOUND_SLACK:
+            a, i = int(worst[3]), int(worst[4])
+            if not np.isfinite(worst[1]):
+                raise ValueError(f"H: the Hamiltonian {self.name!r} is not finite near p = grad u "
+                                 f"{np.round(P[i], 6).tolist()} at x = {np.round(X[i], 6).tolist()} (t = {t:g})")
+            raise ValueError(
+                f"bound: the Hamiltonian {self.name!r} declares |dH/dp_{a}| <= {worst[2]:.4g}, but |dH/dp_{a}| = "
+                f"{worst[1]:.4g} at x = {np.round(X[i], 6).tolist()} with p = grad u "
+                f"{np.round(P[i], 6).tolist()} (t = {t:g}); bound must be an upper bound on |dH/dp_a| over the "
+                f"gradients the solution takes (the CFL step and the Lax-Friedrichs dissipation use it)")
 
     def describe(self) -> dict:
         return {"name": self.name, "bound": "function" if self.bound is None else self.bound.tolist(),

@@ -603,23 +603,18 @@ def numerical_hamiltonian(hamiltonian: str | None, H) -> str:
     return hamiltonian
 
 
-def integrate(f: np.ndarray, grid, times: np.ndarray, nu: float, scheme: str, hamiltonian: str, cfl: float,
-              max_dt: float | None, progress: bool | None, H=None, threads: int | None = None
-              ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Step u_t + H(x, grad u) = nu Laplace u from u = f (H = |p|^2 / 2 when None, else a
-    :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`) to the output ``times`` (validated, from
-    :func:`pde_sgd.driver.output_times`) in :func:`pde_sgd.driver.drive`; returns (times, snapshots, stats),
-    stats counting TVD-RK3 steps and their 3 stages each as substeps."""
-    code = SCHEMES[choice("scheme", scheme, SCHEMES)]
-    ham = HAMILTONIANS[numerical_hamiltonian(hamiltonian, H)]
+def step_options(cfl: float, max_dt: float | None, cfl_max: float = 1.0) -> tuple[float, float]:
+    """(cfl in (0, cfl_max], max_dt > 0 or inf), validated."""
     cfl = positive("cfl", cfl)
-    if cfl > 1.0:
-        raise ValueError(f"cfl must be in (0, 1], got {cfl!r}")
-    max_dt = np.inf if max_dt is None else positive("max_dt", max_dt)
-    if nu > 0:  # explicit diffusion: dt <= cfl / sum(2 nu / h^2) (8/3 for central4), 3 RK stages per step
-        steps = float(times[-1]) * sum(_DIFFUSION[code] * nu / h ** 2 for h in grid.spacing) / cfl
-        warn_long_run("hj viscous solver", 3.0 * steps * grid.size,
-                      f"~{steps:.2g} time steps of {grid.size} cells to t = {float(times[-1]):g}")
+    if cfl > cfl_max:
+        raise ValueError(f"cfl must be in (0, {cfl_max:g}], got {cfl!r}")
+    return cfl, np.inf if max_dt is None else positive("max_dt", max_dt)
+
+
+def kernel_layout(grid, nu: float, scheme: str, threads: int | None, H=None) -> tuple:
+    """The kernels' view of ``grid``: (shape3, eq, parallel, threads), with the field as (n0, n1, n2) (leading unit
+    axes), ``eq`` = (idx0, idx1, idx2, inv_h, nu, S, alpha) (ghost-cell maps, 1/h, scratch rows per chunk, the
+    per-chunk max |p| or bound per axis), and for a user Hamiltonian ``H`` its scratch (chunks, 6, d) appended."""
     shape3 = (1,) * (3 - grid.ndim) + grid.shape
     inv_h = 1.0 / np.array((1.0,) * (3 - grid.ndim) + grid.spacing)
     per3 = (True,) * (3 - grid.ndim) + grid.periodic
@@ -627,18 +622,43 @@ def integrate(f: np.ndarray, grid, times: np.ndarray, nu: float, scheme: str, ha
     parallel = grid.size >= PARALLEL_MIN_CELLS[scheme]
     threads = (get_num_threads() if threads is None else positive_int("threads", threads)) if parallel else 1
     nchunk = min(shape3[0] * shape3[1], 4 * threads) if parallel else 1
-
-    u = np.ascontiguousarray(f, dtype=np.float64).reshape(shape3).copy()
     S = np.zeros((nchunk, _ROWS, shape3[2] + 2 * _GHOST))
-    alpha = np.zeros((nchunk, 3))
-    eq = (idx[0], idx[1], idx[2], inv_h, nu, S, alpha)
+    eq = (idx[0], idx[1], idx[2], inv_h, nu, S, np.zeros((nchunk, 3)))
+    if H is not None:
+        eq = eq + (np.empty((nchunk, 6, grid.ndim)),)
+    return shape3, eq, parallel, threads
+
+
+def user_pack(H, grid, inv_h: np.ndarray) -> tuple:
+    """The user Hamiltonian's pack for :func:`_user_terms`: H.pack + (lower corner, h, ndim) in the 3-D layout."""
+    lower3 = np.array((0.0,) * (3 - grid.ndim) + grid.lower)
+    return H.pack(grid.ndim) + (lower3, 1.0 / inv_h, grid.ndim)
+
+
+def integrate(f: np.ndarray, grid, times: np.ndarray, nu: float, scheme: str, hamiltonian: str, cfl: float,
+              max_dt: float | None, progress: bool | None, H=None, threads: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Step u_t + H(x, grad u) = nu Laplace u from u = f (H = |p|^2 / 2 when None, else a
+    :class:`~pde_sgd.hj.hamiltonians.Hamiltonian`) to the output ``times`` (validated, from
+    :func:`pde_sgd.driver.output_times`) in :func:`pde_sgd.driver.drive`; returns (times, snapshots, stats),
+    stats counting TVD-RK3 steps and their 3 stages each as substeps. A user H's ``bound`` is checked against
+    the |dH/dp| met on the field before the run and after every chunk of steps
+    (:meth:`~pde_sgd.hj.hamiltonians.Hamiltonian.check_bound`)."""
+    code = SCHEMES[choice("scheme", scheme, SCHEMES)]
+    ham = HAMILTONIANS[numerical_hamiltonian(hamiltonian, H)]
+    cfl, max_dt = step_options(cfl, max_dt)
+    if nu > 0:  # explicit diffusion: dt <= cfl / sum(2 nu / h^2) (8/3 for central4), 3 RK stages per step
+        steps = float(times[-1]) * sum(_DIFFUSION[code] * nu / h ** 2 for h in grid.spacing) / cfl
+        warn_long_run("hj viscous solver", 3.0 * steps * grid.size,
+                      f"~{steps:.2g} time steps of {grid.size} cells to t = {float(times[-1]):g}")
+    shape3, eq, parallel, threads = kernel_layout(grid, nu, scheme, threads, H)
+    u = np.ascontiguousarray(f, dtype=np.float64).reshape(shape3).copy()
     if H is None:
         stepper, fields, extra = fused_stepper(code, ham, parallel), (u, np.empty_like(u), np.empty_like(u)), ()
     else:
-        lower3 = np.array((0.0,) * (3 - grid.ndim) + grid.lower)
-        hp = H.pack(grid.ndim) + (lower3, 1.0 / inv_h, grid.ndim)
+        H.check_bound(f, grid, 0.0)
         stepper, fields = _advance_user, (u,) + tuple(np.empty_like(u) for _ in range(3))
-        eq, extra = eq + (np.empty((nchunk, 6, grid.ndim)),), (code, ham == HAMILTONIANS["godunov"], hp)
+        extra = (code, ham == HAMILTONIANS["godunov"], user_pack(H, grid, eq[3]))
     snaps = np.empty((times.size,) + grid.shape)
     now = 0.0
     with drive(float(times[-1]), progress=progress, desc=f"hj {scheme}", unit="t", threads=threads) as run:
@@ -648,6 +668,8 @@ def integrate(f: np.ndarray, grid, times: np.ndarray, nu: float, scheme: str, ha
                                       _STEPS_PER_CALL)
                 run.advance(k, 3 * k, progress=reached - now)
                 now = reached
+                if H is not None:
+                    H.check_bound(u.reshape(grid.shape), grid, now)
             if not np.all(np.isfinite(u)):
                 raise NumericalInstability(f"the solution became non-finite before t = {t_out}; lower cfl")
             snaps[n_out] = u.reshape(grid.shape)
