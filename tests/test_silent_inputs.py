@@ -65,3 +65,12 @@ def test_grid_points_beyond_the_available_memory_are_refused(monkeypatch):
         g.points()
     with pytest.raises(MemoryError, match=r"grid of shape \(100, 200\) .*one float64 field"):
         Grid([0, 0], [1, 1], [100, 200])  # one field, 160 kB: over a 100 kB machine
+
+
+def test_threads_zero_is_refused_by_the_hj_solver_on_a_small_grid():
+    """A 32-cell grid runs on one thread whatever threads= says; threads=0 must still be refused, not ignored."""
+    from pde_sgd.hj import solve_viscous
+    g = Grid(((-2.0, 2.0),), (32,))
+    u0 = 0.5 * g.coords[0] ** 2
+    with pytest.raises(ValueError, match="threads"):
+        solve_viscous(u0, g, 10.0, T=0.1, threads=0)

@@ -34,12 +34,13 @@ right-hand side into an array, then a combine pass per stage. Results do not dep
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
+from .._threads import thread_count
 from ..driver import drive
 from ..jitfuncs import jit_call
 from ..schemes import Scheme
-from ..validation import NumericalInstability, choice, positive, positive_int, warn_long_run
+from ..validation import NumericalInstability, choice, positive, warn_long_run
 
 SCHEMES = {"upwind1": 0, "eno2": 1, "weno5": 2, "central": 3, "central4": 4}
 HAMILTONIANS = {"godunov": 0, "lax_friedrichs": 1}
@@ -620,7 +621,8 @@ def kernel_layout(grid, nu: float, scheme: str, threads: int | None, H=None) -> 
     per3 = (True,) * (3 - grid.ndim) + grid.periodic
     idx = [_ghost_index(n, p) for n, p in zip(shape3, per3)]
     parallel = grid.size >= PARALLEL_MIN_CELLS[scheme]
-    threads = (get_num_threads() if threads is None else positive_int("threads", threads)) if parallel else 1
+    n_threads = thread_count(threads)       # validated on every grid: threads=0 is refused on small ones too
+    threads = n_threads if parallel else 1
     nchunk = min(shape3[0] * shape3[1], 4 * threads) if parallel else 1
     S = np.zeros((nchunk, _ROWS, shape3[2] + 2 * _GHOST))
     eq = (idx[0], idx[1], idx[2], inv_h, nu, S, np.zeros((nchunk, 3)))
