@@ -16,7 +16,7 @@ import torch
 
 from ..validation import finite_array, positive, positive_int
 from .data import Dataset
-from .hessian import hessian_top
+from .hessian import top_pairs
 from .models import FlatModel
 
 
@@ -70,7 +70,7 @@ def train_nudged(model: FlatModel, data: Dataset, *, gamma: float, eta: float, b
 def endpoint_sharpness(model: FlatModel, theta: torch.Tensor, data: Dataset, *, k: int = 5,
                        n_iter: int | None = None, seed: int = 0) -> dict:
     """Top-``k`` Hessian eigenvalues of the loss on ``data`` at ``theta``; spectral norm and top-k Frobenius norm."""
-    lam, _ = hessian_top(model, theta, data.X, data.y, k, n_iter=n_iter, seed=seed)
+    lam, _ = top_pairs(model, theta, data.X, data.y, k, n_iter=n_iter, seed=seed)
     lam = lam.cpu().numpy()
     return {"eigenvalues": lam, "spectral_norm": float(np.abs(lam).max()),
             "frobenius_top_k": float(np.sqrt(np.sum(lam ** 2)))}
