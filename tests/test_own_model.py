@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from pde_sgd.networks import (FlatModel, as_dataset, diffusion_factor, hessian_top, per_sample_grads,
+from pde_sgd.networks import (FlatModel, as_dataset, check_theory, diffusion_factor, hessian_top, per_sample_grads,
                               torch_threads)
 
 N, D_IN, H, D_OUT = 24, 3, 5, 2
@@ -223,3 +223,38 @@ def test_a_criterion_that_reduces_is_refused_at_construction():
             FlatModel(mlp(), loss=crit)
     with pytest.raises(TypeError, match="loss must be one of"):
         FlatModel(mlp(), loss=3)
+
+
+def test_check_theory_against_independent_references():
+    """Noise scale and its jackknife SE against explicit leave-one-out loops over reference gradients; the
+    minibatch covariance (autograd of batch losses) against D / B, with and without replacement."""
+    loss, per_sample, wd = CASES["huber"]
+    module = mlp()
+    X, y = regression_data()
+    model = FlatModel(module, wd, loss=loss)
+    G = reference_grads(module, X, y, per_sample, wd)
+
+    def b_noise(g):
+        c = g - g.mean(0)
+        return float((c * c).sum() / g.shape[0] / (g.mean(0) @ g.mean(0)))
+    loo = np.array([b_noise(torch.cat([G[:i], G[i + 1:]])) for i in range(N)])
+    se_ref = np.sqrt((N - 1) / N * np.sum((loo - loo.mean()) ** 2))
+    B = 8
+    for replacement in (True, False):
+        r = check_theory(model, DataLoader(TensorDataset(X, y), batch_size=10), eta=0.05, batch_size=B, k=3,
+                         n_batches=3000, replacement=replacement, sde=False, seed=1)
+        ns, cov = r.params["noise_scale"], r.params["covariance"]
+        assert ns["value"] == pytest.approx(b_noise(G), rel=1e-10)
+        assert ns["se"] == pytest.approx(se_ref, rel=1e-8)
+        ratio, ratio_se = np.array(cov["ratio"]), np.array(cov["ratio_se"])
+        print(f"replacement={replacement}: ratio {ratio} +- {ratio_se}; max |z| {cov['max_abs_z_diagonal']:.2f}, "
+              f"off {cov['max_abs_z_off_diagonal']:.2f}; B_noise {ns['value']:.4g} +- {ns['se']:.2g}")
+        assert np.all(np.abs(ratio - 1) <= 4 * ratio_se) and r.params["agree"]["covariance"]
+        assert np.all(ratio_se < 0.05)  # sqrt(2 / 3000) ~ 0.026: the finite-N factor 16/23 would be ~10 SE off
+        D_top = np.linalg.eigvalsh(((G - G.mean(0)).T @ (G - G.mean(0)) / N).numpy())[::-1][:3]
+        assert np.allclose(r["D_top"], D_top, rtol=1e-10)
+    ex = check_theory(model, (X, y), eta=0.05, batch_size=B, n_batches=100, t_total=1.0, n_chains=6, n_saves=10,
+                      seed=2).params["excess"]
+    print(f"excess loss: SGD {ex['sgd']:.3g} +- {ex['sgd_se']:.2g}, SDE {ex['sde']:.3g} +- {ex['sde_se']:.2g}, "
+          f"z {ex['z']:.2f}, quadratic prediction {ex['predicted_quadratic']:.3g}")
+    assert abs(ex["z"]) <= 4 and ex["sgd_se"] > 0 and ex["sde_se"] > 0

@@ -10,6 +10,8 @@
 - :mod:`.hessian_tools`: what PyHessian offers: Hutchinson trace with its standard error, spectral density by
   stochastic Lanczos quadrature, per-layer top eigenvalues (for a network's loss or any symmetric operator).
 - :mod:`.training`: mini-batch SGD on flat parameters, Hessian tracking along a run.
+- :mod:`.theory_check`: :func:`check_theory`, the SDE picture on a user's model in one call (minibatch
+  covariance against D / B, noise scale, SGD against the SDE), with standard errors.
 - :mod:`.capture`: capture records (Result .npz + .json), validated on load.
 - :mod:`.slice`, :mod:`.coupling`: the loss on a 2-D slice with its projected D(x), and the comparison of
   Fokker-Planck, SDE (torchsde) and actual SGD there and in the full parameter space.
@@ -24,9 +26,10 @@ from .models import LOSSES, MLP, FlatModel, SmallCNN, build_model
 from .sources import as_dataset
 from .per_sample import (DiffusionFactor, covariance_dense, diffusion_factor, diffusion_from_grads,
                          naive_per_sample_grads, per_sample_grads, projected_covariance)
+from .theory_check import check_theory
 from .training import sgd_iterates, track_hessian, train
 
-__all__ = ["as_dataset", "Dataset", "DiffusionFactor", "FlatModel", "MLP", "SmallCNN", "build_model", "capture",
+__all__ = ["as_dataset", "check_theory", "Dataset", "DiffusionFactor", "FlatModel", "MLP", "SmallCNN", "build_model", "capture",
            "capture_along_training", "covariance_dense", "dense_hessian", "diffusion_factor",
            "diffusion_from_grads", "digits", "hessian_top", "hvp_fn", "lanczos", "load_capture", "load_dataset",
            "naive_per_sample_grads", "per_sample_grads", "projected_covariance", "resolve_device", "resolve_dtype", "save_capture",
