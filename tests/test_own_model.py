@@ -258,3 +258,42 @@ def test_check_theory_against_independent_references():
     print(f"excess loss: SGD {ex['sgd']:.3g} +- {ex['sgd_se']:.2g}, SDE {ex['sde']:.3g} +- {ex['sde_se']:.2g}, "
           f"z {ex['z']:.2f}, quadratic prediction {ex['predicted_quadratic']:.3g}")
     assert abs(ex["z"]) <= 4 and ex["sgd_se"] > 0 and ex["sde_se"] > 0
+
+
+def test_the_own_model_example_against_dense_references():
+    """The docs' example at small size: D's spectrum, the Hessian's top eigenvalues, trace and density moments
+    against dense references; the theory check agrees."""
+    from pde_sgd.networks.own_model_example import run
+    out = run(64, hidden=6, n_steps=300)
+    model, data, theta = out["model"], out["data"], out["theta"]
+    module = model.module
+    X, y = data.X, data.y
+    # per-sample gradients through the module itself at theta (one backward each), Huber mean over outputs
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters(theta, module.parameters())
+    G = reference_grads(module, X, y, lambda o, t: huber(o, t).mean(-1), model.weight_decay)
+    C = G - G.mean(0)
+    ev = np.clip(np.linalg.eigvalsh((C.T @ C / X.shape[0]).numpy())[::-1], 0, None)
+    assert np.allclose(out["D"].spectrum(), ev, rtol=0, atol=1e-10 * ev[0])
+    W1, b1, W2, b2 = (p.detach() for p in module.parameters())
+    shapes = [p.shape for p in (W1, b1, W2, b2)]
+
+    def f(t):
+        parts, i = [], 0
+        for s in shapes:
+            parts.append(t[i:i + s.numel()].reshape(s))
+            i += s.numel()
+        out_ = torch.tanh(X @ parts[0].T + parts[1]) @ parts[2].T + parts[3]
+        return huber(out_, y).mean() + 0.5 * model.weight_decay * (t * t).sum()
+    Hd = torch.autograd.functional.hessian(f, theta).numpy()
+    lam = np.linalg.eigvalsh(Hd)[::-1]
+    assert np.allclose(out["hessian_top"]["eigenvalues"], lam[:3], rtol=1e-8)
+    tr = out["hessian_trace"].params
+    assert abs(tr["trace"] - np.trace(Hd)) <= 4 * tr["se"]
+    from pde_sgd.networks import quadrature_moments
+    m1, se1 = quadrature_moments(out["hessian_density"], 1)
+    assert abs(m1 - np.trace(Hd) / len(lam)) <= 4 * se1
+    th = out["theory"].params
+    print(f"example: D top {ev[:3]}, H top {lam[:3]}, trace {tr['trace']:.4g} +- {tr['se']:.2g} vs "
+          f"{np.trace(Hd):.4g}; theory {th['covariance']['ratio']} agree {th['agree']}")
+    assert th["agree"] == {"covariance": True, "excess": True}

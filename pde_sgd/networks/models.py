@@ -118,6 +118,7 @@ class FlatModel:
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
         self.module = module
         self.weight_decay = positive("weight_decay", weight_decay, allow_zero=True)
+        self.loss_spec = loss  # as given, so that a copy of the model can be built with the same loss
         self.loss_kind, self.loss_fn, self._criterion = _resolve_loss(loss)
         named = list(module.named_parameters())
         if not named:
