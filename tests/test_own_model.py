@@ -253,11 +253,15 @@ def test_check_theory_against_independent_references():
         assert np.all(ratio_se < 0.05)  # sqrt(2 / 3000) ~ 0.026: the finite-N factor 16/23 would be ~10 SE off
         D_top = np.linalg.eigvalsh(((G - G.mean(0)).T @ (G - G.mean(0)) / N).numpy())[::-1][:3]
         assert np.allclose(r["D_top"], D_top, rtol=1e-10)
+        factor = 1.0 if replacement else (N - B) / (N - 1)  # sampling without replacement from N
+        assert np.allclose(r["predicted_cov"], np.diag(D_top) * factor / B, rtol=0, atol=1e-12 * D_top[0])
     ex = check_theory(model, (X, y), eta=0.05, batch_size=B, n_batches=100, t_total=1.0, n_chains=6, n_saves=10,
                       seed=2).params["excess"]
     print(f"excess loss: SGD {ex['sgd']:.3g} +- {ex['sgd_se']:.2g}, SDE {ex['sde']:.3g} +- {ex['sde_se']:.2g}, "
           f"z {ex['z']:.2f}, quadratic prediction {ex['predicted_quadratic']:.3g}")
     assert abs(ex["z"]) <= 4 and ex["sgd_se"] > 0 and ex["sde_se"] > 0
+    C = G - G.mean(0)
+    assert ex["predicted_quadratic"] == pytest.approx(float((C * C).sum()) / N * 0.05 / (4 * B), rel=1e-10)
 
 
 def test_the_own_model_example_against_dense_references():
