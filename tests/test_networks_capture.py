@@ -11,7 +11,7 @@ from pde_sgd.networks import (build_model, capture, covariance_dense, dense_hess
                               diffusion_from_grads, hessian_top, hvp_fn, lanczos, load_capture,
                               naive_per_sample_grads, per_sample_grads, projected_covariance, resolve_device, save_capture, sgd_iterates, synthetic,
                               torch_threads, track_hessian)
-from pde_sgd.networks import validate_capture
+from pde_sgd.networks import capture_along_training, validate_capture
 from pde_sgd.networks.capture_cli import main as capture_main
 
 
@@ -203,6 +203,15 @@ def test_capture_cli_tiny_run(tmp_path, capsys):
         assert res.params["step"] == step and res.params["model"]["model"] == "cnn"
     assert capture_main(args[:-3] + ["--eta", "-1", "--out", str(tmp_path)]) == 2
     assert "eta must be finite and > 0" in capsys.readouterr().out
+
+
+def test_capture_cli_refuses_zero_steps(tmp_path, capsys):
+    assert capture_main(["--data", "synthetic", "--n-samples", "32", "--steps", "0", "--out", str(tmp_path)]) == 2
+    assert "--steps must be >= 1" in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())  # refused before any capture was written
+    net, data = tiny(n=32)
+    with pytest.raises(ValueError, match="n_steps must be"):
+        capture_along_training(net, data, eta=0.1, batch_size=8, n_steps=0)
 
 
 def test_device_and_bad_input():

@@ -177,7 +177,8 @@ def _model_params(model: FlatModel, theta: torch.Tensor, X: torch.Tensor) -> dic
 
 def hessian_trace(model: FlatModel, theta: torch.Tensor, X, y=None, *,
                   n_probes: int = 100, seed: int = 0, block: int = 32) -> Result:
-    """Hutchinson estimate of tr H(theta) of the loss on (X, y) with its standard error (:func:`hutchinson_trace`);
+    """Hutchinson estimate of tr H(theta) of the loss on (X, y) (or on a data source in ``X``, y None: a
+    DataLoader, a torch Dataset, a :class:`Dataset`) with its standard error (:func:`hutchinson_trace`);
     ``block`` probes per vmapped Hessian-vector product (memory ~ block forward-backward passes)."""
     n_probes, block = positive_int("n_probes", n_probes), positive_int("block", block)
     theta, X, y = _checked_batch(model, theta, X, y)
@@ -190,7 +191,8 @@ def hessian_trace(model: FlatModel, theta: torch.Tensor, X, y=None, *,
 def hessian_density(model: FlatModel, theta: torch.Tensor, X, y=None, *,
                     n_runs: int = 10, n_iter: int = 80, sigma: float | None = None, n_points: int = 1000,
                     seed: int = 0, block: int = 10) -> Result:
-    """Spectral density of H(theta) of the loss on (X, y) by stochastic Lanczos quadrature (:func:`slq_density`);
+    """Spectral density of H(theta) of the loss on (X, y) (or on a data source in ``X``, y None) by stochastic
+    Lanczos quadrature (:func:`slq_density`);
     ``block`` Lanczos runs advance together through one vmapped Hessian-vector product."""
     n_runs, n_iter, block = (positive_int(k, v) for k, v in (("n_runs", n_runs), ("n_iter", n_iter), ("block", block)))
     theta, X, y = _checked_batch(model, theta, X, y)
@@ -209,7 +211,8 @@ def layer_slices(model: FlatModel) -> dict[str, slice]:
 
 def layer_top_eigenvalues(model: FlatModel, theta: torch.Tensor, X, y=None, *, k: int = 1,
                           layers: Sequence[str] | None = None, n_iter: int | None = None, seed: int = 0) -> Result:
-    """Top-``k`` eigenvalues of each diagonal Hessian block H_bb (one parameter tensor b), by Lanczos.
+    """Top-``k`` eigenvalues of each diagonal Hessian block H_bb (one parameter tensor b), by Lanczos, for the
+    loss on (X, y) (or on a data source in ``X``, y None).
 
     ``layers``: parameter names (``model.names``; default all); ``k`` is capped at each block's size. Returns
     Result ``"networks.layer_eigenvalues"`` with one array (k_b,) per layer name (descending) and params
