@@ -301,3 +301,13 @@ def test_the_own_model_example_against_dense_references():
     print(f"example: D top {ev[:3]}, H top {lam[:3]}, trace {tr['trace']:.4g} +- {tr['se']:.2g} vs "
           f"{np.trace(Hd):.4g}; theory {th['covariance']['ratio']} agree {th['agree']}")
     assert th["agree"] == {"covariance": True, "excess": True}
+
+
+def test_hessian_top_returns_a_result_that_still_unpacks_as_the_old_tuple():
+    X, y = regression_data()
+    model = FlatModel(mlp(), loss=MSE)
+    res = hessian_top(model, model.theta(), DataLoader(TensorDataset(X, y), batch_size=5), k=2)
+    assert res.kind == "networks.hessian_top" and res.params["n_samples"] == N
+    with pytest.warns(DeprecationWarning, match="res\\['eigenvalues'\\]"):
+        lam, vec = res
+    assert torch.equal(lam, torch.from_numpy(res["eigenvalues"])) and vec.shape == (model.n_params, 2)
