@@ -11,7 +11,7 @@ from pde_sgd.networks import (build_model, capture, covariance_dense, dense_hess
                               diffusion_from_grads, hessian_top, hvp_fn, lanczos, load_capture,
                               naive_per_sample_grads, per_sample_grads, projected_covariance, resolve_device, save_capture, sgd_iterates, synthetic,
                               torch_threads, track_hessian)
-from pde_sgd.networks import validate_capture
+from pde_sgd.networks import capture_along_training, validate_capture
 from pde_sgd.networks.capture_cli import main as capture_main
 
 
@@ -89,11 +89,13 @@ def test_hvp_and_lanczos_match_dense_hessian():
     assert torch.allclose(hvp_fn(net, theta, data.X, data.y)(v), H @ v, atol=1e-13)
     ref = np.linalg.eigvalsh(H.numpy())[::-1]
     k = 4
-    lam, vec = hessian_top(net, theta, data.X, data.y, k, n_iter=net.n_params)  # full Krylov space: exact
+    res = hessian_top(net, theta, data.X, data.y, k, n_iter=net.n_params)  # full Krylov space: exact
+    lam, vec = torch.from_numpy(res["eigenvalues"]), torch.from_numpy(res["eigenvectors"])
     assert np.allclose(lam.numpy(), ref[:k], rtol=0, atol=1e-10 * abs(ref[0]))
     assert torch.allclose(vec.T @ vec, torch.eye(k, dtype=torch.float64), atol=1e-12)
     assert float((H @ vec - vec * lam).abs().max()) < 1e-9 * abs(ref[0])
-    lam40, _ = hessian_top(net, theta, data.X, data.y, 2, n_iter=40)  # partial Krylov space: top pairs converge
+    # partial Krylov space: top pairs converge
+    lam40 = torch.from_numpy(hessian_top(net, theta, data.X, data.y, 2, n_iter=40)["eigenvalues"])
     assert np.allclose(lam40.numpy(), ref[:2], rtol=1e-8)
 
 
@@ -201,6 +203,15 @@ def test_capture_cli_tiny_run(tmp_path, capsys):
         assert res.params["step"] == step and res.params["model"]["model"] == "cnn"
     assert capture_main(args[:-3] + ["--eta", "-1", "--out", str(tmp_path)]) == 2
     assert "eta must be finite and > 0" in capsys.readouterr().out
+
+
+def test_capture_cli_refuses_zero_steps(tmp_path, capsys):
+    assert capture_main(["--data", "synthetic", "--n-samples", "32", "--steps", "0", "--out", str(tmp_path)]) == 2
+    assert "--steps must be >= 1" in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())  # refused before any capture was written
+    net, data = tiny(n=32)
+    with pytest.raises(ValueError, match="n_steps must be"):
+        capture_along_training(net, data, eta=0.1, batch_size=8, n_steps=0)
 
 
 def test_device_and_bad_input():

@@ -29,9 +29,10 @@ from ..results import Result
 from ..units import beta_from_sgd
 from ..validation import finite_array, positive_int, spd_matrices
 from .data import Dataset
-from .hessian import hessian_top
+from .hessian import top_pairs
 from .models import FlatModel
 from .per_sample import diffusion_from_grads, per_sample_grads, projected_covariance
+from .sources import as_dataset
 from .training import sgd_iterates
 
 KIND = "networks.capture"
@@ -42,7 +43,7 @@ ARRAYS = ("theta", "grad_mean", "D_eigenvalues", "D_eigenvectors", "H_eigenvalue
 def capture(model: FlatModel, theta: torch.Tensor, data: Dataset, *, eta: float, batch_size: int, step: int,
             seed: int, k_hessian: int = 5, n_store: int = 64, hessian_samples: int | None = None,
             n_iter: int | None = None, chunk_size: int | None = None) -> Result:
-    """Capture D (per-sample gradients over all of ``data``) and the top-``k_hessian`` Hessian pairs at ``theta``.
+    """Capture D (per-sample gradients over all of ``data``: a Dataset or any source :func:`as_dataset` reads) and the top-``k_hessian`` Hessian pairs at ``theta``.
 
     ``n_store`` eigenvectors of D are kept (the eigenvalues are all kept); ``hessian_samples`` restricts the
     Hessian to a seeded subset of the data (None: all of it). ``eta``, ``batch_size``, ``step`` and ``seed``
@@ -50,12 +51,13 @@ def capture(model: FlatModel, theta: torch.Tensor, data: Dataset, *, eta: float,
     """
     k_hessian, n_store = positive_int("k_hessian", k_hessian), positive_int("n_store", n_store)
     model.check_theta(theta)
+    data = as_dataset(data)
     theta = theta.detach()
     with torch.no_grad():
         grads = per_sample_grads(model, theta, data.X, data.y, chunk_size)
     Dfac = diffusion_from_grads(grads, n_vectors=n_store)
     sub = data if hessian_samples is None else data.subset(hessian_samples, seed)
-    h_val, h_vec = hessian_top(model, theta, sub.X, sub.y, k_hessian, n_iter=n_iter, seed=seed)
+    h_val, h_vec = top_pairs(model, theta, sub.X, sub.y, k_hessian, n_iter=n_iter, seed=seed)
     with torch.no_grad():
         loss = float(model.loss(theta, data.X, data.y))
     m = min(n_store, Dfac.eigenvectors.shape[1])
@@ -68,7 +70,7 @@ def capture(model: FlatModel, theta: torch.Tensor, data: Dataset, *, eta: float,
               "eta": float(eta), "batch_size": int(batch_size), "seed": int(seed), "device": str(theta.device),
               "dtype": str(theta.dtype).removeprefix("torch."), "n_params": model.n_params, "n_samples": data.n,
               "k_hessian": k_hessian, "hessian_samples": sub.n, "loss": loss,
-              "accuracy": model.accuracy(theta, data), "beta": beta_from_sgd(eta, batch_size),
+              "accuracy": model.accuracy(theta, data) if data.n_classes else None, "beta": beta_from_sgd(eta, batch_size),
               "D_stats": stats, "D_trace_stored": float(arrays["D_eigenvalues"][:m].sum())}
     return Result(KIND, arrays, params)
 
@@ -77,6 +79,7 @@ def capture_along_training(model: FlatModel, data: Dataset, *, eta: float, batch
                            fractions: Sequence[float] = (0.2, 0.4, 1.0), seed: int = 0, progress: bool = False,
                            **capture_kw) -> list[Result]:
     """Train with SGD for ``n_steps`` and capture at the given fractions of training (rounded to steps)."""
+    n_steps = positive_int("n_steps", n_steps)
     fr = finite_array("fractions", fractions, ndim=1)
     if fr.size == 0 or np.any(fr < 0) or np.any(fr > 1):
         raise ValueError(f"fractions must be a non-empty list of values in [0, 1], got {list(fractions)}")

@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _check_options(ns: argparse.Namespace, n_data: int, n_params: int) -> None:
     """Raise ValueError naming the first bad option (all checked before any training)."""
+    if ns.steps < 1:
+        raise ValueError(f"--steps must be >= 1 (captures are taken at fractions of the training run), got {ns.steps}")
     if ns.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {ns.threads}")
     if not ns.at or any(not 0 <= f <= 1 for f in ns.at):

@@ -1,132 +1,78 @@
-"""Hessian-vector products with torch.func and Lanczos top-K eigenpairs.
+"""Hessian-vector products with torch.func and Lanczos top-K eigenpairs of a network's loss.
 
 The HVP is forward-over-reverse, H v = d/de grad f(theta + e v) |_{e=0} (``torch.func.jvp`` of
-``torch.func.grad``), one gradient's cost. :func:`lanczos` builds a Krylov basis Q with *full*
-reorthogonalisation (classical Gram-Schmidt applied twice against every earlier vector, so Q stays orthonormal
-to machine precision and no spurious copies of converged eigenvalues appear) and returns the Ritz pairs of
-the tridiagonal matrix T = Q^T H Q with the largest (algebraic) eigenvalues. A single start vector only sees
-one copy of each repeated eigenvalue (its Krylov space stops growing, an invariant subspace); :func:`lanczos`
-then restarts from a random vector orthogonal to the basis so far, so multiplicities are found too (T becomes
-block diagonal).
+``torch.func.grad``), one gradient's cost. The eigenpairs come from :func:`pde_sgd.linalg.lanczos` (full
+reorthogonalisation, restarts after invariant subspaces so that repeated eigenvalues are found with their
+copies).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
-from torch.func import grad, hessian, jvp
+from torch.func import grad, hessian, jacrev, jvp
 
-from ..validation import positive_int
+from ..linalg import lanczos
+from ..results import Result
 from .models import FlatModel
+from .sources import resolve_xy
 
 
 def hvp_fn(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """v -> H(theta) v for the loss on (X, y)."""
+    """v -> H(theta) v for the loss on (X, y): forward-over-reverse, or reverse-over-reverse (the gradient of
+    grad f . v, twice the cost) for losses whose backward has no forward-mode derivative in torch (e.g.
+    ``HuberLoss``, ``SmoothL1Loss``); the first product that fails switches to it for good."""
     g = grad(lambda t: model.loss(t, X, y))
-    return lambda v: jvp(g, (theta,), (v,))[1]
+    forward = [True]
+
+    def hvp(v: torch.Tensor) -> torch.Tensor:
+        if forward[0]:
+            try:
+                return jvp(g, (theta,), (v,))[1]
+            except NotImplementedError:
+                forward[0] = False
+        return grad(lambda t: torch.dot(g(t), v))(theta)
+    return hvp
 
 
 def dense_hessian(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The full P x P Hessian (``torch.func.hessian``); for tiny networks and tests only."""
-    return hessian(lambda t: model.loss(t, X, y))(theta)
+    """The full P x P Hessian (``torch.func.hessian``, or reverse-over-reverse as in :func:`hvp_fn`); for tiny
+    networks and tests only."""
+    f = lambda t: model.loss(t, X, y)  # noqa: E731
+    try:
+        return hessian(f)(theta)
+    except NotImplementedError:
+        return jacrev(jacrev(f))(theta)
 
 
-def lanczos_tridiagonal(matmat: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tensor, m: int, *,
-                        basis: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                                                                    torch.Tensor]:
-    """``m`` Lanczos steps from each of b start vectors ``q0`` (b, n) at once, with full reorthogonalisation.
+def top_pairs(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, k: int, *,
+              n_iter: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` Hessian eigenvalues (k,) and eigenvectors (P, k) as tensors on theta's device (checked batch)."""
+    theta = model.check_batch(theta, X, y)
+    return lanczos(hvp_fn(model, theta, X, y), model.n_params, k, n_iter=n_iter, seed=seed, dtype=theta.dtype,
+                   device=theta.device)
 
-    ``matmat`` maps a block (b, n) of vectors (rows) to their images under the symmetric operator A. Returns
-    (alpha (b, m), beta (b, m - 1), Q (m, b, n), used (b,)): for run r, T_r = tridiagonal(alpha[r, :u],
-    beta[r, :u - 1]) = Q_r A Q_r^T with u = used[r] and Q_r = Q[:u, r] orthonormal rows; u < m where an invariant
-    subspace was found (T_r is then exact on it; later rows are zero). Q[0, r] = q0[r] / |q0[r]|, so the
-    eigenvectors s of T_r give the Gauss quadrature weights s[0]^2 of A's spectral measure seen from q0[r].
-    ``basis`` (r, b, n), orthonormal rows per run, restricts the iteration to its orthogonal complement (q0 and
-    every new vector are orthogonalised against it too).
+
+def hessian_top(model: FlatModel, theta: torch.Tensor, X, y=None, k: int = 1, *, n_iter: int | None = None,
+                seed: int = 0) -> Result:
+    """Top-``k`` Hessian eigenpairs of the loss on (X, y) (or on a data source in ``X``), by Lanczos.
+
+    Returns Result ``"networks.hessian_top"`` with arrays ``eigenvalues`` (k,) descending and ``eigenvectors``
+    (P, k) orthonormal columns, params ``k``, ``n_iter``, ``seed``, ``n_samples``, ``model``. For the old
+    tuple return, ``lam, vec = hessian_top(...)`` still unpacks (CPU tensors; deprecated).
     """
-    b, n = q0.shape
-    dtype, device = q0.dtype, q0.device
-    Q = torch.zeros(m, b, n, dtype=dtype, device=device)
-    alpha = torch.zeros(b, m, dtype=dtype, device=device)
-    beta = torch.zeros(b, max(m - 1, 0), dtype=dtype, device=device)
-    used = torch.full((b,), m, dtype=torch.long)
-    active = torch.ones(b, dtype=torch.bool, device=device)
-    if basis is not None:
-        q0 = _orthogonalised(q0, basis)
-    Q[0] = q0 / q0.norm(dim=1, keepdim=True)
-    for j in range(m):
-        W = matmat(Q[j])
-        alpha[:, j] = (W * Q[j]).sum(1)
-        W = _orthogonalised(W, Q[:j + 1] if basis is None else torch.cat([basis, Q[:j + 1]]))
-        if j + 1 == m:
-            break
-        nb = W.norm(dim=1)
-        scale = alpha[:, :j + 1].abs().amax(1).clamp_min(torch.finfo(dtype).tiny)
-        stop = active & (nb <= 1e3 * torch.finfo(dtype).eps * scale)  # invariant subspace found: T is exact
-        used[stop.cpu()] = j + 1
-        active &= ~stop
-        if not bool(active.any()):
-            break
-        beta[:, j] = torch.where(active, nb, 0.0)
-        Q[j + 1] = torch.where(active[:, None], W / nb.clamp_min(torch.finfo(dtype).tiny)[:, None], 0.0)
-    return alpha, beta, Q, used
+    X, y = resolve_xy(X, y)
+    lam, vec = top_pairs(model, theta, X, y, k, n_iter=n_iter, seed=seed)
+    return PairResult("networks.hessian_top", {"eigenvalues": lam.cpu().numpy(), "eigenvectors": vec.cpu().numpy()},
+                      {"k": k, "n_iter": n_iter, "seed": seed, "n_samples": int(X.shape[0]), "model": model.config,
+                       "device": str(theta.device)})
 
 
-def _orthogonalised(W: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """Rows of W (b, n) minus their projections on the rows B[:, r] (j, b, n); twice ("twice is enough")."""
-    for _ in range(2):
-        W = W - torch.einsum("jb,jbn->bn", torch.einsum("jbn,bn->jb", B, W), B)
-    return W
+class PairResult(Result):
+    """A Result that unpacks as the tuple ``(eigenvalues, eigenvectors)`` the function returned before."""
 
-
-def tridiagonal(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """The symmetric tridiagonal matrix with diagonal ``alpha`` and off-diagonal ``beta``."""
-    return torch.diag(alpha) + torch.diag(beta, 1) + torch.diag(beta, -1)
-
-
-def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], n: int, k: int = 1, *, n_iter: int | None = None,
-            seed: int = 0, dtype: torch.dtype = torch.float64,
-            device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` eigenpairs of a symmetric operator on R^n by Lanczos with full reorthogonalisation.
-
-    Parameters
-    ----------
-    matvec : v (n,) -> A v (n,), A symmetric.
-    k : number of largest (algebraic) eigenvalues wanted, 1 <= k <= n.
-    n_iter : Krylov dimension m (default min(n, max(2k + 20, 40))); m = n gives the exact spectrum.
-    seed : seed of the random start vector (and of the restarts after an invariant subspace).
-
-    Returns
-    -------
-    eigenvalues (k,) descending, eigenvectors (n, k) orthonormal columns.
-    """
-    n = positive_int("n", n)
-    k = positive_int("k", k)
-    if k > n:
-        raise ValueError(f"k must be in [1, n={n}], got {k}")
-    m = min(n, max(2 * k + 20, 40)) if n_iter is None else positive_int("n_iter", n_iter)
-    if not k <= m <= n:
-        raise ValueError(f"n_iter must be in [k={k}, n={n}], got {m}")
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    basis, evals, evecs = None, [], []
-    done = 0
-    while done < m:  # one Lanczos run, then restarts orthogonal to the basis after invariant subspaces
-        q0 = torch.randn(n, generator=gen, dtype=dtype).to(device)
-        alpha, beta, Q, used = lanczos_tridiagonal(lambda V: matvec(V[0])[None], q0[None], m - done, basis=basis)
-        u = int(used[0])
-        lam, S = torch.linalg.eigh(tridiagonal(alpha[0, :u], beta[0, :u - 1]))
-        evals.append(lam)
-        evecs.append(Q[:u, 0].T @ S)
-        basis = Q[:u] if basis is None else torch.cat([basis, Q[:u]])
-        done += u
-    lam, V = torch.cat(evals), torch.cat(evecs, dim=1)
-    order = torch.argsort(lam, descending=True)[:k]
-    return lam[order], V[:, order]
-
-
-def hessian_top(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, k: int = 1, *,
-                n_iter: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` Hessian eigenvalues (descending) and eigenvectors (P, k) of the loss on (X, y)."""
-    model.check_theta(theta)
-    return lanczos(hvp_fn(model, theta.detach(), X, y), model.n_params, k, n_iter=n_iter, seed=seed,
-                   dtype=theta.dtype, device=theta.device)
+    def __iter__(self):
+        import warnings
+        warnings.warn("unpacking hessian_top's Result as a tuple is deprecated; read res['eigenvalues'] and "
+                      "res['eigenvectors']", DeprecationWarning, stacklevel=2)
+        return iter((torch.from_numpy(self.arrays["eigenvalues"]), torch.from_numpy(self.arrays["eigenvectors"])))

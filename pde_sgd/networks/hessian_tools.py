@@ -38,8 +38,10 @@ from torch.func import vmap
 
 from ..results import Result
 from ..validation import positive, positive_int
-from .hessian import hvp_fn, lanczos, lanczos_tridiagonal, tridiagonal
+from ..linalg import lanczos, lanczos_tridiagonal, tridiagonal
+from .hessian import hvp_fn
 from .models import FlatModel
+from .sources import resolve_xy
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 GRID_MARGIN = 6.0      # the density's grid reaches this many sigma beyond the extreme nodes
@@ -163,48 +165,37 @@ def quadrature_moments(density: Result, order: int) -> tuple[float, float]:
     return float(mu.mean()), se
 
 
-def _checked_batch(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Validate (theta, X, y) for ``model``; returns theta detached."""
-    if not isinstance(theta, torch.Tensor) or theta.shape != (model.n_params,):
-        raise ValueError(f"theta must be a tensor of shape ({model.n_params},), got "
-                         f"{tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__}")
-    if not bool(torch.isfinite(theta).all()):
-        raise ValueError("theta contains NaN or inf; all values must be finite")
-    if not bool(torch.isfinite(X).all()):
-        raise ValueError("X contains NaN or inf; all values must be finite")
-    if y.ndim != 1 or y.shape[0] != X.shape[0] or y.shape[0] == 0:
-        raise ValueError(f"y must have shape ({X.shape[0]},) matching X (N >= 1), got {tuple(y.shape)}")
-    with torch.no_grad():
-        n_classes = model.logits(theta.detach(), X[:1]).shape[-1]
-    if y.dtype not in (torch.int32, torch.int64) or int(y.min()) < 0 or int(y.max()) >= n_classes:
-        raise ValueError(f"y must hold integer class labels in [0, {n_classes - 1}], got {y.dtype} in "
-                         f"[{y.min().item()}, {y.max().item()}]")
-    return theta.detach()
+def _checked_batch(model: FlatModel, theta: torch.Tensor, X, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(theta detached, X, y) after :meth:`FlatModel.check_batch`; a data source in ``X`` is read first."""
+    X, y = resolve_xy(X, y)
+    return model.check_batch(theta, X, y), X, y
 
 
 def _model_params(model: FlatModel, theta: torch.Tensor, X: torch.Tensor) -> dict:
     return {"model": model.config, "n_samples": int(X.shape[0]), "device": str(theta.device)}
 
 
-def hessian_trace(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, *,
+def hessian_trace(model: FlatModel, theta: torch.Tensor, X, y=None, *,
                   n_probes: int = 100, seed: int = 0, block: int = 32) -> Result:
-    """Hutchinson estimate of tr H(theta) of the loss on (X, y) with its standard error (:func:`hutchinson_trace`);
+    """Hutchinson estimate of tr H(theta) of the loss on (X, y) (or on a data source in ``X``, y None: a
+    DataLoader, a torch Dataset, a :class:`Dataset`) with its standard error (:func:`hutchinson_trace`);
     ``block`` probes per vmapped Hessian-vector product (memory ~ block forward-backward passes)."""
     n_probes, block = positive_int("n_probes", n_probes), positive_int("block", block)
-    theta = _checked_batch(model, theta, X, y)
+    theta, X, y = _checked_batch(model, theta, X, y)
     res = hutchinson_trace(vmap(hvp_fn(model, theta, X, y)), model.n_params, n_probes=n_probes, seed=seed,
                            batched=True, block=block, dtype=theta.dtype, device=theta.device)
     res.params.update(_model_params(model, theta, X))
     return res
 
 
-def hessian_density(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, *,
+def hessian_density(model: FlatModel, theta: torch.Tensor, X, y=None, *,
                     n_runs: int = 10, n_iter: int = 80, sigma: float | None = None, n_points: int = 1000,
                     seed: int = 0, block: int = 10) -> Result:
-    """Spectral density of H(theta) of the loss on (X, y) by stochastic Lanczos quadrature (:func:`slq_density`);
+    """Spectral density of H(theta) of the loss on (X, y) (or on a data source in ``X``, y None) by stochastic
+    Lanczos quadrature (:func:`slq_density`);
     ``block`` Lanczos runs advance together through one vmapped Hessian-vector product."""
     n_runs, n_iter, block = (positive_int(k, v) for k, v in (("n_runs", n_runs), ("n_iter", n_iter), ("block", block)))
-    theta = _checked_batch(model, theta, X, y)
+    theta, X, y = _checked_batch(model, theta, X, y)
     res = slq_density(vmap(hvp_fn(model, theta, X, y)), model.n_params, n_runs=n_runs, n_iter=n_iter, sigma=sigma,
                       n_points=n_points, seed=seed, batched=True, block=block, dtype=theta.dtype,
                       device=theta.device)
@@ -218,9 +209,10 @@ def layer_slices(model: FlatModel) -> dict[str, slice]:
     return {name: slice(int(e - k), int(e)) for name, k, e in zip(model.names, model.numels, ends)}
 
 
-def layer_top_eigenvalues(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor, *, k: int = 1,
+def layer_top_eigenvalues(model: FlatModel, theta: torch.Tensor, X, y=None, *, k: int = 1,
                           layers: Sequence[str] | None = None, n_iter: int | None = None, seed: int = 0) -> Result:
-    """Top-``k`` eigenvalues of each diagonal Hessian block H_bb (one parameter tensor b), by Lanczos.
+    """Top-``k`` eigenvalues of each diagonal Hessian block H_bb (one parameter tensor b), by Lanczos, for the
+    loss on (X, y) (or on a data source in ``X``, y None).
 
     ``layers``: parameter names (``model.names``; default all); ``k`` is capped at each block's size. Returns
     Result ``"networks.layer_eigenvalues"`` with one array (k_b,) per layer name (descending) and params
@@ -232,7 +224,7 @@ def layer_top_eigenvalues(model: FlatModel, theta: torch.Tensor, X: torch.Tensor
     unknown = [nm for nm in names if nm not in slices]
     if unknown or not names:
         raise ValueError(f"layers must be a non-empty list of parameter names from {list(slices)}, got {names}")
-    theta = _checked_batch(model, theta, X, y)
+    theta, X, y = _checked_batch(model, theta, X, y)
     hvp = block_operator(hvp_fn(model, theta, X, y), batched=False)
     out = {}
     for nm in names:

@@ -1,17 +1,30 @@
 """Small torch models and their view as a function of one flat parameter vector.
 
-:class:`FlatModel` turns a ``torch.nn.Module`` into the loss f(theta) = (1/N) sum_k l_k(theta) +
+:class:`FlatModel` turns any ``torch.nn.Module`` into the loss f(theta) = (1/N) sum_k l_k(theta) +
 (weight_decay/2) |theta|^2 of a flat parameter vector theta in R^P (l_k per sample, see below), evaluated
 with ``torch.func.functional_call`` so that ``torch.func.grad``/``vmap``/``jvp`` apply directly. The weight
 decay term is the same for every sample, so it shifts the gradient but not the noise covariance D; it makes a
 true minimum exist (cross-entropy alone decreases forever on separable data).
 
-Per-sample losses l_k of the logits z_k (C classes) and the label y_k (``loss=``):
-- ``"cross_entropy"`` (default): l_k = -log softmax(z_k)[y_k];
+Per-sample losses l_k of the outputs z_k and the target y_k (``loss=``):
+
+- ``"cross_entropy"`` (default): l_k = -log softmax(z_k)[y_k], y_k an integer class label;
 - ``"mse"``: l_k = (1/C) sum_c (z_kc - [c = y_k])^2, the squared error to the one-hot target averaged over the
-  classes, so that the mean over a batch equals ``torch.nn.functional.mse_loss(z, one_hot(y))``.
+  classes, so that the mean over a batch equals ``torch.nn.functional.mse_loss(z, one_hot(y))``;
+- a torch criterion built with ``reduction="none"`` (``torch.nn.HuberLoss(reduction="none")``, ...): its
+  per-element losses are averaged over every axis but the sample axis, so that the mean of l_k over the
+  samples equals the criterion's ``reduction="mean"`` value (the torch convention; e.g. ``MSELoss`` on targets
+  (N, k) gives l_k = (1/k) sum_j (z_kj - y_kj)^2). Criteria that weight their mean (``CrossEntropyLoss(weight=
+  ...)``, ``ignore_index``) are averaged with equal weights per sample here;
+- a callable ``(outputs, targets) -> (N,)`` per-sample losses (it must not average over the batch).
+
+Targets may have any shape (N, ...) and dtype that the loss accepts. :meth:`FlatModel.check_batch` turns the
+usual torch.func pitfalls into errors that say what to do (BatchNorm or dropout in training mode, a random or
+buffer-changing forward, data of another dtype or device than the parameters, a criterion that broadcasts).
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -58,19 +71,55 @@ class SmallCNN(nn.Module):
         return self.net(x)
 
 
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+CHECK_SAMPLES = 4  # samples run through the forward by check_batch (shape, purity and randomness checks)
+
+
+def _builtin_loss(kind: str) -> LossFn:
+    """Per-sample cross-entropy or one-hot MSE of logits z (N, C) and labels y (N,)."""
+    if kind == "mse":
+        def mse(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            one_hot = (y.unsqueeze(-1) == torch.arange(z.shape[-1], device=z.device)).to(z.dtype)  # vmap-safe
+            return ((z - one_hot) ** 2).mean(-1)
+        return mse
+    return lambda z, y: nn.functional.cross_entropy(z, y, reduction="none")
+
+
+def _resolve_loss(loss: str | nn.Module | LossFn) -> tuple[str, LossFn, bool]:
+    """(name, per-sample loss function, whether it is a criterion whose extra axes are averaged)."""
+    if isinstance(loss, str):
+        kind = choice("loss", loss, LOSSES)
+        return kind, _builtin_loss(kind), False
+    reduction = getattr(loss, "reduction", None)
+    if isinstance(loss, nn.Module) and reduction is not None:
+        name = type(loss).__name__
+        if reduction != "none":
+            raise ValueError(f"loss {name}(reduction={reduction!r}) reduces over the batch, but per-sample "
+                             f"gradients need one loss per sample: build it as torch.nn.{name}(reduction='none') "
+                             f"(pde_sgd takes the mean over samples itself)")
+        return name, loss, True
+    if callable(loss):
+        return getattr(loss, "__name__", type(loss).__name__), loss, False
+    raise TypeError(f"loss must be one of {LOSSES}, a torch criterion built with reduction='none', or a callable "
+                    f"(outputs, targets) -> per-sample losses (N,); got {type(loss).__name__}")
+
+
 class FlatModel:
     """A module seen as the loss of a flat parameter vector theta (P,), for torch.func transforms.
 
     Methods take ``theta`` and a batch ``(X, y)``: :meth:`sample_losses` (N,) per-sample loss (``loss``: one of
-    :data:`LOSSES`, see the module docstring) plus the weight-decay term; :meth:`loss` their mean;
-    :meth:`sample_loss` one sample (for ``vmap(grad(.))``).
+    :data:`LOSSES`, a torch criterion with ``reduction="none"`` or a callable; see the module docstring) plus
+    the weight-decay term; :meth:`loss` their mean; :meth:`sample_loss` one sample (for ``vmap(grad(.))``).
     """
 
     def __init__(self, module: nn.Module, weight_decay: float = 0.0, config: dict | None = None, *,
-                 loss: str = "cross_entropy") -> None:
+                 loss: str | nn.Module | LossFn = "cross_entropy") -> None:
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
         self.module = module
         self.weight_decay = positive("weight_decay", weight_decay, allow_zero=True)
-        self.loss_kind = choice("loss", loss, LOSSES)
+        self.loss_spec = loss  # as given, so that a copy of the model can be built with the same loss
+        self.loss_kind, self.loss_fn, self._criterion = _resolve_loss(loss)
         named = list(module.named_parameters())
         if not named:
             raise ValueError("module has no parameters")
@@ -81,6 +130,11 @@ class FlatModel:
         self.config = dict(config or {})
         self.config["weight_decay"] = self.weight_decay
         self.config["loss"] = self.loss_kind
+
+    @property
+    def classifies(self) -> bool:
+        """Whether the loss is a built-in classification loss (targets are integer labels)."""
+        return self.loss_kind in LOSSES
 
     def theta(self) -> torch.Tensor:
         """The module's current parameters as one detached flat vector."""
@@ -102,27 +156,46 @@ class FlatModel:
         return {n: t.view(s) for n, t, s in zip(self.names, torch.split(theta, self.numels), self.shapes)}
 
     def logits(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """The module's outputs at parameters ``theta`` (logits for the built-in losses)."""
         return functional_call(self.module, self.unflatten(theta), (X,))
 
     def sample_losses(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         z = self.logits(theta, X)
-        if self.loss_kind == "mse":
-            one_hot = (y.unsqueeze(-1) == torch.arange(z.shape[-1], device=z.device)).to(z.dtype)  # vmap-safe
-            l = ((z - one_hot) ** 2).mean(-1)
-        else:
-            l = nn.functional.cross_entropy(z, y, reduction="none")
+        l = self.loss_fn(z, y)
+        n = X.shape[0]
+        if not isinstance(l, torch.Tensor) or l.ndim == 0:
+            raise ValueError(f"loss {self.loss_kind} returned a single value for a batch of {n}: it reduces over "
+                             f"the batch; return per-sample losses of shape (N,) (reduction='none')")
+        if self._criterion and l.shape not in (z.shape, y.shape, (n,)):
+            raise ValueError(f"loss {self.loss_kind} broadcast outputs {tuple(z.shape)} against targets "
+                             f"{tuple(y.shape)} into {tuple(l.shape)}: give targets the outputs' shape (e.g. "
+                             f"y.reshape({tuple(z.shape)}))")
+        if self._criterion and l.ndim > 1:
+            l = l.reshape(n, -1).mean(1)  # per-element -> per-sample, mean over samples = reduction "mean"
+        if l.shape != (n,):
+            raise ValueError(f"loss {self.loss_kind} must return per-sample losses of shape ({n},), got "
+                             f"{tuple(l.shape)}")
         return l + 0.5 * self.weight_decay * torch.dot(theta, theta) if self.weight_decay else l
 
     def loss(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.sample_losses(theta, X, y).mean()
 
     def sample_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Loss of one sample ``x`` (no batch axis) with label ``y`` (0-d)."""
+        """Loss of one sample ``x`` (no batch axis) with target ``y`` (no batch axis)."""
         return self.sample_losses(theta, x.unsqueeze(0), y.unsqueeze(0))[0]
 
     def accuracy(self, theta: torch.Tensor, data: Dataset) -> float:
+        """Fraction of samples whose largest output is their integer label (classification only)."""
+        if data.y.ndim != 1 or data.y.is_floating_point():
+            raise ValueError(f"accuracy needs integer class labels of shape (N,), got {data.y.dtype} "
+                             f"{tuple(data.y.shape)}")
         with torch.no_grad():
             return float((self.logits(theta, data.X).argmax(1) == data.y).double().mean())
+
+    def check_batch(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Check (theta, X, y) before a torch.func transform; returns theta detached. See :mod:`.checks`."""
+        from .checks import check_batch
+        return check_batch(self, theta, X, y)
 
 
 def build_model(name: str, data: Dataset, *, seed: int = 0, hidden: tuple[int, ...] = (32,),

@@ -23,14 +23,27 @@ from torch.func import grad, vmap
 from ..units import noise_scale
 from ..validation import positive_int
 from .models import FlatModel
+from .sources import resolve_xy
 
 
-def per_sample_grads(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+def per_sample_grads(model: FlatModel, theta: torch.Tensor, X, y=None,
                      chunk_size: int | None = None) -> torch.Tensor:
-    """Gradients of every sample's loss, shape (N, P), with ``torch.func.vmap(grad(.))`` (chunked if asked)."""
+    """Gradients of every sample's loss, shape (N, P), with ``torch.func.vmap(grad(.))`` (chunked if asked).
+
+    (X, y) are tensors, or ``X`` is a data source (DataLoader, torch Dataset, :class:`Dataset`) and y None;
+    the batch and the module are checked first (:meth:`FlatModel.check_batch`)."""
     if chunk_size is not None:
         positive_int("chunk_size", chunk_size)
-    return vmap(grad(model.sample_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)(theta, X, y)
+    X, y = resolve_xy(X, y)
+    theta = model.check_batch(theta, X, y)
+    try:
+        return vmap(grad(model.sample_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)(theta, X, y)
+    except RuntimeError as exc:
+        if "random" in str(exc) or "inplace" in str(exc):
+            raise ValueError(f"per-sample gradients failed under torch.func.vmap ({exc}); forward must be "
+                             f"deterministic and must not write into tensors in place: call module.eval() and "
+                             f"avoid in-place updates of buffers or inputs in forward") from exc
+        raise
 
 
 def naive_per_sample_grads(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -147,7 +160,7 @@ def diffusion_from_grads(grads: torch.Tensor, n_vectors: int | None = None) -> D
     return DiffusionFactor(lam, V.contiguous(), gbar, n)
 
 
-def diffusion_factor(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+def diffusion_factor(model: FlatModel, theta: torch.Tensor, X, y=None,
                      chunk_size: int | None = None, n_vectors: int | None = None) -> DiffusionFactor:
     """Per-sample gradients (torch.func) at ``theta`` on (X, y), then :func:`diffusion_from_grads`."""
     with torch.no_grad():

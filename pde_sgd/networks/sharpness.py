@@ -14,10 +14,12 @@ import copy
 import numpy as np
 import torch
 
+from ..results import Result
 from ..validation import finite_array, positive, positive_int
 from .data import Dataset
-from .hessian import hessian_top
+from .hessian import top_pairs
 from .models import FlatModel
+from .sources import as_dataset
 
 
 def peak(times: np.ndarray, values: np.ndarray, *, window: int = 3) -> dict:
@@ -55,7 +57,7 @@ def train_nudged(model: FlatModel, data: Dataset, *, gamma: float, eta: float, b
     n_steps = positive_int("n_steps", n_steps, minimum=0)
     every = max(data.n // B, 1) if update_every is None else positive_int("update_every", update_every)
     module = copy.deepcopy(model.module)
-    flat = FlatModel(module, model.weight_decay)
+    flat = FlatModel(module, model.weight_decay, model.config, loss=model.loss_spec)
     params = list(module.parameters())
     opt = NudgedSGD(params, lr=positive("eta", eta), gamma=positive("gamma", gamma), k=positive_int("k", k),
                     update_every=every, n_iter=n_iter, seed=seed)
@@ -68,9 +70,15 @@ def train_nudged(model: FlatModel, data: Dataset, *, gamma: float, eta: float, b
 
 
 def endpoint_sharpness(model: FlatModel, theta: torch.Tensor, data: Dataset, *, k: int = 5,
-                       n_iter: int | None = None, seed: int = 0) -> dict:
-    """Top-``k`` Hessian eigenvalues of the loss on ``data`` at ``theta``; spectral norm and top-k Frobenius norm."""
-    lam, _ = hessian_top(model, theta, data.X, data.y, k, n_iter=n_iter, seed=seed)
+                       n_iter: int | None = None, seed: int = 0) -> Result:
+    """Top-``k`` Hessian eigenvalues of the loss on ``data`` (any source :func:`as_dataset` reads) at ``theta``.
+
+    Returns Result ``"networks.endpoint_sharpness"`` with arrays ``eigenvalues`` (k,), ``spectral_norm``
+    (0-d, max |lambda_i|) and ``frobenius_top_k`` (0-d, sqrt(sum_{i<=k} lambda_i^2)), params ``k``, ``seed``."""
+    data = as_dataset(data)
+    lam, _ = top_pairs(model, theta, data.X, data.y, k, n_iter=n_iter, seed=seed)
     lam = lam.cpu().numpy()
-    return {"eigenvalues": lam, "spectral_norm": float(np.abs(lam).max()),
-            "frobenius_top_k": float(np.sqrt(np.sum(lam ** 2)))}
+    return Result("networks.endpoint_sharpness",
+                  {"eigenvalues": lam, "spectral_norm": np.array(np.abs(lam).max()),
+                   "frobenius_top_k": np.array(np.sqrt(np.sum(lam ** 2)))},
+                  {"k": k, "n_iter": n_iter, "seed": seed, "n_samples": data.n, "model": model.config})

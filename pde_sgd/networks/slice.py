@@ -27,7 +27,7 @@ from ..grid import Grid
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, spd_matrices
 from .data import Dataset
-from .hessian import hessian_top, hvp_fn
+from .hessian import hvp_fn, top_pairs
 from .models import FlatModel
 from .per_sample import diffusion_from_grads, per_sample_grads, projected_covariance
 
@@ -117,7 +117,7 @@ def make_slice(model: FlatModel, theta0: torch.Tensor, data: Dataset, directions
     Dfac = diffusion_from_grads(grads, n_vectors=2)
     if directions == "hessian":
         sub = data if hessian_samples is None else data.subset(hessian_samples, seed)
-        lam, basis = hessian_top(model, theta0, sub.X, sub.y, 2, seed=seed)
+        lam, basis = top_pairs(model, theta0, sub.X, sub.y, 2, seed=seed)
     else:
         basis = Dfac.eigenvectors[:, :2]
         hv = hvp_fn(model, theta0, data.X, data.y)

@@ -16,8 +16,9 @@ from tqdm.auto import tqdm
 from ..results import Result
 from ..validation import positive, positive_int
 from .data import Dataset
-from .hessian import hessian_top
+from .hessian import top_pairs
 from .models import FlatModel
+from .sources import as_dataset
 
 
 def sgd_iterates(model: FlatModel, theta0: torch.Tensor, data: Dataset, *, eta: float, batch_size: int,
@@ -31,6 +32,8 @@ def sgd_iterates(model: FlatModel, theta0: torch.Tensor, data: Dataset, *, eta: 
     """
     eta = positive("eta", eta)
     model.check_theta(theta0, "theta0")
+    data = as_dataset(data)
+    model.check_batch(theta0, data.X, data.y)
     n_steps = positive_int("n_steps", n_steps, minimum=0)
     B = data.checked_batch_size(batch_size)
     if project is not None and (project.ndim != 2 or project.shape[0] != model.n_params):
@@ -69,22 +72,23 @@ def track_hessian(model: FlatModel, data: Dataset, *, eta: float, batch_size: in
 
     The Hessian is that of the loss on a fixed seeded subset of ``hessian_samples`` training samples (all of
     them if None). Returns a Result ``networks.hessian_track`` with arrays ``steps``, ``eigenvalues``
-    (n_records, k), ``loss`` (full-data loss) and ``accuracy`` at those steps.
+    (n_records, k), ``loss`` (full-data loss) and ``accuracy`` at those steps (NaN for regression targets).
     """
     rec = sorted(set(int(s) for s in record_steps))
     if not rec or rec[0] < 0 or rec[-1] > n_steps:
         raise ValueError(f"record_steps must lie in [0, n_steps={n_steps}], got {list(record_steps)}")
+    data = as_dataset(data)
     sub = data if hessian_samples is None else data.subset(hessian_samples, seed)
     steps, evals, losses, accs = [], [], [], []
     for t, theta, _ in sgd_iterates(model, model.theta(), data, eta=eta, batch_size=batch_size, n_steps=n_steps,
                                     seed=seed, progress=progress):
         if t in rec:
-            lam, _ = hessian_top(model, theta, sub.X, sub.y, k, n_iter=n_iter, seed=seed)
+            lam, _ = top_pairs(model, theta, sub.X, sub.y, k, n_iter=n_iter, seed=seed)
             steps.append(t)
             evals.append(lam.cpu().numpy())
             with torch.no_grad():
                 losses.append(float(model.loss(theta, data.X, data.y)))
-            accs.append(model.accuracy(theta, data))
+            accs.append(model.accuracy(theta, data) if data.n_classes else np.nan)
     params = {"model": model.config, "data": {"name": data.name, **data.config}, "eta": eta,
               "batch_size": batch_size, "n_steps": n_steps, "k": k, "hessian_samples": sub.n, "seed": seed,
               "n_samples": data.n,

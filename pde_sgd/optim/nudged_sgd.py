@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..networks.hessian import lanczos
+from ..linalg import lanczos
 from ..validation import positive, positive_int
 
 
