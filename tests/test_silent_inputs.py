@@ -70,7 +70,7 @@ def test_grid_points_beyond_the_available_memory_are_refused(monkeypatch):
 def test_threads_zero_is_refused_by_the_hj_solver_on_a_small_grid():
     """A 32-cell grid runs on one thread whatever threads= says; threads=0 must still be refused, not ignored."""
     from pde_sgd.hj import solve_viscous
-    g = Grid(((-2.0, 2.0),), (32,))
+    g = Grid(-2.0, 2.0, 32)
     u0 = 0.5 * g.coords[0] ** 2
     with pytest.raises(ValueError, match="threads"):
         solve_viscous(u0, g, 10.0, T=0.1, threads=0)
