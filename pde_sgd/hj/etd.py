@@ -1,7 +1,7 @@
 """Exponential time differencing for u_t = -H(x, grad u) + nu Laplace u: the Laplacian exactly, the Hamiltonian
 explicitly (``time_stepper="etdrk4"`` of :func:`pde_sgd.hj.solve_viscous`).
 
-Semi-discretisation: the same as the explicit stepper (:mod:`.schemes`), u' = nu L_h u + N(u), with L_h the
+Semi-discretisation: the same as the explicit stepper (:mod:`pde_sgd.hj.schemes`), u' = nu L_h u + N(u), with L_h the
 central three-point Laplacian per axis (five-point for "central4") and N(u) = -H_num(x, p-, p+) the scheme's
 numerical Hamiltonian. L_h is diagonal in the discrete Fourier basis on a periodic axis and in the DCT-II basis
 on a Neumann axis (the mirror ghost cells about the outer faces are the even extension that DCT-II assumes), with

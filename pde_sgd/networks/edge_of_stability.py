@@ -23,7 +23,8 @@ from ..results import Result
 from ..validation import finite_array, positive, positive_int
 from ..verdicts import stability_edge
 from .data import Dataset
-from .hessian import hvp_fn, lanczos
+from ..linalg import lanczos
+from .hessian import hvp_fn
 from .models import FlatModel
 from .training import track_hessian
 
