@@ -193,7 +193,7 @@ class FlatModel:
             return float((self.logits(theta, data.X).argmax(1) == data.y).double().mean())
 
     def check_batch(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Check (theta, X, y) before a torch.func transform; returns theta detached. See :mod:`.checks`."""
+        """Check (theta, X, y) before a torch.func transform; returns theta detached. See :mod:`pde_sgd.networks.checks`."""
         from .checks import check_batch
         return check_batch(self, theta, X, y)
 
