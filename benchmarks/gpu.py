@@ -7,7 +7,7 @@ Tasks (float64, digits data, the MLP of the package's experiments):
   hessian density    stochastic Lanczos quadrature (``hessian_density``)
   batched training   8 MLPs trained together with vmap (``train_batched``)
   EntropySGD, Parle, VSGD, NudgedSGD   a few steps of each optimizer (pde_sgd.optim) on seeded mini-batches
-  torchsde bridge    the 2-D SGD SDE with a D(x) field, 10,000 paths x 1,000 Euler steps (``torch_bridge``)
+  torchsde bridge    benchmarks/sde.py's 2-D SDE with a D(x) field, 10,000 paths x 1,000 Euler steps
 
 Every random draw of these tasks except the bridge's Brownian motion comes from a seeded CPU generator, so CPU
 and CUDA do the same arithmetic: their results must agree to rounding (the largest relative difference is
@@ -38,6 +38,7 @@ from pde_sgd.networks import (build_model, capture, digits, hessian_density, hes
 from pde_sgd.networks.batched import stack_models, train_batched  # noqa: E402
 from pde_sgd.optim import VSGD, EntropySGD, NudgedSGD, Parle  # noqa: E402
 from pde_sgd.sde import torch_bridge as tb  # noqa: E402
+from sde import diffusion_field  # noqa: E402  (benchmarks/sde.py: the same D(x) field)
 
 Task = Callable[[torch.device], Callable[[], dict[str, np.ndarray]]]
 
@@ -112,29 +113,22 @@ def optimizer_task(name: str, steps: int) -> Task:
     return make
 
 
-def _d_field(grid: Grid) -> np.ndarray:
-    """The anisotropic rotating D(x) of benchmarks/sde.py: R(theta) diag(1, 0.2 + 0.8 sin^2 x_1) R(theta)^T."""
-    x1, x2 = grid.coords
-    theta = 0.8 * x1 + 0.3 * x2
-    c, s, lam2 = np.cos(theta), np.sin(theta), 0.2 + 0.8 * np.sin(x1) ** 2
-    D = np.empty(grid.shape + (2, 2))
-    D[..., 0, 0], D[..., 1, 1] = c * c + lam2 * s * s, s * s + lam2 * c * c
-    D[..., 0, 1] = D[..., 1, 0] = c * s * (1.0 - lam2)
-    return D
+def bridge(dev: torch.device):
+    """The bridge's module for benchmarks/sde.py's problem: the 2-D double well, D(x) on a 64 x 64 grid, beta 3."""
+    grid = Grid([-3, -3], [3, 3], [64, 64])
+    return tb.make_sde(landscapes.double_well(2), diffusion_field(grid), 3.0, grid=grid, device=str(dev))
 
 
 def bridge_task(paths: int, steps: int) -> Task:
     def make(dev):
-        grid = Grid([-3, -3], [3, 3], [64, 64])
-        sde = tb.make_sde(landscapes.double_well(2), _d_field(grid), 3.0, grid=grid, device=str(dev))
+        sde = bridge(dev)
         return lambda: _numpy(x=tb.run(sde, [0.5, 0.0], T=0.01 * steps, dt=0.01, n_paths=paths, seed=1)["x"][-1])
     return make
 
 
 def sync_check() -> str:
     """Run the bridge on CUDA with f and g under sync debug mode "error": 'none' or the error raised."""
-    grid = Grid([-3, -3], [3, 3], [64, 64])
-    sde = tb.make_sde(landscapes.double_well(2), _d_field(grid), 3.0, grid=grid, device=str(resolve_device("cuda")))
+    sde = bridge(resolve_device("cuda"))
     for name in ("f", "g"):
         method = getattr(sde, name)
 

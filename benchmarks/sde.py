@@ -78,8 +78,8 @@ def lean_sde(D: np.ndarray, grid: Grid, beta: float, device: str):
             i = i.long()
             k = i[:, 0] * self.ny + i[:, 1]
             wx, wy = w[:, :1], w[:, 1:]
-            v = self.v
-            d = (1 - wx) * ((1 - wy) * v[k] + wy * v[k + 1]) + wx * ((1 - wy) * v[k + self.ny] + wy * v[k + self.ny + 1])
+            v, ny = self.v, self.ny
+            d = (1 - wx) * ((1 - wy) * v[k] + wy * v[k + 1]) + wx * ((1 - wy) * v[k + ny] + wy * v[k + ny + 1])
             l11 = d[:, 0].sqrt()
             l21 = d[:, 1] / l11
             l22 = (d[:, 2] - l21 * l21).sqrt()

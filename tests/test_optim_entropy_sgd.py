@@ -8,6 +8,8 @@ import torch
 
 from pde_sgd.optim import EntropySGD
 
+from optim_helpers import quadratic_step
+
 
 def _model(seed=0):
     torch.manual_seed(seed)
@@ -90,13 +92,7 @@ def test_langevin_noise_amplitude_is_sqrt_2_eta_times_noise():
     eta, eps, n = 0.05, 0.3, 4000
     x = torch.zeros(n, dtype=torch.float64, requires_grad=True)
     opt = EntropySGD([x], lr=1.0, momentum=0.0, L=1, inner_lr=eta, gamma=1.0, noise=eps, alpha=0.0, seed=3)
-
-    def closure():
-        opt.zero_grad()
-        loss = 0.0 * x.sum()
-        loss.backward()
-        return loss
-    opt.step(closure)
+    quadratic_step(opt, x, 0.0)    # f = 0
     var = float(x.detach().var())
     assert abs(var / (2 * eta * eps ** 2) - 1) < 5 * np.sqrt(2 / n)
 

@@ -269,12 +269,6 @@ def test_parle_noise_amplitude_is_sqrt_2_eta_times_noise():
     x = torch.zeros(n, dtype=torch.float64, requires_grad=True)
     opt = Parle([x], n_replicas=1, lr=eta, L=1, momentum=0.0, inner_lr=eta, gamma=0.0, rho=0.0, noise=eps,
                 alpha=0.0, seed=5)
-
-    def closure():
-        opt.zero_grad()
-        loss = 0.0 * x.sum()
-        loss.backward()
-        return loss
-    opt.step(closure)
+    quadratic_step(opt, x, 0.0)    # f = 0
     var = float(x.detach().var())
     assert abs(var / (2 * eta * eps ** 2) - 1) < 5 * np.sqrt(2 / n)

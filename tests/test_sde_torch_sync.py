@@ -119,3 +119,24 @@ def test_a_failing_D_is_reported_after_the_run(bad, message, dim):
         tb.run(sde, np.full(dim, 0.3), T=0.5, dt=0.01, n_paths=64, seed=0)
     # flags are reset by the next run: a run that stays where D is fine passes
     tb.run(sde, np.full(dim, -2.0), T=0.02, dt=0.01, n_paths=4, seed=0)
+
+
+def test_grid_interpolator_is_scipys_multilinear_with_wrap_and_clamp():
+    """Cell-centred multilinear interpolation on a grid periodic along x_1 (points wrapped, values padded by one
+    period) and Neumann along x_2, x_3 (points clamped to the outer centres): scipy's RegularGridInterpolator."""
+    from scipy.interpolate import RegularGridInterpolator
+    grid = Grid([-1.0, 0.0, 0.5], [1.0, 2.0, 1.5], [7, 5, 4], bc=["periodic", "neumann", "neumann"])
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(grid.shape + (3,))
+    x = rng.uniform([-3.0, -0.5, 0.0], [3.0, 2.5, 2.0], size=(500, 3))
+    got = tb.GridInterpolator(grid, values, "cpu", torch.float64)(torch.as_tensor(x)).numpy()
+    c = [np.asarray(a) for a in grid.axes]
+    period = 2.0
+    axes = [np.concatenate([[c[0][-1] - period], c[0], [c[0][0] + period]]), c[1], c[2]]
+    padded = np.concatenate([values[-1:], values, values[:1]], axis=0)
+    xr = x.copy()
+    xr[:, 0] = (x[:, 0] + 1.0) % period - 1.0
+    xr[:, 1] = np.clip(x[:, 1], c[1][0], c[1][-1])
+    xr[:, 2] = np.clip(x[:, 2], c[2][0], c[2][-1])
+    want = RegularGridInterpolator(axes, padded)(xr)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

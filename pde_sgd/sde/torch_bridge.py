@@ -82,10 +82,9 @@ class GridInterpolator:
     def __call__(self, x):
         torch = _torch()
         s = (x - self.lower) / self.h - 0.5
-        i0s, i1s, ws = [], [], []
+        lo, hi, w_lo, w_hi = [], [], [], []   # per axis: the two flat-index contributions and their weights
         for a in range(self.ndim):
-            n = self.shape[a]
-            sa = s[:, a]
+            n, sa = self.shape[a], s[:, a]
             if self.periodic[a]:
                 fl = torch.floor(sa)
                 w = sa - fl
@@ -93,18 +92,21 @@ class GridInterpolator:
                 i1 = (i0 + 1) % n
             else:
                 sa = sa.clamp(0.0, n - 1.0)
-                i0 = torch.floor(sa).long().clamp(max=n - 2)
-                w = sa - i0
+                fl = torch.floor(sa).clamp(max=n - 2)
+                w = sa - fl
+                i0 = fl.long()
                 i1 = i0 + 1
-            i0s.append(i0), i1s.append(i1), ws.append(w)
-        out = 0.0
+            lo.append(i0 * self.strides[a]), hi.append(i1 * self.strides[a])
+            w_lo.append(1.0 - w), w_hi.append(w)
+        out = None
         for corner in range(1 << self.ndim):
-            idx, wt = 0, 1.0
-            for a in range(self.ndim):
-                hi = (corner >> a) & 1
-                idx = idx + (i1s[a] if hi else i0s[a]) * self.strides[a]
-                wt = wt * (ws[a] if hi else 1.0 - ws[a])
-            out = out + wt[:, None] * self.values[idx]
+            bits = [(corner >> a) & 1 for a in range(self.ndim)]
+            idx, wt = (hi if bits[0] else lo)[0], (w_hi if bits[0] else w_lo)[0]
+            for a in range(1, self.ndim):
+                idx = idx + (hi if bits[a] else lo)[a]
+                wt = wt * (w_hi if bits[a] else w_lo)[a]
+            term = torch.index_select(self.values, 0, idx)
+            out = term.mul_(wt[:, None]) if out is None else out.addcmul_(wt[:, None], term)
         return out
 
 
@@ -215,20 +217,26 @@ def factor(Dx, checks: NoiseChecks, scale: float):
     non-finite entry is recorded; the factor returned is then meaningless (the run raises)."""
     torch = _torch()
     dim = Dx.shape[-1]
-    tr = torch.diagonal(Dx, dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
-    nonfinite = ~torch.isfinite(Dx).all()
     if dim == 2:
-        a, b, c = Dx[:, 0, 0] + 1e-12 * tr, Dx[:, 1, 0], Dx[:, 1, 1] + 1e-12 * tr
-        l11 = a.clamp_min(1e-300).sqrt()
-        l21 = b / l11
-        schur = c - l21 * l21
-        checks.record(nonfinite, ~((a > 0) & (schur > 0)).all())
-        L = torch.stack([l11, torch.zeros_like(l11), l21, schur.clamp_min(0.0).sqrt()], -1).reshape(-1, 2, 2)
-    else:
-        eye = torch.eye(dim, device=Dx.device, dtype=Dx.dtype)
-        L, info = torch.linalg.cholesky_ex(Dx + 1e-12 * tr[:, None, None] * eye)
-        checks.record(nonfinite, (info != 0).any())
+        return factor_2x2(Dx[:, 0, 0], Dx[:, 1, 0], Dx[:, 1, 1], checks, scale)
+    tr = torch.diagonal(Dx, dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
+    eye = torch.eye(dim, device=Dx.device, dtype=Dx.dtype)
+    L, info = torch.linalg.cholesky_ex(Dx + 1e-12 * tr[:, None, None] * eye)
+    checks.record(~torch.isfinite(Dx).all(), (info != 0).any())
     return scale * L
+
+
+def factor_2x2(a, b, c, checks: NoiseChecks, scale: float):
+    """:func:`factor` of D = [[a, b], [b, c]] given its entries (batch,) each."""
+    torch = _torch()
+    jitter = 1e-12 * (a + c).clamp_min(1e-300)
+    nonfinite = ~(torch.isfinite(a) & torch.isfinite(b) & torch.isfinite(c)).all()
+    a, c = a + jitter, c + jitter
+    l11 = a.clamp_min(1e-300).sqrt()
+    l21 = b / l11
+    schur = c - l21 * l21
+    checks.record(nonfinite, ~((a > 0) & (schur > 0)).all())
+    return torch.stack([l11, torch.zeros_like(l11), l21, schur.clamp_min(0.0).sqrt()], -1).mul_(scale).view(-1, 2, 2)
 
 
 def _negative_drift(drift: Drift, dev, dtype) -> Callable:
@@ -277,7 +285,11 @@ def _diffusion(D, dim, grid, dev, dtype, scale, checks: NoiseChecks):
     if grid is not None and arr.ndim > 2:
         if arr.shape != grid.shape + (dim, dim):
             raise ValueError(f"D field must have shape {grid.shape + (dim, dim)}, got {arr.shape}")
-        interp = GridInterpolator(grid, spd_matrices("D", arr, dim), dev, dtype)
+        arr = spd_matrices("D", arr, dim)
+        if dim == 2:  # interpolate the three entries the closed-form factor reads
+            abc = GridInterpolator(grid, np.stack([arr[..., 0, 0], arr[..., 1, 0], arr[..., 1, 1]], -1), dev, dtype)
+            return "general", lambda y: factor_2x2(*abc(y).unbind(1), checks, scale), dim
+        interp = GridInterpolator(grid, arr, dev, dtype)
         return "general", lambda y: chol(interp(y).reshape(-1, dim, dim)), dim
     mat = positive("D", float(arr), allow_zero=True) * np.eye(dim) if arr.ndim == 0 else spd_matrices("D", arr, dim)
     if mat.shape != (dim, dim):
