@@ -6,7 +6,7 @@ Tasks (float64, digits data, the MLP of the package's experiments):
   hessian trace      Hutchinson, vmapped probes (``hessian_trace``)
   hessian density    stochastic Lanczos quadrature (``hessian_density``)
   batched training   8 MLPs trained together with vmap (``train_batched``)
-  EntropySGD, Parle, VSGD, NudgedSGD   a few steps of each optimizer (pde_sgd.optim) on seeded mini-batches
+  EntropySGD, ElasticSGD, Parle, VSGD, NudgedSGD: 20 steps of each optimizer on seeded mini-batches
   torchsde bridge    benchmarks/sde.py's 2-D SDE with a D(x) field, 10,000 paths x 1,000 Euler steps
 
 Every random draw of these tasks except the bridge's Brownian motion comes from a seeded CPU generator, so CPU
@@ -36,7 +36,7 @@ from pde_sgd import Grid, landscapes  # noqa: E402
 from pde_sgd.networks import (build_model, capture, digits, hessian_density, hessian_top,  # noqa: E402
                               hessian_trace, resolve_device, torch_threads)
 from pde_sgd.networks.batched import stack_models, train_batched  # noqa: E402
-from pde_sgd.optim import VSGD, EntropySGD, NudgedSGD, Parle  # noqa: E402
+from pde_sgd.optim import VSGD, ElasticSGD, EntropySGD, NudgedSGD, Parle  # noqa: E402
 from pde_sgd.sde import torch_bridge as tb  # noqa: E402
 from sde import diffusion_field  # noqa: E402  (benchmarks/sde.py: the same D(x) field)
 
@@ -85,6 +85,7 @@ def batched_task(steps: int) -> Task:
 
 
 OPTIMIZERS = {"EntropySGD": lambda p: EntropySGD(p, lr=0.5, L=5, gamma=0.03, noise=1e-3, seed=1),
+              "ElasticSGD": lambda p: ElasticSGD(p, n_replicas=4, lr=0.1, rho=0.1, seed=1),
               "Parle": lambda p: Parle(p, n_replicas=4, L=3, lr=0.1, rho=0.1, noise=1e-3, seed=1),
               "VSGD": lambda p: VSGD(p, lr=0.01),
               "NudgedSGD": lambda p: NudgedSGD(p, lr=0.1, gamma=0.5, k=2, update_every=5, n_iter=20)}
