@@ -8,6 +8,8 @@ import torch
 
 from pde_sgd.optim import EntropySGD
 
+from optim_helpers import quadratic_step
+
 
 def _model(seed=0):
     torch.manual_seed(seed)
@@ -47,14 +49,17 @@ def test_L0_is_torch_nesterov_sgd_bit_for_bit_with_groups_and_weight_decay():
     assert opt1.stats["angle"] == 0.0 and opt1.stats["grad_norm"] == opt1.stats["entropy_grad_norm"] > 0
 
 
-def test_one_step_by_hand_with_inner_momentum_l2_and_scoping():
-    """f = sum(a x^2)/2 (a per coordinate), L = 2, at t = 1: every operation of the reference code in numpy."""
+@pytest.mark.parametrize("inner", [None, 0.5])
+def test_one_step_by_hand_with_inner_momentum_l2_and_scoping(inner):
+    """f = sum(a x^2)/2 (a per coordinate), L = 2, at t = 1: every operation of the reference code in numpy;
+    the inner momentum is the outer one (None) or its own (0.5)."""
     a = np.array([2.0, 0.5, 1.0])
     x0 = np.array([1.0, -2.0, 0.5])
     lr, mom, eta, gam, sc, wd, alpha = 0.3, 0.9, 0.1, 0.5, 0.1, 0.01, 0.75
+    imom = mom if inner is None else inner
     x = torch.tensor(x0, requires_grad=True)
     opt = EntropySGD([x], lr=lr, momentum=mom, L=2, inner_lr=eta, gamma=gam, scoping=sc, noise=0.0,
-                     alpha=alpha, weight_decay=wd)
+                     alpha=alpha, weight_decay=wd, inner_momentum=inner)
 
     def closure():
         opt.zero_grad()
@@ -70,8 +75,8 @@ def test_one_step_by_hand_with_inner_momentum_l2_and_scoping():
         w, mw, ibuf = xc.copy(), xc.copy(), None
         for _ in range(2):
             dw = a * w + wd * w
-            ibuf = dw.copy() if ibuf is None else mom * ibuf + dw
-            dw = dw + mom * ibuf + g_t * (w - xc)
+            ibuf = dw.copy() if ibuf is None else imom * ibuf + dw
+            dw = dw + imom * ibuf + g_t * (w - xc)
             w = w - eta * dw
             mw = alpha * mw + (1 - alpha) * w
         g = (xc - mw) + wd * xc
@@ -79,6 +84,17 @@ def test_one_step_by_hand_with_inner_momentum_l2_and_scoping():
         xc = xc - lr * (g + mom * outer_buf)
     np.testing.assert_allclose(x.detach().numpy(), xc, rtol=1e-13)
     assert opt.stats["gamma"] == pytest.approx(gam * (1 + sc))
+
+
+def test_langevin_noise_amplitude_is_sqrt_2_eta_times_noise():
+    """f = 0, L = 1, alpha = 0, lr = 1, no momentum: x - mu = -(x' - x) = -sqrt(2 eta') eps xi, so one step moves
+    x by sqrt(2 eta') eps xi: sample variance 2 eta' eps^2 (4000 coordinates: relative SE sqrt(2/4000), 5 SE)."""
+    eta, eps, n = 0.05, 0.3, 4000
+    x = torch.zeros(n, dtype=torch.float64, requires_grad=True)
+    opt = EntropySGD([x], lr=1.0, momentum=0.0, L=1, inner_lr=eta, gamma=1.0, noise=eps, alpha=0.0, seed=3)
+    quadratic_step(opt, x, 0.0)    # f = 0
+    var = float(x.detach().var())
+    assert abs(var / (2 * eta * eps ** 2) - 1) < 5 * np.sqrt(2 / n)
 
 
 def test_statistics_angle_and_norms():

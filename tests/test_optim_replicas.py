@@ -189,3 +189,86 @@ def test_param_group_options_are_checked_like_the_constructors():
         ElasticSGD([{"params": m[0].parameters(), "rho": -1.0}, {"params": m[2].parameters()}])
     opt = ElasticSGD([{"params": m[0].parameters(), "lr": 0.05}, {"params": m[2].parameters()}], lr=0.1)
     assert [g["lr"] for g in opt.param_groups] == [0.05, 0.1]
+
+
+def _nesterov(buf, d, m):
+    """torch's Nesterov step by hand: (direction, new buffer)."""
+    if not m:
+        return d, buf
+    buf = d.copy() if buf is None else m * buf + d
+    return d + m * buf, buf
+
+
+C = np.array([[1.0, -2.0, 0.5], [3.0, 0.5, -1.0]])
+
+
+def _targets_closure(opt, x):
+    c = torch.as_tensor(C)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * ((x - c[opt.replica]) ** 2).sum()
+        loss.backward()
+        return loss
+    return closure
+
+
+def test_elastic_sgd_by_hand_over_steps_with_scoping_cap_momentum_and_weight_decay():
+    """f_a = |x - c_a|^2 / 2, r_t = min(rho 2^t, rho_max) = 0.5, 1.0, 1.2, 1.2 (the cap is reached), Nesterov
+    momentum per replica and L2 0.1: four steps of the module docstring's update in numpy."""
+    lr, m, rho, sc, rmax, wd = 0.2, 0.5, 0.5, 1.0, 1.2, 0.1
+    x = torch.tensor([0.5, 0.25, -1.0], dtype=torch.float64, requires_grad=True)
+    opt = ElasticSGD([x], n_replicas=2, lr=lr, momentum=m, rho=rho, scoping=sc, rho_max=rmax, weight_decay=wd)
+    xs, xbar, bufs = np.tile(x.detach().numpy(), (2, 1)), x.detach().numpy().copy(), [None, None]
+    for t in range(4):
+        opt.step(_targets_closure(opt, x))
+        r = min(rho * 2 ** t, rmax)
+        for a in range(2):
+            d = (xs[a] - C[a]) + wd * xs[a] + r * (xs[a] - xbar)
+            step, bufs[a] = _nesterov(bufs[a], d, m)
+            xs[a] = xs[a] - lr * step
+        xbar = xs.mean(0)
+        assert opt.stats["rho"] == pytest.approx(r, rel=1e-15)
+    np.testing.assert_allclose(opt.replicas()[0].numpy(), xs, rtol=1e-13)
+    np.testing.assert_allclose(x.detach().numpy(), xbar, rtol=1e-13)
+
+
+def test_parle_by_hand_over_steps_with_both_caps_inner_momentum_and_weight_decay():
+    """Two replicas, L = 2, three steps: g_t = min(0.5 2^t, 1.5) and r_t = min(0.3 2^t, 0.9) both reach their
+    caps at t = 2; inner momentum 0.2 differs from the outer 0.5; L2 0.1 at the inner point y = x^a + delta."""
+    lr, m, im, eta, gam, gmax, rho, rmax, wd, alpha, L = 0.1, 0.5, 0.2, 0.1, 0.5, 1.5, 0.3, 0.9, 0.1, 0.75, 2
+    x = torch.tensor([0.5, 0.25, -1.0], dtype=torch.float64, requires_grad=True)
+    opt = Parle([x], n_replicas=2, lr=lr, L=L, momentum=m, inner_momentum=im, inner_lr=eta, gamma=gam,
+                gamma_max=gmax, rho=rho, rho_max=rmax, scoping=1.0, weight_decay=wd, alpha=alpha)
+    xs, xbar, bufs = np.tile(x.detach().numpy(), (2, 1)), x.detach().numpy().copy(), [None, None]
+    for t in range(3):
+        opt.step(_targets_closure(opt, x))
+        g, r = min(gam * 2 ** t, gmax), min(rho * 2 ** t, rmax)
+        new = xs.copy()
+        for a in range(2):
+            delta, z, ibuf = np.zeros(3), np.zeros(3), None
+            for _ in range(L):
+                y = xs[a] + delta
+                e, ibuf = _nesterov(ibuf, (y - C[a]) + wd * y, im)
+                delta = delta - eta * (e + g * delta)
+                z = alpha * z + (1 - alpha) * delta
+            d = -z / ((1 - alpha ** L) * eta) + r * (xs[a] - xbar)
+            step, bufs[a] = _nesterov(bufs[a], d, m)
+            new[a] = xs[a] - lr * step
+        xs = new
+        xbar = xs.mean(0)
+        assert opt.stats["gamma"] == pytest.approx(g, rel=1e-15) and opt.stats["rho"] == pytest.approx(r, rel=1e-15)
+    np.testing.assert_allclose(opt.replicas()[0].numpy(), xs, rtol=1e-13)
+    np.testing.assert_allclose(x.detach().numpy(), xbar, rtol=1e-13)
+
+
+def test_parle_noise_amplitude_is_sqrt_2_eta_times_noise():
+    """f = 0, one replica, L = 1, alpha = 0, gamma = rho = 0, lr = eta': z = delta = sqrt(2 eta') eps xi and the
+    step moves x by -lr (-z / eta') = z: sample variance 2 eta' eps^2 (4000 coordinates, 5 standard errors)."""
+    eta, eps, n = 0.05, 0.3, 4000
+    x = torch.zeros(n, dtype=torch.float64, requires_grad=True)
+    opt = Parle([x], n_replicas=1, lr=eta, L=1, momentum=0.0, inner_lr=eta, gamma=0.0, rho=0.0, noise=eps,
+                alpha=0.0, seed=5)
+    quadratic_step(opt, x, 0.0)    # f = 0
+    var = float(x.detach().var())
+    assert abs(var / (2 * eta * eps ** 2) - 1) < 5 * np.sqrt(2 / n)

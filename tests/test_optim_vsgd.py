@@ -74,6 +74,9 @@ def test_vsgd_with_the_ratio_held_fixed_is_adams_first_moment():
             x.grad = torch.as_tensor(g)
             opt.step()
         assert torch.equal(vsgd.state[x1]["mu"], adam.state[x2]["exp_avg"])
+    # the effective momentum reported when pinned is the pinned value, element-wise and on average
+    assert torch.equal(vsgd.effective_momentum()[0], torch.full((5,), 0.9, dtype=torch.float64))
+    assert vsgd.stats["effective_momentum"] == pytest.approx(0.9, rel=1e-15)
     # and free (not pinned) it is not: the effective momentum is set by the variances
     x3 = torch.zeros(5, dtype=torch.float64, requires_grad=True)
     free = VSGD([x3])

@@ -16,7 +16,9 @@ One outer step at parameters x (t = number of steps taken so far):
 nesterov=True, weight_decay=L2) bit for bit. gamma multiplies the coupling: it is the inverse of the scope t of
 the Hamilton-Jacobi picture (t = 1 / gamma). As in the reference code the inner loop reuses the outer momentum
 unless ``inner_momentum`` is given. The first inner step is taken at x, so its batch gradient is the stochastic
-gradient at x: the statistics compare it with the local-entropy gradient at no extra closure call.
+gradient at x: the statistics compare it with the local-entropy gradient at no extra closure call. The
+optimizer clears the gradients before each closure call and refuses a closure that returns None or never calls
+backward. NaN gradients propagate as in torch's optimizers unless ``check_finite=True`` (:mod:`.common`).
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ from collections.abc import Callable
 import torch
 
 from ..validation import positive
-from .common import (CheckedGroups, ExtraState, capped_growth, count, fraction, inner_momentum, nesterov_, nonnegative,
-                     optional_fraction, seeded_generator)
+from .common import (CheckedGroups, ExtraState, capped_growth, count, evaluate, fraction, inner_momentum, nesterov_,
+                     nonnegative, optional_fraction, require_finite, seeded_generator)
 
 
 class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
@@ -37,7 +39,8 @@ class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
 
     Parameters: lr (outer step), momentum (Nesterov), L (inner Langevin steps, the same in every param group),
     inner_lr (eta'), gamma (coupling, > 0), scoping (growth rate of gamma), noise (eps), alpha (averaging of mu),
-    weight_decay (L2, added to every gradient), inner_momentum (None: = momentum), seed (the Langevin noise).
+    weight_decay (L2, added to every gradient), inner_momentum (None: = momentum), seed (the Langevin noise),
+    check_finite (refuse a non-finite outer direction before changing anything; one host sync per step).
     After each step ``stats`` holds the batch loss, ``grad_norm`` |grad f_batch(x)|, ``entropy_grad_norm``
     |x - mu|, ``angle`` (degrees) between the two, and ``gamma`` (gamma_t used).
     """
@@ -48,7 +51,8 @@ class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 0.1, momentum: float = 0.9, L: int = 5, inner_lr: float = 0.1,
                  gamma: float = 0.03, scoping: float = 1e-3, noise: float = 1e-4, alpha: float = 0.75,
-                 seed: int = 0, *, weight_decay: float = 0.0, inner_momentum: float | None = None) -> None:
+                 seed: int = 0, *, weight_decay: float = 0.0, inner_momentum: float | None = None,
+                 check_finite: bool = False) -> None:
         defaults = self.checked({"lr": lr, "momentum": momentum, "L": L, "inner_lr": inner_lr, "gamma": gamma,
                                  "scoping": scoping, "noise": noise, "alpha": alpha, "weight_decay": weight_decay,
                                  "inner_momentum": inner_momentum})
@@ -58,6 +62,7 @@ class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
         self.t = 0
         self.generators = [seeded_generator(seed)]
         self.stats: dict[str, float] = {}
+        self.check_finite = bool(check_finite)
 
     @property
     def generator(self) -> torch.Generator:
@@ -77,12 +82,13 @@ class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
             raise ValueError("EntropySGD.step needs a closure that evaluates a fresh mini-batch")
         L = self.param_groups[0]["L"]
         if L == 0:
-            with torch.enable_grad():
-                loss = closure()
+            loss = self._evaluate(closure)
             grads = {p: _grad(p) for _, ps in self._groups() for p in ps}
             sgrad = list(grads.values())
         else:
             loss, grads, sgrad = self._inner_loop(closure, L)
+        if self.check_finite:
+            require_finite(list(grads.values()), "EntropySGD", "outer direction")
         for group, ps in self._groups():
             for p in ps:
                 g = grads[p]
@@ -93,34 +99,38 @@ class EntropySGD(CheckedGroups, ExtraState, torch.optim.Optimizer):
         self.t += 1
         return loss
 
+    def _evaluate(self, closure) -> torch.Tensor:
+        return evaluate(closure, [p for _, ps in self._groups() for p in ps], "EntropySGD")
+
     def _inner_loop(self, closure, L: int):
         """L Langevin steps from x; returns (loss at x, {p: x - mu}, the stochastic gradient at x)."""
         x = {p: p.detach().clone() for _, ps in self._groups() for p in ps}
         mu = {p: v.clone() for p, v in x.items()}
         bufs: dict = {p: {} for p in x}
         first_loss, sgrad = None, []
-        for step in range(L):
-            with torch.enable_grad():
-                loss = closure()
-            first_loss = loss if step == 0 else first_loss
-            for group, ps in self._groups():
-                gam = self._gamma(group)
-                eta, eps, a = group["inner_lr"], group["noise"], group["alpha"]
-                for p in ps:
-                    d = _grad(p)
-                    if group["weight_decay"]:
-                        d = d.add(p, alpha=group["weight_decay"])
-                    if step == 0:
-                        sgrad.append(d.clone())
-                    d = nesterov_(d, bufs[p], inner_momentum(group))
-                    d = d.add(p - x[p], alpha=gam)
-                    p.add_(d, alpha=-eta)
-                    if eps:
-                        xi = torch.randn(p.shape, generator=self.generator, dtype=p.dtype).to(p.device)
-                        p.add_(xi, alpha=math.sqrt(2.0 * eta) * eps)
-                    mu[p].mul_(a).add_(p, alpha=1.0 - a)
-        for p, xp in x.items():
-            p.copy_(xp)
+        try:
+            for step in range(L):
+                loss = self._evaluate(closure)
+                first_loss = loss if step == 0 else first_loss
+                for group, ps in self._groups():
+                    gam = self._gamma(group)
+                    eta, eps, a = group["inner_lr"], group["noise"], group["alpha"]
+                    for p in ps:
+                        d = _grad(p)
+                        if group["weight_decay"]:
+                            d = d.add(p, alpha=group["weight_decay"])
+                        if step == 0:
+                            sgrad.append(d.clone())
+                        d = nesterov_(d, bufs[p], inner_momentum(group))
+                        d = d.add(p - x[p], alpha=gam)
+                        p.add_(d, alpha=-eta)
+                        if eps:
+                            xi = torch.randn(p.shape, generator=self.generator, dtype=p.dtype).to(p.device)
+                            p.add_(xi, alpha=math.sqrt(2.0 * eta) * eps)
+                        mu[p].mul_(a).add_(p, alpha=1.0 - a)
+        finally:  # the parameters hold x again, whatever the closure did
+            for p, xp in x.items():
+                p.copy_(xp)
         return first_loss, {p: x[p] - mu[p] for p in x}, sgrad
 
     def _record(self, loss, sgrad: list[torch.Tensor], egrad: list[torch.Tensor], L: int) -> None:

@@ -5,7 +5,8 @@
 with V (P, K) the top-K Hessian eigenvectors (Lanczos with full reorthogonalisation on Hessian-vector
 products of the closure's loss, :func:`pde_sgd.networks.hessian.lanczos`), refreshed every ``update_every``
 steps. gamma < 1 damps the step along the sharpest directions (SGD then settles in sharper minima);
-gamma = 1 is plain SGD.
+gamma = 1 is plain SGD. ``state_dict`` carries t and V (a resumed run refreshes V when an uninterrupted one
+would); NaN gradients propagate as in torch's optimizers unless ``check_finite=True`` (:mod:`.common`).
 """
 from __future__ import annotations
 
@@ -15,24 +16,36 @@ import torch
 
 from ..linalg import lanczos
 from ..validation import positive, positive_int
+from .common import CheckedGroups, TaggedState, not_bool, require_finite
 
 
-class NudgedSGD(torch.optim.Optimizer):
+class NudgedSGD(CheckedGroups, TaggedState, torch.optim.Optimizer):
     """``step(closure)``: ``closure()`` evaluates a mini-batch loss at the current parameters and returns it
     *without* calling backward (the optimizer differentiates it, twice when it refreshes V)."""
 
+    CHECKS = {"lr": positive}
+
     def __init__(self, params, lr: float = 0.1, gamma: float = 0.1, k: int = 2, update_every: int = 10,
-                 n_iter: int | None = None, seed: int = 0) -> None:
-        defaults = {"lr": positive("lr", lr)}
-        super().__init__(params, defaults)
-        self.gamma = positive("gamma", gamma)
+                 n_iter: int | None = None, seed: int = 0, *, check_finite: bool = False) -> None:
+        super().__init__(params, self.checked({"lr": lr}))
+        self.gamma = positive("gamma", not_bool("gamma", gamma))
         self.k, self.update_every = positive_int("k", k), positive_int("update_every", update_every)
-        self.n_iter, self.seed = n_iter, seed
+        self.n_iter = None if n_iter is None else positive_int("n_iter", n_iter)
+        self.seed = positive_int("seed", seed, minimum=0)
+        self.check_finite = bool(check_finite)
         self.params = [p for g in self.param_groups for p in g["params"] if p.requires_grad]
         if len(self.param_groups) != 1:
             raise ValueError("NudgedSGD supports a single parameter group")
         self.V: torch.Tensor | None = None
         self.t = 0
+
+    def extra_state(self) -> dict:
+        return {"t": self.t, "V": None if self.V is None else self.V.detach().cpu().clone()}
+
+    def load_extra_state(self, extra: dict) -> None:
+        self.t = int(extra["t"])
+        V = extra["V"]
+        self.V = None if V is None else V.to(device=self.params[0].device, dtype=self.params[0].dtype)
 
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
         if closure is None:
@@ -40,7 +53,12 @@ class NudgedSGD(torch.optim.Optimizer):
         refresh = self.gamma != 1.0 and self.t % self.update_every == 0
         with torch.enable_grad():
             loss = closure()
+            if not (torch.is_tensor(loss) and loss.numel() == 1 and loss.requires_grad):
+                raise ValueError("NudgedSGD: the closure must return the mini-batch loss, a one-element tensor "
+                                 f"that requires grad (no backward call), got {type(loss).__name__}")
             grads = torch.autograd.grad(loss, self.params, create_graph=refresh)
+        if self.check_finite:
+            require_finite([x.detach() for x in grads], "NudgedSGD", "gradient")
         g = torch.cat([x.reshape(-1) for x in grads])
         if refresh:
             sizes = [p.numel() for p in self.params]

@@ -24,6 +24,9 @@ the stacked points and returns (losses (n_local,), stacked gradients) in one cal
 one with ``torch.func.vmap``. With ``distributed=True`` (torch.distributed initialised, e.g. by ``torchrun``:
 gloo on CPU, nccl on CUDA) the n replicas are split evenly over the processes, rank k holding replicas
 k n/W .. (k+1) n/W - 1, and the mean is an all-reduce: the same replicas, seeds and batches give the same run.
+A closure that returns None or never calls backward, and a ``batched`` function whose output has the wrong
+shapes, are refused with a ValueError. NaN gradients propagate as in torch's optimizers unless
+``check_finite=True`` (:mod:`.common`).
 """
 from __future__ import annotations
 
@@ -33,8 +36,8 @@ import numpy as np
 import torch
 
 from ..validation import positive, positive_int
-from .common import (CheckedGroups, ExtraState, cap, capped_growth, check_caps, fraction, inner_momentum, nesterov_,
-                     nonnegative, optional_fraction, seeded_generator)
+from .common import (CheckedGroups, ExtraState, cap, capped_growth, evaluate, fraction, inner_momentum, nesterov_,
+                     nonnegative, optional_fraction, require_finite, seeded_generator)
 
 Batched = Callable[[list[torch.Tensor]], tuple[torch.Tensor, list[torch.Tensor]]]
 
@@ -47,8 +50,12 @@ def replica_seed(seed: int, replica: int) -> int:
 class _Replicas(CheckedGroups, ExtraState, torch.optim.Optimizer):
     """Replica bookkeeping shared by :class:`ElasticSGD` and :class:`Parle`."""
 
-    def __init__(self, params, defaults: dict, n_replicas: int, seed: int, distributed: bool) -> None:
+    CAPS = ("rho",)
+
+    def __init__(self, params, defaults: dict, n_replicas: int, seed: int, distributed: bool,
+                 check_finite: bool) -> None:
         super().__init__(params, defaults)
+        self.check_finite = bool(check_finite)
         self.n_replicas = positive_int("n_replicas", n_replicas)
         self.distributed = bool(distributed)
         first, n_local = 0, self.n_replicas
@@ -89,27 +96,48 @@ class _Replicas(CheckedGroups, ExtraState, torch.optim.Optimizer):
     def _gradients(self, points: list[torch.Tensor], closure, batched: Batched | None):
         """Batch losses (n_local,) and stacked gradients at ``points`` (a list of (n_local, *p.shape))."""
         if batched is not None:
-            losses, grads = batched(points)
-            return losses.detach(), [g.detach() for g in grads]
+            return self._batched(points, batched)
         if closure is None:
             raise ValueError(f"{type(self).__name__}.step needs a closure (called once per replica) or batched=")
         params = self._params()
         xbar = [p.detach().clone() for p in params]
         grads = [torch.zeros_like(w) for w in points]
         losses = []
-        for i, r in enumerate(self.replica_ids):
-            self.replica = r
-            for p, w in zip(params, points):
-                p.copy_(w[i])
-            with torch.enable_grad():
-                losses.append(torch.as_tensor(closure()).detach().reshape(()))
-            for g, p in zip(grads, params):
-                if p.grad is not None:
-                    g[i].copy_(p.grad)
-        self.replica = None
-        for p, xb in zip(params, xbar):
-            p.copy_(xb)
+        try:
+            for i, r in enumerate(self.replica_ids):
+                self.replica = r
+                for p, w in zip(params, points):
+                    p.copy_(w[i])
+                loss = evaluate(closure, params, type(self).__name__)
+                losses.append(torch.as_tensor(loss).detach().reshape(()))
+                for g, p in zip(grads, params):
+                    if p.grad is not None:
+                        g[i].copy_(p.grad)
+        finally:  # the parameters hold xbar again, whatever the closure did
+            self.replica = None
+            for p, xb in zip(params, xbar):
+                p.copy_(xb)
         return torch.stack(losses), grads
+
+    def _batched(self, points: list[torch.Tensor], batched: Batched) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``batched(points)``, its (losses (n_local,), one gradient shaped like each point) checked."""
+        n = len(self.replica_ids)
+        out = batched(points)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise ValueError(f"batched must return (losses, gradients), got {type(out).__name__}")
+        losses, grads = out
+        if not torch.is_tensor(losses) or tuple(losses.shape) != (n,):
+            shape = tuple(losses.shape) if torch.is_tensor(losses) else type(losses).__name__
+            raise ValueError(f"batched must return losses of shape ({n},) (one per local replica), got {shape}")
+        grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
+        if len(grads) != len(points):
+            raise ValueError(f"batched returned {len(grads)} gradient(s) for {len(points)} parameter(s)")
+        for i, (g, w) in enumerate(zip(grads, points)):
+            if not torch.is_tensor(g) or g.shape != w.shape:
+                shape = tuple(g.shape) if torch.is_tensor(g) else type(g).__name__
+                raise ValueError(f"batched: gradient {i} must have shape {tuple(w.shape)} "
+                                 f"(n_local, *parameter shape), got {shape}")
+        return losses.detach(), [g.detach() for g in grads]
 
     def _mean(self, x: torch.Tensor) -> torch.Tensor:
         """(1/n) sum over all n replicas (all processes) of the stacked local replicas ``x``."""
@@ -122,6 +150,8 @@ class _Replicas(CheckedGroups, ExtraState, torch.optim.Optimizer):
     def _outer(self, directions: list[torch.Tensor], losses: torch.Tensor) -> torch.Tensor:
         """x^a <- x^a - lr Nesterov(d^a); xbar <- mean of the replicas, written into the parameters; returns the
         mean batch loss over all replicas."""
+        if self.check_finite:
+            require_finite(directions, type(self).__name__, "update direction")
         for p, group, x, d in zip(self._params(), self._group_of(), self.replicas(), directions):
             x.add_(nesterov_(d, self.state[p], group["momentum"]), alpha=-group["lr"])
             p.copy_(self._mean(x))
@@ -151,11 +181,10 @@ class ElasticSGD(_Replicas):
 
     def __init__(self, params, lr: float = 0.1, *, n_replicas: int = 3, momentum: float = 0.9, rho: float = 0.01,
                  scoping: float = 1e-3, rho_max: float = 10.0, weight_decay: float = 0.0, seed: int = 0,
-                 distributed: bool = False) -> None:
+                 distributed: bool = False, check_finite: bool = False) -> None:
         defaults = self.checked({"lr": lr, "momentum": momentum, "rho": rho, "scoping": scoping, "rho_max": rho_max,
                                  "weight_decay": weight_decay})
-        check_caps(defaults, "rho")
-        super().__init__(params, defaults, n_replicas, seed, distributed)
+        super().__init__(params, defaults, n_replicas, seed, distributed, check_finite)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None, *,  # type: ignore[override]
@@ -178,18 +207,18 @@ class Parle(_Replicas):
 
     CHECKS = {**ELASTIC_CHECKS, "L": positive_int, "inner_lr": positive, "gamma": nonnegative, "gamma_max": cap,
               "noise": nonnegative, "alpha": fraction, "inner_momentum": optional_fraction}
+    CAPS = ("rho", "gamma")
 
     def __init__(self, params, lr: float = 0.1, *, n_replicas: int = 3, L: int = 5, momentum: float = 0.9,
                  inner_lr: float = 0.1, gamma: float = 0.01, rho: float = 0.01, scoping: float = 1e-3,
                  gamma_max: float = 1.0, rho_max: float = 10.0, noise: float = 0.0, alpha: float = 0.75,
                  weight_decay: float = 0.0, inner_momentum: float | None = None, seed: int = 0,
-                 distributed: bool = False) -> None:
+                 distributed: bool = False, check_finite: bool = False) -> None:
         defaults = self.checked({"lr": lr, "momentum": momentum, "rho": rho, "scoping": scoping, "rho_max": rho_max,
                                  "weight_decay": weight_decay, "L": L, "inner_lr": inner_lr, "gamma": gamma,
                                  "gamma_max": gamma_max, "noise": noise, "alpha": alpha,
                                  "inner_momentum": inner_momentum})
-        check_caps(defaults, "rho", "gamma")
-        super().__init__(params, defaults, n_replicas, seed, distributed)
+        super().__init__(params, defaults, n_replicas, seed, distributed, check_finite)
         for key in ("L", "inner_lr", "alpha"):
             if len({g[key] for g in self.param_groups}) != 1:
                 raise ValueError(f"{key} must be the same in every param group")

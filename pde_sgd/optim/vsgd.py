@@ -16,6 +16,9 @@ step t = 1, 2, ... is
 mu_t = (1 - m_t) ghat_t + m_t mu_{t-1} with the *effective momentum* m_t = s_ghat / (s_g + s_ghat) (element-wise;
 :meth:`VSGD.effective_momentum`). With m_t held fixed at beta1 (``momentum=beta1``), mu is Adam's first moment
 (its ``exp_avg``, before bias correction).
+
+As in torch's optimizers, a parameter whose ``grad`` is None is skipped and NaN gradients propagate unless
+``check_finite=True`` (:mod:`.common`); ``state_dict`` is tagged (another optimizer's or model's is refused).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from collections.abc import Callable
 import torch
 
 from ..validation import positive
-from .common import CheckedGroups, nonnegative, optional_fraction
+from .common import CheckedGroups, TaggedState, nonnegative, optional_fraction, require_finite
 
 
 def _rate(name: str, tau: float) -> float:
@@ -34,7 +37,7 @@ def _rate(name: str, tau: float) -> float:
     return float(tau)
 
 
-class VSGD(CheckedGroups, torch.optim.Optimizer):
+class VSGD(CheckedGroups, TaggedState, torch.optim.Optimizer):
     """VSGD with the authors' defaults (lr 0.1, K_g = ``ghattg`` = 30, ``ps`` = 1e-8, tau1 = 0.81, tau2 = 0.9).
 
     ``momentum``: None (the algorithm) or a value in [0, 1) that pins the effective momentum (the Adam limit;
@@ -46,10 +49,11 @@ class VSGD(CheckedGroups, torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 0.1, *, ghattg: float = 30.0, ps: float = 1e-8, tau1: float = 0.81,
                  tau2: float = 0.9, weight_decay: float = 0.0, eps: float = 1e-8,
-                 momentum: float | None = None) -> None:
+                 momentum: float | None = None, check_finite: bool = False) -> None:
         defaults = self.checked({"lr": lr, "ghattg": ghattg, "ps": ps, "tau1": tau1, "tau2": tau2,
                                  "weight_decay": weight_decay, "eps": eps, "momentum": momentum})
         super().__init__(params, defaults)
+        self.check_finite = bool(check_finite)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -57,6 +61,9 @@ class VSGD(CheckedGroups, torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        if self.check_finite:
+            require_finite([p.grad for g in self.param_groups for p in g["params"] if p.grad is not None], "VSGD",
+                           "gradient")
         for group in self.param_groups:
             by_step: dict[int, list[torch.Tensor]] = {}
             for p in group["params"]:

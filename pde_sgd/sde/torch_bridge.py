@@ -17,12 +17,18 @@ diffusion (``D``)
     * a shared :class:`pde_sgd.diffusion.Diffusion` spec (constant, field, @njit function, low rank),
     * a scalar or a constant (dim, dim) matrix: factor S with S S^T = D (diagonal D -> ``noise_type="diagonal"``),
     * a field ``(*grid.shape, dim, dim)`` on ``grid`` (e.g. D captured from a network on a 2-D slice):
-      interpolated, then Cholesky (with a 1e-12 trace jitter for semi-definite D),
+      interpolated, then Cholesky (with a 1e-12 trace jitter for semi-definite D; in closed form for dim = 2),
     * :class:`LowRank` ``(V)``: D = V V^T with V a constant (dim, r) array or a callable x -> (batch, dim, r)
       (full parameter space: r << dim noise columns, never forming D),
     * a callable ``D(x) -> (batch, dim, dim)``.
 
 ``precondition`` M (dim, dim) gives the A-type drift -(D + Q) grad Phi. ``device="auto"`` picks CUDA when present.
+
+No host sync per step: ``f`` and ``g`` only queue device work (no ``.item()``, no Python branch on a tensor),
+unless the drift or D is a numpy function (``Drift``/``Diffusion`` without a torch form, evaluated on the host).
+A D(x) that is non-finite or not positive semi-definite at a visited x is recorded on the device by ``g`` and
+reported once, by :func:`run` after the integration (or by the module's ``check_noise()`` when ``sdeint`` is
+called directly), as a ValueError.
 """
 from __future__ import annotations
 
@@ -76,10 +82,9 @@ class GridInterpolator:
     def __call__(self, x):
         torch = _torch()
         s = (x - self.lower) / self.h - 0.5
-        i0s, i1s, ws = [], [], []
+        lo, hi, w_lo, w_hi = [], [], [], []   # per axis: the two flat-index contributions and their weights
         for a in range(self.ndim):
-            n = self.shape[a]
-            sa = s[:, a]
+            n, sa = self.shape[a], s[:, a]
             if self.periodic[a]:
                 fl = torch.floor(sa)
                 w = sa - fl
@@ -87,18 +92,21 @@ class GridInterpolator:
                 i1 = (i0 + 1) % n
             else:
                 sa = sa.clamp(0.0, n - 1.0)
-                i0 = torch.floor(sa).long().clamp(max=n - 2)
-                w = sa - i0
+                fl = torch.floor(sa).clamp(max=n - 2)
+                w = sa - fl
+                i0 = fl.long()
                 i1 = i0 + 1
-            i0s.append(i0), i1s.append(i1), ws.append(w)
-        out = 0.0
+            lo.append(i0 * self.strides[a]), hi.append(i1 * self.strides[a])
+            w_lo.append(1.0 - w), w_hi.append(w)
+        out = None
         for corner in range(1 << self.ndim):
-            idx, wt = 0, 1.0
-            for a in range(self.ndim):
-                hi = (corner >> a) & 1
-                idx = idx + (i1s[a] if hi else i0s[a]) * self.strides[a]
-                wt = wt * (ws[a] if hi else 1.0 - ws[a])
-            out = out + wt[:, None] * self.values[idx]
+            bits = [(corner >> a) & 1 for a in range(self.ndim)]
+            idx, wt = (hi if bits[0] else lo)[0], (w_hi if bits[0] else w_lo)[0]
+            for a in range(1, self.ndim):
+                idx = idx + (hi if bits[a] else lo)[a]
+                wt = wt * (w_hi if bits[a] else w_lo)[a]
+            term = torch.index_select(self.values, 0, idx)
+            out = term.mul_(wt[:, None]) if out is None else out.addcmul_(wt[:, None], term)
         return out
 
 
@@ -147,7 +155,8 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
     M = None if precondition is None else torch.as_tensor(
         finite_array("precondition", precondition, shape=(dim, dim)), device=dev, dtype=dtype)
     scale = math.sqrt(2.0 / beta)
-    noise_type, g_fn, m = _diffusion(D, dim, grid, dev, dtype, scale)
+    checks = NoiseChecks(dev)
+    noise_type, g_fn, m = _diffusion(D, dim, grid, dev, dtype, scale, checks)
 
     class SGDSDE(torch.nn.Module):
         sde_type = "ito"
@@ -164,7 +173,70 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
         def g(self, t, y):
             return g_fn(y)
 
+        def reset_checks(self) -> None:
+            checks.reset()
+
+        def check_noise(self) -> None:
+            checks.raise_if_failed()
+
     return SGDSDE()
+
+
+class NoiseChecks:
+    """On-device flags (non-finite D, D not positive semi-definite) set by the factorisations of a run without a
+    host sync; :meth:`raise_if_failed` reads them once."""
+
+    def __init__(self, device) -> None:
+        self.flags = _torch().zeros(2, dtype=_torch().bool, device=device)
+
+    def reset(self) -> None:
+        self.flags.zero_()
+
+    def record(self, nonfinite, indefinite) -> None:
+        """OR the (0-d bool tensor) failures of one factorisation into the flags (device ops only)."""
+        torch = _torch()
+        self.flags.logical_or_(torch.stack([nonfinite, indefinite]))
+
+    def raise_if_failed(self) -> None:
+        nonfinite, indefinite = (bool(v) for v in self.flags.cpu())
+        if nonfinite:
+            raise ValueError("D(x) is non-finite (NaN or inf) at some x: D must be a finite symmetric positive "
+                             "semi-definite matrix at every x")
+        if indefinite:
+            raise ValueError("D(x) is not positive semi-definite (or not symmetric) at some x of the paths: "
+                             "D must be a finite symmetric positive semi-definite matrix at every x")
+
+
+def factor(Dx, checks: NoiseChecks, scale: float):
+    """scale * L with L L^T = D(x) + 1e-12 tr(D) I for a batch (batch, dim, dim) of D (lower triangle read),
+    failures recorded in ``checks``: in closed form for dim = 2,
+
+        L11 = sqrt(a), L21 = b / L11, L22 = sqrt(c - L21^2)      for D = [[a, .], [b, c]] (jittered),
+
+    ``torch.linalg.cholesky_ex`` otherwise. A pivot <= 0 (D not positive semi-definite beyond the jitter) or a
+    non-finite entry is recorded; the factor returned is then meaningless (the run raises)."""
+    torch = _torch()
+    dim = Dx.shape[-1]
+    if dim == 2:
+        return factor_2x2(Dx[:, 0, 0], Dx[:, 1, 0], Dx[:, 1, 1], checks, scale)
+    tr = torch.diagonal(Dx, dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
+    eye = torch.eye(dim, device=Dx.device, dtype=Dx.dtype)
+    L, info = torch.linalg.cholesky_ex(Dx + 1e-12 * tr[:, None, None] * eye)
+    checks.record(~torch.isfinite(Dx).all(), (info != 0).any())
+    return scale * L
+
+
+def factor_2x2(a, b, c, checks: NoiseChecks, scale: float):
+    """:func:`factor` of D = [[a, b], [b, c]] given its entries (batch,) each."""
+    torch = _torch()
+    jitter = 1e-12 * (a + c).clamp_min(1e-300)
+    nonfinite = ~(torch.isfinite(a) & torch.isfinite(b) & torch.isfinite(c)).all()
+    a, c = a + jitter, c + jitter
+    l11 = a.clamp_min(1e-300).sqrt()
+    l21 = b / l11
+    schur = c - l21 * l21
+    checks.record(nonfinite, ~((a > 0) & (schur > 0)).all())
+    return torch.stack([l11, torch.zeros_like(l11), l21, schur.clamp_min(0.0).sqrt()], -1).mul_(scale).view(-1, 2, 2)
 
 
 def _negative_drift(drift: Drift, dev, dtype) -> Callable:
@@ -181,23 +253,12 @@ def _negative_drift(drift: Drift, dev, dtype) -> Callable:
     return lambda y: -torch.as_tensor(drift.at(y.detach().cpu().numpy()), device=y.device, dtype=y.dtype)
 
 
-def _diffusion(D, dim, grid, dev, dtype, scale):
+def _diffusion(D, dim, grid, dev, dtype, scale, checks: NoiseChecks):
     """(noise_type, g(y), number of noise columns) for the accepted diffusion specifications."""
     torch = _torch()
-    eye = torch.eye(dim, device=dev, dtype=dtype)
 
     def chol(Dx):
-        tr = torch.diagonal(Dx, dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
-        L, info = torch.linalg.cholesky_ex(Dx + 1e-12 * tr[:, None, None] * eye)
-        finite = torch.isfinite(Dx).flatten(1).all(1)
-        if bool(((info != 0) | ~finite).any()):  # one host sync per step; which failure only on the error path
-            if not bool(finite.all()):
-                raise ValueError("D(x) is non-finite (NaN or inf) at some x: D must be a finite symmetric positive "
-                                 "semi-definite matrix at every x")
-            bad = int(torch.nonzero(info)[0, 0])
-            raise ValueError(f"D(x) is not positive semi-definite (or not symmetric) at sample {bad} of the batch: "
-                             f"D must be a finite symmetric positive semi-definite matrix at every x")
-        return scale * L
+        return factor(Dx, checks, scale)
 
     if isinstance(D, Diffusion):  # the shared spec, mapped onto the forms below
         if D.dim != dim:
@@ -224,7 +285,11 @@ def _diffusion(D, dim, grid, dev, dtype, scale):
     if grid is not None and arr.ndim > 2:
         if arr.shape != grid.shape + (dim, dim):
             raise ValueError(f"D field must have shape {grid.shape + (dim, dim)}, got {arr.shape}")
-        interp = GridInterpolator(grid, spd_matrices("D", arr, dim), dev, dtype)
+        arr = spd_matrices("D", arr, dim)
+        if dim == 2:  # interpolate the three entries the closed-form factor reads
+            abc = GridInterpolator(grid, np.stack([arr[..., 0, 0], arr[..., 1, 0], arr[..., 1, 1]], -1), dev, dtype)
+            return "general", lambda y: factor_2x2(*abc(y).unbind(1), checks, scale), dim
+        interp = GridInterpolator(grid, arr, dev, dtype)
         return "general", lambda y: chol(interp(y).reshape(-1, dim, dim)), dim
     mat = positive("D", float(arr), allow_zero=True) * np.eye(dim) if arr.ndim == 0 else spd_matrices("D", arr, dim)
     if mat.shape != (dim, dim):
@@ -247,7 +312,7 @@ def run(sde, x0, *, T: float, dt: float, n_paths: int, seed: int, method: str = 
     torch = _torch()
     import torchsde
 
-    if not all(hasattr(sde, a) for a in ("dim", "device", "n_noise", "f", "g")):
+    if not all(hasattr(sde, a) for a in ("dim", "device", "n_noise", "f", "g", "check_noise")):
         raise TypeError(f"sde must be the module returned by make_sde, got {type(sde).__name__}")
     T, dt = positive("T", T), positive("dt", dt)
     n_paths, seed = positive_int("n_paths", n_paths), positive_int("seed", seed, minimum=0)
@@ -263,8 +328,10 @@ def run(sde, x0, *, T: float, dt: float, n_paths: int, seed: int, method: str = 
     # dt=dt: tell the Brownian tree the step, or round-off slivers between steps and save times shrink its
     # average queried interval and the tree grows without bound
     bm = torchsde.BrownianInterval(t0=0.0, t1=T, size=size, dtype=dtype, device=sde.device, entropy=seed, dt=dt)
+    sde.reset_checks()
     with torch.no_grad():
         ys = torchsde.sdeint(sde, y0, ts, bm=bm, dt=dt, method=method)
+    sde.check_noise()
     if not torch.all(torch.isfinite(ys)):
         raise NumericalInstability("torchsde paths became non-finite: reduce dt")
     return Result("sde.torchsde", {"times": ts.cpu().numpy(), "x": ys.cpu().numpy()},
