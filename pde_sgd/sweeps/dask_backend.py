@@ -29,7 +29,7 @@ _INSTALLED = ("site-packages", "dist-packages")
 
 
 def dask_backend(fn, todo: list[tuple[int, dict]], *, scheduler: str | None,
-                 n_workers: int | None) -> Iterator[tuple[int, Result | PointFailure]]:
+                 n_workers: int | None, timeout: float | None = None) -> Iterator[tuple[int, Result | PointFailure]]:
     """Submit every point, yield ``(index, Result or PointFailure)`` as they complete (any order).
 
     Closing the generator (Ctrl-C, an error in the driver) cancels the points still pending.
