@@ -89,5 +89,11 @@ def kills_worker_at_two(x: int, delay: float = 0.0) -> Result:
 def sleeps_at_two(x: int, delay: float) -> Result:
     """Sleeps ``delay`` seconds at x == 2 (a hung point), returns at once otherwise."""
     if x == 2:
+        _log("hung")
         time.sleep(delay)
+    return powers(float(x))
+
+
+def powers_of_x(x: int, **_) -> Result:
+    """What :func:`kills_worker_at_two` returns for an innocent point."""
     return powers(float(x))
