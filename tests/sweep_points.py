@@ -73,6 +73,10 @@ def unstorable_at_two(x: int, how: str = "nan_param") -> Result:
             r.arrays["pow"] = np.array([1.0, np.nan, np.inf])
         elif how == "object_param":
             r.params["fn"] = object()
+        elif how == "complex_nan":
+            r.arrays["c"] = np.array([1 + 1j, complex(0, np.nan)])
+        elif how == "not_arrays":
+            r.arrays = None
     return r
 
 

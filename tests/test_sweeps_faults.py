@@ -24,7 +24,8 @@ P = load_module(HERE / "sweep_points.py")
 
 @pytest.mark.parametrize("how, reason", [
     ("nan_param", r"params\['loss'\] is NaN or inf"), ("object_array", "Python objects"),
-    ("nan_array", "array 'pow' has 2 NaN/inf value"), ("object_param", r"params\['fn'\] is a object")])
+    ("nan_array", "array 'pow' has 2 NaN/inf value"), ("object_param", r"params\['fn'\] is a object"),
+    ("complex_nan", "array 'c' has 1 NaN/inf value"), ("not_arrays", "AttributeError")])
 def test_unstorable_point_is_a_failed_point_and_the_sweep_goes_on(tmp_path, how, reason):
     sw = Sweep("u", P.unstorable_at_two, grid(x=[1, 2, 3], how=[how]))
     t = run_sweep(sw, store=tmp_path, progress=False)

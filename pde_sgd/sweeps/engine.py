@@ -120,7 +120,9 @@ def run_sweep(sweep: Sweep, *, store: str | os.PathLike | None = None, backend: 
                 if not isinstance(outcome, PointFailure):
                     try:
                         results[i] = st.save(keys[i], outcome, allow_nonfinite=allow_nonfinite)
-                    except ValueError:
+                    except OSError:  # the store itself cannot be written (StoreWriteError): stop
+                        raise
+                    except Exception:  # this Result cannot be stored: a failed point, the sweep goes on
                         outcome = PointFailure("the point's Result cannot be stored:\n" + traceback.format_exc())
                 if isinstance(outcome, PointFailure):
                     st.save_failure(keys[i], sweep.points[i], outcome.traceback)
