@@ -101,3 +101,13 @@ def sleeps_at_two(x: int, delay: float) -> Result:
 def powers_of_x(x: int, **_) -> Result:
     """What :func:`kills_worker_at_two` returns for an innocent point."""
     return powers(float(x))
+
+
+def fails_slowly_at_one(x: int) -> Result:
+    """Fails at x == 1 after 1 s and at x == 3 at once: on two workers the failures complete out of order."""
+    if x == 1:
+        time.sleep(1.0)
+        raise RuntimeError("slow failure at x=1")
+    if x == 3:
+        raise RuntimeError("fast failure at x=3")
+    return powers(float(x))

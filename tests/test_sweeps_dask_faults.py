@@ -63,6 +63,23 @@ def test_a_hung_point_times_out_and_its_worker_is_restarted(cluster, tmp_path):
     assert not _alive(pid)  # the process running the hung point is gone, not left sleeping
 
 
+def test_timeout_clock_starts_when_a_worker_takes_the_point(cluster, tmp_path):
+    """Eight 1 s points on two workers with timeout=3 s: queued behind the others, the last ones finish about
+    4 s after the sweep starts, yet none ran 3 s, so none may time out."""
+    c, _ = cluster
+    sw = Sweep("q", P.slow_powers, grid(x=[float(x) for x in range(8)], delay=[1.0]))
+    t = run_sweep(sw, store=tmp_path, backend="dask", scheduler=c.scheduler_address, timeout=3, progress=False)
+    assert not t.failed and len(t.finished()) == 8
+
+
+def test_failures_are_listed_in_point_order_whatever_order_they_finish(cluster, tmp_path):
+    c, _ = cluster
+    sw = Sweep("o", P.fails_slowly_at_one, grid(x=[1, 2, 3]))
+    t = run_sweep(sw, store=tmp_path, backend="dask", scheduler=c.scheduler_address, progress=False)
+    assert [p for p, _ in t.failed] == [{"x": 1}, {"x": 3}]
+    assert "slow failure at x=1" in t.failed[0][1] and "fast failure at x=3" in t.failed[1][1]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
