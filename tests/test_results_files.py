@@ -119,3 +119,12 @@ def test_streamed_npz_hash_is_the_hash_of_the_file(tmp_path):
     back = Result.load(tmp_path / "r")
     for k in r.arrays:
         assert back[k].dtype == r[k].dtype and np.array_equal(back[k], r[k])
+
+
+@pytest.mark.parametrize("text, match", [(b"{", "is not valid JSON"), (b"\xff\xfe", "is not valid JSON"),
+                                         (b"[]", "has an unknown format")])
+def test_corrupt_json_is_a_value_error_naming_the_file(tmp_path, text, match):
+    Result("k", {"a": np.ones(2)}).save(tmp_path / "r")
+    (tmp_path / "r.json").write_bytes(text)
+    with pytest.raises(ValueError, match=f"result metadata {tmp_path / 'r.json'} {match}"):
+        Result.load(tmp_path / "r")
