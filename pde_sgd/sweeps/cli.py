@@ -24,7 +24,7 @@ from .engine import BACKENDS, SCHEDULER_ENV, STORE_ENV, default_store, run_sweep
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pde-sgd sweep", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n".join(__doc__.split("\n")[5:]))
+                                epilog="\n".join(__doc__.split("\n")[6:]))
     p.add_argument("name", nargs="?", help="the sweep to run (see --list)")
     p.add_argument("--list", action="store_true", help="list the named sweeps with their descriptions")
     p.add_argument("--full", action="store_true", help="the publication setting instead of the quick one")
