@@ -8,12 +8,13 @@ metadata (kind, params, array names and a fresh save id, as canonical JSON) in t
 pair whose hashes disagree: a kill between the two renames, a failed second write, an ``.npz`` copied from
 another run, or a hand-edited kind/params. Temporary files carry the writer's process id; a later save into
 the same folder removes those whose process no longer runs. Whatever ``load`` could not read back (object
-arrays, reserved names, NaN/inf in params) is refused at save time.
+arrays, reserved names, NaN/inf in params, a params entry JSON cannot describe) is refused at save time, with
+the offending name. Files get the mode ``0o666 & ~umask`` like any new file. The ``.npz`` is streamed to disk
+and from it (never held twice in memory); files of format 1 (no hashes) load only with ``legacy=True``.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import os
@@ -21,12 +22,13 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
 FORMAT_VERSION = 2
-LEGACY_FORMAT_VERSIONS = (1,)  # read without the pair check (written before the hashes existed)
+LEGACY_FORMAT_VERSIONS = (1,)  # written before the hashes existed: read only with load(..., legacy=True)
 META_HASH_ARRAY = "_pde_sgd_meta_sha256"
 _SAVEZ_RESERVED = ("file", "allow_pickle")  # keyword names of numpy.savez itself
 
@@ -42,23 +44,33 @@ def _decodable() -> dict[str, type]:
     return {"Grid": Grid, "Landscape": Landscape, "Diffusion": Diffusion}
 
 
-def _jsonable(obj: Any) -> Any:
+def _jsonable(obj: Any, where: str = "params") -> Any:
+    """``obj`` as JSON-ready values; ValueError naming ``where`` (e.g. ``params['f']``) for anything else.
+
+    Tagged classes (see :func:`_decodable`) and objects with ``to_dict`` become dicts, tuples and arrays
+    lists, numpy scalars and paths plain values; an object JSON cannot describe is refused, never saved as
+    its ``repr`` (which :meth:`Result.load` could not give back)."""
     tagged = _decodable()
     if type(obj).__name__ in tagged and isinstance(obj, tagged[type(obj).__name__]):
-        return {TYPE_TAG: type(obj).__name__, **_jsonable(obj.to_dict())}
+        return {TYPE_TAG: type(obj).__name__, **_jsonable(obj.to_dict(), where)}
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): _jsonable(v, f"{where}[{k!r}]") for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
     if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            raise ValueError(f"Result {where} is an array of Python objects, which JSON cannot hold")
         return obj.tolist()
     if isinstance(obj, np.generic):
-        return obj.item()
+        return _jsonable(obj.item(), where)
     if hasattr(obj, "to_dict"):
-        return _jsonable(obj.to_dict())
+        return _jsonable(obj.to_dict(), where)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
-    return repr(obj)
+    raise ValueError(f"Result {where} is a {type(obj).__name__} ({obj!r:.60}), which cannot be saved as JSON; "
+                     f"store a number, string, list or dict (or the object's description) instead")
 
 
 def _decode(obj: Any) -> Any:
@@ -75,7 +87,7 @@ def _decode(obj: Any) -> Any:
     desc = {k: v for k, v in out.items() if k != TYPE_TAG}
     try:
         return cls.from_dict(desc)
-    except ValueError:
+    except (ValueError, TypeError, KeyError):  # not a description this version can rebuild
         return out
 
 
@@ -113,19 +125,34 @@ def remove_orphaned_temps(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename.
+def _umask() -> int:
+    """The process's umask, read without changing it where /proc allows (``os.umask`` sets it to query it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
-    The temporary name ``.NAME.pid<PID>.<random>.tmp`` is unique per writer (no collision between processes)
-    and removed on any exception; one orphaned by a killed writer is removed by the next write to ``path``.
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(fh)`` on a temporary file in ``path``'s folder, then rename it to ``path`` atomically.
+
+    The file gets the mode of any newly created file, ``0o666 & ~umask`` (not the 0600 of ``mkstemp``). The
+    temporary name ``.NAME.pid<PID>.<random>.tmp`` is unique per writer (no collision between processes) and
+    removed on any exception; one orphaned by a killed writer is removed by the next write to ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphaned_temps(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_tmp_prefix(path)}{os.getpid()}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "w+b") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -133,6 +160,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through :func:`atomic_write`."""
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def _file_sha256(fh: BinaryIO) -> str:
+    """SHA-256 of an open file's whole content, read in chunks from the start (the position is left at 0)."""
+    fh.seek(0)
+    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    fh.seek(0)
+    return digest
 
 
 def _canonical(obj: Any) -> bytes:
@@ -215,57 +255,59 @@ class Result:
     def save(self, path: str | os.PathLike) -> tuple[Path, Path]:
         """Write ``path.npz`` and ``path.json`` atomically, tied by hashes; returns both paths.
 
-        Raises ValueError before writing anything that :meth:`load` could not read back.
+        Raises ValueError before writing anything that :meth:`load` could not read back. The arrays are
+        streamed to the temporary file (no in-memory copy of the ``.npz``) and hashed from it.
         """
         base = _base(path)
         arrays = {k: np.asarray(v) for k, v in self.arrays.items()}
-        params, stats = _jsonable(self.params), _jsonable(self.stats)
+        params, stats = _jsonable(self.params), _jsonable(self.stats, "stats")
         _check_savable(self.kind, arrays, params)
         if _first_non_finite(stats, "stats"):
             raise ValueError(f"Result {_first_non_finite(stats, 'stats')} is NaN or inf, which JSON cannot hold")
         from . import __version__
         core = {"kind": self.kind, "arrays": sorted(arrays), "params": params, "stats": stats,
                 "save_id": uuid.uuid4().hex}
-        buf = io.BytesIO()
-        np.savez(buf, **arrays, **{META_HASH_ARRAY: np.array(_sha256(_canonical(core)))})
-        npz_bytes = buf.getvalue()
-        meta = dict(core, format_version=FORMAT_VERSION, pde_sgd_version=__version__,
-                    npz_sha256=_sha256(npz_bytes))
         npz, js = _pair(base)
-        atomic_write_bytes(npz, npz_bytes)
+        npz_sha256 = []
+
+        def write_npz(fh: BinaryIO) -> None:
+            np.savez(fh, **arrays, **{META_HASH_ARRAY: np.array(_sha256(_canonical(core)))})
+            fh.flush()
+            npz_sha256.append(_file_sha256(fh))
+
+        atomic_write(npz, write_npz)
+        meta = dict(core, format_version=FORMAT_VERSION, pde_sgd_version=__version__, npz_sha256=npz_sha256[0])
         atomic_write_bytes(js, json.dumps(meta, indent=2, sort_keys=True, allow_nan=False).encode())
         return npz, js
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Result":
+    def load(cls, path: str | os.PathLike, *, legacy: bool = False) -> "Result":
         """Read a result written by :meth:`save`.
 
-        Raises ValueError for missing, corrupt or mismatched files: the ``.npz`` bytes must have the hash the
-        ``.json`` records, and the ``.json``'s kind, params and array names the hash the ``.npz`` records.
+        Raises ValueError for missing, unreadable, corrupt or mismatched files: the ``.npz`` bytes must have
+        the hash the ``.json`` records, and the ``.json``'s kind, params and array names the hash the ``.npz``
+        records. Files of format 1 (written before the hashes existed) cannot be verified and are refused
+        unless ``legacy=True``. The ``.npz`` is read once, as a stream (hashed, then its arrays read).
         """
         npz, js = _pair(_base(path))
         for p in (npz, js):
-            if not p.exists():
+            if not p.is_file():
                 raise ValueError(f"result file {p} is missing")
+        meta = _read_meta(js, legacy=legacy)
+        version = meta["format_version"]
         try:
-            meta = json.loads(js.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"result metadata {js} is not valid JSON: {exc}") from None
-        version = meta.get("format_version") if isinstance(meta, dict) else None
-        if version not in (FORMAT_VERSION, *LEGACY_FORMAT_VERSIONS) or "kind" not in meta:
-            raise ValueError(f"result metadata {js} has an unknown format (format_version != {FORMAT_VERSION})")
-        npz_bytes = npz.read_bytes()
-        try:
-            with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except Exception as exc:  # zipfile/pickle/OS errors all mean the file is unusable
-            raise ValueError(f"result arrays {npz} cannot be read: {exc}") from None
-        stored = arrays.pop(META_HASH_ARRAY, None)
-        if version == FORMAT_VERSION and _sha256(npz_bytes) != meta.get("npz_sha256"):
+            with open(npz, "rb") as fh:
+                npz_sha256 = _file_sha256(fh)
+                with np.load(fh, allow_pickle=False) as data:
+                    arrays = {k: data[k] for k in data.files}
+        except Exception as exc:  # zipfile/format/OS errors all mean the file is unusable
+            raise ValueError(f"result arrays {npz} cannot be read: {type(exc).__name__}: {exc}") from None
+        if version == FORMAT_VERSION and npz_sha256 != meta.get("npz_sha256"):
             raise ValueError(f"{npz} and {js} do not belong together: the arrays are not the ones saved with "
                              f"this metadata (interrupted save, or a file copied from another run)")
-        if sorted(arrays) != sorted(meta.get("arrays", [])):
-            raise ValueError(f"{npz} holds arrays {sorted(arrays)} but {js} lists {meta.get('arrays')}")
+        stored = arrays.pop(META_HASH_ARRAY, None)
+        if sorted(arrays) != sorted(meta["arrays"]):
+            raise ValueError(f"{npz} holds arrays {sorted(arrays)} but {js} lists {meta['arrays']}")
         if version == FORMAT_VERSION:
             core = {k: meta.get(k) for k in ("kind", "arrays", "params", "save_id")}
             if "stats" in meta:
@@ -273,7 +315,32 @@ class Result:
             if stored is None or str(stored) != _sha256(_canonical(core)):
                 raise ValueError(f"{js} was changed after saving (its kind, params or array names no longer "
                                  f"match the hash recorded in {npz}); re-run to regenerate the result")
-        return cls(meta["kind"], arrays, _decode(meta.get("params", {})), meta.get("stats", {}))
+        return cls(meta["kind"], arrays, _decode(meta["params"]), meta["stats"])
+
+
+def _read_meta(js: Path, *, legacy: bool) -> dict:
+    """The ``.json`` of a result, its structure checked; ValueError for anything :meth:`Result.load` cannot use."""
+    try:
+        meta = json.loads(js.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"result metadata {js} is not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"result metadata {js} cannot be read: {exc}") from None
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version in LEGACY_FORMAT_VERSIONS and not legacy:
+        raise ValueError(f"result {js} has format_version {version}, written before results were tied to their "
+                         f"arrays by hashes: it cannot be verified; re-run it, or read it with "
+                         f"Result.load(..., legacy=True) if you trust the files")
+    if version not in (FORMAT_VERSION, *LEGACY_FORMAT_VERSIONS):
+        raise ValueError(f"result metadata {js} has an unknown format (format_version != {FORMAT_VERSION})")
+    meta.setdefault("params", {})
+    meta.setdefault("stats", {})
+    for name, typ in {"kind": str, "arrays": list, "params": dict, "stats": dict}.items():
+        if not isinstance(meta.get(name), typ):
+            raise ValueError(f"result metadata {js}: field {name!r} is missing or not a {typ.__name__}")
+    if not all(isinstance(a, str) for a in meta["arrays"]):
+        raise ValueError(f"result metadata {js}: field 'arrays' must list array names (strings)")
+    return meta
 
 
 def _base(path: str | os.PathLike) -> Path:

@@ -132,7 +132,7 @@ def test_driver_killed_mid_run_resumes_with_only_the_missing_points(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, str(script), str(HERE / "sweep_points.py"), str(store)], env=env)
     try:
-        _wait_for(lambda: store.is_dir() and len(list(store.glob("*.json"))) >= 3, "3 stored points")
+        _wait_for(lambda: store.is_dir() and len(list(store.glob("?" * 20 + ".json"))) >= 3, "3 stored points")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
     finally:

@@ -56,7 +56,10 @@ def test_sweep_bad_input(kwargs, exc, match):
 def test_point_key_depends_on_values_types_and_version(monkeypatch):
     k = point_key({"x": 1, "y": "a"})
     assert k == point_key({"y": "a", "x": 1})  # key order does not matter
-    assert len({k, point_key({"x": 2, "y": "a"}), point_key({"x": 1.0, "y": "a"}), point_key({"x": True, "y": "a"})}) == 4
+    assert k == point_key({"x": 1.0, "y": "a"})  # an integral float is the same number as the int
+    assert point_key({"x": 0, "y": "a"}) == point_key({"x": -0.0, "y": "a"})
+    assert len({k, point_key({"x": 2, "y": "a"}), point_key({"x": 1.5, "y": "a"}), point_key({"x": True, "y": "a"}),
+                point_key({"x": "1", "y": "a"})}) == 5  # a bool and a string stay apart from the number
     monkeypatch.setattr(pde_sgd, "__version__", "99.0")
     assert point_key({"x": 1, "y": "a"}) != k
 
@@ -76,7 +79,8 @@ def test_serial_table_holds_each_points_result_in_order(tmp_path):
     assert t.column("z").shape == (6, 4)
     with pytest.raises(KeyError, match="no column 'nope'.*point parameters: \\['n', 'x'\\]"):
         t.column("nope")
-    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(f"{k}.{e}" for k in sw.keys for e in ("json", "npz"))
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
+        [f"{k}.{e}" for k in sw.keys for e in ("json", "npz")] + ["sweep.json", ".lock"])
 
 
 def test_rerun_skips_stored_points_and_gives_the_same_table(tmp_path):

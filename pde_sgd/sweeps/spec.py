@@ -1,8 +1,10 @@
 """What a sweep is: a point function, the parameter points it runs on, and the key each point is stored under.
 
 A point is a dict of JSON scalars (int, float, str, bool); ``fn(**point)`` returns a :class:`pde_sgd.Result`.
-A point's key is ``sha256(json({"point": point, "pde_sgd_version": version}, sort_keys=True))[:20]``: equal
-points give equal keys on every machine, and a new package version never reuses an old result.
+A point's key is ``sha256(json({"point": point, "pde_sgd_version": version}, sort_keys=True))[:20]`` of the
+point with integral floats written as ints (``{"i": 1.0}`` has the key of ``{"i": 1}``; bools stay bools, so
+``{"i": True}`` has its own): equal points give equal keys on every machine, and a new package version never
+reuses an old result.
 """
 from __future__ import annotations
 
@@ -71,8 +73,16 @@ def check_point(point: Any, index: int) -> dict:
 def point_key(point: dict) -> str:
     """The storage key of ``point``: 20 hex digits of the sha256 of the point and the package version."""
     from .. import __version__
-    text = json.dumps({"point": point, "pde_sgd_version": __version__}, sort_keys=True)
+    text = json.dumps({"point": {k: _key_value(v) for k, v in point.items()}, "pde_sgd_version": __version__},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _key_value(value: Any) -> Any:
+    """``value`` as it enters a key: an integral float as the equal int (1.0 -> 1, -0.0 -> 0), others unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,22 @@ class Table:
 
     @classmethod
     def load(cls, path: str | Path) -> "Table":
+        """A table written by :meth:`save`, or, for a folder, the table of the sweep store there (its points
+        from ``sweep.json``, each finished Result, the recorded failures); nothing is computed."""
+        if Path(path).is_dir():
+            return cls.gather(path)
         return cls.from_result(Result.load(path))
+
+    @classmethod
+    def gather(cls, folder: str | Path) -> "Table":
+        """The table of the sweep store ``folder`` as it stands (see :meth:`load`)."""
+        from .store import Store
+        st = Store(folder)
+        manifest = st.read_manifest()
+        points, keys = manifest["points"], manifest["keys"]
+        results = [st.load(k) for k in keys]
+        tracebacks = [None if r is not None else st.load_failure(k) for k, r in zip(keys, results)]
+        return cls(manifest["name"], points, results, [(p, tb) for p, tb in zip(points, tracebacks) if tb])
 
     def __repr__(self) -> str:
         n_done = sum(r is not None for r in self.results)
