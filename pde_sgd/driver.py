@@ -79,10 +79,12 @@ def show_progress(progress: bool | None) -> bool:
 
 @contextmanager
 def drive(total: float, *, progress: bool | None, desc: str, unit: str = "step",
-          threads: int | None = None) -> Iterator[Run]:
+          threads: int | None = None, python_threads: bool = False) -> Iterator[Run]:
     """Run a chunked stepper: yields a :class:`Run`; ``total`` is the bar's length (in ``unit``).
 
     ``threads``: the Numba thread count during the run (None: the current one); restored afterwards.
+    ``python_threads``: the stepper shares its work among ``Run.threads`` Python threads (nogil kernels), which
+    NUMBA_NUM_THREADS does not cap (Numba's own count is still capped by it).
     """
     import numba
     from tqdm.auto import tqdm
@@ -94,7 +96,7 @@ def drive(total: float, *, progress: bool | None, desc: str, unit: str = "step",
     try:
         with _sigint_between_chunks() as interrupted, \
                 tqdm(total=total, disable=not show, desc=desc, unit=unit, leave=False) as bar:
-            yield Run(bar, numba.get_num_threads(), interrupted)
+            yield Run(bar, n_threads if python_threads else numba.get_num_threads(), interrupted)
     finally:
         numba.set_num_threads(before)
 

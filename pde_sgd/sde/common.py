@@ -111,3 +111,19 @@ def check_explicit_stability(landscape, M: np.ndarray, x: np.ndarray, dt: float,
     if dt >= limit:
         raise ValueError(f"dt={dt:g} exceeds the explicit stability limit {limit:.3g} "
                          f"(2 / largest local rate at x0); choose dt < {limit:.3g}")
+
+
+def check_output_fits(rows: int, n_paths: int, dim: int, limit: float | None = None) -> None:
+    """MemoryError naming n_paths and n_saves, with the estimate, when ``rows`` arrays of (n_paths, dim) float64
+    (the saves and the state of a run) exceed ``limit`` bytes (default: the memory available,
+    :func:`pde_sgd.fokker_planck.steady.memory_limit`): refused before anything is allocated."""
+    need = 8.0 * rows * n_paths * dim
+    if need <= 1e9 and limit is None:  # small: no need to ask the system
+        return
+    if limit is None:
+        from ..fokker_planck.steady import memory_limit
+        limit = memory_limit()
+    if need > limit:
+        raise MemoryError(f"this run would hold {rows} arrays of n_paths={n_paths} x dim={dim} float64 (its "
+                          f"n_saves + 1 saves and its state): an estimated {need / 1e9:.3g} GB, more than the "
+                          f"{limit / 1e9:.3g} GB available; lower n_paths or n_saves")
