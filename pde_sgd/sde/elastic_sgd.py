@@ -90,7 +90,7 @@ def elastic_kernel(b0, b1, x, y, keys, k0, n_steps, save_every, params, grad_lan
                     y[p0 + q, r, i] = Y[r, i, q]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _replica_mean(Y, Ym):
     """Ym[i, q] = 0.0 + Y[0, i, q] / n_rep + Y[1, i, q] / n_rep + ... (in this order)."""
     n_rep, d, nb = Y.shape

@@ -16,8 +16,8 @@ from ..grid import Grid
 from ..landscapes import Landscape
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, require_instance
-from .common import (check_explicit_stability, distinct_starts, initial_states, resolve_beta, sde_schedule,
-                     step_counts)
+from .common import (check_explicit_stability, check_output_fits, check_work, distinct_starts, initial_states,
+                     resolve_beta, sde_schedule, step_counts)
 from .fields import KernelDiffusion, KernelDrift, as_diffusion, as_drift
 from .finite_sum import QuadraticFiniteSum, batch_mean
 from .chunks import drive_blocks
@@ -98,17 +98,27 @@ def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: in
     -------
     Result of kind ``"sde.sgd"`` with arrays ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n_paths, dim),
     and ``stats`` (steps, substeps, wall_time, threads).
-    Raises ValueError for bad input, a non-PSD D(x) met on the way, or paths that become non-finite.
+    Raises ValueError for bad input, a non-PSD D(x) met on the way, or paths that become non-finite; before
+    anything is allocated, MemoryError naming n_paths and n_saves with the estimate when the saves would not fit
+    in memory, and ValueError naming n_steps and n_paths when the run would take more than 30 days (estimated
+    from ~20 ns per path-step and thread; a RuntimeWarning with the estimate above an hour).
     """
     beta = resolve_beta(beta, eta, batch_size)
-    dim = landscape.dim if isinstance(landscape, (Landscape, Drift)) else None
-    x = initial_states(x0, n_paths, dim)
-    dim = x.shape[1]
+    n_paths = positive_int("n_paths", n_paths)
     start, stop = (0, n_paths) if paths is None else _path_range(paths, n_paths)
-    x = np.ascontiguousarray(x[start:stop])
+    dim = landscape.dim if isinstance(landscape, (Landscape, Drift)) else np.shape(x0)[-1] if np.ndim(x0) else 1
+    dt, n_steps, save_every = sde_schedule(dt, n_steps, n_saves, times, T, bytes_per_save=8.0 * (stop - start) * dim)
+    # the saves, the initial states, the state: refused before they are allocated; then the time it would take
+    check_output_fits(n_steps // save_every + 3, stop - start, dim)
+    check_work(stop - start, n_steps, cost=(2 if scheme == "milstein" else 1) * noise_substeps, threads=threads)
+    known = dim if isinstance(landscape, (Landscape, Drift)) else None
+    if np.ndim(x0) == 2:  # one row per path of the ensemble: those of the range
+        x = np.ascontiguousarray(initial_states(x0, n_paths, known)[start:stop])
+    else:  # a common start: only the range's paths are allocated
+        x = initial_states(x0, stop - start, known)
+    dim = x.shape[1]
     drift = as_drift(landscape, dim, precondition, drift_grid)
     diffusion = as_diffusion(D, dim, grid)
-    dt, n_steps, save_every = sde_schedule(dt, n_steps, n_saves, times, T)
     if drift.landscape is not None:
         check_explicit_stability(drift.landscape, drift.M, distinct_starts(x), dt)
     times, traj, stats = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every,
