@@ -27,11 +27,14 @@ import numpy as np
 from .validation import positive, positive_int, times_array
 
 
-def output_times(times: Any = None, T: float | None = None, n_saves: int | None = None) -> np.ndarray:
+def output_times(times: Any = None, T: float | None = None, n_saves: int | None = None, *,
+                 bytes_per_save: float = 8.0) -> np.ndarray:
     """The output times from ``times`` or from ``T`` and ``n_saves`` (exactly one of the two forms).
 
     ``T, n_saves`` gives ``T * arange(n_saves + 1) / n_saves``; ``n_saves`` defaults to 1 (start and end).
-    ValueError naming the parameter for both forms or neither, T <= 0, n_saves < 1, or bad ``times``.
+    ValueError naming the parameter for both forms or neither, T <= 0, n_saves < 1, or bad ``times``;
+    MemoryError naming n_saves when n_saves + 1 saves of ``bytes_per_save`` bytes (a solver's state; default:
+    the time alone) would not fit in the memory available, before anything is allocated.
     """
     if times is not None and (T is not None or n_saves is not None):
         raise ValueError("give the output times either as times=[...] or as T=... with n_saves=..., not both "
@@ -43,7 +46,21 @@ def output_times(times: Any = None, T: float | None = None, n_saves: int | None 
                          "T=... (> 0) with n_saves=... (>= 1)")
     T = positive("T", T)
     n = 1 if n_saves is None else positive_int("n_saves", n_saves)
+    _check_saves_fit(n, max(8.0, float(bytes_per_save)))
     return T * np.arange(n + 1) / n
+
+
+def _check_saves_fit(n_saves: int, bytes_per_save: float) -> None:
+    """MemoryError naming n_saves and the estimate when n_saves + 1 saves of ``bytes_per_save`` bytes would not
+    fit in the memory available (:func:`pde_sgd.fokker_planck.steady.memory_limit`)."""
+    need = bytes_per_save * (n_saves + 1)
+    if need <= 1e9:  # small: no need to ask the system
+        return
+    from .fokker_planck.steady import memory_limit  # (here, not at the top: importing fokker_planck takes ~0.1 s)
+    if need > memory_limit():
+        raise MemoryError(f"n_saves={n_saves}: {n_saves + 1} saves of {bytes_per_save:.3g} bytes would take "
+                          f"{need / 1e9:.3g} GB, more than the {memory_limit() / 1e9:.3g} GB available: choose "
+                          f"fewer saves")
 
 
 class Run:
@@ -79,10 +96,12 @@ def show_progress(progress: bool | None) -> bool:
 
 @contextmanager
 def drive(total: float, *, progress: bool | None, desc: str, unit: str = "step",
-          threads: int | None = None) -> Iterator[Run]:
+          threads: int | None = None, python_threads: bool = False) -> Iterator[Run]:
     """Run a chunked stepper: yields a :class:`Run`; ``total`` is the bar's length (in ``unit``).
 
     ``threads``: the Numba thread count during the run (None: the current one); restored afterwards.
+    ``python_threads``: the stepper shares its work among ``Run.threads`` Python threads (nogil kernels), which
+    NUMBA_NUM_THREADS does not cap (Numba's own count is still capped by it).
     """
     import numba
     from tqdm.auto import tqdm
@@ -94,7 +113,7 @@ def drive(total: float, *, progress: bool | None, desc: str, unit: str = "step",
     try:
         with _sigint_between_chunks() as interrupted, \
                 tqdm(total=total, disable=not show, desc=desc, unit=unit, leave=False) as bar:
-            yield Run(bar, numba.get_num_threads(), interrupted)
+            yield Run(bar, n_threads if python_threads else numba.get_num_threads(), interrupted)
     finally:
         numba.set_num_threads(before)
 

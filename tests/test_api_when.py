@@ -104,12 +104,13 @@ def test_sde_n_saves_progress_and_stats():
 
 def test_progress_bar_is_updated_per_chunk(monkeypatch, capsys):
     from pde_sgd import driver
-    from pde_sgd.sde import sgd
-    monkeypatch.setattr(sgd, "CHUNK_PATH_STEPS", 5 * 12)  # 12-step chunks of 5 paths
+    from pde_sgd.sde import chunks
+    monkeypatch.setattr(chunks, "CHUNK_WORK", 5 * 12)  # 12-step chunks of 5 paths (on one thread)
+    monkeypatch.setattr(chunks, "CHUNK_MIN_STEPS", 1)
     seen = []
     real = driver.Run.advance
     monkeypatch.setattr(driver.Run, "advance", lambda self, *a, **kw: seen.append(a) or real(self, *a, **kw))
     L = landscapes.quadratic([[2.0, 0.5], [0.5, 1.0]])
-    r = simulate_sgd(L, 1.0, 2.0, [1.0, -1.0], dt=0.01, n_steps=60, n_paths=5, seed=3, progress=True)
+    r = simulate_sgd(L, 1.0, 2.0, [1.0, -1.0], dt=0.01, n_steps=60, n_paths=5, seed=3, progress=True, threads=1)
     assert seen == [(12, 12)] * 5 and r.stats["steps"] == 60
     assert "SDE euler" in capsys.readouterr().err  # the bar was drawn (on stderr)

@@ -153,3 +153,38 @@ def test_field_shape_and_beta_from_eta():
         simulate_sgd(L2, 1.0, 1.0, [0, 0], dt=0.01, n_steps=1, n_paths=1, seed=0, eta=0.1, batch_size=4)
     r = simulate_sgd(L2, 1.0, None, [0, 0], dt=0.01, n_steps=1, n_paths=1, seed=0, eta=0.1, batch_size=4)
     assert r.params["beta"] == pytest.approx(80.0)
+
+
+def test_runs_too_large_are_refused_before_they_start(monkeypatch):
+    """Memory and work are estimated first: a MemoryError or ValueError naming the parameter and the estimate,
+    not a raw numpy MemoryError or a run that never ends; a long run that fits goes ahead with its estimate."""
+    from pde_sgd.driver import output_times
+    from pde_sgd.sde import sgd
+
+    run = dict(dt=0.01, seed=0)
+    with pytest.raises(MemoryError, match=r"n_paths=1000000000000 .* estimated .* GB"):
+        simulate_sgd(L2, 1.0, 2.0, [0.5, 0.0], n_steps=10, n_paths=10**12, **run)
+    with pytest.raises(MemoryError, match=r"n_saves=1000000000000000: .* GB"):
+        simulate_sgd(L2, 1.0, 2.0, [0.5, 0.0], T=1.0, n_saves=10**15, n_paths=4, **run)
+    with pytest.raises(MemoryError, match=r"n_saves=1000000000000000"):
+        output_times(T=1.0, n_saves=10**15)
+    with pytest.raises(ValueError, match=r"n_steps=1000000000000 x n_paths=10000 .* estimated .* days"):
+        simulate_sgd(L2, 1.0, 2.0, [0.5, 0.0], n_steps=10**12, n_paths=10**4, **run)
+    monkeypatch.setattr(sgd, "run_paths", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("started")))
+    with pytest.warns(RuntimeWarning, match=r"n_steps=10000000000 x n_paths=100 .* estimated .* hours"):
+        with pytest.raises(RuntimeError, match="started"):
+            simulate_sgd(L2, 1.0, 2.0, [0.5, 0.0], n_steps=10**10, n_paths=100, threads=1, **run)
+
+
+@pytest.mark.parametrize("M", [[[1.0, 0.0], [0.0, -1.0]], [[1.0, 2.0], [2.0, 1.0]], [[1.0, 0.0], [0.0, 0.0]],
+                               [[0.0, 1.0], [-1.0, 0.0]]])
+def test_precondition_must_be_positive_definite(M):
+    with pytest.raises(ValueError, match="precondition must be positive definite"):
+        simulate_sgd(L2, 1.0, 2.0, [0.5, 0.0], dt=0.01, n_steps=2, n_paths=2, seed=0, precondition=M)
+
+
+def test_precondition_with_an_antisymmetric_part_is_accepted():
+    # M = D + Q (A-type form): only the symmetric part must be positive definite
+    r = simulate_sgd(L2, 1.0, 2.0, [0.5, 0.0], dt=0.01, n_steps=2, n_paths=2, seed=0,
+                     precondition=[[1.0, 3.0], [-3.0, 1.0]])
+    assert np.all(np.isfinite(r["x"]))

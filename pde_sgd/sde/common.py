@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -42,10 +43,11 @@ def distinct_starts(x: np.ndarray) -> np.ndarray:
 
 
 def sde_schedule(dt: float, n_steps: int | None, n_saves: int | None, times=None,
-                 T: float | None = None) -> tuple[float, int, int]:
+                 T: float | None = None, *, bytes_per_save: float = 8.0) -> tuple[float, int, int]:
     """(dt, n_steps, steps between saves) from the step ``dt`` and either ``n_steps`` (with ``n_saves``, default
     1) or the output times (``times``, or ``T`` with ``n_saves``; :func:`pde_sgd.driver.output_times`), which
-    must start at 0 and be equally spaced on the step grid k dt (ValueError naming the parameter otherwise)."""
+    must start at 0 and be equally spaced on the step grid k dt (ValueError naming the parameter otherwise;
+    MemoryError naming n_saves when its saves of ``bytes_per_save`` bytes would not fit in memory)."""
     from ..driver import output_times
 
     if times is None and T is None:
@@ -56,7 +58,7 @@ def sde_schedule(dt: float, n_steps: int | None, n_saves: int | None, times=None
     if n_steps is not None:
         raise ValueError(f"give n_steps or the output times (times / T), not both (got n_steps={n_steps!r})")
     dt = positive("dt", dt)
-    t = output_times(times, T, n_saves)
+    t = output_times(times, T, n_saves, bytes_per_save=bytes_per_save)
     k = np.rint(t / dt)
     if not np.allclose(t / dt, k, rtol=1e-9, atol=1e-9):
         raise ValueError(f"times must lie on the step grid k * dt (dt = {dt:g}); got {t}")
@@ -111,3 +113,49 @@ def check_explicit_stability(landscape, M: np.ndarray, x: np.ndarray, dt: float,
     if dt >= limit:
         raise ValueError(f"dt={dt:g} exceeds the explicit stability limit {limit:.3g} "
                          f"(2 / largest local rate at x0); choose dt < {limit:.3g}")
+
+
+def check_output_fits(rows: int, n_paths: int, dim: int, limit: float | None = None) -> None:
+    """MemoryError naming n_paths and n_saves, with the estimate, when ``rows`` arrays of (n_paths, dim) float64
+    (the saves and the state of a run) exceed ``limit`` bytes (default: the memory available,
+    :func:`pde_sgd.fokker_planck.steady.memory_limit`): refused before anything is allocated."""
+    need = 8.0 * rows * n_paths * dim
+    if need <= 1e9 and limit is None:  # small: no need to ask the system
+        return
+    if limit is None:
+        from ..fokker_planck.steady import memory_limit
+        limit = memory_limit()
+    if need > limit:
+        raise MemoryError(f"this run would hold {rows} arrays of n_paths={n_paths} x dim={dim} float64 (its "
+                          f"n_saves + 1 saves and its state): an estimated {need / 1e9:.3g} GB, more than the "
+                          f"{limit / 1e9:.3g} GB available; lower n_paths or n_saves")
+
+
+PATH_STEP_SECONDS = 2e-8  # one SGD path-step on one core (benchmarks/sde_scale.py: 18-20 ns, D field, Euler)
+LONG_RUN_SECONDS = 3600.0  # runs estimated to take longer are announced (a warning with the estimate)
+MAX_RUN_SECONDS = 30 * 86400.0  # runs estimated to take longer than 30 days are refused
+
+
+def check_work(n_paths: int, n_steps: int, *, cost: float = 1.0, threads: int | None = None) -> float:
+    """The estimated seconds of ``n_paths`` x ``n_steps`` path-steps of ``cost`` SGD path-steps each on ``threads``
+    threads (None: Numba's count): ValueError naming n_steps and n_paths with the estimate beyond
+    MAX_RUN_SECONDS (30 days), a RuntimeWarning with it beyond LONG_RUN_SECONDS (the run goes ahead: Ctrl-C stops it)."""
+    import numba
+
+    threads = numba.get_num_threads() if threads is None else max(1, int(threads))
+    seconds = float(n_paths) * float(n_steps) * cost * PATH_STEP_SECONDS / threads
+    what = (f"n_steps={n_steps} x n_paths={n_paths} ({float(n_paths) * n_steps:.3g} path-steps) would take an "
+            f"estimated {_duration(seconds)} on {threads} thread(s)")
+    if seconds > MAX_RUN_SECONDS:
+        raise ValueError(f"{what}, more than {_duration(MAX_RUN_SECONDS)}: lower n_steps or n_paths (or split the "
+                         f"ensemble into parts run apart with paths=(start, stop))")
+    if seconds > LONG_RUN_SECONDS:
+        warnings.warn(f"{what}; Ctrl-C stops it between chunks", RuntimeWarning, stacklevel=3)
+    return seconds
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"

@@ -169,7 +169,7 @@ class KernelDrift:
 def as_drift(drift, dim: int, precondition=None, grid: Grid | None = None) -> KernelDrift:
     """Validate ``drift`` (a :class:`pde_sgd.drift.Drift`, a Landscape, an array of grad f on ``grid``, or a
     jitted b(x, t, out)) with an optional ``precondition`` M (gradient drifts only) into the kernels' form."""
-    M = None if precondition is None else finite_array("precondition", precondition, shape=(dim, dim))
+    M = None if precondition is None else positive_definite_precondition(precondition, dim)
     if isinstance(drift, Drift):
         drift.check_dim("landscape", dim)
         if drift.kind == "gradient":
@@ -191,6 +191,18 @@ def as_drift(drift, dim: int, precondition=None, grid: Grid | None = None) -> Ke
         raise ValueError("a gradient field drift needs grid=...")
     g = finite_array("drift", drift, shape=grid.shape + (dim,))
     return KernelDrift(DRIFT_FIELD, dim, field=GridData(grid, g, (dim,)), M=M)
+
+
+def positive_definite_precondition(M, dim: int) -> np.ndarray:
+    """``M`` as a finite (dim, dim) array whose symmetric part (M + M^T) / 2 is positive definite (smallest
+    eigenvalue > 1e-12 times the largest |eigenvalue|): then -M grad f descends f, whatever the antisymmetric
+    part (M = D + Q of the A-type form). ValueError naming ``precondition`` and the eigenvalue otherwise."""
+    M = finite_array("precondition", M, shape=(dim, dim))
+    lam = np.linalg.eigvalsh(0.5 * (M + M.T))
+    if not lam[0] > 1e-12 * max(abs(lam[0]), abs(lam[-1])):
+        raise ValueError(f"precondition must be positive definite (its symmetric part (M + M^T)/2 positive "
+                         f"definite), but that part has the eigenvalue {lam[0]:.3g}: -M grad f would not descend f")
+    return M
 
 
 def _drift_from_spec(spec: Drift) -> KernelDrift:

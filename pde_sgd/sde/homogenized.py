@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ..driver import drive
 from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import finite_array, positive, positive_int, require_instance
-from .common import equal_saves, initial_states, round_to_saves
+from .chunks import drive_blocks, run_blocks
+from .common import check_output_fits, equal_saves, initial_states, round_to_saves
 
 _DEFAULT_POINTS = {1: 1201, 2: 161, 3: 41}
 
@@ -78,32 +78,32 @@ def _rhs(X, pts, fvals, bpts, bf, beta, gamma, out):
     return _boundary_weight(X, bpts, bf, beta, gamma, lmax)
 
 
-@njit(cache=True, parallel=True)
-def _rk4_paths(X0, pts, fvals, bpts, bf, beta, gamma, dt, n_steps, save_every):
-    n, d = X0.shape
-    out = np.empty((n_steps // save_every + 1, n, d))
-    worst = np.zeros(n)
-    for p in prange(n):
-        X = X0[p].copy()
-        k1, k2, k3, k4, tmp = np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(d)
-        out[0, p] = X
-        for s in range(n_steps):
-            w = _rhs(X, pts, fvals, bpts, bf, beta, gamma, k1)
+@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+def _rk4_paths(b0, b1, X, pts, fvals, bpts, bf, beta, gamma, dt, k0, n_steps, save_every, out, worst):
+    """Paths b0 .. b1 - 1 of the state X (n, dim), advanced in place over steps k0 .. k0 + n_steps - 1 of RK4
+    (the state after step k saved into row (k + 1) / save_every of ``out`` where that is whole); ``worst[p]``:
+    the largest relative boundary weight met (:func:`_boundary_weight`)."""
+    d = X.shape[1]
+    k1, k2, k3, k4, tmp = np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(d)
+    for p in range(b0, b1):
+        x = X[p]
+        for s in range(k0, k0 + n_steps):
+            w = _rhs(x, pts, fvals, bpts, bf, beta, gamma, k1)
             for i in range(d):
-                tmp[i] = X[i] + 0.5 * dt * k1[i]
+                tmp[i] = x[i] + 0.5 * dt * k1[i]
             w = max(w, _rhs(tmp, pts, fvals, bpts, bf, beta, gamma, k2))
             for i in range(d):
-                tmp[i] = X[i] + 0.5 * dt * k2[i]
+                tmp[i] = x[i] + 0.5 * dt * k2[i]
             w = max(w, _rhs(tmp, pts, fvals, bpts, bf, beta, gamma, k3))
             for i in range(d):
-                tmp[i] = X[i] + dt * k3[i]
+                tmp[i] = x[i] + dt * k3[i]
             w = max(w, _rhs(tmp, pts, fvals, bpts, bf, beta, gamma, k4))
             for i in range(d):
-                X[i] += dt * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0
+                x[i] += dt * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0
             worst[p] = max(worst[p], w)
             if (s + 1) % save_every == 0:
-                out[(s + 1) // save_every, p] = X
-    return out, worst
+                for i in range(d):  # not out[row, p] = x: an array assignment takes ~2 s more to compile
+                    out[(s + 1) // save_every, p, i] = x[i]
 
 
 def max_quadrature_spacing(landscape: Landscape, pts: np.ndarray, beta: float, gamma: float) -> float:
@@ -177,13 +177,17 @@ def _check_mass(worst: float) -> None:
 
 
 def homogenized(landscape: Landscape, beta: float, x0, *, gamma: float, T: float | None = None,
-                n_saves: int | None = None, times=None, dt: float | None = None, grid: Grid | None = None) -> Result:
+                n_saves: int | None = None, times=None, dt: float | None = None, grid: Grid | None = None,
+                progress: bool | None = None, threads: int | None = None) -> Result:
     """Integrate dX/ds = -gamma^-1 (X - <y>(X)) from each row of ``x0`` (dim,) or (n, dim) up to time ``T``.
 
     Output times: ``T`` with ``n_saves`` (default 100) equally spaced saves, or ``times`` (starting at 0,
     equally spaced; :func:`pde_sgd.sde.common.equal_saves`). ``dt`` (default min(gamma, 1) / 20, rounded so that n_saves divides the step count) is the RK4 step;
-    ``grid`` the quadrature grid (default :func:`default_quadrature_grid`). Returns a Result of kind
-    ``"sde.homogenized"`` with ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n, dim).
+    ``grid`` the quadrature grid (default :func:`default_quadrature_grid`). ``progress``, ``threads``: progress
+    bar (None: on a terminal) and thread count (None: the current Numba count), see :mod:`pde_sgd.driver`; the
+    paths run in chunks of steps and paths (:mod:`.chunks`; Ctrl-C between chunks), the same whatever the chunks
+    or threads. Returns a Result of kind ``"sde.homogenized"`` with ``times`` (n_saves + 1,) and ``x``
+    (n_saves + 1, n, dim), and ``stats`` (steps, substeps = 4 steps: the RK4 stages, wall_time, threads).
     """
     landscape = as_landscape(landscape)
     gamma, beta = positive("gamma", gamma), positive("beta", beta)
@@ -195,10 +199,19 @@ def homogenized(landscape: Landscape, beta: float, x0, *, gamma: float, T: float
     grid = grid or default_quadrature_grid(X0, beta, gamma, landscape=landscape)
     q = _Quadrature(landscape, grid, beta, gamma)
     n_steps = n_saves * per_save
-    with drive(n_steps, progress=False, desc="homogenized") as run:  # one kernel call: the driver's stats
-        traj, worst = _rk4_paths(X0, q.pts, q.f, q.bpts, q.bf, beta, gamma, dt, n_steps, per_save)
-        run.advance(n_steps, 4 * n_steps)  # RK4 stages
+    check_output_fits(n_saves + 2, X0.shape[0], landscape.dim)
+    traj = np.empty((n_saves + 1,) + X0.shape)
+    traj[0] = X0
+    X, worst = X0.copy(), np.zeros(X0.shape[0])
+    args = (X, q.pts, q.f, q.bpts, q.bf, beta, gamma, dt)
+
+    def chunk(b0, b1, k0, n, threads):
+        run_blocks(_rk4_paths, b0, b1, threads, args + (k0, n, per_save, traj, worst))
+
+    # a path is its own block; one quadrature point costs about one SGD path-step, four stages per step
+    stats = drive_blocks(chunk, X0.shape[0], n_steps, lanes=1, cost=4.0 * (q.pts.shape[0] + q.bpts.shape[0]),
+                         substeps=4, desc="homogenized", progress=progress, threads=threads)
     _check_mass(float(worst.max()))
     return Result("sde.homogenized", {"times": np.linspace(0.0, T, n_saves + 1), "x": traj},
                   {"landscape": landscape, "gamma": gamma, "beta": beta, "T": T, "dt": dt,
-                   "grid": grid}, run.stats)
+                   "grid": grid}, stats)

@@ -13,22 +13,16 @@ and the same ``dt / substeps`` share their Brownian paths (this is how strong er
 It runs one small kernel per (drift mode, D mode, scheme, 2-D or not; in 2-D with D(x), a fast-path-only
 variant first, see :func:`variant`), compiled on first use and cached, on
 blocks of LANES paths stored by lanes (:mod:`.blocks`, the path loop innermost), the blocks shared out among
-Python threads (the kernels release the GIL). :func:`elastic_kernel` integrates the Entropy-SGD / Elastic-SGD
-fast-slow system of THEORY.md section 4 (parallel over paths, ``prange``). Each path only reads its own key and
-does the same arithmetic wherever it runs, so results do not depend on the number of threads or on how the
-paths are split.
+Python threads (the kernels release the GIL), in chunks of steps and blocks (:mod:`.chunks`). Each path only reads
+its own key and does the same arithmetic wherever it runs, so results do not depend on the number of threads or
+on how the paths and steps are split.
 """
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-import numba
-from numba import njit, prange
+from numba import njit
 
-from ..jitfuncs import jit_call
-from ..landscapes import jit_grad
 from ..schemes import Scheme
 from ..validation import NumericalInstability
 from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, factor_2d, gather, gather_symmetric,
@@ -36,7 +30,7 @@ from .blocks import (NON_FINITE, brownian, cells_2d, commit, factor, factor_2d, 
                      record_failures, support)
 from .fields import (D_NON_FINITE, D_NOT_PSD, D_NOT_SYMMETRIC, D_OK, DIFF_CALLABLE, DIFF_CONST, DRIFT_CALLABLE,
                      DRIFT_LANDSCAPE)
-from .rng import fill_normals
+from .chunks import run_blocks
 
 EULER, MILSTEIN = 0, 1
 SCHEMES = {"euler": EULER, "milstein": MILSTEIN}
@@ -52,49 +46,37 @@ UNDECIDED = -1  # status of a block's first path where a fast-path variant met a
 
 
 class Integrate:
-    """:func:`integrate`: runs the kernel variant of the drift mode x D mode x scheme on the paths.
+    """:func:`integrate`: runs the kernel variant of the drift mode x D mode x scheme on blocks of paths.
 
     Each variant is compiled on its first use only, with its modes as compile-time constants (small kernels:
     a first call compiles one of them, not every branch), and cached on disk. All variants take the same
     argument types, so :attr:`signatures` (their union) has one entry whatever the landscape or D.
-    The blocks of paths are shared out among ``numba.get_num_threads()`` Python threads (the kernels release
-    the GIL); a block's paths do not depend on which thread runs it.
+    The blocks are shared out among Python threads (:func:`.chunks.run_blocks`; the kernels release the GIL);
+    a block's paths do not depend on which thread runs it.
     """
 
-    def __call__(self, x0, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise_scale, drift, diff):
-        """Integrate all paths over steps k0 .. k0 + n_steps - 1 of a run started at t0 (step k at t0 + k dt, its
-        noise addressed by k: a run split into chunks gives the same paths bit for bit; ``drift``, ``diff``: the
-        argument packs of :meth:`.fields.KernelDrift.kernel_args` and :meth:`.fields.KernelDiffusion.kernel_args`);
-        returns (trajectory (n_saves, n_paths, dim), status (n_paths,), fail_step (n_paths,),
-        fail_x (n_paths, dim): the point where D was evaluated when a path failed, NaN otherwise)."""
+    def __call__(self, b0, b1, threads, x, keys, t0, k0, dt, n_steps, save_every, scheme, substeps, noise_scale,
+                 drift, diff, out):
+        """Advance the blocks b0 .. b1 - 1 of LANES paths of the state ``x`` (n_paths, dim) in place over steps
+        k0 .. k0 + n_steps - 1 of a run started at t0 (step k at t0 + k dt, its noise addressed by k: a run split
+        into chunks of steps and blocks gives the same paths bit for bit; ``drift``, ``diff``: the argument packs
+        of :meth:`.fields.KernelDrift.kernel_args` and :meth:`.fields.KernelDiffusion.kernel_args`).
+        ``out`` = (trajectory (n_saves + 1, n_paths, dim): the state after step k goes to row (k + 1) / save_every
+        where that is whole, status (n_paths,), fail_step (n_paths,), fail_x (n_paths, dim): the point where D was
+        evaluated when a path failed), written for these blocks' paths."""
         milstein = scheme == MILSTEIN and diff[0] != DIFF_CONST
-        d = x0.shape[1]
+        d = x.shape[1]
         fast = d == 2 and diff[0] != DIFF_CONST
-        out = self._run(variant(drift[0], diff[0], milstein, d, fast), x0, keys, t0, k0, dt, n_steps, save_every,
-                        substeps, noise_scale, drift, diff)
-        if fast and (out[1] == UNDECIDED).any():  # rare: rerun with chol_psd compiled in (same paths bit for bit)
-            out = self._run(variant(drift[0], diff[0], milstein, d, False), x0, keys, t0, k0, dt, n_steps,
-                            save_every, substeps, noise_scale, drift, diff)
-        return out
-
-    @staticmethod
-    def _run(kernel, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, drift, diff):
-        """``kernel`` over all blocks of paths, shared out among the threads; returns the output arrays."""
-        n, d = x0.shape
-        out = (np.empty((n_steps // save_every + 1, n, d)), np.zeros(n, dtype=np.int64),
-               np.full(n, -1, dtype=np.int64), np.full((n, d), np.nan))
-        args = (x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale) + tuple(drift[1:]) + \
-            tuple(diff[1:]) + out
-        jit_call(kernel, 0, 0, *args)  # compiles (or loads) in this thread; no work
-        n_blocks = -(-n // LANES)
-        parts = min(numba.get_num_threads(), n_blocks)
-        if parts <= 1:
-            kernel(0, n_blocks, *args)
-        else:
-            cuts = [n_blocks * i // (4 * parts) for i in range(4 * parts + 1)]
-            with ThreadPoolExecutor(parts) as pool:
-                list(pool.map(lambda i: kernel(cuts[i], cuts[i + 1], *args), range(4 * parts)))
-        return out
+        args = (x, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale) + tuple(drift[1:]) + \
+            tuple(diff[1:]) + tuple(out)
+        run_blocks(variant(drift[0], diff[0], milstein, d, fast), b0, b1, threads, args)
+        if fast:  # rare: a block met a D(x) that needs chol_psd; rerun it with the full variant (same paths)
+            status, fail_step, fail_x = out[1:]
+            firsts = np.arange(b0, b1) * LANES
+            for blk in np.flatnonzero(status[firsts] == UNDECIDED) + b0:
+                p = slice(blk * LANES, (blk + 1) * LANES)
+                status[p], fail_step[p], fail_x[p] = 0, -1, np.nan
+                run_blocks(variant(drift[0], diff[0], milstein, d, False), blk, blk + 1, 1, args)
 
     @property
     def signatures(self) -> list:
@@ -113,8 +95,9 @@ def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int, fast: boo
     built once per process, compiled on first use and cached on disk (the modes are closure constants: one cache
     entry each). A fast-path-only variant (2-D, D not constant) factors D with :func:`.blocks.factor_2d` alone,
     without compiling chol_psd: where a lane needs chol_psd (D singular or invalid there) it stops, leaving
-    status ``UNDECIDED`` at its block's first path, and :class:`Integrate` reruns the call with the full
-    variant; where it does not stop, its paths are those of the full variant bit for bit."""
+    status ``UNDECIDED`` at its block's first path and that block's state unchanged, and :class:`Integrate` reruns
+    that block with the full variant; where it does not stop, its paths are those of the full variant bit for
+    bit."""
     key = (int(drift_mode), int(diff_mode), int(bool(milstein)), int(dim) == 2, bool(fast))
     if key not in _VARIANTS:
         _VARIANTS[key] = _make_variant(*key)
@@ -123,15 +106,15 @@ def variant(drift_mode: int, diff_mode: int, milstein: bool, dim: int, fast: boo
 
 def _make_variant(DRIFT, DIFF, MIL, DIM2, FAST):
     @njit(cache=True, nogil=True, no_cfunc_wrapper=True, error_model="numpy")
-    def kernel(b0, b1, x0, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, params, grad_lanes, M,
+    def kernel(b0, b1, x, keys, t0, k0, dt, n_steps, save_every, substeps, noise_scale, params, grad_lanes, M,
                d_lower, d_h, d_shape, d_per, d_vals, drift_lanes, S_const, s_lower, s_h, s_shape, s_per, s_vals,
                diff_lanes, traj, status, fail_step, fail_x):
-        """Blocks b0 .. b1 - 1 of LANES paths over the steps, each stored by lanes (:mod:`.blocks`), one phase of
-        a step for the whole block at a time: noise, drift, factor of D (and at the Milstein support points),
+        """Blocks b0 .. b1 - 1 of LANES paths over the steps, each stored by lanes (:mod:`.blocks`) and written
+        back to ``x`` at the end (not where a fast variant stops), one phase of a step for the whole block at a time: noise, drift, factor of D (and at the Milstein support points),
         increment, commit, save. DRIFT, DIFF, MIL, DIM2, FAST are compile-time constants (a variant compiles its own
         phases only). A path does exactly the arithmetic of a path advanced alone, so results depend neither on
         LANES nor on the path's block or thread."""
-        n, d = x0.shape
+        n, d = x.shape
         m = S_const.shape[1] if DIFF == DIFF_CONST else d
         sub_scale = math.sqrt(dt / substeps)
         for blk in range(b0, b1):
@@ -148,16 +131,14 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2, FAST):
             for q in range(nb):  # filled here, not by np.zeros / np.ones: fewer overloads to compile
                 code[q], code_y[q], ok[q], alive[q] = D_OK, D_OK, True, True
                 for i in range(d):
-                    X[i, q] = x0[p0 + q, i]
-                    traj[0, p0 + q, i] = x0[p0 + q, i]
+                    X[i, q] = x[p0 + q, i]
             n_alive = nb
-            to_save = save_every
-            for k in range(n_steps):
+            undecided = False
+            for k in range(k0, k0 + n_steps):
                 if n_alive == 0:
                     break
-                t = t0 + (k0 + k) * dt
-                to_save -= 1
-                normals(keys, p0, (k0 + k) * m * substeps, Z, W)
+                t = t0 + k * dt
+                normals(keys, p0, k * m * substeps, Z, W)
                 brownian(Z, m, substeps, sub_scale, dW)
                 if DRIFT == DRIFT_CALLABLE:
                     drift_lanes(X, t, B)
@@ -187,9 +168,9 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2, FAST):
                         else:
                             interp_lanes(s_lower, s_h, s_shape, s_per, s_vals, P, xb, Dm.reshape(d * d, nb))
                         if FAST:
-                            if factor_2d(Dm, F, cp):
-                                status[p0] = UNDECIDED
-                                return
+                            undecided = factor_2d(Dm, F, cp) > 0
+                            if undecided:
+                                break
                             bad = 0
                         else:
                             bad = factor(Dm, F, cp)
@@ -200,90 +181,41 @@ def _make_variant(DRIFT, DIFF, MIL, DIM2, FAST):
                             if bad:
                                 mark_points(X, code, alive, fail_x, p0)
                             increment(X, B, S, dW, dt, noise_scale, acc, Xn)
+                    if FAST and undecided:
+                        break
                 if commit(X, Xn, code, ok):
-                    n_alive -= record_failures(code, ok, alive, status, fail_step, p0, k0 + k)
-                if to_save == 0:
+                    n_alive -= record_failures(code, ok, alive, status, fail_step, p0, k)
+                if (k + 1) % save_every == 0:
                     row = (k + 1) // save_every
                     for q in range(nb):
                         if alive[q]:
                             for i in range(d):
                                 traj[row, p0 + q, i] = X[i, q]
-                    to_save = save_every
+            if FAST and undecided:
+                status[p0] = UNDECIDED
+                continue
+            for q in range(nb):
+                for i in range(d):
+                    x[p0 + q, i] = X[i, q]
 
     return kernel
-
-
-@njit(cache=True, parallel=True)
-def elastic_kernel(x0, keys, lf, beta, gamma, eps, h, n_steps, save_every, n_rep):
-    """Euler-Maruyama for the Elastic-SGD system (n_rep = 1: Entropy-SGD), all replicas started at x0.
-
-    dx = -gamma^-1 (x - mean_k y^k) ds,
-    dy^k = -eps^-1 [grad f(y^k) + gamma^-1 (y^k - x)] ds + sqrt(2 / (beta eps)) dW^k.
-    Returns (x trajectory, replica-mean trajectory), each (n_saves, n_paths, dim), and status/fail_step.
-    """
-    n, d = x0.shape
-    n_saves = n_steps // save_every + 1
-    xs = np.empty((n_saves, n, d))
-    ys = np.empty((n_saves, n, d))
-    status = np.zeros(n, dtype=np.int64)
-    fail_step = np.full(n, -1, dtype=np.int64)
-    c = math.sqrt(2.0 * h / (beta * eps))
-    a = h / eps
-    inv_g = 1.0 / gamma
-    for p in prange(n):
-        x = x0[p].copy()
-        y = np.empty((n_rep, d))
-        for r in range(n_rep):
-            y[r] = x
-        ym = np.empty(d)
-        g = np.empty(d)
-        z = np.empty(n_rep * d)
-        key = keys[p]
-        xs[0, p] = x
-        ys[0, p] = x
-        for k in range(n_steps):
-            fill_normals(key, k * n_rep * d, z)
-            ym[:] = 0.0
-            for r in range(n_rep):
-                for i in range(d):
-                    ym[i] += y[r, i] / n_rep
-            for r in range(n_rep):
-                jit_grad(lf, y[r], g)
-                for i in range(d):
-                    y[r, i] += -a * (g[i] + inv_g * (y[r, i] - x[i])) + c * z[r * d + i]
-            finite = True
-            for i in range(d):
-                x[i] -= h * inv_g * (x[i] - ym[i])
-                if not math.isfinite(x[i]):
-                    finite = False
-            if not finite:
-                status[p], fail_step[p] = NON_FINITE, k
-                break
-            if (k + 1) % save_every == 0:
-                s = (k + 1) // save_every
-                xs[s, p] = x
-                for i in range(d):
-                    ym[i] = 0.0
-                    for r in range(n_rep):
-                        ym[i] += y[r, i] / n_rep
-                ys[s, p] = ym
-    return xs, ys, status, fail_step
 
 
 _D_PROBLEMS = {D_NOT_PSD: "not positive semi-definite", D_NOT_SYMMETRIC: "not symmetric",
                D_NON_FINITE: "non-finite (NaN or inf)"}
 
 
-def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float, fail_x: np.ndarray | None = None) -> None:
+def raise_on_failure(status: np.ndarray, fail_step: np.ndarray, dt: float, fail_x: np.ndarray | None = None, *,
+                     first_path: int = 0) -> None:
     """Turn a kernel's per-path status into a ValueError (D not PSD / non-finite) or :class:`NumericalInstability`
-    (paths non-finite): never a silent NaN."""
+    (paths non-finite): never a silent NaN. ``first_path``: the number of the first path of these arrays."""
     bad = np.flatnonzero(status)
     if bad.size == 0:
         return
     p = int(bad[0])
     if int(status[p]) in _D_PROBLEMS:
         where = f" at x={np.asarray(fail_x[p]).tolist()}" if fail_x is not None else ""
-        raise ValueError(f"D(x) is {_D_PROBLEMS[int(status[p])]}{where} (path {p}, step {int(fail_step[p])}): "
+        raise ValueError(f"D(x) is {_D_PROBLEMS[int(status[p])]}{where} (path {first_path + p}, step {int(fail_step[p])}): "
                          f"D must be a finite symmetric positive semi-definite matrix at every x")
-    raise NumericalInstability(f"{bad.size} path(s) became non-finite (first: path {p} at step {int(fail_step[p])}); "
+    raise NumericalInstability(f"{bad.size} path(s) became non-finite (first: path {first_path + p} at step {int(fail_step[p])}); "
                      f"dt={dt:g} is too large for this drift: reduce dt")

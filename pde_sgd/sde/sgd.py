@@ -12,21 +12,17 @@ import numpy as np
 from numba import njit, prange
 
 from ..drift import Drift
-from ..driver import drive
 from ..grid import Grid
-from ..jitfuncs import jit_call
 from ..landscapes import Landscape
 from ..results import Result
 from ..validation import choice, finite_array, positive, positive_int, require_instance
-from .common import (check_explicit_stability, distinct_starts, initial_states, resolve_beta, sde_schedule,
-                     step_counts)
+from .common import (check_explicit_stability, check_output_fits, check_work, distinct_starts, initial_states,
+                     resolve_beta, sde_schedule, step_counts)
 from .fields import KernelDiffusion, KernelDrift, as_diffusion, as_drift
 from .finite_sum import QuadraticFiniteSum, batch_mean
-from .kernels import SCHEMES, integrate, raise_on_failure
+from .chunks import drive_blocks
+from .kernels import LANES, SCHEMES, integrate, raise_on_failure
 from .rng import path_keys
-
-
-CHUNK_PATH_STEPS = 1 << 21  # path-steps per kernel call: Python regains control (Ctrl-C) between calls
 
 
 def run_paths(drift: KernelDrift, diffusion: KernelDiffusion, beta: float, x0: np.ndarray, dt: float, n_steps: int,
@@ -36,36 +32,33 @@ def run_paths(drift: KernelDrift, diffusion: KernelDiffusion, beta: float, x0: n
     """Low-level ensemble run on validated specs; returns (times (n_saves,), x (n_saves, n_paths, dim), stats).
 
     Row p of ``x0`` is path ``path_offset + p`` of the seed's ensemble (its noise stream), so contiguous
-    chunks of paths run anywhere reproduce the paths of one run. The steps run in chunks of about
-    CHUNK_PATH_STEPS / n_paths kernel steps, so a KeyboardInterrupt (Ctrl-C) is raised between chunks instead
-    of after the whole run; step k's time and noise depend on k only, so the paths are the same bit for bit
-    whatever the chunking. The chunks run in :func:`pde_sgd.driver.drive` (progress bar per chunk, thread
-    count, Ctrl-C, ``stats``: steps, substeps = steps * noise_substeps, wall time, threads).
+    chunks of paths run anywhere reproduce the paths of one run. The kernel runs in chunks of steps and blocks
+    of paths (:func:`.chunks.drive_blocks`: about CHUNK_WORK path-steps per call, so a KeyboardInterrupt
+    (Ctrl-C) is raised between calls instead of after the whole run); step k's time and noise depend on k only,
+    so the paths are the same bit for bit whatever the chunking. The chunks run in
+    :func:`pde_sgd.driver.drive` (progress bar, thread count, Ctrl-C, ``stats``: steps, substeps = steps *
+    noise_substeps, wall time, threads).
     """
     choice("scheme", scheme, SCHEMES)
     substeps = positive_int("noise_substeps", noise_substeps)
-    keys = path_keys(seed, path_offset + x0.shape[0])[path_offset:]
-    args = (SCHEMES[scheme], substeps, math.sqrt(2.0 / beta), drift.kernel_args(), diffusion.kernel_args())
-    target = max(1, CHUNK_PATH_STEPS // x0.shape[0])
-    saves_in_chunk = save_every <= target  # else a save interval is split and only its end is kept
-    rows, x, pos = [x0[None]], x0, 0
-    with drive(n_steps, progress=progress, desc=f"SDE {scheme}", threads=threads) as run:
-        while pos < n_steps:
-            if saves_in_chunk:
-                length = min(save_every * (target // save_every), n_steps - pos)
-                every = save_every
-            else:
-                length = min(target, save_every - pos % save_every)
-                every = length
-            traj, status, fail, fail_x = jit_call(integrate, x, keys, float(t0), pos, dt, length, every, *args)
-            raise_on_failure(status, fail, dt, fail_x)
-            x = np.ascontiguousarray(traj[-1])
-            pos += length
-            if saves_in_chunk or pos % save_every == 0:
-                rows.append(traj[1:] if saves_in_chunk else traj[-1:])
-            run.advance(length, length * substeps)
+    n, d = x0.shape
+    keys = path_keys(seed, path_offset + n)[path_offset:]
+    x = x0.copy()  # the state, advanced in place
+    out = (np.empty((n_steps // save_every + 1, n, d)), np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64),
+           np.full((n, d), np.nan))
+    out[0][0] = x0
+    traj, status, fail, fail_x = out
+    args = (SCHEMES[scheme], substeps, math.sqrt(2.0 / beta), drift.kernel_args(), diffusion.kernel_args(), out)
+
+    def chunk(b0, b1, k0, length, threads):
+        integrate(b0, b1, threads, x, keys, float(t0), k0, dt, length, save_every, *args)
+        a, b = b0 * LANES, min(b1 * LANES, n)
+        raise_on_failure(status[a:b], fail[a:b], dt, fail_x[a:b], first_path=a)
+
+    stats = drive_blocks(chunk, n, n_steps, lanes=LANES, substeps=substeps, desc=f"SDE {scheme}",
+                         progress=progress, threads=threads)
     times = t0 + dt * save_every * np.arange(n_steps // save_every + 1)
-    return times, np.concatenate(rows), run.stats
+    return times, traj, stats
 
 
 def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: int | None = None,
@@ -105,17 +98,27 @@ def simulate_sgd(landscape, D, beta: float | None, x0, *, dt: float, n_steps: in
     -------
     Result of kind ``"sde.sgd"`` with arrays ``times`` (n_saves + 1,) and ``x`` (n_saves + 1, n_paths, dim),
     and ``stats`` (steps, substeps, wall_time, threads).
-    Raises ValueError for bad input, a non-PSD D(x) met on the way, or paths that become non-finite.
+    Raises ValueError for bad input, a non-PSD D(x) met on the way, or paths that become non-finite; before
+    anything is allocated, MemoryError naming n_paths and n_saves with the estimate when the saves would not fit
+    in memory, and ValueError naming n_steps and n_paths when the run would take more than 30 days (estimated
+    from ~20 ns per path-step and thread; a RuntimeWarning with the estimate above an hour).
     """
     beta = resolve_beta(beta, eta, batch_size)
-    dim = landscape.dim if isinstance(landscape, (Landscape, Drift)) else None
-    x = initial_states(x0, n_paths, dim)
-    dim = x.shape[1]
+    n_paths = positive_int("n_paths", n_paths)
     start, stop = (0, n_paths) if paths is None else _path_range(paths, n_paths)
-    x = np.ascontiguousarray(x[start:stop])
+    dim = landscape.dim if isinstance(landscape, (Landscape, Drift)) else np.shape(x0)[-1] if np.ndim(x0) else 1
+    dt, n_steps, save_every = sde_schedule(dt, n_steps, n_saves, times, T, bytes_per_save=8.0 * (stop - start) * dim)
+    # the saves, the initial states, the state: refused before they are allocated; then the time it would take
+    check_output_fits(n_steps // save_every + 3, stop - start, dim)
+    check_work(stop - start, n_steps, cost=(2 if scheme == "milstein" else 1) * noise_substeps, threads=threads)
+    known = dim if isinstance(landscape, (Landscape, Drift)) else None
+    if np.ndim(x0) == 2:  # one row per path of the ensemble: those of the range
+        x = np.ascontiguousarray(initial_states(x0, n_paths, known)[start:stop])
+    else:  # a common start: only the range's paths are allocated
+        x = initial_states(x0, stop - start, known)
+    dim = x.shape[1]
     drift = as_drift(landscape, dim, precondition, drift_grid)
     diffusion = as_diffusion(D, dim, grid)
-    dt, n_steps, save_every = sde_schedule(dt, n_steps, n_saves, times, T)
     if drift.landscape is not None:
         check_explicit_stability(drift.landscape, drift.M, distinct_starts(x), dt)
     times, traj, stats = run_paths(drift, diffusion, beta, x, dt, n_steps, seed, scheme, save_every,
