@@ -81,7 +81,7 @@ def precondition(M, G, B):
 @njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def cells_2d(lower, h, shape, periodic, X, R, C):
     """Bilinear stencil of every lane: rows R[c, q] and weights C[c, q] of the corners c = 00, 01, 10, 11 (the
-    order and arithmetic of :func:`pde_sgd.sde.fields.interp_field` in 2-D)."""
+    order and arithmetic of :func:`pde_sgd.gridfields.interp_field` in 2-D)."""
     lo0, lo1, h0, h1, n0, n1 = lower[0], lower[1], h[0], h[1], shape[0], shape[1]
     per0, per1 = periodic[0], periodic[1]  # in locals: the stores below could alias the grid arrays
     for q in range(X.shape[1]):
@@ -123,7 +123,7 @@ def gather_symmetric(values, R, C, Dm):
 
 @njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def interp_lanes(lower, h, shape, periodic, values, X, xb, out):
-    """out[:, q] = :func:`pde_sgd.sde.fields.interp_field` at X[:, q], lane by lane (the dimensions other than 2)."""
+    """out[:, q] = :func:`pde_sgd.gridfields.interp_field` at X[:, q], lane by lane (the dimensions other than 2)."""
     d, nb = X.shape
     ob = np.empty(values.shape[1])
     for q in range(nb):

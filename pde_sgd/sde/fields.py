@@ -106,7 +106,7 @@ def as_diffusion(D, dim: int, grid: Grid | None = None) -> KernelDiffusion:
     if isinstance(D, Diffusion):
         return _from_spec(D)
     if callable(D) and not isinstance(D, np.ndarray):
-        return KernelDiffusion(DIFF_CALLABLE, dim, fn=as_cfunc("D", D, DIFFUSION_SIG))
+        return KernelDiffusion(DIFF_CALLABLE, dim, fn=as_cfunc("D", D, DIFFUSION_SIG))  # checked along the run
     arr = np.asarray(D, dtype=np.float64) if not np.isscalar(D) else None
     if arr is None or arr.ndim == 0:
         c = positive("D", D, allow_zero=True)
@@ -183,7 +183,7 @@ def as_drift(drift, dim: int, precondition=None, grid: Grid | None = None) -> Ke
             raise ValueError(f"landscape has dim={drift.dim} but x0 has dim={dim}")
         return KernelDrift(DRIFT_LANDSCAPE, dim, landscape=drift, M=M)
     if callable(drift) and not isinstance(drift, np.ndarray):
-        return KernelDrift(DRIFT_CALLABLE, dim, fn=as_cfunc("drift", drift, DRIFT_SIG), M=M)
+        return KernelDrift(DRIFT_CALLABLE, dim, fn=Drift.function(drift, dim).fn, M=M)   # checked first
     if drift is None or not hasattr(drift, "__len__"):
         raise TypeError(f"landscape must be a pde_sgd Landscape, an array of grad f on drift_grid, an @njit drift "
                         f"b(x, t, out) or a pde_sgd.Drift, got {type(drift).__name__}")
