@@ -198,3 +198,5 @@ def test_nudged_verdicts_need_the_overshoot_and_the_loss_target():
     assert v.failed[0].measured == pytest.approx(0.2)
     with pytest.raises(ValueError, match="gamma = 1"):
         nudged_claims(sharp)
+    with pytest.raises(ValueError, match="2 seeds"):
+        nudged_claims(ref + sharp[:1])

@@ -75,8 +75,8 @@ def train_nudged(model: FlatModel, data: Dataset, *, gamma: float, eta: float, b
     The model itself is not modified (a copy of its module is trained).
 
     Returns a dict: ``theta`` (final), ``theta_snapshot`` (after epoch ``snapshot_epoch``, or the final theta if
-    training ended before it or it is None), ``loss`` (max_epochs + 1 at most: before training and after each epoch), ``eta`` (the step used in
-    each epoch), ``decay_epochs`` (epochs after which eta decayed), ``epochs`` run and ``reached`` (the target).
+    training ended before it or it is None), ``loss`` (max_epochs + 1 at most: before training and after each
+    epoch), ``eta`` (the step used in each epoch), ``decay_epochs`` (epochs after which eta decayed), ``epochs`` run and ``reached`` (the target).
     """
     from ..optim import NudgedSGD
     B = data.checked_batch_size(batch_size)

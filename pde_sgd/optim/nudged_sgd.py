@@ -5,8 +5,8 @@
 with V (P, K) the top-K Hessian eigenvectors (Lanczos with full reorthogonalisation on Hessian-vector
 products, :func:`pde_sgd.networks.hessian.lanczos`), refreshed every ``update_every`` steps. The Hessian is that
 of ``hessian_loss()`` when given (the paper: the loss on a fixed subset of >= 5% of the training data), else
-that of the closure's mini-batch loss. gamma < 1 damps the step along the sharpest directions (SGD then settles in sharper minima);
-gamma = 1 is plain SGD.
+that of the closure's mini-batch loss. gamma < 1 damps the step along the sharpest directions (SGD then
+settles in sharper minima); gamma = 1 is plain SGD.
 """
 from __future__ import annotations
 
