@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pde_sgd.networks import build_model, dense_hessian, digits, torch_threads, train
-from pde_sgd.networks.sharpness import endpoint_sharpness, peak, train_nudged
+from pde_sgd.networks.sharpness import endpoint_sharpness, peak, plateaued, train_nudged
 
 
 def test_peak_of_a_known_curve_ignores_one_spike():
@@ -35,30 +35,82 @@ def tiny():
 def test_nudged_with_gamma_one_is_plain_sgd(tiny):
     model, data = tiny
     with torch_threads(1):
-        a = train_nudged(model, data, gamma=1.0, eta=0.3, batch_size=8, n_steps=25, seed=5)
-        b = train(model, data, eta=0.3, batch_size=8, n_steps=25, seed=5)
-    torch.testing.assert_close(a, b, rtol=0, atol=1e-13)
-    assert not torch.equal(a, model.theta())       # it moved, and the model itself was not modified
+        run = train_nudged(model, data, gamma=1.0, eta=0.3, batch_size=8, max_epochs=3, patience=10, seed=5)
+        b = train(model, data, eta=0.3, batch_size=8, n_steps=24, seed=5)        # 3 epochs of 64 // 8 steps
+    torch.testing.assert_close(run["theta"], b, rtol=0, atol=1e-13)
+    assert not torch.equal(run["theta"], model.theta())    # it moved, and the model itself was not modified
+    assert run["epochs"] == 3 and run["loss"].size == 4 and not run["reached"] and run["decay_epochs"].size == 0
+    assert run["loss"][-1] == pytest.approx(float(model.loss(b, data.X, data.y)), rel=1e-12)
 
 
-def test_nudged_first_step_scales_the_top_direction(tiny):
-    """One step: theta1 = theta0 - eta (g + (gamma - 1) v v^T g), v the top eigenvector of the dense Hessian of
-    the mini-batch loss (the first batch of the seeded generator)."""
+def _one_step(model, data, gamma, eta, hessian_data):
+    """theta0 - eta (g + (gamma - 1) v v^T g): g the full-data gradient, v the top eigenvector of the dense
+    Hessian of the loss on ``hessian_data``."""
+    theta0 = model.theta()
+    v = torch.linalg.eigh(dense_hessian(model, theta0, hessian_data.X, hessian_data.y))[1][:, -1]
+    g = torch.func.grad(model.loss)(theta0, data.X, data.y)
+    return theta0 - eta * (g + (gamma - 1) * v * (v @ g)), eta * g
+
+
+@pytest.mark.parametrize("use_subset", [False, True])
+def test_nudged_step_scales_the_top_direction_of_the_chosen_hessian(tiny, use_subset):
+    """One epoch of one full batch (B = N): the step along the top eigenvector is scaled by gamma, the
+    eigenvector coming from the fixed subset when one is given (not from the batch), else from the batch."""
     model, data = tiny
-    eta, gamma, B, seed = 0.2, 0.1, 16, 3
+    eta, gamma = 0.2, 0.1
     with torch_threads(1):
-        theta0 = model.theta()
-        idx = torch.randperm(data.n, generator=torch.Generator().manual_seed(seed))[:B]
-        Xb, yb = data.X[idx], data.y[idx]
-        H = dense_hessian(model, theta0, Xb, yb)
-        v = torch.linalg.eigh(H)[1][:, -1]
-        g = torch.func.grad(model.loss)(theta0, Xb, yb)
-        expected = theta0 - eta * (g + (gamma - 1) * v * (v @ g))
-        got = train_nudged(model, data, gamma=gamma, eta=eta, batch_size=B, n_steps=1, k=1, n_iter=model.n_params,
-                           seed=seed)
-        wrong = theta0 - eta * g
-    assert torch.linalg.norm(got - expected) < 1e-9 * torch.linalg.norm(eta * g)
-    assert torch.linalg.norm(wrong - expected) > 1e-3 * torch.linalg.norm(eta * g)   # the nudge is visible
+        sub = data.subset(16, 1)
+        expected, step = _one_step(model, data, gamma, eta, sub if use_subset else data)
+        other, _ = _one_step(model, data, gamma, eta, data if use_subset else sub)
+        run = train_nudged(model, data, gamma=gamma, eta=eta, batch_size=data.n, max_epochs=1, k=1,
+                           hessian_data=sub if use_subset else None, n_iter=model.n_params, seed=3)
+    got = run["theta"]
+    assert torch.linalg.norm(got - expected) < 1e-9 * torch.linalg.norm(step)
+    assert torch.linalg.norm(other - expected) > 1e-3 * torch.linalg.norm(step)   # the two Hessians differ
+    assert torch.linalg.norm(model.theta() - step - expected) > 1e-3 * torch.linalg.norm(step)  # nudge visible
+
+
+def test_plateau_rule_on_a_synthetic_loss_sequence():
+    """min(last p) > (1 - drop) min(before): with p = 3, drop = 1%."""
+    seq = [1.0, 0.8, 0.7, 0.695, 0.694, 0.6935]
+    # 4 records: 0.695 vs 0.99 * 1; 5: 0.694 vs 0.99 * 0.8; 6: 0.6935 > 0.99 * 0.7 = 0.693
+    assert [plateaued(seq[:n], patience=3, min_drop=0.01) for n in range(1, 7)] == [False] * 5 + [True]
+    assert not plateaued(0.98 ** np.arange(10), patience=3, min_drop=0.01)      # 2% per epoch: still falling
+    assert plateaued(0.998 ** np.arange(10), patience=3, min_drop=0.01)         # 0.6% in 3 epochs
+    assert plateaued([1.0, 1.1, 1.2, 1.3], patience=3)                           # rising
+    for bad, match in (({"patience": 0}, "patience"), ({"min_drop": 1.0}, "min_drop")):
+        with pytest.raises(ValueError, match=match):
+            plateaued(seq, **bad)
+
+
+def test_nudged_decays_eta_where_the_rule_fires_and_stops_at_the_target(tiny):
+    model, data = tiny
+    with torch_threads(1):
+        run = train_nudged(model, data, gamma=0.5, eta=0.5, batch_size=16, max_epochs=30, k=2, patience=2,
+                           min_drop=0.05, decay=0.1, hessian_data=data.subset(8, 0), n_iter=10, seed=1)
+    loss, etas, decays = run["loss"], run["eta"], list(run["decay_epochs"])
+    assert len(decays) == 2 and run["epochs"] == 30 and not run["reached"]       # max_decays = 2
+    since, fired = 0, []                              # the rule replayed on the recorded losses
+    for e in range(1, loss.size):
+        tail = loss[since:e + 1]
+        if len(fired) < 2 and tail.size > 2 and tail[-2:].min() > 0.95 * tail[:-2].min():
+            fired.append(e)
+            since = e
+    assert decays == fired
+    np.testing.assert_allclose(etas, [0.5 * 0.1 ** sum(d < e for d in decays) for e in range(1, 31)], rtol=1e-12)
+    kw = dict(gamma=0.5, eta=0.5, batch_size=16, k=2, hessian_data=data.subset(8, 0), n_iter=10, seed=1,
+              patience=2, min_drop=0.05)
+    target = float(loss[4]) * (1 + 1e-9)
+    first = int(np.argmax(loss[1:] <= target)) + 1                     # the first epoch at or below it
+    with torch_threads(1):
+        stop = train_nudged(model, data, max_epochs=30, target_loss=target, **kw)
+        base = train_nudged(model, data, max_epochs=decays[0], **kw)  # ends at the first decay
+        snap = train_nudged(model, data, max_epochs=30, snapshot_epoch=decays[0], max_decays=1, **kw)
+    assert stop["reached"] and stop["epochs"] == first and stop["loss"][-1] <= target
+    assert list(base["decay_epochs"]) == decays[:1] and torch.equal(base["theta"], snap["theta_snapshot"])
+    assert list(snap["decay_epochs"]) == decays[:1] and not torch.equal(snap["theta"], snap["theta_snapshot"])
+    with pytest.raises(ValueError, match="decay"):
+        train_nudged(model, data, gamma=0.5, eta=0.5, batch_size=16, max_epochs=1, decay=2.0)
 
 
 def test_endpoint_sharpness_matches_dense_hessian(tiny):
@@ -104,3 +156,47 @@ def test_f9_verdicts_need_the_stability_edge_and_passed_peaks():
     assert c["verdict"].outcome == UNRESOLVED
     assert c["diff"] == pytest.approx(np.mean([1.9, 1.85, 1.95]) - 1.9)
     assert c["se"] == pytest.approx(np.sqrt(np.var([1.9, 1.85, 1.95], ddof=1) / 3 + np.var([1.8, 2.0, 1.9], ddof=1) / 3))
+
+
+def _nudged_runs(gamma, frob, acc, loss=0.01, change_at_2=0.03, target=0.06):
+    from pde_sgd import Result
+    alphas = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
+    return [Result("jastrzebski.nudged", {"frobenius_top_k": np.float64(f), "test_accuracy": np.float64(a),
+                                          "train_loss": np.float64(loss), "overshoot_alphas": alphas,
+                                          "overshoot_change": np.array([-0.01, -0.01, 0.0, change_at_2, 0.1])},
+                   {"gamma": gamma, "seed": s, "target_loss": target})
+            for s, (f, a) in enumerate(zip(frob, acc))]
+
+
+def test_nudged_verdicts_need_the_overshoot_and_the_loss_target():
+    """Synthetic Table-1 results: sharper at gamma = 0.1 with equal accuracy, wider and worse at gamma = 10."""
+    from simulations.jastrzebski import nudged_claims
+    from pde_sgd.verdicts import DOES_NOT_HOLD, HOLDS, REGIME_NOT_REACHED, UNRESOLVED
+    ref = _nudged_runs(1.0, [10.0, 11.0, 12.0], [0.80, 0.805, 0.795])
+    sharp = _nudged_runs(0.1, [30.0, 33.0, 36.0], [0.805, 0.80, 0.81])
+    wide = _nudged_runs(10.0, [5.0, 5.5, 6.0], [0.70, 0.71, 0.69])
+    c = nudged_claims(ref + sharp + wide)
+    assert {k: v["verdict"].outcome for k, v in c.items()} == {
+        "frobenius_top_k γ = 0.1": HOLDS, "test_accuracy γ = 0.1": HOLDS,
+        "frobenius_top_k γ = 10": HOLDS, "test_accuracy γ = 10": HOLDS}
+    f = c["frobenius_top_k γ = 0.1"]
+    assert f["diff"] == pytest.approx(22.0) and f["se"] == pytest.approx(np.sqrt(9 / 3 + 1 / 3))
+    # accuracy 3.5 points below at gamma = 0.1 (outside the 1-point margin): does not hold
+    worse = _nudged_runs(0.1, [30.0, 33.0, 36.0], [0.76, 0.765, 0.77])
+    assert nudged_claims(ref + worse)["test_accuracy γ = 0.1"]["verdict"].outcome == DOES_NOT_HOLD
+    same = _nudged_runs(10.0, [9.0, 11.0, 13.0], [0.80, 0.81, 0.79])
+    assert nudged_claims(ref + same)["frobenius_top_k γ = 10"]["verdict"].outcome == UNRESOLVED
+    # no overshoot at alpha = 2 in the gamma = 1 runs: regime not reached, naming it with its value
+    flat = _nudged_runs(1.0, [10.0, 11.0, 12.0], [0.80, 0.81, 0.79], change_at_2=0.001)
+    v = nudged_claims(flat + sharp)["frobenius_top_k γ = 0.1"]["verdict"]
+    assert v.outcome == REGIME_NOT_REACHED and v.failed[0].name == "loss change at alpha = 2"
+    assert v.failed[0].measured == pytest.approx(0.001)
+    # one run short of the loss target
+    short = sharp[:2] + _nudged_runs(0.1, [36.0], [0.81], loss=0.2)
+    v = nudged_claims(ref + short)["frobenius_top_k γ = 0.1"]["verdict"]
+    assert v.outcome == REGIME_NOT_REACHED and [p.name for p in v.failed] == ["final train loss"]
+    assert v.failed[0].measured == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="gamma = 1"):
+        nudged_claims(sharp)
+    with pytest.raises(ValueError, match="2 seeds"):
+        nudged_claims(ref + sharp[:1])
