@@ -240,12 +240,18 @@ class Result:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.arrays and name in (self.params or {}):
+            raise KeyError(f"{name!r} is a parameter of this {self.kind!r} Result, not an array: read "
+                           f"res.params[{name!r}]")
         return self.arrays[name]
 
     def __getattr__(self, name: str) -> np.ndarray:
         arrays = self.__dict__.get("arrays")
         if arrays is not None and name in arrays:
             return arrays[name]
+        if name in (self.__dict__.get("params") or {}):
+            raise AttributeError(f"Result {self.__dict__.get('kind')!r}: {name!r} is a parameter, not an array: "
+                                 f"read res.params[{name!r}]")
         raise AttributeError(f"Result {self.__dict__.get('kind')!r} has no attribute or array {name!r}; arrays: "
                              f"{sorted(arrays) if arrays is not None else []}")
 

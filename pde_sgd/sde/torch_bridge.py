@@ -44,7 +44,7 @@ from ..grid import Grid
 from ..landscapes import Landscape, as_landscape
 from ..results import Result
 from ..validation import NumericalInstability, finite_array, positive, positive_int, spd_matrices
-from .fields import psd_factor
+from .fields import positive_definite_precondition, psd_factor
 
 
 def _torch():
@@ -153,7 +153,7 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
         else:
             raise ValueError("dim is required when neither grad nor D fixes the dimension")
     M = None if precondition is None else torch.as_tensor(
-        finite_array("precondition", precondition, shape=(dim, dim)), device=dev, dtype=dtype)
+        positive_definite_precondition(precondition, dim), device=dev, dtype=dtype)
     scale = math.sqrt(2.0 / beta)
     checks = NoiseChecks(dev)
     noise_type, g_fn, m = _diffusion(D, dim, grid, dev, dtype, scale, checks)
