@@ -91,9 +91,10 @@ def _explicit_plan(interval: float, dt: float, exact: bool) -> list[tuple[float,
     return [(dt, n), (rem, 1)]
 
 
-def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times: np.ndarray, dt: float | None,
-                 substeps: bool, progress: bool | None, threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
-    """Forward Euler between snapshot times; see the module docstring for the step rule."""
+def run_explicit(stencil: FaceStencil, dt_limit: float, out: np.ndarray, times: np.ndarray, dt: float | None,
+                 substeps: bool, progress: bool | None, threads: int | None) -> tuple[dict, dict]:
+    """Forward Euler between snapshot times from ``out[0]`` (rho0), the snapshots written into ``out``; see the
+    module docstring for the step rule."""
     stable = SAFETY * dt_limit
     if dt is not None and dt > dt_limit and not substeps:
         raise ValueError(f"dt = {dt:.6g} exceeds the explicit stability limit {dt_limit:.6g}; pass dt <= "
@@ -103,13 +104,12 @@ def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times:
     plans = [[(h, n) for h, n in _explicit_plan(float(iv), step, exact) if n > 0] for iv in _intervals(times)]
     used = [h for plan in plans for h, _ in plan]
     n_total = sum(n for plan in plans for _, n in plan)
-    cur = rho0.ravel().copy()
+    cur = out[0].copy()
     buf = np.empty_like(cur)
-    out = [cur.copy()]
     chunk = 2000
     with drive(n_total, progress=progress, desc="Fokker-Planck (explicit)",
                threads=1 if cur.size < PARALLEL_MIN_CELLS else threads) as run:
-        for plan in plans:
+        for i, plan in enumerate(plans):
             for h, n in plan:
                 done = 0
                 while done < n:
@@ -117,13 +117,13 @@ def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times:
                     stencil.euler_steps(cur, buf, h, k, parallel=run.threads > 1)
                     done += k
                     run.advance(k, k)
-            out.append(cur.copy())
-    return out, {"dt": max(used, default=step), "dt_min": min(used, default=step), "n_steps": int(n_total)}, \
+            out[i + 1] = cur
+    return {"dt": max(used, default=step), "dt_min": min(used, default=step), "n_steps": int(n_total)}, \
         run.stats
 
 
-def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: float, theta: float,
-                 progress: bool | None, threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
+def run_implicit(L: sp.csr_matrix, out: np.ndarray, times: np.ndarray, dt: float, theta: float,
+                 progress: bool | None, threads: int | None) -> tuple[dict, dict]:
     """Theta scheme between snapshot times, equal steps <= dt per interval, LU cached per step size.
 
     ``dt`` and ``dt_min`` in the returned params are the largest and smallest steps actually taken."""
@@ -133,10 +133,9 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
     Lc = L.tocsc()
     cache: dict[float, tuple] = {}
     counts = [max(1, math.ceil(iv / dt - 1e-9)) if iv > 0 else 0 for iv in _intervals(times)]
-    cur = rho0.ravel().copy()
-    out = [cur.copy()]
+    cur = out[0].copy()
     with drive(sum(counts), progress=progress, desc="Fokker-Planck (implicit)", threads=threads) as run:
-        for iv, n in zip(_intervals(times), counts):
+        for i, (iv, n) in enumerate(zip(_intervals(times), counts)):
             if n:
                 h = float(iv / n)
                 if h not in cache:
@@ -145,19 +144,18 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
                 for _ in range(n):
                     cur = lu.solve(rhs @ cur if theta < 1.0 else cur)
                 run.advance(n, n)
-            out.append(cur.copy())
+            out[i + 1] = cur
     steps = [float(iv / n) for iv, n in zip(_intervals(times), counts) if n]
-    return out, {"dt": max(steps, default=dt), "dt_min": min(steps, default=dt), "theta": theta,
+    return {"dt": max(steps, default=dt), "dt_min": min(steps, default=dt), "theta": theta,
                  "n_steps": int(sum(counts))}, run.stats
 
 
-def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, progress: bool | None,
-             threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
+def run_expm(L: sp.csr_matrix, out: np.ndarray, times: np.ndarray, progress: bool | None,
+             threads: int | None) -> tuple[dict, dict]:
     """exp(dt L) between snapshot times (exact in time)."""
     from scipy.sparse.linalg import expm_multiply
 
-    cur = rho0.ravel().copy()
-    out = [cur.copy()]
+    cur = out[0].copy()
     norm = float(abs(L).sum(axis=0).max())  # expm_multiply takes ~ ||L||_1 t products with L
     span = float(times[-1] - times[0])
     warn_long_run("evolve(method='expm')", (norm * span + len(times)) * L.nnz,
@@ -165,12 +163,12 @@ def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, progress: bo
                   f"of solves")
     with drive(len(times) - 1, progress=progress, desc="Fokker-Planck (expm)", unit="save",
                threads=threads) as run:
-        for iv in _intervals(times):
+        for i, iv in enumerate(_intervals(times)):
             if iv > 0:
                 cur = expm_multiply(L * iv, cur)
-            out.append(cur.copy())
+            out[i + 1] = cur
             run.advance(0, progress=1)
-    return out, {}, run.stats
+    return {}, run.stats
 
 
 def evolve(op: FPOperator, dt_limit: float, rho0: np.ndarray, times: np.ndarray, *, method: str = "explicit",
@@ -183,12 +181,14 @@ def evolve(op: FPOperator, dt_limit: float, rho0: np.ndarray, times: np.ndarray,
         dt = positive("dt", dt)
     if not 0.5 <= float(theta) <= 1.0:
         raise ValueError(f"theta must be in [0.5, 1] (0.5 Crank-Nicolson, 1 backward Euler), got {theta!r}")
+    snaps = np.empty((len(times), rho0.size))
+    snaps[0] = rho0.ravel()
     if method == "explicit":
-        snaps, info, stats = run_explicit(op.stencil, dt_limit, rho0, times, dt, substeps, progress, threads)
+        info, stats = run_explicit(op.stencil, dt_limit, snaps, times, dt, substeps, progress, threads)
     elif method == "implicit":
         span = float(times[-1] - times[0])
         step = dt if dt is not None else max(span / 100.0, SAFETY * dt_limit) if span > 0 else 1.0
-        snaps, info, stats = run_implicit(op.L, rho0, times, step, float(theta), progress, threads)
+        info, stats = run_implicit(op.L, snaps, times, step, float(theta), progress, threads)
     else:
-        snaps, info, stats = run_expm(op.L, rho0, times, progress, threads)
-    return np.stack(snaps), info, stats
+        info, stats = run_expm(op.L, snaps, times, progress, threads)
+    return snaps, info, stats

@@ -24,7 +24,7 @@ from ..validation import NumericalInstability, finite_array, positive
 from . import evolve as _evolve
 from .coefficients import sample_coefficients
 from .fields import kl_divergence, leftover_field, normalised, potential
-from .operator import FPOperator, explicit_dt_limit
+from .operator import FPOperator
 from .steady import check_direct_solve_fits, steady_state
 
 
@@ -33,7 +33,7 @@ def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:
     D was given in, else ``"callable"`` or ``"field"``."""
     d = D_cells.shape[-1]
     flat = D_cells.reshape(-1, d, d)
-    if np.all(flat == flat[0]):
+    if flat.strides[0] == 0 or np.all(flat == flat[0]):  # a broadcast view holds one matrix
         return {"D": "constant", "D_matrix": flat[0].tolist()}
     return {"D": D.kind if isinstance(D, Diffusion) else ("callable" if callable(D) else "field")}
 
@@ -89,7 +89,7 @@ class FokkerPlanck:
         self.beta = positive("beta", beta)
         self.coeffs = sample_coefficients(grid, f, grad_f, D)
         self.operator = FPOperator(grid, self.coeffs, self.beta)
-        self.dt_limit = explicit_dt_limit(self.operator.L)
+        self.dt_limit = self.operator.dt_limit
         self._steady: np.ndarray | None = None
         self._params = {"grid": grid, "beta": self.beta,
                         "f": f.describe() if isinstance(f, Drift) else (f if isinstance(f, Landscape)
@@ -104,7 +104,8 @@ class FokkerPlanck:
 
     @property
     def generator(self):
-        """The sparse generator L (CSR) with d rho/dt = L rho on the C-ordered flattened density."""
+        """The sparse generator L (CSR) with d rho/dt = L rho on the C-ordered flattened density (assembled on
+        first use: the explicit method works on face weights and never builds it)."""
         return self.operator.L
 
     # --- time evolution -------------------------------------------------------------------------------
