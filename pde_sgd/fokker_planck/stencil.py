@@ -30,7 +30,6 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
-from ..grid import Grid
 
 
 _PARALLEL_BLOCKS = 256  # blocks of rows of the parallel step (static schedule over Numba's threads)
