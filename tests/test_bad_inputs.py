@@ -159,7 +159,7 @@ def test_moreau_envelope_periodic_huge_t_uses_one_image():
 
 def test_3d_steady_state_refuses_before_superlu_runs_out_of_memory():
     assert lu_bytes_estimate((64, 64, 64)) > 4e9  # the audit measured > 7.5 GB for 64^3 with cross diffusion
-    assert lu_bytes_estimate((32, 32, 32)) < 5e8
+    assert lu_bytes_estimate((32, 32, 32)) < 1.2e9  # peak of the solve measured 814 MB (the old bound 5e8 was below it)
     with pytest.raises(MemoryError, match=r"64x64x64 grid \(262144 cells\) needs an estimated"):
         check_direct_solve_fits((64, 64, 64), limit=4e9)
     g = Grid([-2, -2, -2], [2, 2, 2], [8, 8, 8])

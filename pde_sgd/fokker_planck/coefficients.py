@@ -45,7 +45,7 @@ class Coefficients:
     grad_cells : ndarray, shape ``grid.shape + (d,)``
         grad f (the negative SDE drift) at the cell centres.
     D : ndarray, shape ``grid.shape + (d, d)``
-        Diffusion matrix at the cell centres.
+        Diffusion matrix at the cell centres (a read-only broadcast view when it is one constant matrix).
     f_values : ndarray or None
         f at the cell centres when the loss (not only its gradient) is known.
     """
@@ -91,7 +91,8 @@ def _call_field(name: str, func: Callable, pts: np.ndarray, trailing: tuple) -> 
 
 
 def diffusion_on_grid(grid: Grid, D: Any) -> np.ndarray:
-    """D at the cell centres, shape ``grid.shape + (d, d)``; validated symmetric PSD (ValueError naming D)."""
+    """D at the cell centres, shape ``grid.shape + (d, d)`` (a constant D: a read-only broadcast view); validated
+    symmetric PSD (ValueError naming D)."""
     d = grid.ndim
     if isinstance(D, Diffusion):
         return np.ascontiguousarray(D.on_grid(grid))
@@ -111,7 +112,9 @@ def diffusion_on_grid(grid: Grid, D: Any) -> np.ndarray:
         raise ValueError(f"D must be a scalar, a ({d}, {d}) matrix, a scalar field of shape {grid.shape}, a "
                          f"matrix field of shape {grid.shape + (d, d)} or a callable; got shape {arr.shape}")
     arr = spd_matrices("D", arr, d)
-    return np.ascontiguousarray(np.broadcast_to(arr, grid.shape + (d, d)))
+    if arr.shape == (d, d):  # one matrix: a read-only view, no field in memory
+        return np.broadcast_to(arr, grid.shape + (d, d))
+    return np.ascontiguousarray(arr)
 
 
 def _drift_as_grad_f(grid: Grid, drift: Drift) -> tuple:
@@ -147,7 +150,9 @@ def sample_coefficients(grid: Grid, f: Any, grad_f: Any, D: Any) -> Coefficients
                                  f"Landscape(value, dim={d}), or pass a drift as grad_f=...")
             f_values = grid.check_field("f", f)
             grad_cells = central_gradient(grid, f_values)
-        face_df = [_right_neighbour(f_values, a) - f_values for a in range(d)]
+        face_df = [_right_neighbour(f_values, a) for a in range(d)]
+        for df in face_df:  # f(c + e_a) - f(c), in place
+            df -= f_values
     elif callable(grad_f):
         grad_cells = _call_field("grad_f", grad_f, grid.points(), (d,)).reshape(grid.shape + (d,))
         face_df = [h * _call_field("grad_f", grad_f, _face_points(grid, a), (d,))[:, a].reshape(grid.shape)

@@ -34,6 +34,7 @@ from ..driver import drive
 from ..schemes import Scheme
 from ..validation import choice, positive, warn_long_run
 from .operator import FPOperator
+from .steady import check_direct_solve_fits, memory_limit
 from .stencil import FaceStencil
 
 METHODS = ("explicit", "implicit", "expm")
@@ -46,6 +47,33 @@ SAFETY = 0.9
 # Below this many cells a step is too short to amortise the thread barrier of a parallel region (measured on
 # 2 busy cores at 256 x 256: 50 M cell-steps/s on one thread, 5 M on two), so the kernel runs on one thread.
 PARALLEL_MIN_CELLS = 2**18
+# Runs above this many elementary updates (cell-steps, or sparse entries touched) are refused before they start:
+# ~23 days at 2 ns per update (the explicit kernel's rate), months for the sparse methods.
+MAX_WORK = 1e15
+
+
+def check_snapshots_fit(n_times: int, n_cells: int, name: str, limit: float | None = None) -> None:
+    """MemoryError naming ``name`` (``"n_saves"`` or ``"times"``) when ``n_times`` float64 snapshots of
+    ``n_cells`` cells (plus two working copies) exceed ``limit`` (default :func:`steady.memory_limit`)."""
+    need, limit = 8.0 * (n_times + 2) * n_cells, memory_limit() if limit is None else limit
+    if need > limit:
+        most = max(int(limit // (8.0 * n_cells)) - 3, 0)
+        raise MemoryError(f"{name}: {n_times} snapshots of {n_cells} cells need {need / 1e9:.3g} GB, more than the "
+                          f"{limit / 1e9:.3g} GB available; at most n_saves = {most} ({most + 1} output times) fit "
+                          f"on this grid: save fewer snapshots or coarsen the grid")
+
+
+def _check_work(method: str, work: float, span: float, name: str, detail: str) -> None:
+    """ValueError naming ``name`` (the time span's parameter) when ``work`` exceeds MAX_WORK, with the longest
+    span allowed (work grows linearly in the span)."""
+    if work > MAX_WORK:
+        raise ValueError(f"{name}: evolving over a span of {span:.6g} with method={method!r} takes about {work:.3g} "
+                         f"elementary updates ({detail}), more than the {MAX_WORK:.0e} allowed (weeks of CPU); "
+                         f"at most a span of {span * MAX_WORK / work:.3g} on this grid: shorten it, coarsen the grid"
+                         f"{' or use a larger dt' if method == 'implicit' else ''}"
+                         f"{', or use method=' + repr('implicit') if method == 'explicit' else ''}")
+    if method != "explicit":  # the announcement's 50 ns per update fits the sparse methods, not the kernel
+        warn_long_run(f"evolve(method={method!r})", work, detail)
 
 
 @njit(cache=True, parallel=True)
@@ -91,9 +119,10 @@ def _explicit_plan(interval: float, dt: float, exact: bool) -> list[tuple[float,
     return [(dt, n), (rem, 1)]
 
 
-def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times: np.ndarray, dt: float | None,
-                 substeps: bool, progress: bool | None, threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
-    """Forward Euler between snapshot times; see the module docstring for the step rule."""
+def run_explicit(stencil: FaceStencil, dt_limit: float, out: np.ndarray, times: np.ndarray, dt: float | None,
+                 substeps: bool, progress: bool | None, threads: int | None) -> tuple[dict, dict]:
+    """Forward Euler between snapshot times from ``out[0]`` (rho0), the snapshots written into ``out``; see the
+    module docstring for the step rule."""
     stable = SAFETY * dt_limit
     if dt is not None and dt > dt_limit and not substeps:
         raise ValueError(f"dt = {dt:.6g} exceeds the explicit stability limit {dt_limit:.6g}; pass dt <= "
@@ -103,13 +132,12 @@ def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times:
     plans = [[(h, n) for h, n in _explicit_plan(float(iv), step, exact) if n > 0] for iv in _intervals(times)]
     used = [h for plan in plans for h, _ in plan]
     n_total = sum(n for plan in plans for _, n in plan)
-    cur = rho0.ravel().copy()
+    cur = out[0].copy()
     buf = np.empty_like(cur)
-    out = [cur.copy()]
     chunk = 2000
     with drive(n_total, progress=progress, desc="Fokker-Planck (explicit)",
                threads=1 if cur.size < PARALLEL_MIN_CELLS else threads) as run:
-        for plan in plans:
+        for i, plan in enumerate(plans):
             for h, n in plan:
                 done = 0
                 while done < n:
@@ -117,13 +145,13 @@ def run_explicit(stencil: FaceStencil, dt_limit: float, rho0: np.ndarray, times:
                     stencil.euler_steps(cur, buf, h, k, parallel=run.threads > 1)
                     done += k
                     run.advance(k, k)
-            out.append(cur.copy())
-    return out, {"dt": max(used, default=step), "dt_min": min(used, default=step), "n_steps": int(n_total)}, \
+            out[i + 1] = cur
+    return {"dt": max(used, default=step), "dt_min": min(used, default=step), "n_steps": int(n_total)}, \
         run.stats
 
 
-def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: float, theta: float,
-                 progress: bool | None, threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
+def run_implicit(L: sp.csr_matrix, out: np.ndarray, times: np.ndarray, dt: float, theta: float,
+                 progress: bool | None, threads: int | None) -> tuple[dict, dict]:
     """Theta scheme between snapshot times, equal steps <= dt per interval, LU cached per step size.
 
     ``dt`` and ``dt_min`` in the returned params are the largest and smallest steps actually taken."""
@@ -133,10 +161,9 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
     Lc = L.tocsc()
     cache: dict[float, tuple] = {}
     counts = [max(1, math.ceil(iv / dt - 1e-9)) if iv > 0 else 0 for iv in _intervals(times)]
-    cur = rho0.ravel().copy()
-    out = [cur.copy()]
+    cur = out[0].copy()
     with drive(sum(counts), progress=progress, desc="Fokker-Planck (implicit)", threads=threads) as run:
-        for iv, n in zip(_intervals(times), counts):
+        for i, (iv, n) in enumerate(zip(_intervals(times), counts)):
             if n:
                 h = float(iv / n)
                 if h not in cache:
@@ -145,50 +172,64 @@ def run_implicit(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, dt: floa
                 for _ in range(n):
                     cur = lu.solve(rhs @ cur if theta < 1.0 else cur)
                 run.advance(n, n)
-            out.append(cur.copy())
+            out[i + 1] = cur
     steps = [float(iv / n) for iv, n in zip(_intervals(times), counts) if n]
-    return out, {"dt": max(steps, default=dt), "dt_min": min(steps, default=dt), "theta": theta,
+    return {"dt": max(steps, default=dt), "dt_min": min(steps, default=dt), "theta": theta,
                  "n_steps": int(sum(counts))}, run.stats
 
 
-def run_expm(L: sp.csr_matrix, rho0: np.ndarray, times: np.ndarray, progress: bool | None,
-             threads: int | None) -> tuple[list[np.ndarray], dict, dict]:
+def run_expm(L: sp.csr_matrix, out: np.ndarray, times: np.ndarray, progress: bool | None,
+             threads: int | None, name: str = "times") -> tuple[dict, dict]:
     """exp(dt L) between snapshot times (exact in time)."""
     from scipy.sparse.linalg import expm_multiply
 
-    cur = rho0.ravel().copy()
-    out = [cur.copy()]
+    cur = out[0].copy()
     norm = float(abs(L).sum(axis=0).max())  # expm_multiply takes ~ ||L||_1 t products with L
     span = float(times[-1] - times[0])
-    warn_long_run("evolve(method='expm')", (norm * span + len(times)) * L.nnz,
-                  f"~{norm * span:.2g} sparse products of {L.nnz} entries; method='implicit' costs a fixed number "
-                  f"of solves")
+    _check_work("expm", (norm * span + len(times)) * L.nnz, span, name,
+                f"~{norm * span + len(times):.2g} sparse products of {L.nnz} entries; method='implicit' costs a "
+                f"fixed number of solves")
     with drive(len(times) - 1, progress=progress, desc="Fokker-Planck (expm)", unit="save",
                threads=threads) as run:
-        for iv in _intervals(times):
+        for i, iv in enumerate(_intervals(times)):
             if iv > 0:
                 cur = expm_multiply(L * iv, cur)
-            out.append(cur.copy())
+            out[i + 1] = cur
             run.advance(0, progress=1)
-    return out, {}, run.stats
+    return {}, run.stats
 
 
 def evolve(op: FPOperator, dt_limit: float, rho0: np.ndarray, times: np.ndarray, *, method: str = "explicit",
            dt: float | None = None, substeps: bool = True, theta: float = 1.0,
-           progress: bool | None = None, threads: int | None = None) -> tuple[np.ndarray, dict, dict]:
+           progress: bool | None = None, threads: int | None = None,
+           span_name: str = "times") -> tuple[np.ndarray, dict, dict]:
     """Snapshots rho(times) (shape (n_times, N)) from rho(times[0]) = rho0 under d rho/dt = op.L rho, the step
-    info and the driver's stats (steps; substeps = Euler steps or linear solves); dispatches on ``method``."""
+    info and the driver's stats (steps; substeps = Euler steps or linear solves); dispatches on ``method``.
+
+    Refused before any work (``span_name``, ``"T"`` or ``"times"``, names the parameter): snapshots beyond the
+    memory (MemoryError), runs beyond MAX_WORK updates (ValueError), implicit LU factors beyond the memory."""
     choice("method", method, METHODS)
     if dt is not None:
         dt = positive("dt", dt)
     if not 0.5 <= float(theta) <= 1.0:
         raise ValueError(f"theta must be in [0.5, 1] (0.5 Crank-Nicolson, 1 backward Euler), got {theta!r}")
+    n, span = rho0.size, float(times[-1] - times[0])
+    check_snapshots_fit(len(times), n, "n_saves" if span_name == "T" else span_name)
     if method == "explicit":
-        snaps, info, stats = run_explicit(op.stencil, dt_limit, rho0, times, dt, substeps, progress, threads)
+        step = dt if dt is not None and not substeps else min(dt or np.inf, SAFETY * dt_limit)
+        steps = float(np.sum(np.ceil(_intervals(times) / step)))
+        _check_work(method, steps * n, span, span_name, f"~{steps:.3g} steps of dt <= {step:.3g} on {n} cells")
     elif method == "implicit":
-        span = float(times[-1] - times[0])
         step = dt if dt is not None else max(span / 100.0, SAFETY * dt_limit) if span > 0 else 1.0
-        snaps, info, stats = run_implicit(op.L, rho0, times, step, float(theta), progress, threads)
+        solves = float(np.sum(np.ceil(_intervals(times) / step)))
+        _check_work(method, solves * n, span, span_name, f"~{solves:.3g} solves of {n} unknowns")
+        check_direct_solve_fits(op.grid.shape, what="evolve(method='implicit')")
+    snaps = np.empty((len(times), n))
+    snaps[0] = rho0.ravel()
+    if method == "explicit":
+        info, stats = run_explicit(op.stencil, dt_limit, snaps, times, dt, substeps, progress, threads)
+    elif method == "implicit":
+        info, stats = run_implicit(op.L, snaps, times, step, float(theta), progress, threads)
     else:
-        snaps, info, stats = run_expm(op.L, rho0, times, progress, threads)
-    return np.stack(snaps), info, stats
+        info, stats = run_expm(op.L, snaps, times, progress, threads, span_name)
+    return snaps, info, stats

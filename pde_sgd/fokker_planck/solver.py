@@ -20,12 +20,12 @@ from ..driver import output_times
 from ..grid import Grid, require_grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import NumericalInstability, finite_array, positive
+from ..validation import NumericalInstability, finite_array, positive, positive_int
 from . import evolve as _evolve
 from .coefficients import sample_coefficients
 from .fields import kl_divergence, leftover_field, normalised, potential
-from .operator import FPOperator, explicit_dt_limit
-from .steady import check_direct_solve_fits, steady_state
+from .operator import FPOperator
+from .steady import check_direct_solve_fits, memory_limit, steady_state
 
 
 def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:
@@ -33,9 +33,27 @@ def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:
     D was given in, else ``"callable"`` or ``"field"``."""
     d = D_cells.shape[-1]
     flat = D_cells.reshape(-1, d, d)
-    if np.all(flat == flat[0]):
+    if flat.strides[0] == 0 or np.all(flat == flat[0]):  # a broadcast view holds one matrix
         return {"D": "constant", "D_matrix": flat[0].tolist()}
     return {"D": D.kind if isinstance(D, Diffusion) else ("callable" if callable(D) else "field")}
+
+
+def build_bytes_estimate(grid: Grid) -> float:
+    """Upper estimate of the bytes the solver holds per grid: float64 fields of D (d^2), grad f, the face
+    increments and the cell centres (3 d), f and a temporary (2), the face weights with cross terms
+    (2 d (2 d - 1)) and four working fields."""
+    d = grid.ndim
+    return 8.0 * grid.size * (d * d + 3 * d + 2 + 2 * d * (2 * d - 1) + 4)
+
+
+def check_build_fits(grid: Grid, limit: float | None = None) -> None:
+    """MemoryError naming the grid, the estimate and the largest grid that fits, before anything is built."""
+    need, limit = build_bytes_estimate(grid), memory_limit() if limit is None else limit
+    if need > limit:
+        most = int(grid.size * limit / need)
+        raise MemoryError(f"grid: a Fokker-Planck solver on the {'x'.join(map(str, grid.shape))} grid "
+                          f"({grid.size} cells) needs up to {need / 1e9:.3g} GB, more than the {limit / 1e9:.3g} GB "
+                          f"available; at most ~{most:.3g} cells fit: use a coarser grid")
 
 
 UNDERSHOOT_WARN = 1e-3  # relative undershoot -min(rho)/max(rho) above which a non-monotone result is flagged
@@ -87,9 +105,10 @@ class FokkerPlanck:
                  grad_f: Any = None) -> None:
         self.grid = require_grid(grid)
         self.beta = positive("beta", beta)
+        check_build_fits(self.grid)
         self.coeffs = sample_coefficients(grid, f, grad_f, D)
         self.operator = FPOperator(grid, self.coeffs, self.beta)
-        self.dt_limit = explicit_dt_limit(self.operator.L)
+        self.dt_limit = self.operator.dt_limit
         self._steady: np.ndarray | None = None
         self._params = {"grid": grid, "beta": self.beta,
                         "f": f.describe() if isinstance(f, Drift) else (f if isinstance(f, Landscape)
@@ -104,7 +123,8 @@ class FokkerPlanck:
 
     @property
     def generator(self):
-        """The sparse generator L (CSR) with d rho/dt = L rho on the C-ordered flattened density."""
+        """The sparse generator L (CSR) with d rho/dt = L rho on the C-ordered flattened density (assembled on
+        first use: the explicit method works on face weights and never builds it)."""
         return self.operator.L
 
     # --- time evolution -------------------------------------------------------------------------------
@@ -129,9 +149,12 @@ class FokkerPlanck:
             raise ValueError("rho0 must be >= 0 everywhere with positive total mass")
         if not isinstance(substeps, (bool, np.bool_)):
             raise ValueError(f"substeps must be True or False, got {substeps!r}")
+        if times is None and n_saves is not None:  # before output_times allocates n_saves + 1 times
+            _evolve.check_snapshots_fit(positive_int("n_saves", n_saves) + 1, self.grid.size, "n_saves")
         t = output_times(times, T, n_saves)
         snaps, info, stats = _evolve.evolve(self.operator, self.dt_limit, rho0, t, method=method, dt=dt,
-                                            substeps=substeps, theta=theta, progress=progress, threads=threads)
+                                            substeps=substeps, theta=theta, progress=progress, threads=threads,
+                                            span_name="times" if times is not None else "T")
         if not np.all(np.isfinite(snaps)):
             raise NumericalInstability("the evolution produced NaN/inf; reduce dt or use method='implicit'")
         _warn_undershoot("evolve", snaps)

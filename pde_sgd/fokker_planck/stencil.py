@@ -5,8 +5,9 @@ of cell c along axis a is a short sum J_a(c) = sum_k W_ak(c) rho(c + o_ak) over 
 o_ak in {-1, 0, 1}^d, and (L rho)(c) = sum_a [J_a(c - e_a) - J_a(c)] / h_a. Every axis has the pair of terms at
 offsets 0 and e_a (with D diagonal these are all: the Scharfetter-Gummel weights, 2 d weights per cell); a cross
 coefficient D_ab adds the four corner terms +-e_b and e_a +- e_b of the nine-point stencil. The weights
-W_ak = F_a / h_a are read off the assembled flux matrices, so the stencil means exactly what the CSR generator
-means (equal to round-off; a wall face of a no-flux axis has zero weights, a periodic axis wraps).
+W_ak (flux weight / h_a) are computed directly from the coefficients
+(:func:`pde_sgd.fokker_planck.operator.face_stencil`; a wall face of a no-flux axis has zero weights, a periodic
+axis wraps); the sparse generator, when a method needs one, is assembled from them (:meth:`FaceStencil.to_csr`).
 
 The step rho+ = rho + dt L rho runs over rows of the last (contiguous) axis, 1-D and 2-D grids being viewed as
 (1, 1, n) and (1, n0, n1). One vectorised pass per row computes the pairs of every axis (the left-face flux of
@@ -29,7 +30,6 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
-from ..grid import Grid
 
 
 _PARALLEL_BLOCKS = 256  # blocks of rows of the parallel step (static schedule over Numba's threads)
@@ -71,35 +71,61 @@ class FaceStencil:
         """Main-memory traffic of one step per cell: read rho and the T weights, write the new value."""
         return 8 * (2 + self.axis.size)
 
-    @classmethod
-    def from_fluxes(cls, grid: Grid, flux: list[sp.csr_matrix]) -> FaceStencil:
-        """Read the face terms off the flux matrices (``flux[a] @ rho`` = flux through the right faces)."""
-        lead = 3 - grid.ndim
-        shape = (1,) * lead + tuple(grid.shape)
-        axes, offsets, weights = [], [], []
-        pairs = np.full((3, 2), -1, np.int64)
-        for a, (F, h) in enumerate(zip(flux, grid.spacing)):
-            coo = F.tocoo()
-            nz = coo.data != 0.0  # the assembly stores explicit zeros for cross terms of a zero D_ab
-            coo = sp.coo_matrix((coo.data[nz], (coo.row[nz], coo.col[nz])), shape=F.shape)
-            rows = np.unravel_index(coo.row, grid.shape)
-            cols = np.unravel_index(coo.col, grid.shape)
-            off = np.stack([_wrapped_offset(c - r, n) for r, c, n in zip(rows, cols, grid.shape)], axis=1)
-            unit = np.eye(grid.ndim, dtype=np.int64)[a]
-            uniq, which = np.unique(np.concatenate([off, [0 * unit, unit]]), axis=0, return_inverse=True)
-            which = which.ravel()[:-2]  # the two appended rows make both diagonal terms exist (zero weights)
-            for k, o in enumerate(uniq):
-                W = np.zeros(grid.size)
-                sel = which == k
-                W[coo.row[sel]] = coo.data[sel] * (1.0 / h)
-                if not o.any() or (o == unit).all():
-                    pairs[a + lead, int(o[a])] = len(weights)
-                axes.append(a + lead)
-                offsets.append(np.concatenate([np.zeros(lead, np.int64), o]))
-                weights.append(W.reshape(shape))
-        corners = np.setdiff1d(np.arange(len(weights)), pairs[pairs >= 0])
-        return cls(shape, np.array(axes, np.int64), np.array(offsets, np.int64).reshape(-1, 3),
-                   np.ascontiguousarray(np.stack(weights)), pairs, corners.astype(np.int64))
+    def _rolled(self, X: np.ndarray, o: np.ndarray) -> np.ndarray:
+        """X(c + o) at every cell c (indices wrapped, as the kernel reads them)."""
+        return np.roll(X, tuple(-o), axis=(0, 1, 2))
+
+    def face_fluxes(self, rho: np.ndarray, spacing: tuple[float, ...]) -> list[np.ndarray]:
+        """Flux h_a sum_k W_ak rho(c + o_ak) through the right face of every cell, one array (the 3-D view's
+        shape) per axis of the grid (``spacing``: its h_a)."""
+        rho = np.asarray(rho, float).reshape(self.shape)
+        lead = 3 - len(spacing)
+        out = []
+        for a, h in enumerate(spacing):
+            J = np.zeros(self.shape)
+            for t in np.flatnonzero(self.axis == a + lead):
+                J += self.weights[t] * self._rolled(rho, self.offsets[t])
+            out.append(J * h)
+        return out
+
+    def entry_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(qs, plus, minus): every offset q the generator reaches (row k of ``qs``; L[c, c + q] = C_q(c)) and
+        the terms making C_q: the term t of axis a moves J_t(c) = W_t(c) rho(c + o_t) out of cell c into c + e_a,
+        so C_q(c) = sum_{t in plus[k]} W_t(c - e_a) - sum_{t in minus[k]} W_t(c), with o_t - e_a = q for the
+        plus terms and o_t = q for the minus terms (rows padded with -1)."""
+        unit = np.eye(3, dtype=np.int64)
+        shifted = self.offsets - unit[self.axis]
+        qs = np.unique(np.concatenate([self.offsets, shifted]), axis=0)
+        plus, minus = (np.full((len(qs), self.axis.size), -1, np.int64) for _ in range(2))
+        for k, q in enumerate(qs):
+            for table, offs in ((plus, shifted), (minus, self.offsets)):
+                t = np.flatnonzero((offs == q).all(axis=1))
+                table[k, :t.size] = t
+        return qs, plus, minus
+
+    def generator_entries(self):
+        """Yield (q, C_q) for every offset q the generator reaches: L[c, c + q] = C_q(c) (:meth:`entry_terms`)."""
+        for q, plus, minus in zip(*self.entry_terms()):
+            C = np.zeros(self.shape)
+            for t in minus[minus >= 0]:
+                C -= self.weights[t]
+            for t in plus[plus >= 0]:
+                C += np.roll(self.weights[t], 1, axis=self.axis[t])
+            yield tuple(q), C
+
+    def to_csr(self) -> sp.csr_matrix:
+        """The generator L as a CSR matrix on the C-ordered flattened density (zero entries dropped)."""
+        n = int(np.prod(self.shape))
+        index = np.arange(n).reshape(self.shape)
+        rows, cols, vals = [], [], []
+        for q, C in self.generator_entries():
+            nz = C.ravel() != 0.0
+            rows.append(index.ravel()[nz])
+            cols.append(self._rolled(index, np.array(q)).ravel()[nz])
+            vals.append(C.ravel()[nz])
+        L = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        L.sum_duplicates()
+        return L
 
     def euler_steps(self, rho: np.ndarray, buf: np.ndarray, dt: float, n_steps: int, *,
                     parallel: bool = False) -> None:
@@ -114,15 +140,6 @@ class FaceStencil:
                 _parallel_step(*terms, *((rho, buf) if k % 2 == 0 else (buf, rho)), dt)
         if n_steps % 2 == 1:  # here, not in the kernel: Numba's copy of a 3-D slice takes seconds to compile
             rho[...] = buf
-
-
-def _wrapped_offset(delta: np.ndarray, n: int) -> np.ndarray:
-    """Index differences mod n mapped to {-1, 0, 1} (a periodic wrap is one step; clamped walls give 0)."""
-    d = np.mod(delta, n)
-    out = np.where(d == n - 1, -1, d) if n > 2 else d
-    if np.any(np.abs(out) > 1):
-        raise ValueError("the flux matrices reach beyond the nearest neighbours; not a face stencil")
-    return out
 
 
 @njit(cache=True)
