@@ -74,3 +74,11 @@ def test_threads_zero_is_refused_by_the_hj_solver_on_a_small_grid():
     u0 = 0.5 * g.coords[0] ** 2
     with pytest.raises(ValueError, match="threads"):
         solve_viscous(u0, g, 10.0, T=0.1, threads=0)
+
+
+def test_threads_zero_is_refused_by_fokker_planck_on_a_small_grid():
+    g = Grid(-3.0, 3.0, 16)
+    fp = FokkerPlanck(landscapes.quadratic(1), g, 1.0, 1.0)
+    rho0 = np.exp(-g.coords[0] ** 2)
+    with pytest.raises(ValueError, match="threads"):
+        fp.evolve(rho0 / rho0.sum(), T=0.01, method="explicit", threads=0)

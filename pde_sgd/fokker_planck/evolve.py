@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
+from .._threads import thread_count
 from ..driver import drive
 from ..schemes import Scheme
 from ..validation import choice, positive, warn_long_run
@@ -135,8 +136,9 @@ def run_explicit(stencil: FaceStencil, dt_limit: float, out: np.ndarray, times: 
     cur = out[0].copy()
     buf = np.empty_like(cur)
     chunk = 2000
+    n_threads = thread_count(threads)       # validated on every grid: threads=0 is refused on small ones too
     with drive(n_total, progress=progress, desc="Fokker-Planck (explicit)",
-               threads=1 if cur.size < PARALLEL_MIN_CELLS else threads) as run:
+               threads=1 if cur.size < PARALLEL_MIN_CELLS else n_threads) as run:
         for i, plan in enumerate(plans):
             for h, n in plan:
                 done = 0
