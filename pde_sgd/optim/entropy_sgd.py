@@ -18,7 +18,7 @@ the Hamilton-Jacobi picture (t = 1 / gamma). As in the reference code the inner 
 unless ``inner_momentum`` is given. The first inner step is taken at x, so its batch gradient is the stochastic
 gradient at x: the statistics compare it with the local-entropy gradient at no extra closure call. The
 optimizer clears the gradients before each closure call and refuses a closure that returns None or never calls
-backward. NaN gradients propagate as in torch's optimizers unless ``check_finite=True`` (:mod:`.common`).
+backward. NaN gradients propagate as in torch's optimizers unless ``check_finite=True`` (:mod:`pde_sgd.optim.common`).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ products, :func:`pde_sgd.linalg.lanczos`), refreshed every ``update_every`` step
 the closure's mini-batch loss. gamma < 1 damps the step along the sharpest directions (SGD then settles in
 sharper minima); gamma = 1 is plain SGD. ``state_dict`` carries t and V (a resumed run refreshes V when an
 uninterrupted one would); NaN gradients propagate as in torch's optimizers unless ``check_finite=True``
-(:mod:`.common`).
+(:mod:`pde_sgd.optim.common`).
 """
 from __future__ import annotations
 

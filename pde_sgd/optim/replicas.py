@@ -26,7 +26,7 @@ gloo on CPU, nccl on CUDA) the n replicas are split evenly over the processes, r
 k n/W .. (k+1) n/W - 1, and the mean is an all-reduce: the same replicas, seeds and batches give the same run.
 A closure that returns None or never calls backward, and a ``batched`` function whose output has the wrong
 shapes, are refused with a ValueError. NaN gradients propagate as in torch's optimizers unless
-``check_finite=True`` (:mod:`.common`).
+``check_finite=True`` (:mod:`pde_sgd.optim.common`).
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ mu_t = (1 - m_t) ghat_t + m_t mu_{t-1} with the *effective momentum* m_t = s_gha
 (its ``exp_avg``, before bias correction).
 
 As in torch's optimizers, a parameter whose ``grad`` is None is skipped and NaN gradients propagate unless
-``check_finite=True`` (:mod:`.common`); ``state_dict`` is tagged (another optimizer's or model's is refused).
+``check_finite=True`` (:mod:`pde_sgd.optim.common`); ``state_dict`` is tagged (another optimizer's or model's is refused).
 """
 from __future__ import annotations
 
