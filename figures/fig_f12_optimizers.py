@@ -33,19 +33,20 @@ def _versus_lr(ax, summary, i, split, ylabel):
 def _bars(ax, summary, i):
     p, lrs = summary.params, summary["lrs"]
     eq = int(np.flatnonzero(np.isclose(lrs, p["equal_lr"]))[0])
-    x = np.arange(len(p["optimizers"]))
+    y = np.arange(len(p["optimizers"]))
     for off, (k_of, label) in zip((-0.2, 0.2), ((lambda j: int(summary["selected"][i, j]), "at η* (validation)"),
                                                (lambda j: eq, f"at η = {p['equal_lr']:g}"))):
-        ks = [k_of(j) for j in x]
-        y = np.array([100 * summary["test_mean"][i, j, k] for j, k in zip(x, ks)])
-        se = np.array([100 * summary["test_se"][i, j, k] for j, k in zip(x, ks)])
-        ax.bar(x + off, y, width=0.4, yerr=se, capsize=2, label=label)
+        ks = [k_of(j) for j in y]
+        x = np.array([100 * summary["test_mean"][i, j, k] for j, k in zip(y, ks)])
+        se = np.array([100 * summary["test_se"][i, j, k] for j, k in zip(y, ks)])
+        ax.barh(y + off, x, height=0.4, xerr=se, capsize=2, label=label)
         if off < 0:
-            for j, k in zip(x, ks):
-                ax.text(j + off, y[j] + se[j], f"η*={lrs[k]:g}", rotation=90, ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(x, p["optimizers"], rotation=45, ha="right")
-    ax.set(ylabel="final test error (%)", ylim=(0, 1.35 * ax.get_ylim()[1]))
-    ax.legend(fontsize=8, loc="upper right")
+            for j, k in zip(y, ks):
+                ax.text(x[j] + se[j], j + off, f" η* = {lrs[k]:g}", ha="left", va="center", fontsize=8)
+    ax.set_yticks(y, p["optimizers"])
+    ax.invert_yaxis()
+    ax.set(xlabel="final test error (%)", xlim=(0, 1.5 * ax.get_xlim()[1]))
+    ax.legend(fontsize=8, loc="lower right")
 
 
 def _headlines(ax, summary, model):

@@ -113,8 +113,8 @@ def compare(claim: tuple[str, str, str], test: dict[str, np.ndarray], train_acc:
         return judge_effect(f"{a} < {b} (test error; effect = err({a}) - err({b}))", gap, se,
                             expected="negative", preconditions=pre)
     if rel == "~":
-        return judge_effect(f"{a} ~ {b} (|err({a}) - err({b})| = {abs(gap):.4f} below {SIMILAR_MARGIN:g}; "
-                            f"effect = |gap| - {SIMILAR_MARGIN:g})", abs(gap) - SIMILAR_MARGIN, se,
+        return judge_effect(f"{a} ~ {b} (|err({a}) - err({b})| < {SIMILAR_MARGIN:g}; effect = |gap| - "
+                            f"{SIMILAR_MARGIN:g})", abs(gap) - SIMILAR_MARGIN, se,
                             expected="negative", preconditions=pre)
     raise ValueError(f"claim relation must be '<' or '~', got {rel!r}")
 
