@@ -42,7 +42,7 @@ def _bars(ax, summary, i):
         ax.barh(y + off, x, height=0.4, xerr=se, capsize=2, label=label)
         if off < 0:
             for j, k in zip(y, ks):
-                ax.text(x[j] + se[j], j + off, f" η* = {lrs[k]:g}", ha="left", va="center", fontsize=8)
+                ax.text(x[j] + se[j], j + off, f" η* = {lrs[k]:.3g}", ha="left", va="center", fontsize=8)
     ax.set_yticks(y, p["optimizers"])
     ax.invert_yaxis()
     ax.set(xlabel="final test error (%)", xlim=(0, 1.5 * ax.get_xlim()[1]))
@@ -70,7 +70,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     fig, axes = subplots(len(models), 4, width=3.6, height=4.2, gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
     for i, model in enumerate(models):
         _versus_lr(axes[i, 0], summary, i, "val", f"{model}: final validation error (%)")
-        axes[i, 0].legend(fontsize=8)
+        axes[i, 0].legend(fontsize=8, loc="lower left", ncol=2)
         _versus_lr(axes[i, 1], summary, i, "test", f"{model}: final test error (%)")
         _bars(axes[i, 2], summary, i)
         _headlines(axes[i, 3], summary, model)

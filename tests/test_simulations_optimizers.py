@@ -5,7 +5,7 @@ import pytest
 
 from pde_sgd import Result
 from pde_sgd.verdicts import DOES_NOT_HOLD, HOLDS, REGIME_NOT_REACHED, UNRESOLVED
-from simulations.optimizers import CLAIMS, OPTIMIZERS, compare, select_lr, settings, summarize
+from simulations.optimizers import CLAIMS, OPTIMIZERS, compare, select_lr, settings, summarize, vsgd_sign_ratio
 
 LRS = settings(False)["lrs"]          # (0.01, 0.1, 1.0): the equal lr 0.01 is index 0
 SEEDS = (0.0, 0.002)                  # seed offsets: SE of one optimizer's mean 0.001, of a difference 0.0014
@@ -94,3 +94,24 @@ def test_a_run_with_a_validation_split_records_validation_curves(tmp_path):
     assert r.params["n_val"] == 288 and r.params["n_train"] == 1150
     assert r["val_error"].shape == r["test_error"].shape == (2,)
     assert r["val_error"][-1] < 0.5                                # one epoch of Adam learns: the curve is live
+
+
+def test_vsgd_sign_ratio_after_one_step_matches_the_model_equations():
+    # VSGD's equations (THEORY.md section 7) at t = 1 from mu = B = 0, in numpy: s = (2 ps, 2 K_g ps) / (2a - 1),
+    # mu_1 = g s_g / (s_g + s_ghat), Sigma_1 = s_g s_ghat / (s_g + s_ghat), Bhat as given (rate 1 at t = 1);
+    # then Sigma = s_g s_ghat / (s_g + s_ghat) with s = B / (2a), and the ratio |mu| / sqrt(Sigma + mu^2)
+    import torch
+
+    from pde_sgd.optim import VSGD
+    g = np.array([1.0, -2.0, 0.5, 3.0, -0.1])
+    p = torch.nn.Parameter(torch.zeros(5, dtype=torch.float64))
+    opt = VSGD([p], lr=0.1)
+    p.grad = torch.tensor(g)
+    opt.step()
+    ps, kg = 1e-8, 30.0
+    two_a = 2 * ps + 1 + 1e-4
+    sg, sgh = 2 * ps / (two_a - 1), 2 * kg * ps / (two_a - 1)
+    mu, sig1 = g * sg / (sg + sgh), sg * sgh / (sg + sgh)
+    bg, bgh = 2 * ps + sig1 + mu ** 2, 2 * kg * ps + sig1 + (mu - g) ** 2
+    sigma = (bg / two_a) * (bgh / two_a) / ((bg + bgh) / two_a)
+    assert vsgd_sign_ratio(opt) == pytest.approx(np.median(np.abs(mu) / np.sqrt(sigma + mu ** 2)), rel=1e-9)
