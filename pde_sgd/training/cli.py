@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=5, help="passes over the training set")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights, mini-batches and noise, "
                                                          "in [0, 2**63 - 1]")
+    p.add_argument("--val-fraction", type=float, default=0.0,
+                   help="fraction of the training digits held out for validation (val_loss, val_error curves)")
     p.add_argument("--hidden", type=int, default=32, help="MLP hidden width")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="parameter and data dtype")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:i or auto")
@@ -86,6 +88,7 @@ def _config(ns: argparse.Namespace) -> TrainConfig:
     return TrainConfig(model=ns.model, optim=ns.optim, lr=ns.lr, momentum=ns.momentum, L=ns.L, gamma=ns.gamma,
                        scoping=ns.scoping, noise=ns.noise, inner_lr=ns.inner_lr, replicas=ns.replicas, rho=ns.rho,
                        L2=ns.L2, batch_size=ns.batch_size, epochs=ns.epochs, seed=ns.seed, hidden=ns.hidden,
+                       val_fraction=ns.val_fraction,
                        dtype=ns.dtype, device=device, vmap=ns.vmap, distributed=ns.distributed,
                        threads=ns.threads)
 

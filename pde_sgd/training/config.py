@@ -17,7 +17,8 @@ DEFAULT_NOISE = {"entropy-sgd": 1e-4, "parle": 0.0}
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run: ``model`` on scikit-learn's digits (a fixed seeded split, ``test_fraction`` held out),
+    """One training run: ``model`` on scikit-learn's digits (a fixed seeded split, ``test_fraction`` held out as
+    the test set; ``val_fraction`` of the remaining training digits held out as a validation set, never trained on),
     ``optim`` with its hyper-parameters (the Entropy-SGD reference code's names: L, gamma, scoping, noise, L2),
     ``epochs`` of ``steps_per_epoch`` = ceil(N_train / batch_size) outer steps, seeded by ``seed``. ``vmap``:
     "on", "off" or "auto" (on CUDA only: on the CPU the replicas one after another are faster here).
@@ -41,6 +42,7 @@ class TrainConfig:
     seed: int = 0
     hidden: int = 32
     test_fraction: float = 0.2
+    val_fraction: float = 0.0
     dtype: str = "float32"
     device: str = "cpu"
     vmap: str = "auto"
@@ -70,6 +72,8 @@ class TrainConfig:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction!r}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.distributed and self.optim not in REPLICA_OPTIMIZERS:
             raise ValueError(f"--distributed runs replicas: optim must be one of {REPLICA_OPTIMIZERS}, got {self.optim!r}")
 
@@ -89,7 +93,12 @@ class TrainConfig:
         return max(self.L, 1) if self.optim in ENTROPY_FAMILY else 1
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings as stored with a run; ``val_fraction`` only when nonzero, so that runs without a
+        validation split keep the configuration they were stored with before the split existed."""
+        d = dataclasses.asdict(self)
+        if not d["val_fraction"]:
+            del d["val_fraction"]
+        return d
 
     def differences(self, other: dict) -> str:
         """The settings in which the configuration ``other`` (a stored ``to_dict()``) differs from this one,

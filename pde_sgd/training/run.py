@@ -1,6 +1,7 @@
 """One training run of a digits model with any of the package's optimizers, checkpointed and resumable.
 
-Data: scikit-learn's digits split once (seed 0, so every run sees the same test set) into train and test.
+Data: scikit-learn's digits split once (seed 0, so every run sees the same test set) into train and test, and,
+with ``val_fraction`` > 0, a validation set held out of the training digits (curves ``val_loss``, ``val_error``).
 Mini-batches: replica r (0 for single-model optimizers) draws B distinct training samples per gradient
 evaluation from its own torch Generator seeded by ``replica_seed(seed, r)``; the closure is called once per
 evaluation (L times per outer step for the Entropy-SGD family). Curves are taken at every epoch end (and
@@ -83,14 +84,18 @@ def unpack_checkpoint(path: Path) -> dict:
 
 
 def split_digits(cfg: TrainConfig):
-    """(train, test) Datasets of digits on cfg.device: a fixed permutation (seed 0), the last test_fraction held out."""
+    """(train, validation, test) Datasets of digits on cfg.device: one fixed permutation (seed 0, the same for
+    every run), its first test_fraction the test set, the next val_fraction of the remaining digits the
+    validation set (None when val_fraction is 0), the rest the training set. The three never overlap."""
     from ..networks import Dataset, digits
     data = digits(dtype=cfg.dtype, device=cfg.device)
     perm = torch.as_tensor(np.random.default_rng(0).permutation(data.n), device=data.X.device)
     n_test = int(round(cfg.test_fraction * data.n))
-    tr, te = perm[n_test:], perm[:n_test]
-    return (Dataset(data.X[tr], data.y[tr], 10, "digits", {"split": "train"}),
-            Dataset(data.X[te], data.y[te], 10, "digits", {"split": "test"}))
+    n_val = int(round(cfg.val_fraction * (data.n - n_test)))
+    te, va, tr = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+    sets = [Dataset(data.X[i], data.y[i], 10, "digits", {"split": name}) for i, name in
+            ((tr, "train"), (va, "validation"), (te, "test"))]
+    return sets[0], (sets[1] if n_val else None), sets[2]
 
 
 class Trainer:
@@ -103,7 +108,7 @@ class Trainer:
         check_device(cfg.device)
         self.cfg, self.out, self.rank, self.world = cfg, Path(out), rank, world
         self.progress, self.checkpoint_every = progress and rank == 0, max(1, int(checkpoint_every))
-        self.train, self.test = split_digits(cfg)
+        self.train, self.val, self.test = split_digits(cfg)
         self.flat = build_model(cfg.model, self.train, seed=cfg.seed, hidden=(cfg.hidden,), weight_decay=0.0,
                                 dtype=cfg.dtype, device=cfg.device)
         self.module = self.flat.module
@@ -113,8 +118,10 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.train.n / cfg.batch_size)
         self.total = self.steps_per_epoch * cfg.epochs
         self.step, self.wall = 0, 0.0
-        self.curves: dict[str, list[float]] = {k: [] for k in ("epoch", "wall_time", "train_loss", "train_error",
-                                                                 "test_loss", "test_error")}
+        self.splits = [("train", self.train)] + ([("val", self.val)] if self.val is not None else []) + \
+            [("test", self.test)]
+        self.curves: dict[str, list[float]] = {k: [] for k in ("epoch", "wall_time")}
+        self.curves.update({f"{split}_{q}": [] for split, _ in self.splits for q in ("loss", "error")})
         self.per_step: dict[str, list[float]] = {}
         self.resumed: list[int] = []
         self._stop = False
@@ -147,7 +154,7 @@ class Trainer:
     # ---- evaluation ----
     @torch.no_grad()
     def _evaluate(self) -> None:
-        for split, d in (("train", self.train), ("test", self.test)):
+        for split, d in self.splits:
             logits = self.module(d.X)
             self.curves[f"{split}_loss"].append(float(torch.nn.functional.cross_entropy(logits, d.y)))
             self.curves[f"{split}_error"].append(float((logits.argmax(1) != d.y).double().mean()))
@@ -289,7 +296,8 @@ class Trainer:
         arrays = {k: np.asarray(v, dtype=float) for k, v in {**self.curves, **self.per_step}.items()}
         arrays["effective_epoch"] = arrays["epoch"] * cfg.evaluations_per_step
         arrays["theta"] = self.flat.theta().double().cpu().numpy()
-        params = {"config": cfg.to_dict(), "lr": cfg.learning_rate, "n_train": self.train.n, "n_test": self.test.n,
+        params = {"config": cfg.to_dict(), "lr": cfg.learning_rate, "n_train": self.train.n,
+                  "n_val": 0 if self.val is None else self.val.n, "n_test": self.test.n,
                   "n_params": self.flat.n_params, "steps_per_epoch": self.steps_per_epoch, "steps": self.total,
                   "evaluations_per_step": cfg.evaluations_per_step, "world_size": self.world,
                   "final_test_error": float(arrays["test_error"][-1]), "resumed_at": self.resumed,
