@@ -15,8 +15,11 @@ from pde_sgd.sweeps import Sweep
 def f7_point(*, lam: float, random_labels: bool, label_seed: int = 0, n_train: int = 200, n_features: int = 400,
              seed: int = 0) -> Result:
     """One F7 point: L2 logistic regression on two-class digits (0-4 vs 5-9) with n_features random ReLU
-    features + bias (P = n_features + 1 >= N = n_train), fitted exactly (Newton); train/test accuracy, mean
-    margins (geometric and functional), mean cross-entropy, and the log evidence ratio E(w0) (exact Hessian) with E / N."""
+    features + bias (P = n_features + 1 >= N = n_train, numerical rank N: any labelling is separable; see
+    :func:`pde_sgd.networks.evidence.two_class_digits`), fitted exactly (Newton; a RuntimeError, recorded by the
+    sweep as a failed point, if it does not converge); train/test accuracy, mean margins (geometric = distance
+    to the boundary, and functional), mean cross-entropy with its SE, the log evidence ratio E(w0) (exact
+    Hessian) with E / N, and the training features' numerical rank."""
     from pde_sgd.networks import evidence as ev
     d = ev.two_class_digits(n_train, n_features, seed=seed, random_labels=random_labels, label_seed=label_seed)
     w0 = ev.fit(d["Phi_train"], d["y_train"], lam)
@@ -24,16 +27,21 @@ def f7_point(*, lam: float, random_labels: bool, label_seed: int = 0, n_train: i
     arrays = {f"train_{k}": np.float64(v) for k, v in ev.metrics(w0, d["Phi_train"], d["y_train"]).items()}
     arrays.update({f"test_{k}": np.float64(v) for k, v in ev.metrics(w0, d["Phi_test"], d["y_test"]).items()})
     arrays.update(log_evidence=np.float64(E), log_evidence_per_sample=np.float64(E / n_train),
-                  weight_norm=np.float64(np.linalg.norm(w0)), hessian_eigenvalues=lam_i[::-1])
+                  weight_norm=np.float64(np.linalg.norm(w0)), hessian_eigenvalues=lam_i[::-1],
+                  feature_rank=np.int64(ev.numerical_rank(d["Phi_train"])))
     params = {"lam": lam, "random_labels": random_labels, "label_seed": label_seed, "n_train": n_train,
               "n_features": n_features, "n_params": n_features + 1, "n_test": int(d["y_test"].size), "seed": seed,
-              "task": "digits 0-4 vs 5-9, balanced training set, random ReLU features + bias"}
+              "task": "digits 0-4 vs 5-9, balanced training set, random ReLU features max(0, a.x/2 + b) + bias"}
     return Result("smith_le.f7", arrays, params)
 
 
+F7_WEAK_LAMBDA = 1e-6    # the grid must reach this far down to judge the weakly-regularised claims
+
+
 def f7_points(full: bool = False) -> list[dict]:
-    """The F7 grid: lambda on a log grid, true labels and (several seeds of) random labels."""
-    lams = np.logspace(-3, 3, 25 if full else 13).tolist()
+    """The F7 grid: lambda from 1e-7 to 1e3 (half-decade steps in the full setting, decades in the quick one),
+    true labels and (several seeds of) random labels."""
+    lams = np.logspace(-7, 3, 21 if full else 11).tolist()
     n_train, n_features, n_rand = (800, 1000, 5) if full else (200, 400, 3)
     pts = [{"lam": lam, "random_labels": False, "label_seed": 0} for lam in lams]
     pts += [{"lam": lam, "random_labels": True, "label_seed": s} for s in range(n_rand) for lam in lams]
@@ -41,35 +49,116 @@ def f7_points(full: bool = False) -> list[dict]:
 
 
 def f7_summary(results: list[Result]) -> dict:
-    """The section-3 claims measured on a set of F7 results (one lambda grid, true and random labels).
+    """The section-3 quantities measured on a set of F7 results (one lambda grid, true and random labels).
 
-    lam_evidence_min / lam_test_ce_min: the grid lambdas minimising E (true labels) and the test cross-entropy;
-    offset_decades: log10 of their ratio; random_E_min: the smallest E over every random-label point;
-    margin_ratio: mean training geometric margin (distance to the boundary, the paper's margin) true / random
-    (mean over random seeds) at the smallest lambda;
-    random_train_accuracy_min_lam: the random-label training accuracy at the smallest lambda (worst seed).
+    lam_evidence_min / lam_test_ce_min: the grid lambdas minimising E (true labels) and the test cross-entropy
+    (i_evidence_min / i_test_ce_min their grid indices); offset_decades: log10 of their ratio; random_E_min: the
+    smallest E over every random-label point; at the smallest lambda ("_min_lam"): the training geometric margin
+    (distance to the boundary, the paper's margin) true / random (mean over random seeds) as margin_ratio and as
+    a difference with its SE over random seeds, the functional margin ratio, train and test accuracies, the
+    true-label E and test cross-entropy (with SE) beside the smallest test cross-entropy on the grid;
+    feature_rank_min: the smallest numerical rank of the training features over all points.
     """
     true = sorted((r for r in results if not r.params["random_labels"]), key=lambda r: r.params["lam"])
     rand = [r for r in results if r.params["random_labels"]]
     lams = np.array([r.params["lam"] for r in true])
     E = np.array([float(r["log_evidence"]) for r in true])
     ce = np.array([float(r["test_cross_entropy"]) for r in true])
-    lam_lo = lams[0]
-    rand_lo = [r for r in rand if r.params["lam"] == lam_lo]
-    return {"lam_evidence_min": float(lams[E.argmin()]), "lam_test_ce_min": float(lams[ce.argmin()]),
+    lo = true[0]
+    rand_lo = [r for r in rand if r.params["lam"] == lams[0]]
+    geo_r = np.array([float(r["train_geometric_margin"]) for r in rand_lo])
+    return {"lam_min": float(lams[0]), "lam_max": float(lams[-1]), "n_train": int(lo.params["n_train"]),
+            "n_test": int(lo.params["n_test"]), "n_lams": int(lams.size),
+            "feature_rank_min": int(min(int(r["feature_rank"]) for r in results)),
+            "lam_evidence_min": float(lams[E.argmin()]), "lam_test_ce_min": float(lams[ce.argmin()]),
+            "i_evidence_min": int(E.argmin()), "i_test_ce_min": int(ce.argmin()),
             "offset_decades": float(np.log10(lams[E.argmin()] / lams[ce.argmin()])),
             "grid_step_decades": float(np.log10(lams[1] / lams[0])),
             "random_E_min": float(min(float(r["log_evidence"]) for r in rand)),
-            "margin_ratio": float(true[0]["train_geometric_margin"])
-                            / float(np.mean([float(r["train_geometric_margin"]) for r in rand_lo])),
-            "true_test_accuracy_min_lam": float(true[0]["test_accuracy"]),
+            "margin_ratio": float(lo["train_geometric_margin"]) / float(geo_r.mean()),
+            "margin_difference": float(lo["train_geometric_margin"]) - float(geo_r.mean()),
+            "margin_difference_se": float(geo_r.std(ddof=1) / np.sqrt(geo_r.size)) if geo_r.size > 1 else 0.0,
+            "functional_margin_ratio": float(lo["train_functional_margin"])
+                                       / float(np.mean([float(r["train_functional_margin"]) for r in rand_lo])),
+            "true_train_accuracy_min_lam": float(lo["train_accuracy"]),
+            "true_test_accuracy_min_lam": float(lo["test_accuracy"]),
+            "true_E_min_lam": float(E[0]), "true_E_per_sample_min_lam": float(E[0] / lo.params["n_train"]),
+            "test_ce_min_lam": float(ce[0]), "test_ce_min_lam_se": float(lo["test_cross_entropy_se"]),
+            "test_ce_min": float(ce.min()), "test_ce_min_se": float(true[ce.argmin()]["test_cross_entropy_se"]),
             "random_train_accuracy_min_lam": float(min(float(r["train_accuracy"]) for r in rand_lo)),
             "random_test_accuracy_min_lam": float(np.mean([float(r["test_accuracy"]) for r in rand_lo]))}
 
 
+def _judge_exact(claim: str, ok: bool, evidence: str, preconditions):
+    """A verdict on a claim about an exactly computed quantity (no sampling error: Newton's minimum, the Laplace
+    E, a training accuracy): HOLDS or DOES NOT HOLD, or REGIME NOT REACHED if a precondition failed."""
+    from pde_sgd.verdicts import DOES_NOT_HOLD, HOLDS, REGIME_NOT_REACHED, Verdict
+    pre = tuple(preconditions)
+    if any(not p.met for p in pre):
+        return Verdict(claim, REGIME_NOT_REACHED, "not judged: " + "; ".join(str(p) for p in pre if not p.met)
+                       + f" (measured {evidence})", pre)
+    return Verdict(claim, HOLDS if ok else DOES_NOT_HOLD, evidence, pre)
+
+
+def f7_verdicts(s: dict) -> dict:
+    """One verdict per section-3 statement of Smith & Le (THEORY.md section 7), from :func:`f7_summary`.
+
+    Preconditions: the features can separate any labelling (numerical rank >= N), the grid reaches the weakly
+    regularised end (smallest lambda <= 1e-6) and, where a claim is about it, the strongly regularised one
+    (largest lambda >= 100); the comparisons at the smallest lambda need the true-label (and random-label)
+    training accuracy to be 1 (interpolation reached); the two minima of the evidence and test cross-entropy
+    lie inside the grid. Sampling errors: the test accuracy's binomial SE, the test cross-entropy's SE over
+    test samples, the margin's SE over random-label seeds.
+    """
+    from pde_sgd.verdicts import at_least, at_most, inside_grid, judge_effect
+    rank = at_least("features' numerical rank / N", s["feature_rank_min"] / s["n_train"], 1.0)
+    weak = at_most("smallest λ", s["lam_min"], F7_WEAK_LAMBDA)
+    strong = at_least("largest λ", s["lam_max"], 100.0)
+    fit_true = at_least("true-label train accuracy at smallest λ", s["true_train_accuracy_min_lam"], 1.0)
+    fit_rand = at_least("random-label train accuracy at smallest λ (worst seed)",
+                        s["random_train_accuracy_min_lam"], 1.0)
+    acc = s["true_test_accuracy_min_lam"]
+    d_ce = s["test_ce_min_lam"] - s["test_ce_min"]
+    return {
+        "memorises": _judge_exact(
+            "weakly regularised, the model memorises random labels (train accuracy 1)",
+            s["random_train_accuracy_min_lam"] == 1.0,
+            f"random-label train accuracy {s['random_train_accuracy_min_lam']:.3f} (worst seed) at λ = "
+            f"{s['lam_min']:.0e}", (rank, weak)),
+        "generalises": judge_effect(
+            "weakly regularised, the model generalises on true labels (test accuracy above chance 0.5)",
+            acc - 0.5, np.sqrt(acc * (1 - acc) / s["n_test"]), expected="positive",
+            preconditions=(rank, weak, fit_true)),
+        "margin": judge_effect(
+            f"the training mean margin is larger for true labels (paper ~1.5x; here {s['margin_ratio']:.2f}x)",
+            s["margin_difference"], s["margin_difference_se"], expected="positive",
+            preconditions=(rank, weak, fit_true, fit_rand)),
+        "same_minimum": _judge_exact(
+            "the log evidence and the test cross-entropy have their minimum at the same λ",
+            abs(s["offset_decades"]) <= s["grid_step_decades"] + 1e-9,
+            f"argmin E = {s['lam_evidence_min']:.3g}, argmin test CE = {s['lam_test_ce_min']:.3g} "
+            f"({s['offset_decades']:+.2g} decades; grid step {s['grid_step_decades']:.2g})",
+            (inside_grid(s["i_evidence_min"], s["n_lams"], name="argmin E"),
+             inside_grid(s["i_test_ce_min"], s["n_lams"], name="argmin test CE"))),
+        "random_E_positive": _judge_exact(
+            "with random labels E > 0 (null model preferred) at every λ", s["random_E_min"] > 0,
+            f"smallest random-label E = {s['random_E_min']:.4g}", (weak, strong)),
+        "overconfident": judge_effect(
+            "weakly regularised with true labels, the test cross-entropy rises above its minimum (over-confident)",
+            d_ce, float(np.hypot(s["test_ce_min_lam_se"], s["test_ce_min_se"])), expected="positive",
+            preconditions=(rank, weak, fit_true)),
+        "true_E_positive": _judge_exact(
+            "weakly regularised with true labels, E is large and positive",
+            s["true_E_min_lam"] > 0,
+            f"true-label E = {s['true_E_min_lam']:.4g} (E / N = {s['true_E_per_sample_min_lam']:.3g}) at λ = "
+            f"{s['lam_min']:.0e}", (rank, weak, fit_true)),
+    }
+
+
 def f7_sweep(full: bool = False) -> Sweep:
-    return Sweep("f7_evidence", f7_point, f7_points(full),
-                 "Smith & Le sec. 3: L2 logistic regression on digits, true vs random labels, across lambda")
+    return Sweep("f7_evidence_fullrank", f7_point, f7_points(full),
+                 "Smith & Le sec. 3: L2 logistic regression on digits (full-rank random ReLU features), true vs "
+                 "random labels, lambda from 1e-7 to 1e3")
 
 
 # ---------------------------------------------------------------- F8: optimal batch size
@@ -192,4 +281,4 @@ def f8_sweep(full: bool = False) -> Sweep:
                  "Smith & Le secs. 4-5: test accuracy against batch size, scans of eps, N and momentum")
 
 
-SWEEPS = {"f7_evidence": f7_sweep, "f8_batch_size": f8_sweep}
+SWEEPS = {"f7_evidence_fullrank": f7_sweep, "f8_batch_size": f8_sweep}
