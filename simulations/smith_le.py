@@ -165,26 +165,34 @@ def f7_sweep(full: bool = False) -> Sweep:
 F8_REF = {"eps": 0.1, "momentum": 0.9, "n_train": 1000}   # the fixed values of the parameters not scanned
 
 
-def f8_data(n_train: int, *, augmented: bool, seed: int = 0, device: str = "auto"):
+def f8_mnist1d(n_train: int, *, n_test: int = 1000, device: str = "auto"):
+    """MNIST-1D for the N scan (float32, X flattened to (N, 40)): a fresh generation for each N (generator seed
+    = N), its first ``n_train`` samples to train and the next ``n_test`` to test."""
+    from pde_sgd.networks import Dataset
+    from pde_sgd.networks.mnist1d import mnist1d
+    train, test = mnist1d(n_train, n_test, seed=n_train, dtype="float32", device=device)
+    return tuple(Dataset(d.X.reshape(d.X.shape[0], -1), d.y, d.n_classes, d.name, d.config) for d in (train, test))
+
+
+def f8_n_steps(*, steps_ref: int, eps: float) -> int:
+    """The number of SGD steps: steps_ref eps_ref / eps, eps_ref = F8_REF["eps"] (Smith & Le: 10^4 / eps at
+    eps_ref = 1). The eps scan trains for a fixed time eps n_steps; the N and momentum scans, at fixed eps, for
+    the same fixed number of steps whatever N or m (the paper fixes 10^4 steps in its momentum scan)."""
+    return max(int(round(steps_ref * F8_REF["eps"] / eps)), 1)
+
+
+def f8_data(n_train: int, *, device: str = "auto"):
     """Train/test split of the digits (float32, (N, 64) pixels in [0, 1]): the test set is 797 images never
-    trained on; the training set is ``n_train`` of the other 1000 images, or (``augmented``) ``n_train`` drawn
-    (seeded) from a pool of 5000 = those 1000 and their four one-pixel shifts (up/down/left/right, zero fill)."""
+    trained on; the training set is the first ``n_train`` of the other 1000 images (seeded permutation)."""
     import torch
     from pde_sgd.networks import Dataset, digits, resolve_device
     d = digits(seed=0, device="cpu", dtype="float32")
     perm = torch.as_tensor(np.random.default_rng(0).permutation(d.n))
-    Xp, yp = d.X[perm[:1000]], d.y[perm[:1000]]
-    if augmented:
-        shifts = [torch.nn.functional.pad(Xp, pad)[..., r0:r0 + 8, c0:c0 + 8]
-                  for pad, r0, c0 in (((0, 0, 1, 0), 0, 0), ((0, 0, 0, 1), 1, 0), ((1, 0, 0, 0), 0, 0), ((0, 1, 0, 0), 0, 1))]
-        Xp, yp = torch.cat([Xp, *shifts]), yp.repeat(5)
-    if not 1 <= n_train <= len(yp):
-        raise ValueError(f"n_train must be in [1, {len(yp)}] ({'augmented pool' if augmented else 'digits'}), got {n_train}")
-    pick = torch.as_tensor(np.random.default_rng(seed).permutation(len(yp))[:n_train]) if augmented else torch.arange(n_train)
+    if not 1 <= n_train <= 1000:
+        raise ValueError(f"n_train must be in [1, 1000] (digits outside the test set), got {n_train}")
     dev = resolve_device(device)
-    tag = "digits + 1-pixel shifts (pool of 5000)" if augmented else "digits"
-    train = Dataset(Xp[pick].reshape(n_train, -1).to(dev), yp[pick].to(dev), 10, tag,
-                    {"n": n_train, "augmented": augmented, "seed": seed})
+    train = Dataset(d.X[perm[:n_train]].reshape(n_train, -1).to(dev), d.y[perm[:n_train]].to(dev), 10, "digits",
+                    {"n": n_train})
     test = Dataset(d.X[perm[1000:]].reshape(797, -1).to(dev), d.y[perm[1000:]].to(dev), 10, "digits", {"n": 797})
     return train, test
 
@@ -192,14 +200,14 @@ def f8_data(n_train: int, *, augmented: bool, seed: int = 0, device: str = "auto
 def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train: int, n_seeds: int,
              steps_ref: int, hidden: int, device: str = "auto") -> Result:
     """One point of a test-accuracy-against-B curve: ``n_seeds`` one-hidden-layer ReLU networks trained at once
-    (SGD + momentum, constant eps, no regularisation) for steps_ref (1 - m) / eps steps (a fixed training time
-    in units of the effective step eps / (1 - m)), data from :func:`f8_data` (augmented for the N scan)."""
+    (SGD + momentum, constant eps, no regularisation) for :func:`f8_n_steps` steps; digits (:func:`f8_data`)
+    for the eps and momentum scans, fresh MNIST-1D samples (:func:`f8_mnist1d`) for the N scan."""
     from pde_sgd import noise_scale
     from pde_sgd.networks import torch_threads
     from pde_sgd.networks.batch_size import train_relu_models
-    n_steps = max(int(round(steps_ref * (1 - momentum) / eps)), 1)
+    n_steps = f8_n_steps(steps_ref=steps_ref, eps=eps)
     with torch_threads(1):
-        train, test = f8_data(n_train, augmented=scan == "N", device=device)
+        train, test = f8_mnist1d(n_train, device=device) if scan == "N" else f8_data(n_train, device=device)
         out = train_relu_models(train, test, batch_size=batch_size, lrs=np.full(n_seeds, eps),
                                 momenta=np.full(n_seeds, momentum), n_steps=n_steps, seeds=np.arange(n_seeds),
                                 hidden=hidden)
@@ -211,14 +219,15 @@ def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train
 
 
 def f8_points(full: bool = False) -> list[dict]:
-    """Three scans around F8_REF (each a family of curves over B): eps, N (augmented pool), momentum."""
+    """Three scans around F8_REF (each a family of curves over B): eps and momentum on digits, N on MNIST-1D
+    (up to N = 20000 in the full setting, where Smith & Le's B_opt becomes proportional to N)."""
     if full:
         Bs, seeds, steps, hidden = [2, 4, 8, 16, 32, 64, 128, 256], 5, 1000, 256
-        scans = {"eps": [0.025, 0.05, 0.1, 0.2, 0.4], "N": [250, 500, 1000, 2000, 4000],
+        scans = {"eps": [0.025, 0.05, 0.1, 0.2, 0.4], "N": [1250, 2500, 5000, 10000, 20000],
                  "momentum": [0.8, 0.9, 0.95, 0.975]}
     else:
         Bs, seeds, steps, hidden = [4, 16, 64, 128], 2, 200, 64
-        scans = {"eps": [0.05, 0.4], "N": [250, 1000], "momentum": [0.9, 0.975]}
+        scans = {"eps": [0.05, 0.4], "N": [500, 2000], "momentum": [0.9, 0.975]}
     pts = []
     for scan, values in scans.items():
         for v in values:
@@ -277,8 +286,9 @@ def f8_analysis(results: list[Result]) -> dict:
 
 
 def f8_sweep(full: bool = False) -> Sweep:
-    return Sweep("f8_batch_size", f8_point, f8_points(full),
-                 "Smith & Le secs. 4-5: test accuracy against batch size, scans of eps, N and momentum")
+    return Sweep("f8_batch_size_mnist1d", f8_point, f8_points(full),
+                 "Smith & Le secs. 4-5: test accuracy against batch size, scans of eps and momentum (digits, "
+                 "steps 0.1 steps_ref / eps) and N (fresh MNIST-1D samples)")
 
 
-SWEEPS = {"f7_evidence_fullrank": f7_sweep, "f8_batch_size": f8_sweep}
+SWEEPS = {"f7_evidence_fullrank": f7_sweep, "f8_batch_size_mnist1d": f8_sweep}

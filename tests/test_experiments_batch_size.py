@@ -75,7 +75,7 @@ def test_optimal_batch_and_slope():
 
 
 def test_small_batch_penalty_grows_with_the_learning_rate():
-    """Smith & Le at small scale (digits, N = 1000, width 64, m = 0.9, 200 (1-m)/eps steps, 2 seeds): the noise
+    """Smith & Le at small scale (digits, N = 1000, width 64, m = 0.9, 200 * 0.1 / eps steps, 2 seeds): the noise
     scale eps N / (B (1-m)) sets where small batches start to hurt, so the accuracy lost at B = 4 against
     B = 64 is larger at eps = 0.4 than at eps = 0.05 (by more than 3 standard errors). Measured 2026-11-29:
     losses 0.11 and 0.73, SE about 0.05."""
@@ -111,3 +111,27 @@ def test_bootstrap_optimal_batch_on_synthetic_curves():
     assert bootstrap_optimal_batch(B, edge, n_boot=100)["p_at_grid_end"] == 1.0
     with pytest.raises(ValueError, match="accuracy"):
         bootstrap_optimal_batch(B, np.ones((4, 3)))
+
+
+def test_f8_step_rule_per_scan():
+    """Smith & Le's step counts: the eps scan trains 10^4 / eps steps (here steps_ref 0.1 / eps: a fixed eps
+    n_steps), the momentum and N scans a fixed number of steps whatever m or N."""
+    from simulations.smith_le import f8_n_steps, f8_points
+    assert f8_n_steps(steps_ref=1000, eps=0.025) == 4000 and f8_n_steps(steps_ref=1000, eps=0.4) == 250
+    for full in (False, True):
+        pts = f8_points(full)
+        steps = {s: {(p["eps"], p["momentum"], p["n_train"]): f8_n_steps(steps_ref=p["steps_ref"], eps=p["eps"])
+                     for p in pts if p["scan"] == s} for s in ("eps", "N", "momentum")}
+        assert len({k[0] * n for k, n in steps["eps"].items()}) == 1 and len(steps["eps"]) >= 2
+        assert len(set(steps["momentum"].values())) == 1 and len({k[1] for k in steps["momentum"]}) >= 2
+        assert len(set(steps["N"].values())) == 1 and len({k[2] for k in steps["N"]}) >= 2
+    assert max(p["n_train"] for p in f8_points(True) if p["scan"] == "N") >= 20000
+
+
+def test_f8_mnist1d_samples_are_fresh_for_each_n():
+    """The N scan's data: flattened MNIST-1D (40 inputs), a different generation for each N."""
+    from simulations.smith_le import f8_mnist1d
+    a, _ = f8_mnist1d(50, n_test=20, device="cpu")
+    b, t = f8_mnist1d(60, n_test=20, device="cpu")
+    assert a.X.shape == (50, 40) and b.X.shape == (60, 40) and t.X.shape == (20, 40)
+    assert not np.allclose(a.X.numpy(), b.X[:50].numpy())

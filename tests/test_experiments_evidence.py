@@ -109,8 +109,8 @@ def quick_summary(tmp_path_factory):
 def test_experiment_sweeps_are_discovered():
     from pde_sgd.sweeps import discover_sweeps
     names = set(discover_sweeps())
-    assert {"f7_evidence_fullrank", "f8_batch_size", "f9_hessian_mnist1d", "f9_nudged", "d_rank_at_scale"} <= names
-    for name in ("f7_evidence_fullrank", "f8_batch_size", "f9_hessian_mnist1d", "f9_nudged", "d_rank_at_scale"):
+    assert {"f7_evidence_fullrank", "f8_batch_size_mnist1d", "f9_hessian_mnist1d", "f9_nudged", "d_rank_at_scale"} <= names
+    for name in ("f7_evidence_fullrank", "f8_batch_size_mnist1d", "f9_hessian_mnist1d", "f9_nudged", "d_rank_at_scale"):
         quick, full = discover_sweeps()[name](False), discover_sweeps()[name](True)
         assert quick.name == full.name == name and len(full.points) >= len(quick.points)
 
