@@ -12,10 +12,12 @@ from simulations.sweep_results import sweep_results  # noqa: E402
 
 
 # the paper's statements judged in each panel (short names; the verdicts carry the full claims)
-TITLES = {"accuracy": {"memorises": "memorises random labels", "generalises": "generalises (true labels)"},
+TITLES = {"accuracy": {"memorises": "memorises random labels",
+                       "generalises": "generalises (true labels)"},
           "margin": {"margin": "margin true > random"},
           "ce": {"overconfident": "weak λ: test CE over-confident", "same_minimum": "argmin E = argmin test CE"},
-          "E": {"random_E_positive": "random labels: E > 0 at every λ", "true_E_positive": "weak λ, true labels: E > 0"}}
+          "E": {"random_E_positive": "random labels: E > 0 at every λ",
+                "true_E_positive": "weak λ, true labels: E > 0"}}
 
 
 def _curve(results, key, random_labels):
@@ -31,7 +33,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     p = results[0].params
     fig, grid = subplots(2, 2, width=4.4, height=3.6)
     axes = grid.reshape(1, 4)
-    panels = (("accuracy", ("train_accuracy", "test_accuracy")), ("mean training geometric margin\n(distance to the boundary)", ("train_geometric_margin",)),
+    panels = (("accuracy", ("train_accuracy", "test_accuracy")),
+              ("mean training geometric margin\n(distance to the boundary)", ("train_geometric_margin",)),
               ("mean cross-entropy (nats)", ("train_cross_entropy", "test_cross_entropy")),
               ("log evidence ratio E / N", ("log_evidence_per_sample",)))
     for ax, (ylabel, keys) in zip(axes[0], panels):
@@ -51,8 +54,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                      fontsize=8)
     n_rand = len({r.params['label_seed'] for r in results if r.params['random_labels']})
     return save_titled(fig, out_dir, "fig_f7_evidence",
-                       f"F7: digits 0-4 vs 5-9, N = {p['n_train']}, P = {p['n_params']} random ReLU features max(0, a·x/2 + b) "
-                       f"+ bias (numerical rank {s['feature_rank_min']}), test N = {p['n_test']};\nrandom labels: "
+                       f"F7: digits 0-4 vs 5-9, N = {p['n_train']}, P = {p['n_params']} random ReLU features "
+                       f"max(0, a·x/2 + b) + bias (numerical rank {s['feature_rank_min']}), test N = {p['n_test']};\nrandom labels: "
                        f"mean ± std over {n_rand} seeds; functional margin (2y-1)z, not plotted: true / random "
                        f"{s['functional_margin_ratio']:.2f} at λ = {s['lam_min']:.0e}", full=full)
 

@@ -1,4 +1,4 @@
-"""F8 (Smith & Le secs. 4-5): test and train accuracy against batch size for several eps, momenta (digits) and N (MNIST-1D), one-hidden-layer ReLU net, SGD + momentum; B_opt with brackets and bootstrap CIs, its log-log slopes against eps, N, 1/(1-m) with verdicts."""
+"""F8 (Smith & Le secs. 4-5): test and train accuracy against batch size for several eps, momenta (digits) and N (MNIST-1D), one-hidden-layer ReLU net, SGD + momentum; B_opt with brackets and bootstrap CIs beside the gradient noise scale B_noise (McCandlish et al.), its log-log slopes against eps, N, 1/(1-m) with verdicts."""
 import sys
 from pathlib import Path
 from textwrap import fill
@@ -41,6 +41,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         b = np.array([c["B_opt"] for c in a["curves"]])
         err = np.array([[c["B_opt"] - c["lo"] for c in a["curves"]], [c["hi"] - c["B_opt"] for c in a["curves"]]])
         ax.errorbar(x, b, yerr=err, fmt="o", capsize=3, label="B_opt (bars: next B tried)")
+        ax.plot(x, [c["B_noise_at_B_opt"] for c in a["curves"]], "s", ms=5, mfc="none", color="tab:green",
+                label="B_noise = tr Σ/|G|² at B_opt (end)")
         boot = [c["bootstrap"] for c in a["curves"]]
         if all(bt is not None for bt in boot):
             ci = np.array([bt["ci95"] for bt in boot]).T
@@ -52,7 +54,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
             ax.plot(xs, np.exp(f["intercept"]) * xs ** f["slope"], label=f"fit: slope {f['slope']:.2f}")
             ax.plot(xs, b[0] * xs / x[0], ls=":", color="k", label="slope 1 (predicted)")
             ax.set_title(fill(f["verdict"].headline(), 52), fontsize=8)
-        ax.set(xscale="log", yscale="log", xlabel=sym, ylabel="B_opt")
+        ax.set(xscale="log", yscale="log", xlabel=sym, ylabel="B_opt, B_noise")
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8)

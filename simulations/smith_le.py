@@ -198,10 +198,13 @@ def f8_data(n_train: int, *, device: str = "auto"):
 
 
 def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train: int, n_seeds: int,
-             steps_ref: int, hidden: int, device: str = "auto") -> Result:
+             steps_ref: int, hidden: int, noise_at: str = "1", device: str = "auto") -> Result:
     """One point of a test-accuracy-against-B curve: ``n_seeds`` one-hidden-layer ReLU networks trained at once
     (SGD + momentum, constant eps, no regularisation) for :func:`f8_n_steps` steps; digits (:func:`f8_data`)
-    for the eps and momentum scans, fresh MNIST-1D samples (:func:`f8_mnist1d`) for the N scan."""
+    for the eps and momentum scans, fresh MNIST-1D samples (:func:`f8_mnist1d`) for the N scan. Each model's
+    gradient noise scale B_noise = tr(Sigma) / |G|^2 (McCandlish et al. 2018; on 1000 training samples, with its
+    jackknife SE) at the fractions of the run listed in ``noise_at`` (comma-separated, e.g. "0.1,0.3,1");
+    Smith & Le's g = eps (N/B - 1) / (1 - m) in params."""
     from pde_sgd import noise_scale
     from pde_sgd.networks import torch_threads
     from pde_sgd.networks.batch_size import train_relu_models
@@ -210,9 +213,9 @@ def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train
         train, test = f8_mnist1d(n_train, device=device) if scan == "N" else f8_data(n_train, device=device)
         out = train_relu_models(train, test, batch_size=batch_size, lrs=np.full(n_seeds, eps),
                                 momenta=np.full(n_seeds, momentum), n_steps=n_steps, seeds=np.arange(n_seeds),
-                                hidden=hidden)
-    params = {"scan": scan, "batch_size": batch_size, "eps": eps, "momentum": momentum, "n_train": n_train,
-              "n_seeds": n_seeds, "steps_ref": steps_ref, "n_steps": n_steps, "hidden": hidden,
+                                hidden=hidden, noise_at=[float(f) for f in noise_at.split(",")])
+    params = {"scan": scan, "noise_at": noise_at, "batch_size": batch_size, "eps": eps, "momentum": momentum,
+              "n_train": n_train, "n_seeds": n_seeds, "steps_ref": steps_ref, "n_steps": n_steps, "hidden": hidden,
               "noise_scale": noise_scale(eps, n_train, batch_size, momentum) if batch_size < n_train else 0.0,
               "data": train.name, "device": str(train.X.device)}
     return Result("smith_le.f8", out, params)
@@ -222,11 +225,11 @@ def f8_points(full: bool = False) -> list[dict]:
     """Three scans around F8_REF (each a family of curves over B): eps and momentum on digits, N on MNIST-1D
     (up to N = 20000 in the full setting, where Smith & Le's B_opt becomes proportional to N)."""
     if full:
-        Bs, seeds, steps, hidden = [2, 4, 8, 16, 32, 64, 128, 256], 5, 1000, 256
+        Bs, seeds, steps, hidden, noise_at = [2, 4, 8, 16, 32, 64, 128, 256], 5, 1000, 256, "0.1,0.3,1"
         scans = {"eps": [0.025, 0.05, 0.1, 0.2, 0.4], "N": [1250, 2500, 5000, 10000, 20000],
                  "momentum": [0.8, 0.9, 0.95, 0.975]}
     else:
-        Bs, seeds, steps, hidden = [4, 16, 64, 128], 2, 200, 64
+        Bs, seeds, steps, hidden, noise_at = [4, 16, 64, 128], 2, 200, 64, "1"
         scans = {"eps": [0.05, 0.4], "N": [500, 2000], "momentum": [0.9, 0.975]}
     pts = []
     for scan, values in scans.items():
@@ -234,7 +237,8 @@ def f8_points(full: bool = False) -> list[dict]:
             p = {**F8_REF, {"eps": "eps", "N": "n_train", "momentum": "momentum"}[scan]: v}
             if scan == "momentum":
                 p["eps"] = 0.05
-            pts += [{"scan": scan, "batch_size": B, **p, "n_seeds": seeds, "steps_ref": steps, "hidden": hidden}
+            pts += [{"scan": scan, "batch_size": B, **p, "n_seeds": seeds, "steps_ref": steps, "hidden": hidden,
+                     "noise_at": noise_at}
                     for B in Bs if B <= p["n_train"]]
     return pts
 
@@ -244,8 +248,9 @@ N_LINEAR_REGIME = 20000   # Smith & Le fig. 6b: B_opt is proportional to N only 
 
 def f8_analysis(results: list[Result]) -> dict:
     """Per scan: each curve's B grid, mean and standard error of the test accuracy over seeds, the mean train
-    accuracy, B_opt with its bracket and its bootstrap distribution over seeds; the weighted log-log slope of
-    B_opt against eps, N or 1/(1-m) (predicted: 1) and its verdict (:mod:`pde_sgd.verdicts`).
+    accuracy, B_opt with its bracket and its bootstrap distribution over seeds, the gradient noise scale
+    B_noise at the end of training per B (seed mean) and at B_opt, Smith & Le's g at B_opt; the weighted
+    log-log slope of B_opt against eps, N or 1/(1-m) (predicted: 1) and its verdict (:mod:`pde_sgd.verdicts`).
 
     Preconditions of a slope verdict: every curve trains at its B_opt and at the B left of it (train accuracy
     >= 0.99; else the optimum marks where training breaks down), every B_opt lies inside the B grid, and for
@@ -269,7 +274,10 @@ def f8_analysis(results: list[Result]) -> dict:
             b_opt, lo, hi = optimal_batch(B, mean)
             i = int(np.flatnonzero(B == b_opt)[0])
             boot = bootstrap_optimal_batch(B, acc) if acc.shape[1] >= 2 else None
+            b_noise = np.array([np.mean(r["noise_scale"][-1]) for r in c])     # end of training, seed mean
             curves.append({"x": x, "B": B, "mean": mean, "sem": sem, "train_accuracy": train, "B_opt": b_opt,
+                           "B_noise": b_noise, "B_noise_at_B_opt": float(b_noise[i]),
+                           "g_at_B_opt": float(c[i].params["noise_scale"]),
                            "lo": lo, "hi": hi, "at_grid_end": b_opt in (B[0], B[-1]), "bootstrap": boot,
                            "preconditions": [trainable_at(min(train[i], train[max(i - 1, 0)]),
                                                           where=f"B_opt and its left neighbour (x = {x:g})"),

@@ -135,3 +135,31 @@ def test_f8_mnist1d_samples_are_fresh_for_each_n():
     b, t = f8_mnist1d(60, n_test=20, device="cpu")
     assert a.X.shape == (50, 40) and b.X.shape == (60, 40) and t.X.shape == (20, 40)
     assert not np.allclose(a.X.numpy(), b.X[:50].numpy())
+
+
+def test_models_noise_scale_against_a_per_sample_loop():
+    """B_noise = tr(Sigma) / |G|^2 of two small ReLU models, from one backward pass per sample (torch.autograd on
+    the nn.Module, not torch.func) against models_noise_scale on all samples; train_relu_models' checkpoints
+    and its check of noise_at."""
+    import torch
+    from pde_sgd.networks.batch_size import models_noise_scale, relu_models, teacher_data, train_relu_models
+    data = teacher_data(40, dim=5, n_classes=3, seed=2, dtype="float64", device="cpu")
+    model, thetas = relu_models(data, [0, 1], hidden=6)
+    b, se = models_noise_scale(model, thetas, data)
+    for j, th in enumerate(thetas):
+        torch.nn.utils.vector_to_parameters(th, model.module.parameters())
+        G = []
+        for i in range(40):
+            model.module.zero_grad()
+            torch.nn.functional.cross_entropy(model.module(data.X[i:i + 1]), data.y[i:i + 1]).backward()
+            G.append(torch.cat([p.grad.reshape(-1) for p in model.module.parameters()]))
+        G = torch.stack(G).numpy()
+        g = G.mean(0)
+        assert b[j] == pytest.approx(((G - g) ** 2).sum() / 40 / (g @ g), rel=1e-10)
+        assert 0 < se[j] < b[j]
+    test = teacher_data(30, dim=5, n_classes=3, seed=3, dtype="float64", device="cpu")
+    out = train_relu_models(data, test, batch_size=4, lrs=[0.1, 0.1], momenta=[0.5, 0.5], n_steps=20, seeds=[0, 1],
+                            hidden=6, noise_at=(0.5, 1.0))
+    assert out["noise_scale"].shape == (2, 2) and list(out["noise_steps"]) == [10, 20]
+    with pytest.raises(ValueError, match="noise_at"):
+        train_relu_models(data, test, batch_size=4, lrs=[0.1], momenta=[0.5], n_steps=5, seeds=[0], noise_at=(0,))
