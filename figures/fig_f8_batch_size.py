@@ -24,7 +24,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax = axes[0, j]
         for c in a["curves"]:
             line = ax.errorbar(c["B"], c["mean"], yerr=c["sem"], marker="o", ms=3, capsize=2,
-                               label=f"{sym} = {c['x']:.3g}: B_opt = {c['B_opt']:.0f}")[0]
+                               label=f"{sym} = {c['x']:.3g}: B_opt = {c['B_opt']:.0f}, g = {c['g_at_B_opt']:.3g}")[0]
             ax.plot(c["B"], c["train_accuracy"], ls="--", lw=1, color=line.get_color())
             ax.plot(c["B_opt"], c["mean"].max(), "*", ms=9, color=line.get_color())
         ax.plot([], [], ls="--", lw=1, color="gray", label="train accuracy")
@@ -42,7 +42,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         err = np.array([[c["B_opt"] - c["lo"] for c in a["curves"]], [c["hi"] - c["B_opt"] for c in a["curves"]]])
         ax.errorbar(x, b, yerr=err, fmt="o", capsize=3, label="B_opt (bars: next B tried)")
         ax.plot(x, [c["B_noise_at_B_opt"] for c in a["curves"]], "s", ms=5, mfc="none", color="tab:green",
-                label="B_noise = tr Σ/|G|² at B_opt (end)")
+                label="B_noise = tr Σ/|G|² at B_opt (end)"
+                      + (f", slope {a['fit']['B_noise_slope']:.2f}" if a["fit"] is not None else ""))
         boot = [c["bootstrap"] for c in a["curves"]]
         if all(bt is not None for bt in boot):
             ci = np.array([bt["ci95"] for bt in boot]).T
@@ -62,7 +63,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     return save_titled(fig, out_dir, "fig_f8_batch_size",
                        f"F8: one-hidden-layer ReLU net (width {p['hidden']}), SGD + momentum, constant ε, no regularisation; "
                        f"{p['steps_ref']}·{F8_REF['eps']}/ε steps (fixed in the N and momentum scans),\n"
-                       f"{p['n_seeds']} seeds per point (mean ± s.e.; dashed: train accuracy)",
+                       f"{p['n_seeds']} seeds per point (mean ± s.e.; dashed: train accuracy); g = ε(N/B - 1)/(1 - m) at B_opt",
                        full=full, quick_note="quick setting: short runs, coarse B grid")
 
 

@@ -256,8 +256,8 @@ N_LINEAR_REGIME = 20000   # Smith & Le fig. 6b: B_opt is proportional to N only 
 def f8_analysis(results: list[Result]) -> dict:
     """Per scan: each curve's B grid, mean and standard error of the test accuracy over seeds, the mean train
     accuracy, B_opt with its bracket and its bootstrap distribution over seeds, the gradient noise scale
-    B_noise at the end of training per B (seed mean) and at B_opt, Smith & Le's g at B_opt; the weighted
-    log-log slope of B_opt against eps, N or 1/(1-m) (predicted: 1) and its verdict (:mod:`pde_sgd.verdicts`).
+    B_noise at the end of training per B (seed mean) and at B_opt, Smith & Le's g at B_opt; the log-log slope of
+    B_noise at B_opt against x (B_noise_slope: does B_opt track it?); the weighted log-log slope of B_opt against eps, N or 1/(1-m) (predicted: 1) and its verdict (:mod:`pde_sgd.verdicts`).
 
     Preconditions of a slope verdict: every curve trains at its B_opt and at the B left of it (train accuracy
     >= 0.99; else the optimum marks where training breaks down), every B_opt lies inside the B grid, and for
@@ -292,6 +292,9 @@ def f8_analysis(results: list[Result]) -> dict:
         fit = loglog_slope([c["x"] for c in curves], [c["B_opt"] for c in curves], [c["lo"] for c in curves],
                            [c["hi"] for c in curves]) if len(curves) >= 2 else None
         if fit is not None:
+            # does B_opt track McCandlish's B_noise? the log-log slope of B_noise (at B_opt) against x beside B_opt's
+            fit["B_noise_slope"] = float(np.polyfit(np.log([c["x"] for c in curves]),
+                                                    np.log([c["B_noise_at_B_opt"] for c in curves]), 1)[0])
             pre = [p for c in curves for p in c["preconditions"]]
             if scan == "N":
                 pre.append(at_least("largest N", max(c["x"] for c in curves), N_LINEAR_REGIME))
