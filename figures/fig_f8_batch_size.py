@@ -56,9 +56,12 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
             ax.plot(xs, b[0] * xs / x[0], ls=":", color="k", label="slope 1 (predicted)")
             ax.set_title(fill(f["verdict"].headline(), 52), fontsize=8)
         ax.set(xscale="log", yscale="log", xlabel=sym, ylabel="B_opt, B_noise")
+        vals = np.concatenate([b - err[0], b + err[1], [c["B_noise_at_B_opt"] for c in a["curves"]]])
+        lo, hi = max(vals.min(), 1.0) / 1.5, vals.max() * 1.5
+        ax.set_ylim(lo, hi * (hi / lo) ** 1.1)   # the points in the lower half, the legend above them
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left")
     p = results[0].params
     return save_titled(fig, out_dir, "fig_f8_batch_size",
                        f"F8: one-hidden-layer ReLU net (width {p['hidden']}), SGD + momentum, constant ε, no regularisation; "
