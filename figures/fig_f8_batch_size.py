@@ -1,4 +1,4 @@
-"""F8 (Smith & Le secs. 4-5): test accuracy against batch size for several eps, N and momenta (wide ReLU net on digits, SGD + momentum); B_opt with brackets and its log-log slopes against eps, N, 1/(1-m)."""
+"""F8 (Smith & Le secs. 4-5): test and train accuracy against batch size for several eps, momenta (digits) and N (MNIST-1D), one-hidden-layer ReLU net, SGD + momentum; B_opt with brackets and bootstrap CIs beside the gradient noise scale B_noise (McCandlish et al.), its log-log slopes against eps, N, 1/(1-m) with verdicts."""
 import sys
 from pathlib import Path
 from textwrap import fill
@@ -24,12 +24,15 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax = axes[0, j]
         for c in a["curves"]:
             line = ax.errorbar(c["B"], c["mean"], yerr=c["sem"], marker="o", ms=3, capsize=2,
-                               label=f"{sym} = {c['x']:.3g}: B_opt = {c['B_opt']:.0f}")[0]
+                               label=f"{sym} = {c['x']:.3g}: B_opt = {c['B_opt']:.0f}, g = {c['g_at_B_opt']:.3g}")[0]
+            ax.plot(c["B"], c["train_accuracy"], ls="--", lw=1, color=line.get_color())
             ax.plot(c["B_opt"], c["mean"].max(), "*", ms=9, color=line.get_color())
-        fixed = {"eps": f"m = {F8_REF['momentum']}, N = {F8_REF['n_train']}",
-                 "N": f"ε = {F8_REF['eps']}, m = {F8_REF['momentum']}; digits + shifts",
-                 "momentum": f"ε = 0.05, N = {F8_REF['n_train']}"}[scan]
-        ax.set(xscale="log", xlabel="batch size B", ylabel="test accuracy (797 held-out digits)",
+        ax.plot([], [], ls="--", lw=1, color="gray", label="train accuracy")
+        fixed = {"eps": f"m = {F8_REF['momentum']}, N = {F8_REF['n_train']} digits",
+                 "N": f"ε = {F8_REF['eps']}, m = {F8_REF['momentum']}; MNIST-1D, fresh per N",
+                 "momentum": f"ε = 0.05, N = {F8_REF['n_train']} digits"}[scan]
+        test = "1000 MNIST-1D" if scan == "N" else "797 held-out digits"
+        ax.set(xscale="log", xlabel="batch size B", ylabel=f"accuracy (test: {test})",
                title=f"{name} scan ({fixed})")
         ax.title.set_fontsize(8)
         ax.legend(fontsize=8)
@@ -38,20 +41,32 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         b = np.array([c["B_opt"] for c in a["curves"]])
         err = np.array([[c["B_opt"] - c["lo"] for c in a["curves"]], [c["hi"] - c["B_opt"] for c in a["curves"]]])
         ax.errorbar(x, b, yerr=err, fmt="o", capsize=3, label="B_opt (bars: next B tried)")
+        ax.plot(x, [c["B_noise_at_B_opt"] for c in a["curves"]], "s", ms=5, mfc="none", color="tab:green",
+                label="B_noise = tr Σ/|G|² at B_opt (end)"
+                      + (f", slope {a['fit']['B_noise_slope']:.2f}" if a["fit"] is not None else ""))
+        boot = [c["bootstrap"] for c in a["curves"]]
+        if all(bt is not None for bt in boot):
+            ci = np.array([bt["ci95"] for bt in boot]).T
+            ax.errorbar(x * 1.08, b, yerr=np.abs(ci - b), fmt="none", ecolor="tab:red", elinewidth=3, alpha=0.5,
+                        label="bootstrap 95% CI over seeds")
         f = a["fit"]
         if f is not None:
             xs = np.geomspace(x.min(), x.max(), 20)
             ax.plot(xs, np.exp(f["intercept"]) * xs ** f["slope"], label=f"fit: slope {f['slope']:.2f}")
             ax.plot(xs, b[0] * xs / x[0], ls=":", color="k", label="slope 1 (predicted)")
-            ax.set_title(fill(f["verdict"].headline(), 60), fontsize=8)
-        ax.set(xscale="log", yscale="log", xlabel=sym, ylabel="B_opt")
+            ax.set_title(fill(f["verdict"].headline(), 52), fontsize=8)
+        ax.set(xscale="log", yscale="log", xlabel=sym, ylabel="B_opt, B_noise")
+        vals = np.concatenate([b - err[0], b + err[1], [c["B_noise_at_B_opt"] for c in a["curves"]]])
+        lo, hi = max(vals.min(), 1.0) / 1.5, vals.max() * 1.5
+        ax.set_ylim(lo, hi * (hi / lo) ** 1.1)   # the points in the lower half, the legend above them
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left")
     p = results[0].params
     return save_titled(fig, out_dir, "fig_f8_batch_size",
-                       f"F8: one-hidden-layer ReLU net (width {p['hidden']}) on digits, SGD + momentum, constant ε, no "
-                       f"regularisation,\n{p['steps_ref']} (1-m)/ε steps, {p['n_seeds']} seeds per point (mean ± s.e.)",
+                       f"F8: one-hidden-layer ReLU net (width {p['hidden']}), SGD + momentum, constant ε, no regularisation; "
+                       f"{p['steps_ref']}·{F8_REF['eps']}/ε steps (fixed in the N and momentum scans),\n"
+                       f"{p['n_seeds']} seeds per point (mean ± s.e.; dashed: train accuracy); g = ε(N/B - 1)/(1 - m) at B_opt",
                        full=full, quick_note="quick setting: short runs, coarse B grid")
 
 

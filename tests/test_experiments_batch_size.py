@@ -75,7 +75,7 @@ def test_optimal_batch_and_slope():
 
 
 def test_small_batch_penalty_grows_with_the_learning_rate():
-    """Smith & Le at small scale (digits, N = 1000, width 64, m = 0.9, 200 (1-m)/eps steps, 2 seeds): the noise
+    """Smith & Le at small scale (digits, N = 1000, width 64, m = 0.9, 200 * 0.1 / eps steps, 2 seeds): the noise
     scale eps N / (B (1-m)) sets where small batches start to hurt, so the accuracy lost at B = 4 against
     B = 64 is larger at eps = 0.4 than at eps = 0.05 (by more than 3 standard errors). Measured 2026-11-29:
     losses 0.11 and 0.73, SE about 0.05."""
@@ -111,3 +111,55 @@ def test_bootstrap_optimal_batch_on_synthetic_curves():
     assert bootstrap_optimal_batch(B, edge, n_boot=100)["p_at_grid_end"] == 1.0
     with pytest.raises(ValueError, match="accuracy"):
         bootstrap_optimal_batch(B, np.ones((4, 3)))
+
+
+def test_f8_step_rule_per_scan():
+    """Smith & Le's step counts: the eps scan trains 10^4 / eps steps (here steps_ref 0.1 / eps: a fixed eps
+    n_steps), the momentum and N scans a fixed number of steps whatever m or N."""
+    from simulations.smith_le import f8_n_steps, f8_points
+    assert f8_n_steps(steps_ref=1000, eps=0.025) == 4000 and f8_n_steps(steps_ref=1000, eps=0.4) == 250
+    for full in (False, True):
+        pts = f8_points(full)
+        steps = {s: {(p["eps"], p["momentum"], p["n_train"]): f8_n_steps(steps_ref=p["steps_ref"], eps=p["eps"])
+                     for p in pts if p["scan"] == s} for s in ("eps", "N", "momentum")}
+        assert len({k[0] * n for k, n in steps["eps"].items()}) == 1 and len(steps["eps"]) >= 2
+        assert len(set(steps["momentum"].values())) == 1 and len({k[1] for k in steps["momentum"]}) >= 2
+        assert len(set(steps["N"].values())) == 1 and len({k[2] for k in steps["N"]}) >= 2
+    assert max(p["n_train"] for p in f8_points(True) if p["scan"] == "N") >= 20000
+
+
+def test_f8_mnist1d_samples_are_fresh_for_each_n():
+    """The N scan's data: flattened MNIST-1D (40 inputs), a different generation for each N."""
+    from simulations.smith_le import f8_mnist1d
+    a, _ = f8_mnist1d(50, n_test=20, device="cpu")
+    b, t = f8_mnist1d(60, n_test=20, device="cpu")
+    assert a.X.shape == (50, 40) and b.X.shape == (60, 40) and t.X.shape == (20, 40)
+    assert not np.allclose(a.X.numpy(), b.X[:50].numpy())
+
+
+def test_models_noise_scale_against_a_per_sample_loop():
+    """B_noise = tr(Sigma) / |G|^2 of two small ReLU models, from one backward pass per sample (torch.autograd on
+    the nn.Module, not torch.func) against models_noise_scale on all samples; train_relu_models' checkpoints
+    and its check of noise_at."""
+    import torch
+    from pde_sgd.networks.batch_size import models_noise_scale, relu_models, teacher_data, train_relu_models
+    data = teacher_data(40, dim=5, n_classes=3, seed=2, dtype="float64", device="cpu")
+    model, thetas = relu_models(data, [0, 1], hidden=6)
+    b, se = models_noise_scale(model, thetas, data)
+    for j, th in enumerate(thetas):
+        torch.nn.utils.vector_to_parameters(th, model.module.parameters())
+        G = []
+        for i in range(40):
+            model.module.zero_grad()
+            torch.nn.functional.cross_entropy(model.module(data.X[i:i + 1]), data.y[i:i + 1]).backward()
+            G.append(torch.cat([p.grad.reshape(-1) for p in model.module.parameters()]))
+        G = torch.stack(G).numpy()
+        g = G.mean(0)
+        assert b[j] == pytest.approx(((G - g) ** 2).sum() / 40 / (g @ g), rel=1e-10)
+        assert 0 < se[j] < b[j]
+    test = teacher_data(30, dim=5, n_classes=3, seed=3, dtype="float64", device="cpu")
+    out = train_relu_models(data, test, batch_size=4, lrs=[0.1, 0.1], momenta=[0.5, 0.5], n_steps=20, seeds=[0, 1],
+                            hidden=6, noise_at=(0.5, 1.0))
+    assert out["noise_scale"].shape == (2, 2) and list(out["noise_steps"]) == [10, 20]
+    with pytest.raises(ValueError, match="noise_at"):
+        train_relu_models(data, test, batch_size=4, lrs=[0.1], momenta=[0.5], n_steps=5, seeds=[0], noise_at=(0,))

@@ -10,7 +10,8 @@ v <- m v + g, w <- w - eps v, whose noise scale is g = eps (N/B - 1) / (1 - m) (
 :func:`teacher_data` generates the classification data (so that N can exceed the 1797 digits): x ~ N(0, I_d),
 label = argmax of a random one-hidden-layer tanh teacher's logits. :func:`optimal_batch` reads B_opt off a
 curve of test accuracy against B with its bracket, :func:`bootstrap_optimal_batch` its distribution over
-seeds; :func:`loglog_slope` fits log B_opt = a + s log x.
+seeds; :func:`loglog_slope` fits log B_opt = a + s log x. :func:`models_noise_scale` measures McCandlish et
+al.'s gradient noise scale B_noise = tr(Sigma) / |G|^2 of trained models, to set beside B_opt.
 """
 from __future__ import annotations
 
@@ -53,20 +54,57 @@ def relu_models(data: Dataset, seeds, *, hidden: int = 512) -> tuple[FlatModel, 
     return FlatModel(module, 0.0, {"model": "relu1", "hidden": H}), torch.stack(thetas)
 
 
+def models_noise_scale(model: FlatModel, thetas: torch.Tensor, data: Dataset, *, n_samples: int | None = None,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient noise scale B_noise = tr(Sigma) / |G|^2 (McCandlish et al. 2018; Sigma = the per-sample
+    gradient covariance D, G the mean gradient) of each of the k models ``thetas`` (k, P), and its jackknife
+    standard error (:func:`pde_sgd.networks.theory_check.noise_scale_jackknife`), on ``n_samples`` training
+    samples drawn without replacement (seeded; all N if None or >= N). Returns two arrays of shape (k,)."""
+    from .per_sample import per_sample_grads
+    from .theory_check import noise_scale_jackknife
+    N = data.X.shape[0]
+    n = N if n_samples is None else min(positive_int("n_samples", n_samples, minimum=2), N)
+    idx = torch.as_tensor(np.sort(np.random.default_rng(seed).permutation(N)[:n]), device=data.X.device)
+    X, y = data.X[idx], data.y[idx]
+    out = np.array([noise_scale_jackknife(per_sample_grads(model, th, X, y))[:2] for th in thetas])
+    return out[:, 0], out[:, 1]
+
+
 def train_relu_models(train: Dataset, test: Dataset, *, batch_size: int, lrs, momenta, n_steps: int, seeds,
-                      hidden: int = 512) -> dict[str, np.ndarray]:
+                      hidden: int = 512, noise_at=(), noise_samples: int = 1000) -> dict[str, np.ndarray]:
     """Train k = len(seeds) one-hidden-layer ReLU networks (width ``hidden``) at once with SGD + momentum
     (:func:`pde_sgd.networks.batched.train_batched`), no regularisation; model j uses lrs[j], momenta[j] and
     seeds[j] (initialisation and batches), all ``n_steps`` steps. Returns per model the test and train accuracy
-    and the train cross-entropy at the end."""
+    and the train cross-entropy at the end.
+
+    ``noise_at``: fractions in (0, 1] of the run at which each model's B_noise (:func:`models_noise_scale`, on
+    ``noise_samples`` training samples) is measured; returned as ``noise_scale`` and ``noise_scale_se``
+    (len(noise_at), k) with ``noise_steps``. The state after s < n_steps steps is recomputed by a run of s steps
+    from the same initialisations and batch seeds, which is the prefix of the full run (train_batched is
+    deterministic and starts from zero velocity); each such checkpoint costs s more steps.
+    """
     seeds = [positive_int("seeds", int(s), minimum=0) for s in np.asarray(seeds).reshape(-1)]
+    n_steps = positive_int("n_steps", n_steps)
+    fractions = [float(f) for f in noise_at]
+    if any(not 0.0 < f <= 1.0 for f in fractions):
+        raise ValueError(f"noise_at must hold fractions in (0, 1], got {noise_at!r}")
     model, thetas = relu_models(train, seeds, hidden=hidden)
-    theta = train_batched(model, thetas, train, eta=[float(v) for v in np.asarray(lrs).reshape(-1)],
-                          momentum=[float(v) for v in np.asarray(momenta).reshape(-1)], batch_size=batch_size,
-                          n_steps=positive_int("n_steps", n_steps), seeds=seeds)
-    return {"test_accuracy": batched_accuracy(model, theta, test).cpu().numpy(),
-            "train_accuracy": batched_accuracy(model, theta, train).cpu().numpy(),
-            "train_cross_entropy": batched_loss(model, theta, train).double().cpu().numpy()}
+
+    def run(steps):
+        return train_batched(model, thetas, train, eta=[float(v) for v in np.asarray(lrs).reshape(-1)],
+                             momentum=[float(v) for v in np.asarray(momenta).reshape(-1)], batch_size=batch_size,
+                             n_steps=steps, seeds=seeds)
+    theta = run(n_steps)
+    out = {"test_accuracy": batched_accuracy(model, theta, test).cpu().numpy(),
+           "train_accuracy": batched_accuracy(model, theta, train).cpu().numpy(),
+           "train_cross_entropy": batched_loss(model, theta, train).double().cpu().numpy()}
+    if fractions:
+        steps = [max(int(round(f * n_steps)), 1) for f in fractions]
+        noise = [models_noise_scale(model, theta if s == n_steps else run(s), train, n_samples=noise_samples)
+                 for s in steps]
+        out.update(noise_scale=np.array([b for b, _ in noise]), noise_scale_se=np.array([e for _, e in noise]),
+                   noise_steps=np.array(steps))
+    return out
 
 
 def optimal_batch(batch_sizes, accuracy) -> tuple[float, float, float]:

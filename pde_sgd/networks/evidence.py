@@ -103,7 +103,8 @@ def log_evidence_ratio(w0: np.ndarray, Phi: np.ndarray, y: np.ndarray, lam: floa
 
 
 def metrics(w: np.ndarray, Phi: np.ndarray, y: np.ndarray, *, bias_column: int | None = -1) -> dict[str, float]:
-    """Accuracy, mean cross-entropy (nats) and the two mean margins of the classifier w on (Phi, y).
+    """Accuracy, mean cross-entropy (nats) with its standard error over the samples, and the two mean margins
+    of the classifier w on (Phi, y).
 
     ``geometric_margin``: the mean signed distance (2y - 1) z / |w'| of the samples to the decision boundary
     z = w . phi = 0, w' the weights without the bias (``bias_column``, the constant feature; None if there is
@@ -114,25 +115,41 @@ def metrics(w: np.ndarray, Phi: np.ndarray, y: np.ndarray, *, bias_column: int |
     y = np.asarray(y, dtype=np.float64)
     w_feat = w if bias_column is None else np.delete(w, bias_column)
     signed = (2.0 * y - 1.0) * z
+    ce = cross_entropies(w, Phi, y)
     return {"accuracy": float(np.mean((z > 0) == (y == 1))),
-            "cross_entropy": float(np.mean(cross_entropies(w, Phi, y))),
+            "cross_entropy": float(np.mean(ce)),
+            "cross_entropy_se": float(np.std(ce, ddof=1) / np.sqrt(ce.size)) if ce.size > 1 else 0.0,
             "geometric_margin": float(np.mean(signed) / np.linalg.norm(w_feat)),
             "functional_margin": float(np.mean(signed))}
 
 
+def numerical_rank(Phi: np.ndarray) -> int:
+    """The numerical rank of a feature matrix: the number of singular values above
+    s_max * max(N, P) * machine epsilon (numpy.linalg.matrix_rank's default tolerance)."""
+    Phi = finite_array("features", Phi, ndim=2)
+    s = np.linalg.svd(Phi, compute_uv=False)
+    return int(np.sum(s > s[0] * max(Phi.shape) * np.finfo(np.float64).eps)) if s.size else 0
+
+
 def two_class_digits(n_train: int, n_features: int, *, seed: int = 0, random_labels: bool = False,
-                     label_seed: int | None = None) -> dict[str, np.ndarray]:
+                     label_seed: int | None = None, input_scale: float = 0.5) -> dict[str, np.ndarray]:
     """A balanced two-class task from scikit-learn's digits with random ReLU features (P = n_features + 1).
 
     Classes: digits 0-4 (y = 0) against 5-9 (y = 1). The training set has n_train / 2 images of each class
     (seeded); the test set is every other image (about balanced). Features: pixels in [0, 1] centred by the
-    training mean, then phi_j(x) = max(0, a_j . x / 8 + b_j), a_j ~ N(0, I_64), b_j ~ N(0, 1) (seeded), and a
-    constant 1 as the bias feature. ``random_labels``: the training labels are a random permutation of the
-    balanced labels (seeded by ``label_seed``, default ``seed``); test labels stay true.
+    training mean, then phi_j(x) = max(0, s a_j . x + b_j), a_j ~ N(0, I_64), b_j ~ N(0, 1) (seeded), s =
+    ``input_scale``, and a constant 1 as the bias feature. ``random_labels``: the training labels are a random
+    permutation of the balanced labels (seeded by ``label_seed``, default ``seed``); test labels stay true.
+
+    The scale s sets the rank: a centred digit has |x| ~ 2-3, so with s = 1/8 most pre-activations keep the
+    sign of b_j for every image, those features are affine in the 64 pixels, and 1000 features on 800 images
+    have numerical rank ~600 (:func:`numerical_rank`); with s = 1/2 the kinks fall among the images and the
+    same 1000 features have the full rank 800 (s_min / s_max ~ 4e-4), so any labelling is separable.
     Returns ``Phi_train, y_train, Phi_test, y_test``.
     """
     from sklearn.datasets import load_digits
     n_train, P = positive_int("n_train", n_train, minimum=2), positive_int("n_features", n_features)
+    scale = positive("input_scale", input_scale)
     if n_train % 2:
         raise ValueError(f"n_train must be even (a balanced task), got {n_train}")
     raw = load_digits()
@@ -149,7 +166,7 @@ def two_class_digits(n_train: int, n_features: int, *, seed: int = 0, random_lab
     A, b = rng.standard_normal((X.shape[1], P)), rng.standard_normal(P)
 
     def phi(rows):
-        return np.hstack([np.maximum(0.0, (X[rows] - mean) @ A / 8.0 + b), np.ones((len(rows), 1))])
+        return np.hstack([np.maximum(0.0, scale * (X[rows] - mean) @ A + b), np.ones((len(rows), 1))])
     y_train = y[train]
     if random_labels:
         y_train = np.random.default_rng(seed if label_seed is None else label_seed).permutation(y_train)
