@@ -125,3 +125,25 @@ def test_help_shows_the_defaults():
     text = " ".join(out.stdout.split())
     for shown in ("(default: 32)", "(default: 5)", "(default: runs/train)", "(default: 1)", "--force"):
         assert shown in text, shown
+
+
+def test_loss_option_trains_on_the_squared_error_to_the_one_hot_target(tmp_path):
+    """--loss mse: the recorded losses are the mean squared error to the one-hot labels averaged over classes
+    (recomputed here by hand from the trained module), not the cross-entropy; the default stays cross-entropy
+    and is not written into stored configurations (old runs keep their settings)."""
+    assert _train(tmp_path / "mse", "--loss", "mse") == 0
+    res = Result.load(tmp_path / "mse" / "result")
+    assert res.params["config"]["loss"] == "mse"
+    cfg = TrainConfig(**{**res.params["config"]})
+    trainer = Trainer(cfg, tmp_path / "again", progress=False)
+    with torch.no_grad():
+        z = trainer.module(trainer.test.X)
+        one_hot = torch.nn.functional.one_hot(trainer.test.y, z.shape[1]).to(z.dtype)
+        by_hand = float(((z - one_hot) ** 2).mean())
+        ce = float(torch.nn.functional.cross_entropy(z, trainer.test.y))
+    trainer._evaluate()
+    assert trainer.curves["test_loss"][-1] == pytest.approx(by_hand, rel=1e-6)
+    assert abs(by_hand - ce) > 0.1
+    assert "loss" not in TrainConfig().to_dict()
+    with pytest.raises(ValueError, match="loss"):
+        TrainConfig(loss="hinge")

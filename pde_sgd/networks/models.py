@@ -160,9 +160,14 @@ class FlatModel:
         return functional_call(self.module, self.unflatten(theta), (X,))
 
     def sample_losses(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        z = self.logits(theta, X)
+        l = self.output_losses(self.logits(theta, X), y)
+        return l + 0.5 * self.weight_decay * torch.dot(theta, theta) if self.weight_decay else l
+
+    def output_losses(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-sample losses (N,) of outputs ``z`` against targets ``y`` (no weight decay): the loss reduced per
+        sample as documented above, for code that runs the module itself (the trainer)."""
         l = self.loss_fn(z, y)
-        n = X.shape[0]
+        n = z.shape[0]
         if not isinstance(l, torch.Tensor) or l.ndim == 0:
             raise ValueError(f"loss {self.loss_kind} returned a single value for a batch of {n}: it reduces over "
                              f"the batch; return per-sample losses of shape (N,) (reduction='none')")
@@ -175,7 +180,7 @@ class FlatModel:
         if l.shape != (n,):
             raise ValueError(f"loss {self.loss_kind} must return per-sample losses of shape ({n},), got "
                              f"{tuple(l.shape)}")
-        return l + 0.5 * self.weight_decay * torch.dot(theta, theta) if self.weight_decay else l
+        return l
 
     def loss(self, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.sample_losses(theta, X, y).mean()

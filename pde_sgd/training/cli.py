@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.0,
                    help="fraction of the training digits held out for validation (val_loss, val_error curves)")
     p.add_argument("--hidden", type=int, default=32, help="MLP hidden width")
+    p.add_argument("--loss", choices=("cross_entropy", "mse"), default="cross_entropy",
+                   help="training loss: cross-entropy, or squared error to the one-hot target")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="parameter and data dtype")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:i or auto")
     p.add_argument("--vmap", choices=("auto", "on", "off"), default="auto",
@@ -88,7 +90,7 @@ def _config(ns: argparse.Namespace) -> TrainConfig:
     return TrainConfig(model=ns.model, optim=ns.optim, lr=ns.lr, momentum=ns.momentum, L=ns.L, gamma=ns.gamma,
                        scoping=ns.scoping, noise=ns.noise, inner_lr=ns.inner_lr, replicas=ns.replicas, rho=ns.rho,
                        L2=ns.L2, batch_size=ns.batch_size, epochs=ns.epochs, seed=ns.seed, hidden=ns.hidden,
-                       val_fraction=ns.val_fraction,
+                       val_fraction=ns.val_fraction, loss=ns.loss,
                        dtype=ns.dtype, device=device, vmap=ns.vmap, distributed=ns.distributed,
                        threads=ns.threads)
 

@@ -22,10 +22,12 @@ class TrainConfig:
     ``optim`` with its hyper-parameters (the Entropy-SGD reference code's names: L, gamma, scoping, noise, L2),
     ``epochs`` of ``steps_per_epoch`` = ceil(N_train / batch_size) outer steps, seeded by ``seed``. ``vmap``:
     "on", "off" or "auto" (on CUDA only: on the CPU the replicas one after another are faster here).
+    ``loss``: "cross_entropy" or "mse" (squared error to the one-hot target, :class:`pde_sgd.networks.FlatModel`).
     ``threads``: torch CPU threads per process; part of the configuration because torch's CPU kernels sum in
     another order on another thread count, so a run is bit-identical (and resumable) on one thread count only."""
 
     model: str = "mlp"
+    loss: str = "cross_entropy"
     optim: str = "sgd"
     lr: float | None = None
     momentum: float = 0.9
@@ -52,6 +54,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         choice("optim", self.optim, OPTIMIZERS)
         choice("model", self.model, ("mlp", "cnn"))
+        choice("loss", self.loss, ("cross_entropy", "mse"))
         choice("dtype", self.dtype, ("float32", "float64"))
         choice("vmap", self.vmap, ("auto", "on", "off"))
         positive_int("L", self.L, minimum=0 if self.optim == "entropy-sgd" else 1)
@@ -93,11 +96,13 @@ class TrainConfig:
         return max(self.L, 1) if self.optim in ENTROPY_FAMILY else 1
 
     def to_dict(self) -> dict:
-        """The settings as stored with a run; ``val_fraction`` only when nonzero, so that runs without a
-        validation split keep the configuration they were stored with before the split existed."""
+        """The settings as stored with a run; ``val_fraction`` only when nonzero and ``loss`` only when not the
+        default cross-entropy, so that runs keep the configuration they were stored with before these existed."""
         d = dataclasses.asdict(self)
         if not d["val_fraction"]:
             del d["val_fraction"]
+        if d["loss"] == "cross_entropy":
+            del d["loss"]
         return d
 
     def differences(self, other: dict) -> str:

@@ -110,7 +110,7 @@ class Trainer:
         self.progress, self.checkpoint_every = progress and rank == 0, max(1, int(checkpoint_every))
         self.train, self.val, self.test = split_digits(cfg)
         self.flat = build_model(cfg.model, self.train, seed=cfg.seed, hidden=(cfg.hidden,), weight_decay=0.0,
-                                dtype=cfg.dtype, device=cfg.device)
+                                loss=cfg.loss, dtype=cfg.dtype, device=cfg.device)
         self.module = self.flat.module
         self.opt = build_optimizer(cfg, self.module.parameters(), distributed=cfg.distributed)
         ids = getattr(self.opt, "replica_ids", [0])
@@ -126,11 +126,15 @@ class Trainer:
         self.resumed: list[int] = []
         self._stop = False
         if cfg.use_vmap:
-            self._batched = stacked_grad_fn(self.module, torch.nn.functional.cross_entropy, self._stacked_batch, ids)
+            self._batched = stacked_grad_fn(self.module, self._mean_loss, self._stacked_batch, ids)
         else:
             self._batched = None
 
     # ---- gradients ----
+    def _mean_loss(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The configured loss (cfg.loss) of outputs z against labels y, averaged over the batch."""
+        return self.flat.output_losses(z, y).mean()
+
     def _stacked_batch(self, ids):
         idx = torch.stack([self.streams.draw(r) for r in ids]).to(self.train.X.device)
         return self.train.X[idx], self.train.y[idx]
@@ -138,7 +142,7 @@ class Trainer:
     def _closure(self):
         idx = self.streams.draw(getattr(self.opt, "replica", None) or 0).to(self.train.X.device)
         self.opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(self.module(self.train.X[idx]), self.train.y[idx])
+        loss = self._mean_loss(self.module(self.train.X[idx]), self.train.y[idx])
         loss.backward()
         return loss
 
@@ -156,7 +160,7 @@ class Trainer:
     def _evaluate(self) -> None:
         for split, d in self.splits:
             logits = self.module(d.X)
-            self.curves[f"{split}_loss"].append(float(torch.nn.functional.cross_entropy(logits, d.y)))
+            self.curves[f"{split}_loss"].append(float(self._mean_loss(logits, d.y)))
             self.curves[f"{split}_error"].append(float((logits.argmax(1) != d.y).double().mean()))
         self.curves["epoch"].append(self.step / self.steps_per_epoch)
         self.curves["wall_time"].append(self.wall)
