@@ -96,14 +96,14 @@ def stability_edge(lambda_max: float, eta: float, *, fraction: float = 0.8) -> P
     value is reported as the ratio lambda_max / (2 / eta).
     """
     eta = positive("eta", eta)
-    return at_least("lambda_max / (2/eta)", float(lambda_max) * eta / 2.0, positive("fraction", fraction))
+    return at_least("λ_max / (2/η)", float(lambda_max) * eta / 2.0, positive("fraction", fraction))
 
 
 def overshoot(relative_change_at_2: float, *, minimum: float = 0.005) -> Precondition:
     """SGD overshoots along the top eigenvector e_1: the relative loss change of a step 2 eta g_1 along e_1,
     E[L(theta - 2 eta g_1)] / L(theta) - 1, is at least ``minimum`` (the paper measured +2.1%; ~0 means SGD
     does not bounce in the sharpest direction and Nudged SGD's mechanism is absent)."""
-    return at_least("loss change at alpha = 2", relative_change_at_2, minimum)
+    return at_least("loss change at α = 2", relative_change_at_2, minimum)
 
 
 def trained_to(final_loss: float, max_loss: float) -> Precondition:
@@ -135,7 +135,7 @@ def judge_effect(claim: str, effect: float, se: float, *, expected: str,
     pre = tuple(preconditions)
     se = positive("se", se, allow_zero=True)
     effect = float(finite_array("effect", effect))
-    ev = f"effect {effect:+.4g} +- {se:.2g} (SE), |effect| / SE = {abs(effect) / se if se else np.inf:.2g}"
+    ev = f"effect {effect:+.4g} ± {se:.2g} (SE), |effect| / SE = {abs(effect) / se if se else np.inf:.2g}"
     if any(not p.met for p in pre):
         return Verdict(claim, REGIME_NOT_REACHED, "not judged: " + "; ".join(str(p) for p in pre if not p.met)
                        + f" (measured {ev})", pre)

@@ -143,7 +143,7 @@ def test_f9_verdicts_need_the_stability_edge_and_passed_peaks():
     # the same effect with eta = 0.3 peaking at 1.9 < 0.8 * 2/0.3: eta cannot cap it, regime not reached
     below = _runs(0.3, 32, [1.9, 1.85, 1.95], [2.0, 2.2, 2.1])
     v = _compare(low + below, (0.3, 32), (0.1, 32), "height")["verdict"]
-    assert v.outcome == REGIME_NOT_REACHED and v.failed[0].name == "lambda_max / (2/eta)"
+    assert v.outcome == REGIME_NOT_REACHED and v.failed[0].name == "λ_max / (2/η)"
     # a peak not passed blocks the verdict too
     unpassed = _runs(1.0, 32, [1.9, 1.85, 1.95], [2.0, 2.2, 2.1], passed=False)
     v = _compare(low + unpassed, (1.0, 32), (0.1, 32), "height")["verdict"]
@@ -189,7 +189,7 @@ def test_nudged_verdicts_need_the_overshoot_and_the_loss_target():
     # no overshoot at alpha = 2 in the gamma = 1 runs: regime not reached, naming it with its value
     flat = _nudged_runs(1.0, [10.0, 11.0, 12.0], [0.80, 0.81, 0.79], change_at_2=0.001)
     v = nudged_claims(flat + sharp)["frobenius_top_k γ = 0.1"]["verdict"]
-    assert v.outcome == REGIME_NOT_REACHED and v.failed[0].name == "loss change at alpha = 2"
+    assert v.outcome == REGIME_NOT_REACHED and v.failed[0].name == "loss change at α = 2"
     assert v.failed[0].measured == pytest.approx(0.001)
     # one run short of the loss target
     short = sharp[:2] + _nudged_runs(0.1, [36.0], [0.81], loss=0.2)

@@ -18,9 +18,9 @@ def test_failed_precondition_is_regime_not_reached_and_named():
     v = V.judge_effect("larger eta: smaller peak", +5.0, 0.1, expected="negative", preconditions=pre)
     assert v.outcome == V.REGIME_NOT_REACHED          # a strong opposite effect is not a DOES NOT HOLD
     assert v.failed == (pre[0],)
-    assert "lambda_max / (2/eta) = 0.375" in v.evidence and "NOT met" in v.evidence
+    assert "λ_max / (2/η) = 0.375" in v.evidence and "NOT met" in v.evidence
     assert pre[0].measured == pytest.approx(2.5 * 0.3 / 2)
-    assert v.headline().startswith("REGIME NOT REACHED: lambda_max / (2/eta) = 0.375")
+    assert v.headline().startswith("REGIME NOT REACHED: λ_max / (2/η) = 0.375")
 
 
 def test_stability_edge_threshold():
