@@ -20,10 +20,11 @@ import importlib.util
 import os
 import re
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
+
+from .validation import writable_folder
 
 FIGURES_DIR = Path(__file__).resolve().parent.parent / "figures"
 DESCRIPTION = "Regenerate the theory figures and capture gradient-noise statistics of small networks."
@@ -72,17 +73,6 @@ def _load(path: Path):
     if not hasattr(module, "make"):
         raise AttributeError(f"{path.name} defines no make(out_dir, full=False)")
     return module
-
-
-def writable_folder(out: Path, flag: str = "--out") -> Path:
-    """Create ``out`` and write a probe file there, or raise ValueError naming the folder (before any work)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{flag} {out} is not a writable folder: {exc.strerror or exc}") from None
-    return out
 
 
 def check_writable(out: Path) -> None:

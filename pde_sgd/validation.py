@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,3 +175,14 @@ class NumericalInstability(ValueError):
     One type for every stepper (HJ, Fokker-Planck, SDE kernels, torchsde bridge); a ValueError, so code that
     catches bad input catches it too. The message names the knob to turn (dt, cfl, method).
     """
+
+
+def writable_folder(out: Path, flag: str = "--out") -> Path:
+    """Create ``out`` and write a probe file there, or raise ValueError naming the folder (before any work)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{flag} {out} is not a writable folder: {exc.strerror or exc}") from None
+    return out

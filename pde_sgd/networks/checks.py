@@ -9,7 +9,7 @@ parameters and the batch. The usual ways a user's model breaks that, and what :f
 - data of another dtype or device than the parameters;
 - for the built-in losses, targets that are not integer labels in [0, C).
 
-The forward runs on at most :data:`~pde_sgd.networks.models.CHECK_SAMPLES` samples (twice, under a forked RNG,
+The forward runs on at most :data:`CHECK_SAMPLES` samples (twice, under a forked RNG,
 with the buffers restored), so the check costs a few forward passes whatever N.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import CHECK_SAMPLES, FlatModel
+CHECK_SAMPLES = 4  # samples run through the forward by check_batch (shape, purity and randomness checks)
 
 EVAL_HINT = "call module.eval() first (per-sample gradients need a fixed, deterministic forward)"
 
@@ -35,7 +35,7 @@ def training_mode_layers(module: nn.Module) -> list[str]:
     return bad
 
 
-def check_data(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> None:
+def check_data(model: "FlatModel", theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> None:
     """Types, sample counts, finiteness, dtype and device of (X, y) against theta; labels of built-in losses."""
     for name, t in (("X", X), ("y", y)):
         if not isinstance(t, torch.Tensor):
@@ -64,7 +64,7 @@ def check_labels(y: torch.Tensor, n_outputs: int) -> None:
                          + "; for regression targets pass loss=torch.nn.MSELoss(reduction='none') or your own")
 
 
-def check_forward(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> None:
+def check_forward(model: "FlatModel", theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> None:
     """Run the loss twice on a few samples: the same values to sqrt(eps) relative (no randomness; GPU reductions
     may differ in the last bits), unchanged buffers, shape (n,)."""
     Xs, ys = X[:CHECK_SAMPLES], y[:CHECK_SAMPLES]
@@ -90,7 +90,7 @@ def check_forward(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: tor
                          f"{EVAL_HINT}, or make forward deterministic")
 
 
-def check_batch(model: FlatModel, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def check_batch(model: "FlatModel", theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """All checks of the module docstring, before any work; returns theta detached."""
     model.check_theta(theta)
     theta = theta.detach()

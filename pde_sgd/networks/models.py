@@ -72,7 +72,6 @@ class SmallCNN(nn.Module):
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-CHECK_SAMPLES = 4  # samples run through the forward by check_batch (shape, purity and randomness checks)
 
 
 def _builtin_loss(kind: str) -> LossFn:

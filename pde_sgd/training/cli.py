@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..cli import writable_folder
+from ..validation import writable_folder
 from ..validation import MAX_SEED
 from .config import OPTIMIZERS, TrainConfig, check_device
 
