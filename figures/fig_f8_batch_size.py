@@ -27,7 +27,11 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                                label=f"{sym} = {c['x']:.3g}: B_opt = {c['B_opt']:.0f}, g = {c['g_at_B_opt']:.3g}")[0]
             ax.plot(c["B"], c["train_accuracy"], ls="--", lw=1, color=line.get_color())
             ax.plot(c["B_opt"], c["mean"].max(), "*", ms=9, color=line.get_color())
+            bad = c["diverged"] > 0
+            ax.plot(c["B"][bad], c["mean"][bad], "x", ms=7, mew=1.5, color="k")
         ax.plot([], [], ls="--", lw=1, color="gray", label="train accuracy")
+        if any(c["diverged"].any() for c in a["curves"]):
+            ax.plot([], [], "x", ms=7, mew=1.5, color="k", label="a seed diverged (counted as accuracy 0)")
         fixed = {"eps": f"m = {F8_REF['momentum']}, N = {F8_REF['n_train']} digits",
                  "N": f"ε = {F8_REF['eps']}, m = {F8_REF['momentum']}; MNIST-1D, fresh per N",
                  "momentum": f"ε = 0.05, N = {F8_REF['n_train']} digits"}[scan]

@@ -211,7 +211,8 @@ def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train
     for the eps and momentum scans, fresh MNIST-1D samples (:func:`f8_mnist1d`) for the N scan. Each model's
     gradient noise scale B_noise = tr(Sigma) / |G|^2 (McCandlish et al. 2018; on 1000 training samples, with its
     jackknife SE) at the fractions of the run listed in ``noise_at`` (comma-separated, e.g. "0.1,0.3,1");
-    Smith & Le's g = eps (N/B - 1) / (1 - m) in params."""
+    Smith & Le's g = eps (N/B - 1) / (1 - m) in params. A diverged model is marked in ``diverged`` (accuracy 0,
+    NaN loss and B_noise; see :func:`pde_sgd.networks.batch_size.train_relu_models`)."""
     from pde_sgd import noise_scale
     from pde_sgd.networks import torch_threads
     from pde_sgd.networks.batch_size import train_relu_models
@@ -253,10 +254,18 @@ def f8_points(full: bool = False) -> list[dict]:
 N_LINEAR_REGIME = 20000   # Smith & Le fig. 6b: B_opt is proportional to N only from about here on
 
 
+def _finite_mean(values) -> float:
+    """The mean of the finite entries (a diverged model's B_noise is NaN); NaN if there are none."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
 def f8_analysis(results: list[Result]) -> dict:
     """Per scan: each curve's B grid, mean and standard error of the test accuracy over seeds, the mean train
-    accuracy, B_opt with its bracket and its bootstrap distribution over seeds, the gradient noise scale
-    B_noise at the end of training per B (seed mean) and at B_opt, Smith & Le's g at B_opt; the log-log slope of
+    accuracy, the number of diverged models per B (they count with accuracy 0), B_opt with its bracket and its
+    bootstrap distribution over seeds, the gradient noise scale B_noise at the end of training per B (mean over
+    the seeds that did not diverge) and at B_opt, Smith & Le's g at B_opt; the log-log slope of
     B_noise at B_opt against x (B_noise_slope: does B_opt track it?); the weighted log-log slope of B_opt against eps, N or 1/(1-m) (predicted: 1) and its verdict (:mod:`pde_sgd.verdicts`).
 
     Preconditions of a slope verdict: every curve trains at its B_opt and at the B left of it (train accuracy
@@ -281,9 +290,10 @@ def f8_analysis(results: list[Result]) -> dict:
             b_opt, lo, hi = optimal_batch(B, mean)
             i = int(np.flatnonzero(B == b_opt)[0])
             boot = bootstrap_optimal_batch(B, acc) if acc.shape[1] >= 2 else None
-            b_noise = np.array([np.mean(r["noise_scale"][-1]) for r in c])     # end of training, seed mean
+            b_noise = np.array([_finite_mean(r["noise_scale"][-1]) for r in c])   # end of training, seed mean
+            diverged = np.array([int(np.sum(r.arrays.get("diverged", 0))) for r in c])
             curves.append({"x": x, "B": B, "mean": mean, "sem": sem, "train_accuracy": train, "B_opt": b_opt,
-                           "B_noise": b_noise, "B_noise_at_B_opt": float(b_noise[i]),
+                           "B_noise": b_noise, "B_noise_at_B_opt": float(b_noise[i]), "diverged": diverged,
                            "g_at_B_opt": float(c[i].params["noise_scale"]),
                            "lo": lo, "hi": hi, "at_grid_end": b_opt in (B[0], B[-1]), "bootstrap": boot,
                            "preconditions": [trainable_at(min(train[i], train[max(i - 1, 0)]),
@@ -293,8 +303,8 @@ def f8_analysis(results: list[Result]) -> dict:
                            [c["hi"] for c in curves]) if len(curves) >= 2 else None
         if fit is not None:
             # does B_opt track McCandlish's B_noise? the log-log slope of B_noise (at B_opt) against x beside B_opt's
-            fit["B_noise_slope"] = float(np.polyfit(np.log([c["x"] for c in curves]),
-                                                    np.log([c["B_noise_at_B_opt"] for c in curves]), 1)[0])
+            xb = np.array([(c["x"], c["B_noise_at_B_opt"]) for c in curves if np.isfinite(c["B_noise_at_B_opt"])])
+            fit["B_noise_slope"] = float(np.polyfit(*np.log(xb).T, 1)[0]) if len(xb) >= 2 else float("nan")
             pre = [p for c in curves for p in c["preconditions"]]
             if scan == "N":
                 pre.append(at_least("largest N", max(c["x"] for c in curves), N_LINEAR_REGIME))
@@ -306,7 +316,8 @@ def f8_analysis(results: list[Result]) -> dict:
 def f8_sweep(full: bool = False) -> Sweep:
     return Sweep("f8_batch_size_mnist1d", f8_point, f8_points(full),
                  "Smith & Le secs. 4-5: test accuracy against batch size, scans of eps and momentum (digits, "
-                 "steps 0.1 steps_ref / eps) and N (fresh MNIST-1D samples)")
+                 "steps 0.1 steps_ref / eps) and N (fresh MNIST-1D samples)",
+                 allow_nonfinite=True)   # a diverged model: marked in `diverged`, its loss and B_noise NaN
 
 
 SWEEPS = {"f7_evidence_fullrank": f7_sweep, "f8_batch_size_mnist1d": f8_sweep}

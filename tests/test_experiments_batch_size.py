@@ -163,3 +163,23 @@ def test_models_noise_scale_against_a_per_sample_loop():
     assert out["noise_scale"].shape == (2, 2) and list(out["noise_steps"]) == [10, 20]
     with pytest.raises(ValueError, match="noise_at"):
         train_relu_models(data, test, batch_size=4, lrs=[0.1], momenta=[0.5], n_steps=5, seeds=[0], noise_at=(0,))
+
+
+def test_a_diverged_model_is_marked_and_the_others_are_unchanged():
+    """lr 1e30 overflows float32 in a step: that model is marked diverged (accuracy 0, NaN loss and B_noise), the
+    model trained beside it gives exactly what it gives alone, and per-sample gradients at a finite theta with
+    an infinite loss say so (not "forward is random")."""
+    from pde_sgd.networks.batch_size import models_noise_scale, relu_models, teacher_data, train_relu_models
+    data = teacher_data(40, dim=5, n_classes=3, seed=2, dtype="float32", device="cpu")
+    test = teacher_data(30, dim=5, n_classes=3, seed=3, dtype="float32", device="cpu")
+    kw = dict(batch_size=4, n_steps=20, hidden=6, noise_at=(0.05, 1.0))
+    both = train_relu_models(data, test, lrs=[0.1, 1e30], momenta=[0.5, 0.5], seeds=[0, 1], **kw)
+    alone = train_relu_models(data, test, lrs=[0.1], momenta=[0.5], seeds=[0], **kw)
+    assert list(both["diverged"]) == [False, True] and list(alone["diverged"]) == [False]
+    assert both["test_accuracy"][1] == 0 and both["train_accuracy"][1] == 0
+    assert np.isnan(both["train_cross_entropy"][1]) and np.isnan(both["noise_scale"][:, 1]).all()
+    for k in ("test_accuracy", "train_accuracy", "train_cross_entropy", "noise_scale", "noise_scale_se"):
+        np.testing.assert_array_equal(both[k][..., :1], alone[k])
+    model, thetas = relu_models(data, [0], hidden=6)
+    with pytest.raises(ValueError, match="loss is NaN or inf"):
+        models_noise_scale(model, thetas * 1e30, data)

@@ -48,6 +48,12 @@ def test_nonfinite_arrays_are_stored_only_when_allowed(tmp_path):
     t = run_sweep(sw, store=tmp_path, progress=False, allow_nonfinite=True)
     assert not t.failed
     np.testing.assert_array_equal(t.results[0]["pow"], [1.0, np.nan, np.inf])
+    declared = run_sweep(Sweep("n", P.unstorable_at_two, sw.points, allow_nonfinite=True), store=tmp_path / "d",
+                         progress=False)     # the sweep itself declares it (a diverged run marked in its Result)
+    assert not declared.failed and np.isnan(declared.results[0]["pow"][1])
+    assert run_sweep(sw, store=tmp_path / "r", progress=False).failed          # neither: refused
+    with pytest.raises(TypeError, match="allow_nonfinite must be a bool"):
+        Sweep("n", P.unstorable_at_two, sw.points, allow_nonfinite="yes")
 
 
 def test_integral_float_point_reuses_the_int_points_result(tmp_path):

@@ -82,6 +82,10 @@ def train_relu_models(train: Dataset, test: Dataset, *, batch_size: int, lrs, mo
     (len(noise_at), k) with ``noise_steps``. The state after s < n_steps steps is recomputed by a run of s steps
     from the same initialisations and batch seeds, which is the prefix of the full run (train_batched is
     deterministic and starts from zero velocity); each such checkpoint costs s more steps.
+
+    A model whose parameters or training loss are not finite at the end has diverged: ``diverged`` (k,) marks
+    it, its accuracies are 0 (it classifies nothing), its train cross-entropy is NaN, and so is its B_noise (and
+    SE) at every checkpoint where its parameters or its training loss are not finite.
     """
     seeds = [positive_int("seeds", int(s), minimum=0) for s in np.asarray(seeds).reshape(-1)]
     n_steps = positive_int("n_steps", n_steps)
@@ -95,16 +99,31 @@ def train_relu_models(train: Dataset, test: Dataset, *, batch_size: int, lrs, mo
                              momentum=[float(v) for v in np.asarray(momenta).reshape(-1)], batch_size=batch_size,
                              n_steps=steps, seeds=seeds)
     theta = run(n_steps)
-    out = {"test_accuracy": batched_accuracy(model, theta, test).cpu().numpy(),
-           "train_accuracy": batched_accuracy(model, theta, train).cpu().numpy(),
-           "train_cross_entropy": batched_loss(model, theta, train).double().cpu().numpy()}
+    loss = batched_loss(model, theta, train).double().cpu().numpy()
+    diverged = ~torch.isfinite(theta).all(1).cpu().numpy() | ~np.isfinite(loss)
+    out = {"test_accuracy": np.where(diverged, 0.0, batched_accuracy(model, theta, test).cpu().numpy()),
+           "train_accuracy": np.where(diverged, 0.0, batched_accuracy(model, theta, train).cpu().numpy()),
+           "train_cross_entropy": np.where(diverged, np.nan, loss), "diverged": diverged}
     if fractions:
         steps = [max(int(round(f * n_steps)), 1) for f in fractions]
-        noise = [models_noise_scale(model, theta if s == n_steps else run(s), train, n_samples=noise_samples)
+        noise = [_finite_models_noise_scale(model, theta if s == n_steps else run(s), train, n_samples=noise_samples)
                  for s in steps]
         out.update(noise_scale=np.array([b for b, _ in noise]), noise_scale_se=np.array([e for _, e in noise]),
                    noise_steps=np.array(steps))
     return out
+
+
+def _finite_models_noise_scale(model: FlatModel, thetas: torch.Tensor, data: Dataset, *,
+                               n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`models_noise_scale` of the models whose parameters and training loss are finite; NaN for the others."""
+    idx = torch.isfinite(thetas).all(1).nonzero().flatten()
+    if idx.numel():
+        idx = idx[torch.isfinite(batched_loss(model, thetas[idx], data))]
+    b, se = np.full(thetas.shape[0], np.nan), np.full(thetas.shape[0], np.nan)
+    if idx.numel():
+        i = idx.cpu().numpy()
+        b[i], se[i] = models_noise_scale(model, thetas[idx], data, n_samples=n_samples)
+    return b, se
 
 
 def optimal_batch(batch_sizes, accuracy) -> tuple[float, float, float]:

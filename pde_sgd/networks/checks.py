@@ -85,6 +85,10 @@ def check_forward(model: "FlatModel", theta: torch.Tensor, X: torch.Tensor, y: t
     if changed:
         raise ValueError(f"forward changes the buffers {changed} (restored): the loss must be a pure function of "
                          f"the parameters; {EVAL_HINT}, or stop updating buffers in forward")
+    bad = int((~torch.isfinite(first)).sum())
+    if bad:
+        raise ValueError(f"the loss is NaN or inf on {bad} of the first {Xs.shape[0]} samples at this theta (finite "
+                         f"parameters, e.g. a run that diverged): per-sample gradients need finite losses")
     if not torch.allclose(first, second, rtol=torch.finfo(first.dtype).eps ** 0.5, atol=0):  # GPU reductions
         raise ValueError(f"forward is random (two calls gave different losses; dropout or sampling in forward?): "
                          f"{EVAL_HINT}, or make forward deterministic")

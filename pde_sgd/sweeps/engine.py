@@ -81,7 +81,8 @@ def run_sweep(sweep: Sweep, *, store: str | os.PathLike | None = None, backend: 
         worker restarted (where it has a nanny, as in the LocalCluster), and it is a failed point saying so.
         Only with ``backend="dask"``: a serial point runs in this process, where compiled code cannot be
         stopped safely (run ``backend="dask", n_workers=1`` for one point at a time with a limit).
-    allow_nonfinite : store Results with NaN/inf in float arrays (by default such a point fails).
+    allow_nonfinite : store Results with NaN/inf in float arrays (by default such a point fails, unless the
+        Sweep itself was made with ``allow_nonfinite=True``).
     progress : show a progress bar of points done / failed / pending.
 
     Returns
@@ -119,7 +120,7 @@ def run_sweep(sweep: Sweep, *, store: str | os.PathLike | None = None, backend: 
             for i, outcome in outcomes:
                 if not isinstance(outcome, PointFailure):
                     try:
-                        results[i] = st.save(keys[i], outcome, allow_nonfinite=allow_nonfinite)
+                        results[i] = st.save(keys[i], outcome, allow_nonfinite=allow_nonfinite or sweep.allow_nonfinite)
                     except OSError:  # the store itself cannot be written (StoreWriteError): stop
                         raise
                     except Exception:  # this Result cannot be stored: a failed point, the sweep goes on

@@ -93,17 +93,22 @@ class Sweep:
     file loaded by path travel by value). ``points`` is a list of dicts of JSON scalars, e.g. from
     :func:`grid`; they are validated (and numpy scalars converted) when the Sweep is made. Raises ValueError
     for an empty or duplicated point list, a bad name or a non-scalar value; TypeError if fn is not callable.
+    ``allow_nonfinite=True`` declares that its Results may hold NaN/inf where a run is known to have failed
+    numerically (e.g. a diverged training run, marked in the Result): :func:`run_sweep` then stores them.
     """
 
     name: str
     fn: Callable[..., Result]
     points: list[dict] = field(repr=False)
     description: str = ""
+    allow_nonfinite: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ValueError(f"sweep name must be a non-empty string of letters, digits, '_', '-', '.' "
                              f"(it names the store folder), got {self.name!r}")
+        if not isinstance(self.allow_nonfinite, bool):
+            raise TypeError(f"sweep {self.name!r}: allow_nonfinite must be a bool, got {self.allow_nonfinite!r}")
         if not callable(self.fn):
             raise TypeError(f"sweep {self.name!r}: fn must be callable (a module-level function), got {self.fn!r}")
         if isinstance(self.points, dict) or not isinstance(self.points, (list, tuple)):
