@@ -8,7 +8,7 @@ from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_titled, subplots  # noqa: E402
-from simulations.smith_le import F8_REF, f8_analysis, f8_sweep  # noqa: E402
+from simulations.smith_le import F8_REF, MOMENTUM_EPS, f8_analysis, f8_sweep  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
 
 LABELS = {"eps": ("ε", "learning rate ε"), "N": ("N", "training set size N"),
@@ -18,6 +18,7 @@ LABELS = {"eps": ("ε", "learning rate ε"), "N": ("N", "training set size N"),
 def make(out_dir: Path, full: bool = False) -> list[Path]:
     results = sweep_results(f8_sweep(full))
     ana = f8_analysis(results)
+    steps = {r.params["scan"]: r.params["n_steps"] for r in results}
     fig, axes = subplots(2, 3, width=3.6, height=2.9)
     for j, (scan, a) in enumerate(ana.items()):
         sym, name = LABELS[scan]
@@ -34,7 +35,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
             ax.plot([], [], "x", ms=7, mew=1.5, color="k", label="a seed diverged (counted as accuracy 0)")
         fixed = {"eps": f"m = {F8_REF['momentum']}, N = {F8_REF['n_train']} digits",
                  "N": f"ε = {F8_REF['eps']}, m = {F8_REF['momentum']}; MNIST-1D, fresh per N",
-                 "momentum": f"ε = 0.05, N = {F8_REF['n_train']} digits"}[scan]
+                 "momentum": f"ε = {MOMENTUM_EPS}, N = {F8_REF['n_train']} digits, {steps['momentum']} steps"}[scan]
         test = "1000 MNIST-1D" if scan == "N" else "797 held-out digits"
         ax.set(xscale="log", xlabel="batch size B", ylabel=f"accuracy (test: {test})",
                title=f"{name} scan ({fixed})")
@@ -69,7 +70,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     p = results[0].params
     return save_titled(fig, out_dir, "fig_f8_batch_size",
                        f"F8: one-hidden-layer ReLU net (width {p['hidden']}), SGD + momentum, constant ε, no regularisation; "
-                       f"{p['steps_ref']}·{F8_REF['eps']}/ε steps (fixed in the N and momentum scans),\n"
+                       f"ε and N scans: {p['steps_ref']}·{F8_REF['eps']}/ε steps (fixed in the N scan), momentum scan: "
+                       f"{steps['momentum']} steps,\n"
                        f"{p['n_seeds']} seeds per point (mean ± s.e.; dashed: train accuracy); g = ε(N/B - 1)/(1 - m) at B_opt",
                        full=full, quick_note="quick setting: short runs, coarse B grid")
 

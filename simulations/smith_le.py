@@ -229,10 +229,15 @@ def f8_point(*, scan: str, batch_size: int, eps: float, momentum: float, n_train
     return Result("smith_le.f8", out, params)
 
 
+MOMENTUM_EPS, F8_MOMENTUM_STEPS = 0.05, 10_000   # the momentum scan's eps, and its steps in the full setting
+
+
 def f8_points(full: bool = False) -> list[dict]:
     """Three scans around F8_REF (each a family of curves over B): eps and momentum on digits, N on MNIST-1D
-    (up to N = 20000 in the full setting, where Smith & Le's B_opt becomes proportional to N)."""
-    if full:
+    (up to N = 20000 in the full setting, where Smith & Le's B_opt becomes proportional to N). The momentum
+    scan runs at eps = MOMENTUM_EPS, in the full setting for F8_MOMENTUM_STEPS = 10^4 steps whatever m (as
+    the paper)."""
+    if full:   # the momentum scan: 10^4 steps as in the paper (steps_ref 5000 at eps 0.05)
         Bs, seeds, steps, hidden, noise_at = [2, 4, 8, 16, 32, 64, 128, 256], 5, 1000, 256, "0.1,0.3,1"
         scans = {"eps": [0.025, 0.05, 0.1, 0.2, 0.4], "N": [1250, 2500, 5000, 10000, 20000],
                  "momentum": [0.8, 0.9, 0.95, 0.975]}
@@ -244,8 +249,10 @@ def f8_points(full: bool = False) -> list[dict]:
         for v in values:
             p = {**F8_REF, {"eps": "eps", "N": "n_train", "momentum": "momentum"}[scan]: v}
             if scan == "momentum":
-                p["eps"] = 0.05
-            pts += [{"scan": scan, "batch_size": B, **p, "n_seeds": seeds, "steps_ref": steps, "hidden": hidden,
+                p["eps"] = MOMENTUM_EPS
+            steps_ref = int(round(F8_MOMENTUM_STEPS * MOMENTUM_EPS / F8_REF["eps"])) if full and scan == "momentum" \
+                else steps
+            pts += [{"scan": scan, "batch_size": B, **p, "n_seeds": seeds, "steps_ref": steps_ref, "hidden": hidden,
                      "noise_at": noise_at}
                     for B in Bs if B <= p["n_train"]]
     return pts

@@ -126,6 +126,8 @@ def test_f8_step_rule_per_scan():
         assert len(set(steps["momentum"].values())) == 1 and len({k[1] for k in steps["momentum"]}) >= 2
         assert len(set(steps["N"].values())) == 1 and len({k[2] for k in steps["N"]}) >= 2
     assert max(p["n_train"] for p in f8_points(True) if p["scan"] == "N") >= 20000
+    assert {f8_n_steps(steps_ref=p["steps_ref"], eps=p["eps"]) for p in f8_points(True)
+            if p["scan"] == "momentum"} == {10_000}                     # the paper's fixed 10^4 steps
 
 
 def test_f8_mnist1d_samples_are_fresh_for_each_n():
