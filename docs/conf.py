@@ -40,7 +40,7 @@ release = importlib.import_module("pde_sgd").__version__
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax",
               "sphinx-mathjax-offline"]
 # _gallery holds the images of figures drawn during the build, and whatever else a figure script writes beside
-# them (fig_f12's .md table): never a page of the site
+# them (the verdict tables, fig_*_verdicts.md): never a page of the site
 exclude_patterns = ["_build", "_gallery", "**.ipynb_checkpoints", "**.part"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 myst_enable_extensions = ["dollarmath", "amsmath"]

@@ -15,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_titled, subplots  # noqa: E402
+from pde_sgd.results import atomic_write_bytes  # noqa: E402
 from simulations.optimizers import CLAIMS, optimizer_runs, summarize, table  # noqa: E402
 
 SETTINGS = (("best of grid", "at η* (validation)"), ("equal lr", "at η = 0.01"))
@@ -79,8 +80,9 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                         f"F12: digits, B = {s['batch_size']}, {s['epochs']} epochs, L = {s['L']}, {len(s['seeds'])} "
                         f"seeds (mean ± SE); one lr grid for all, η* chosen on a validation split "
                         f"({s['val_fraction']:g} of the training digits), test error reported", full=full)
-    md = Path(out_dir) / "fig_f12_optimizers.md"
-    md.write_text(f"F12 final errors ({'full' if full else 'quick'} setting)\n\n{table(summary)}\n")
+    md = Path(out_dir) / "fig_f12_optimizers_verdicts.md"
+    atomic_write_bytes(md, f"# F12 final errors and verdicts ({'full' if full else 'quick'} setting)\n\n"
+                           f"{table(summary)}\n".encode())
     return paths + [md]
 
 

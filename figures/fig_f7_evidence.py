@@ -7,6 +7,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_titled, subplots  # noqa: E402
+from pde_sgd.verdicts import write_verdicts  # noqa: E402
 from simulations.smith_le import f7_summary, f7_sweep, f7_verdicts  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
 
@@ -53,7 +54,14 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax.set_title("\n".join([fill(f"{name}: {v[k].headline()}", 56) for k, name in TITLES[panel].items()]),
                      fontsize=8)
     n_rand = len({r.params['label_seed'] for r in results if r.params['random_labels']})
-    return save_titled(fig, out_dir, "fig_f7_evidence",
+    notes = (f"N = {p['n_train']}, P = {p['n_params']}, features' numerical rank {s['feature_rank_min']}, "
+             f"λ from {s['lam_min']:.0e} to {s['lam_max']:.0e} ({s['n_lams']} values); at λ = {s['lam_min']:.0e}: "
+             f"true-label train / test accuracy {s['true_train_accuracy_min_lam']:.3f} / "
+             f"{s['true_test_accuracy_min_lam']:.3f}, geometric margin true / random {s['margin_ratio']:.2f}x, "
+             f"functional margin {s['functional_margin_ratio']:.2f}x.")
+    table = write_verdicts(Path(out_dir) / "fig_f7_evidence_verdicts.md", v, notes=notes,
+                           title=f"F7 (Smith & Le sec. 3) verdicts, {'full' if full else 'quick'} setting")
+    return [table] + save_titled(fig, out_dir, "fig_f7_evidence",
                        f"F7: digits 0-4 vs 5-9, N = {p['n_train']}, P = {p['n_params']} random ReLU features "
                        f"max(0, a·x/2 + b) + bias (numerical rank {s['feature_rank_min']}), test N = {p['n_test']};\nrandom labels: "
                        f"mean ± std over {n_rand} seeds; functional margin (2y-1)z, not plotted: true / random "

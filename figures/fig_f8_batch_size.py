@@ -8,11 +8,34 @@ from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_titled, subplots  # noqa: E402
+from pde_sgd.verdicts import write_verdicts  # noqa: E402
 from simulations.smith_le import F8_REF, MOMENTUM_EPS, f8_analysis, f8_sweep  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
 
 LABELS = {"eps": ("ε", "learning rate ε"), "N": ("N", "training set size N"),
           "momentum": ("1/(1-m)", "1/(1 - momentum)")}
+
+
+def _curves_table(ana: dict) -> str:
+    """Markdown: per scan the fitted slopes, then per curve B_opt with its bracket and bootstrap CI, the test and
+    train accuracy there, B_noise and g at B_opt, and the diverged models per B."""
+    rows = ["| scan | x | B_opt (bracket) | bootstrap 95% CI | test acc. at B_opt | train acc. at B_opt, left "
+            "neighbour | B_noise at B_opt | g at B_opt | diverged models per B |", "|---|---|---|---|---|---|---|---|---|"]
+    fits = []
+    for scan, a in ana.items():
+        if a["fit"] is not None:
+            f = a["fit"]
+            fits.append(f"{scan}: B_opt slope {f['slope']:.2f} (95% CI {f['ci95'][0]:.2f} to {f['ci95'][1]:.2f}), "
+                        f"B_noise slope {f['B_noise_slope']:.2f}")
+        for c in a["curves"]:
+            i = int(np.flatnonzero(c["B"] == c["B_opt"])[0])
+            ci = c["bootstrap"]["ci95"] if c["bootstrap"] is not None else (np.nan, np.nan)
+            div = ", ".join(f"{b:.0f}: {n}" for b, n in zip(c["B"], c["diverged"]) if n) or "none"
+            rows.append(f"| {scan} | {c['x']:g} | {c['B_opt']:.0f} ({c['lo']:.0f}, {c['hi']:.0f}) | "
+                        f"{ci[0]:.0f} to {ci[1]:.0f} | {c['mean'][i]:.3f} ± {c['sem'][i]:.3f} | "
+                        f"{c['train_accuracy'][i]:.3f}, {c['train_accuracy'][max(i - 1, 0)]:.3f} | "
+                        f"{c['B_noise_at_B_opt']:.3g} | {c['g_at_B_opt']:.3g} | {div} |")
+    return "\n".join(["Slopes (predicted 1): " + "; ".join(fits), ""] + rows)
 
 
 def make(out_dir: Path, full: bool = False) -> list[Path]:
@@ -68,7 +91,11 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8, loc="upper left")
     p = results[0].params
-    return save_titled(fig, out_dir, "fig_f8_batch_size",
+    table = write_verdicts(Path(out_dir) / "fig_f8_batch_size_verdicts.md",
+                           [a["fit"]["verdict"] for a in ana.values() if a["fit"] is not None],
+                           title=f"F8 (Smith & Le secs. 4-5) verdicts, {'full' if full else 'quick'} setting",
+                           notes=_curves_table(ana))
+    return [table] + save_titled(fig, out_dir, "fig_f8_batch_size",
                        f"F8: one-hidden-layer ReLU net (width {p['hidden']}), SGD + momentum, constant ε, no regularisation; "
                        f"ε and N scans: {p['steps_ref']}·{F8_REF['eps']}/ε steps (fixed in the N scan), momentum scan: "
                        f"{steps['momentum']} steps,\n"

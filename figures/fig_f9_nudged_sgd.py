@@ -9,6 +9,7 @@ from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_titled, subplots  # noqa: E402
+from pde_sgd.results import atomic_write_bytes  # noqa: E402
 from pde_sgd.verdicts import summary_table  # noqa: E402
 from simulations.jastrzebski import nudged_claims, nudged_overshoot, nudged_sweep, nudged_table  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
@@ -79,11 +80,12 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     verdicts = summary_table([c["verdict"] for c in claims.values()])
     print(table, verdicts, sep="\n\n")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "fig_f9_nudged_sgd_table.txt").write_text(table + "\n\n" + verdicts + "\n")
-    (out / "fig_f9_nudged_sgd_table.json").write_text(json.dumps(
+    atomic_write_bytes(out / "fig_f9_nudged_sgd_verdicts.md",
+                       f"# Nudged SGD (Jastrzebski et al.) Table 1 and verdicts ({'full' if full else 'quick'} "
+                       f"setting)\n\n```\n{table}\n```\n\n{verdicts}\n".encode())
+    atomic_write_bytes(out / "fig_f9_nudged_sgd_table.json", json.dumps(
         {"table": rows, "overshoot_at_2": nudged_overshoot(results),
-         "verdicts": {k: c["verdict"].to_dict() for k, c in claims.items()}}, indent=1))
+         "verdicts": {k: c["verdict"].to_dict() for k, c in claims.items()}}, indent=1).encode())
     colors = dict(zip(sorted(r["gamma"] for r in rows), COLORS))
     fig, axes = subplots(2, 3, width=3.9, height=3.5)
     _against_gamma(axes[0, 0], results, rows, "frobenius_top_k", "Frobenius norm of the top-5 eigenvalues")
@@ -112,7 +114,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                        f"Nudged SGD on MNIST-1D ({p['n_train']} samples), MLP tanh 64, cross-entropy, no weight decay; "
                        f"η = {p['eta']:g}, B = {p['batch_size']}, top-5 eigenvectors each epoch from "
                        f"{p['hessian_samples']} samples; up to {p['max_epochs']} epochs; {n_seeds} seeds",
-                       full=full) + [out / "fig_f9_nudged_sgd_table.txt"]
+                       full=full) + [out / "fig_f9_nudged_sgd_verdicts.md", out / "fig_f9_nudged_sgd_table.json"]
 
 
 if __name__ == "__main__":

@@ -16,11 +16,14 @@ every experiment states them the same way. Pure numpy: experiments, figures and 
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from .results import atomic_write_bytes
 from .validation import finite_array, positive
 
 HOLDS = "HOLDS"
@@ -179,3 +182,12 @@ def summary_table(verdicts: Sequence[Verdict] | Mapping[str, Verdict]) -> str:
         pre = "; ".join(str(p) for p in v.preconditions) or "none"
         rows.append(f"| {v.claim} | **{v.outcome}** | {v.evidence} | {pre} |")
     return "\n".join(rows)
+
+
+def write_verdicts(path: str | os.PathLike, verdicts: Sequence[Verdict] | Mapping[str, Verdict], *, title: str,
+                   notes: str = "") -> Path:
+    """Write ``# title``, the ``notes`` (Markdown: setup, measured numbers) and :func:`summary_table` of the
+    verdicts to ``path`` atomically (a reader never sees half a file); returns the path."""
+    text = f"# {title}\n\n" + (f"{notes.strip()}\n\n" if notes.strip() else "") + summary_table(verdicts) + "\n"
+    atomic_write_bytes(path, text.encode())
+    return Path(path)

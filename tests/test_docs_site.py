@@ -62,11 +62,11 @@ def clean_tree(dest: Path) -> Path:
 def built_docs(tmp_path_factory):
     """The site built with -W from a clean tree. Two things an earlier `make` may leave are put there on
     purpose: the lessons executed above (so that they are not executed twice) and a figure's Markdown table
-    in docs/_gallery (fig_f12 writes one beside its image; it must never become a page)."""
+    in docs/_gallery (figures with verdicts write one beside their image; it must never become a page)."""
     tree = clean_tree(tmp_path_factory.mktemp("clean"))
     shutil.copytree(lessons.EXECUTED, tree / "docs" / "lessons")
     (tree / "docs" / "_gallery").mkdir()
-    (tree / "docs" / "_gallery" / "fig_f12_optimizers.md").write_text("F12 final test errors\n\n| a | b |\n")
+    (tree / "docs" / "_gallery" / "fig_f12_optimizers_verdicts.md").write_text("F12 final test errors\n\n| a | b |\n")
     env = dict(os.environ, PDE_SGD_GALLERY_MAKE=",".join(GALLERY_DRAWN_IN_TEST))
     env.pop("MPLBACKEND", None)
     html = tree / "docs" / "_build" / "html"

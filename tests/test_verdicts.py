@@ -56,3 +56,12 @@ def test_bad_input_and_table():
     assert "| c | **HOLDS** |" in table
     d = V.judge_effect("c", -1.0, 0.1, expected="negative", preconditions=[V.overshoot(0.02)]).to_dict()
     assert d["outcome"] == "HOLDS" and d["preconditions"][0]["met"] is True
+
+
+def test_write_verdicts_is_a_markdown_file_with_title_notes_and_table(tmp_path):
+    v = V.judge_effect("c", -1.0, 0.1, expected="negative", preconditions=[V.stability_edge(0.5, 1.0)])
+    path = V.write_verdicts(tmp_path / "sub" / "v.md", {"c": v}, title="T", notes="measured 3")
+    text = path.read_text()
+    assert text.startswith("# T\n\nmeasured 3\n\n| claim |") and "**REGIME NOT REACHED**" in text
+    assert "0.25" in text                      # the precondition's measured value, λ_max / (2/η) = 0.5 / 2
+    assert [p.name for p in path.parent.iterdir()] == ["v.md"]        # no temporary file left
