@@ -1,4 +1,4 @@
-"""F8 (Smith & Le secs. 4-5): test and train accuracy against batch size for several eps, momenta (digits) and N (MNIST-1D), one-hidden-layer ReLU net, SGD + momentum; B_opt with brackets and bootstrap CIs beside the gradient noise scale B_noise (McCandlish et al.), its log-log slopes against eps, N, 1/(1-m) with verdicts."""
+"""F8 (Smith & Le secs. 4-5): test and train accuracy against batch size for several ε, momenta m (digits) and N (MNIST-1D), one-hidden-layer ReLU net, SGD + momentum; B_opt with brackets and bootstrap CIs beside the gradient noise scale B_noise (McCandlish et al.), its log-log slopes against ε, N, 1/(1-m) with verdicts."""
 import sys
 from pathlib import Path
 from textwrap import fill
