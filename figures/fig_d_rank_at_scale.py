@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.networks.noise_rank import EPS  # noqa: E402
@@ -50,6 +51,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     axes[0, 0].set(xlabel="N samples", ylabel="dimension count (end of training)",
                    title="rank at float32 tolerance, PR and stable rank vs N")
     axes[0, 0].title.set_fontsize(8)
+    axes[0, 0].xaxis.set_minor_formatter(NullFormatter())   # the full setting's N range spans < 2 decades
     axes[0, 0].legend(fontsize=8)
     return save_titled(fig, out_dir, "fig_d_rank_at_scale",
                        f"D of a {'-'.join(map(str, [64, *big.params['hidden'], 10]))} tanh MLP on digits, P = {P}, SGD "

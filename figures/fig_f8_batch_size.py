@@ -42,28 +42,26 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     results = sweep_results(f8_sweep(full))
     ana = f8_analysis(results)
     steps = {r.params["scan"]: r.params["n_steps"] for r in results}
-    fig, axes = subplots(2, 3, width=3.6, height=2.9)
+    fig, axes = subplots(2, 3, width=3.6, height=3.1, gridspec_kw={"height_ratios": [1.3, 1]})
     for j, (scan, a) in enumerate(ana.items()):
         sym, name = LABELS[scan]
         ax = axes[0, j]
         for c in a["curves"]:
             line = ax.errorbar(c["B"], c["mean"], yerr=c["sem"], marker="o", ms=3, capsize=2,
-                               label=f"{sym} = {c['x']:.3g}: B_opt = {c['B_opt']:.0f}, g = {c['g_at_B_opt']:.3g}")[0]
+                               label=f"{sym} = {c['x']:.6g}" + (f", g = {c['g_at_B_opt']:.3g}" if scan != "N" else ""))[0]
             ax.plot(c["B"], c["train_accuracy"], ls="--", lw=1, color=line.get_color())
             ax.plot(c["B_opt"], c["mean"].max(), "*", ms=9, color=line.get_color())
             bad = c["diverged"] > 0
             ax.plot(c["B"][bad], c["mean"][bad], "x", ms=7, mew=1.5, color="k")
-        ax.plot([], [], ls="--", lw=1, color="gray", label="train accuracy")
         if any(c["diverged"].any() for c in a["curves"]):
-            ax.plot([], [], "x", ms=7, mew=1.5, color="k", label="a seed diverged (counted as accuracy 0)")
+            ax.plot([], [], "x", ms=7, mew=1.5, color="k", label="diverged (acc. 0)")
         fixed = {"eps": f"m = {F8_REF['momentum']}, N = {F8_REF['n_train']} digits",
                  "N": f"ε = {F8_REF['eps']}, m = {F8_REF['momentum']}; MNIST-1D, fresh per N",
                  "momentum": f"ε = {MOMENTUM_EPS}, N = {F8_REF['n_train']} digits, {steps['momentum']} steps"}[scan]
         test = "1000 MNIST-1D" if scan == "N" else "797 held-out digits"
-        ax.set(xscale="log", xlabel="batch size B", ylabel=f"accuracy (test: {test})",
-               title=f"{name} scan ({fixed})")
-        ax.title.set_fontsize(8)
-        ax.legend(fontsize=8)
+        ax.set(xscale="log", xlabel="batch size B", ylabel=f"accuracy (test: {test})")
+        ax.set_title(fill(f"{name} scan ({fixed})", 60), fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")   # below the curves, which rise to their plateau on the right
         ax = axes[1, j]
         x = np.array([c["x"] for c in a["curves"]])
         b = np.array([c["B_opt"] for c in a["curves"]])
@@ -99,7 +97,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                        f"F8: one-hidden-layer ReLU net (width {p['hidden']}), SGD + momentum, constant ε, no regularisation; "
                        f"ε and N scans: {p['steps_ref']}·{F8_REF['eps']}/ε steps (fixed in the N scan), momentum scan: "
                        f"{steps['momentum']} steps,\n"
-                       f"{p['n_seeds']} seeds per point (mean ± s.e.; dashed: train accuracy); g = ε(N/B - 1)/(1 - m) at B_opt",
+                       f"{p['n_seeds']} seeds per point (mean ± s.e.; dashed: train accuracy; ★ B_opt); g = ε(N/B - 1)/(1 - m) at B_opt (ε and m scans; all in the verdicts table)",
                        full=full, quick_note="quick setting: short runs, coarse B grid")
 
 

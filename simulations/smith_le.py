@@ -5,11 +5,10 @@ Every point function takes keyword parameters only and returns one :class:`pde_s
 same result).
 
 Cost on this project's 2-core CPU machine, 1 thread (timed 2026-12-06): quick F7 ~6 s, quick F8 ~13 s. Full F7:
-126 points of 0.7-2.1 s (N = 800, P = 1001; lambda = 1e-7 the slowest), about 0.05 CPU-hour. Full F8: one point
-of 1000 steps (5 models of width 256) takes 4.6-6.8 s (B = 32 and 256 on digits, B = 256 on 20000 MNIST-1D
-samples); the grid holds ~166 000 steps per model group (8 B x (eps scan 7750 + N scan 5000 + momentum scan
-8000 steps)), +40% for the B_noise checkpoints at 0.1 and 0.3 of each run, plus the per-sample gradients of
-B_noise: about 0.5 CPU-hour.
+126 points of 0.7-2.1 s (N = 800, P = 1001; lambda = 1e-7 the slowest), about 0.05 CPU-hour. Full F8 (112 points
+of 5 models of width 256, B_noise checkpoints at 0.1, 0.3 and 1 of each run): the 32 momentum points (10^4 steps
+each) and 11 N-scan points took 1393 s of process CPU in one run; one point of 1000 steps takes 4.6-6.8 s, so
+the other 69 points (eps and N scans, 7750 and 5000 steps per B) add about 0.2 CPU-hour: about 0.6 CPU-hour.
 """
 from __future__ import annotations
 
