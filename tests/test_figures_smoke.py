@@ -102,8 +102,9 @@ def test_figure_quick_setting_writes_valid_png_and_pdf(path, sim_out, tmp_path_f
 
 @pytest.mark.parametrize("path", FIGURES, ids=[p.stem for p in FIGURES])
 def test_figure_text_is_legible(path, sim_out, tmp_path_factory):
-    """A journal's checks (issue 18): text >= 8 pt, no overlapping tick labels, symbols in mathtext or Unicode
-    (pde_sgd.plotting.layout_problems, run on every figure as it is saved)."""
+    """A journal's checks (issue 18): text >= 8 pt, no overlapping tick labels, symbols in mathtext or Unicode,
+    a colourbar wherever colour encodes a value, zoomed axes anchored at 0 or marked (pde_sgd.plotting.
+    layout_problems, run on every figure as it is saved)."""
     run_figure(path, tmp_path_factory.getbasetemp() / "figures")
     assert not _QUALITY[path.stem], _QUALITY[path.stem]
 
