@@ -1,8 +1,8 @@
 """F4 (SGD-VI fig. 4): a rotational steady current leaves the steady state exp(-Phi) while f changes.
 
 Phi = (x1^2 - 1)^2/4 + x2^2/2, J_ss = exp(-(x1^2 + x2^2)^2/4) (-x2, x1), j = lambda exp(Phi) J_ss,
-grad f = grad Phi - j, D = I, beta = 1, for lambda in {0, 0.5, 1.5}. Top: streamlines of -grad f over the
-contours of Phi with the critical points of f. Bottom: the grid Fokker-Planck steady state, whose relative
+grad f = grad Phi - j, D = I, beta = 1, for lambda in {0, 0.5, 1.5}. Top: streamlines of -grad f (colour:
+|grad f|) over the contours of Phi with the critical points of f. Bottom: the grid Fokker-Planck steady state, whose relative
 difference from exp(-Phi) is printed (it is a discretisation error, shrinking as h^2).
 """
 from pathlib import Path
@@ -35,8 +35,10 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         drift = -ex["grad_f"](pts).reshape(grid.shape + (2,))
         ax = axes[0, col]
         ax.contour(X, Y, phi, levels=np.linspace(0, 3, 13), cmap="Greys", linewidths=0.6)
-        ax.streamplot(grid.axes[0], grid.axes[1], drift[..., 0].T, drift[..., 1].T, density=1.0,
-                      color=np.linalg.norm(drift, axis=-1).T, cmap="viridis", linewidth=0.7, arrowsize=0.7)
+        stream = ax.streamplot(grid.axes[0], grid.axes[1], drift[..., 0].T, drift[..., 1].T, density=1.0,
+                               color=np.linalg.norm(drift, axis=-1).T, cmap="viridis", linewidth=0.7,
+                               arrowsize=0.7)
+        fig.colorbar(stream.lines, ax=ax, shrink=0.8, label="|∇f| (streamline colour)")
         mark_points(ax, crit, "critical points of f", marker="o", color="red", s=18)
         mark_points(ax, [[-1, 0], [1, 0]], "minima of Φ", marker="x", color="k")
         ax.set(title=f"λ = {lam}: -grad f over Φ", xlabel="x1", ylabel="x2", xlim=(-2.5, 2.5),

@@ -8,6 +8,8 @@ Experiment: simulations/sde.py::linear_limit_cycle.
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_figure, subplots  # noqa: E402
 from simulations.sde import linear_limit_cycle  # noqa: E402
@@ -21,7 +23,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     for i, name in enumerate(("anisotropic", "isotropic")):
         label = "anisotropic D, Q = pi J" if i == 0 else "isotropic D = I, Q = 0"
         tr = r[f"{name}_traj"][:800]
-        ax[i, 0].scatter(tr[:, 0], tr[:, 1], c=range(len(tr)), s=2, cmap="viridis")
+        points = ax[i, 0].scatter(tr[:, 0], tr[:, 1], c=r.params["dt"] * np.arange(len(tr)), s=2, cmap="viridis")
+        fig.colorbar(points, ax=ax[i, 0], label="time")
         ax[i, 0].plot(tr[:, 0], tr[:, 1], lw=0.3, color="gray")
         ax[i, 0].set(xlabel="x_1", ylabel="x_2", title=label, aspect="equal")
         ax[i, 1].semilogy(f[sel], r[f"{name}_P"][sel], label="simulated")

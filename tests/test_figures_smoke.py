@@ -102,8 +102,9 @@ def test_figure_quick_setting_writes_valid_png_and_pdf(path, sim_out, tmp_path_f
 
 @pytest.mark.parametrize("path", FIGURES, ids=[p.stem for p in FIGURES])
 def test_figure_text_is_legible(path, sim_out, tmp_path_factory):
-    """A journal's checks (issue 18): text >= 8 pt, no overlapping tick labels, symbols in mathtext or Unicode
-    (pde_sgd.plotting.layout_problems, run on every figure as it is saved)."""
+    """A journal's checks (issue 18): text >= 8 pt, no overlapping tick labels, symbols in mathtext or Unicode,
+    a colourbar wherever colour encodes a value, zoomed axes anchored at 0 or marked (pde_sgd.plotting.
+    layout_problems, run on every figure as it is saved)."""
     run_figure(path, tmp_path_factory.getbasetemp() / "figures")
     assert not _QUALITY[path.stem], _QUALITY[path.stem]
 
@@ -182,4 +183,82 @@ def test_layout_problems_finds_small_text_overlaps_and_ascii_symbols():
     ax.set_title(r"$\beta$ = 2, β = 2, ρ_ss, Φ (clean)", fontsize=9)
     ax.tick_params(labelsize=8)
     assert layout_problems(fig) == []
+    plt.close(fig)
+
+
+def _colour_panel(kind: str):
+    """A figure with one panel whose colour encodes values, drawn by ``kind``; returns (fig, ax, artist)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    fig, ax = plt.subplots(figsize=(4, 3))
+    z = np.arange(12.0).reshape(3, 4)
+    draw = {"imshow": lambda: ax.imshow(z), "pcolormesh": lambda: ax.pcolormesh(z),
+            "contourf": lambda: ax.contourf(z), "scatter c": lambda: ax.scatter([1, 2, 3], [1, 3, 2], c=[0, 1, 2]),
+            "tripcolor": lambda: ax.tripcolor([0, 1, 0, 1], [0, 0, 1, 1], [0.0, 1.0, 2.0, 3.0])}
+    return fig, ax, draw[kind]()
+
+
+@pytest.mark.parametrize("kind", ["imshow", "pcolormesh", "contourf", "scatter c", "tripcolor"])
+def test_layout_problems_wants_a_colourbar_where_colour_encodes_a_value(kind):
+    """Flagged without a colourbar; accepted with one, or marked by no_colorbar with a reason."""
+    import matplotlib.pyplot as plt
+    from pde_sgd.plotting import layout_problems, no_colorbar
+    fig, ax, artist = _colour_panel(kind)
+    assert [p for p in layout_problems(fig) if "without a colourbar" in p], kind
+    fig.colorbar(artist, ax=ax)
+    assert layout_problems(fig) == []
+    plt.close(fig)
+    fig, ax, artist = _colour_panel(kind)
+    no_colorbar(artist, "colour repeats the x position")
+    assert layout_problems(fig) == []
+    with pytest.raises(ValueError):
+        no_colorbar(artist, " ")
+    plt.close(fig)
+
+
+def test_layout_problems_accepts_line_contours_and_one_colourbar_for_panels_sharing_levels():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from pde_sgd.plotting import layout_problems
+    z = np.arange(12.0).reshape(3, 4)
+    fig, ax = plt.subplots(1, 3, figsize=(9, 3))
+    ax[0].contour(z, colors="k")
+    cs = [a.contourf(k * z, levels=np.linspace(0, 22, 6)) for k, a in zip((1, 2), ax[1:])]
+    fig.colorbar(cs[1], ax=ax[1:].tolist())
+    assert layout_problems(fig) == []
+    ax[2].contourf(z, levels=np.linspace(0, 11, 6))       # other levels: a mapping no colourbar shows
+    assert [p for p in layout_problems(fig) if "without a colourbar" in p]
+    plt.close(fig)
+
+
+def test_layout_problems_wants_zoomed_axes_anchored_or_marked():
+    """A 1 % difference filling the panel is flagged; including 0, an offset or a zoomed() note passes."""
+    import matplotlib.pyplot as plt
+    from pde_sgd.plotting import layout_problems, zoomed
+
+    def panel():
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([1, 2], [1.0, 1.01])
+        return fig, ax
+    fig, ax = panel()
+    assert [p for p in layout_problems(fig) if "y axis zoomed" in p]
+    ax.set_ylim(0, None)
+    assert layout_problems(fig) == []
+    plt.close(fig)
+    fig, ax = panel()
+    note = zoomed(ax, axis="y")
+    assert "range 1.1%" in note.get_text() and layout_problems(fig) == []
+    note.set_visible(False)
+    assert [p for p in layout_problems(fig) if "y axis zoomed" in p]
+    plt.close(fig)
+    fig, ax = panel()
+    ax.yaxis.get_major_formatter().set_useOffset(1.0)     # tick labels relative to a visible "+1"
+    assert layout_problems(fig) == []
+    ax.set_yscale("log")
+    assert layout_problems(fig) == []
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    with pytest.raises(ValueError, match="anchored"):
+        zoomed(ax)
     plt.close(fig)
