@@ -1,4 +1,4 @@
-"""F10 (Deep Relaxation): Entropy-SGD and Elastic-SGD converge to the homogenized dynamics as eps -> 0.
+"""F10 (Deep Relaxation): Entropy-SGD and Elastic-SGD converge to the homogenized dynamics as ε → 0.
 
 Left: x_eps(s) (one path each) for eps in {1e-1, 1e-2, 1e-3} with 1 replica (Entropy-SGD) and 32 replicas
 (Elastic-SGD) on the tilted 1-D double well (gamma = 0.5, beta = 10), against dX = -grad f_gamma(X) ds (black).

@@ -1,4 +1,4 @@
-"""F3: the quadratic eigenvalue map lambda -> lambda / (1 + t lambda) of the local entropy.
+"""F3: the quadratic eigenvalue map λ → λ / (1 + tλ) of the local entropy.
 
 For f = x^T A x / 2 the local entropy is u = x^T A (I + tA)^-1 x / 2 + const, so each Hessian eigenvalue
 lambda of f becomes lambda / (1 + t lambda) <= 1/t: high curvature is flattened most. Lines: the formula for

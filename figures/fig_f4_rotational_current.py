@@ -1,4 +1,4 @@
-"""F4 (SGD-VI fig. 4): a rotational steady current leaves the steady state exp(-Phi) while f changes.
+"""F4 (SGD-VI fig. 4): a rotational steady current leaves the steady state exp(-Φ) while f changes.
 
 Phi = (x1^2 - 1)^2/4 + x2^2/2, J_ss = exp(-(x1^2 + x2^2)^2/4) (-x2, x1), j = lambda exp(Phi) J_ss,
 grad f = grad Phi - j, D = I, beta = 1, for lambda in {0, 0.5, 1.5}. Top: streamlines of -grad f (colour:

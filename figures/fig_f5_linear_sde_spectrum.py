@@ -1,4 +1,4 @@
-"""F5, synthetic part (SGD-VI fig. 3): a linear SDE with Q != 0 circulates at |Im lambda(F)| / 2 pi.
+"""F5, synthetic part (SGD-VI fig. 3): a linear SDE with Q ≠ 0 circulates at |Im λ(F)| / 2π.
 
 dX = -F X dt + sqrt(2/beta D) dW with F = (D + Q) U, U = I, D = diag(1, 0.2), Q = pi J (steady state
 exp(-beta |x|^2 / 2) as for Q = 0, but a steady current). Left: FFT of the increments of x_1 with the

@@ -1,4 +1,4 @@
-"""F9 (Jastrzebski et al.): lambda_max along SGD on MNIST-1D for several eta and B with 2/eta drawn, peaks, the overshoot curve along e_1, the edge-of-stability control, and the verdicts with their preconditions."""
+"""F9 (Jastrzebski et al.): λ_max along SGD on MNIST-1D for several η and B with 2/η drawn, peaks, the overshoot curve along e_1, the edge-of-stability control, and the verdicts with their preconditions."""
 import sys
 from pathlib import Path
 from textwrap import fill

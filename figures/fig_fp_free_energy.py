@@ -1,4 +1,4 @@
-"""The free energy beta^-1 KL(ρ_t || rho_ss) falls monotonically along the Fokker-Planck flow (THEORY.md §3).
+"""The free energy β⁻¹ KL(ρ_t ‖ ρ_ss) falls monotonically along the Fokker-Planck flow (THEORY.md §3).
 
 Tilted 2-D double well, beta = 2, started from a narrow blob on the upper right; three diffusions: isotropic
 D = I, constant anisotropic D (not commuting with the Hessian) and the space-dependent rotating D(x) of the

@@ -1,4 +1,4 @@
-"""The leftover field j = -grad f + D grad Phi - beta^-1 div D (THEORY.md section 3) as streamlines over Phi.
+"""The leftover field j = -∇f + D∇Φ - β⁻¹ div D (THEORY.md section 3) as streamlines over Φ.
 
 j is measured on the grid from the Fokker-Planck steady state (Phi = -beta^-1 log rho_ss) by central
 differences; the steady current is J_ss = j rho_ss. Panels: (a) a tilted double well with the rotating

@@ -1,4 +1,4 @@
-"""Limit cycles of SGD: anisotropic D with Q != 0 circulates, isotropic D (gradient flow) does not.
+"""Limit cycles of SGD: anisotropic D with Q ≠ 0 circulates, isotropic D (gradient flow) does not.
 
 Rows: anisotropic D = diag(1, 0.2) with F = (D + Q) U, Q = pi J; isotropic D = I with F = U (Q = 0); both have
 the steady state exp(-|x|^2 / 2). Columns: 8 time units of one trajectory (coloured by time), the Welch spectrum of

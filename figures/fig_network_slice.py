@@ -1,4 +1,4 @@
-"""The real-network slice: f, Phi, rho_ss, the SDE histogram and SGD iterates; and SGD vs SDE in full space.
+"""The real-network slice: f, Φ, ρ_ss, the SDE histogram and SGD iterates; and SGD vs SDE in full space.
 
 Digits MLP (one tanh layer of 16, trained by SGD), 2-D slice theta0 + x1 b1 + x2 b2 along the top two Hessian
 eigenvectors. Top: f with ellipses of the projected gradient-noise matrix D(x) (from per-sample gradients);

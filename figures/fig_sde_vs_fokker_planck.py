@@ -1,4 +1,4 @@
-"""SDE ensembles against the Fokker-Planck steady state and exp(-beta f).
+"""SDE ensembles against the Fokker-Planck steady state and exp(-βf).
 
 Top: 2-D double well, beta = 3, anisotropic constant D = [[1, 0.4], [0.4, 0.5]]: histogram of 20,000 SDE
 paths at t = 8 (Milstein), the finite-volume FP steady state, and the Gibbs density exp(-beta f), which the

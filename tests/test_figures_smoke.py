@@ -262,3 +262,19 @@ def test_layout_problems_wants_zoomed_axes_anchored_or_marked():
     with pytest.raises(ValueError, match="anchored"):
         zoomed(ax)
     plt.close(fig)
+
+
+def test_figure_descriptions_write_symbols_as_the_figures_do():
+    """The first docstring line of each figure (shown by `pde-sgd list` and in the docs gallery) writes β, Φ, λ,
+    η, ε, ρ_ss as the figures do, never as ASCII names (the same rule as layout_problems)."""
+    import re
+
+    from pde_sgd.plotting import ASCII_SYMBOLS
+    bad = {}
+    for path in FIGURES:
+        first = (ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").splitlines()[0]
+        plain = re.sub(r"\$[^$]*\$", "", first)
+        found = ASCII_SYMBOLS.findall(plain) + re.findall(r"(?<![A-Za-z_])eps(?![A-Za-z])", plain)
+        if found:
+            bad[path.stem] = found
+    assert not bad, bad
