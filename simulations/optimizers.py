@@ -1,6 +1,7 @@
 """F12: the seeds' optimizers on the digits MLP and CNN, each at its own best learning rate and at one equal one.
 
-Each run is :func:`pde_sgd.training.train` (checkpointed: an interrupted ``make figures`` resumes), single-threaded
+Each run is :func:`pde_sgd.training.train`, one point of the sweep :func:`f12_sweep` (an interrupted ``make figures``
+resumes with the runs not yet stored; ``pde-sgd sweep f12_optimizers --backend dask`` spreads them), single-threaded
 torch on the CPU, float32, batch B = 32. The 1438 training digits are split once (seed 0, the same for every
 run) into 1150 for training and 288 for VALIDATION (``val_fraction`` 0.2); the 359 test digits are never used
 to choose anything. Hyper-parameters other than the learning rate are the command line's defaults (Entropy-SGD
@@ -43,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from pde_sgd import Result
+from pde_sgd.sweeps import Sweep
 from pde_sgd.verdicts import Verdict, at_least, inside_grid, judge_effect, summary_table
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -64,24 +66,42 @@ def settings(full: bool) -> dict:
     return {"models": ("mlp",), "lrs": (0.01, 0.1, 1.0), "seeds": (0, 1), "epochs": 2, "L": 3}
 
 
-def optimizer_runs(full: bool = False, out: Path | None = OUT) -> dict[tuple[str, str], list[list[Result]]]:
-    """{(model, optimizer): [[Result per seed] per lr]} of ``training.run`` Results (saved under ``out/f12_*``)."""
+def f12_point(*, model: str, optim: str, lr: float, seed: int, epochs: int, L: int) -> Result:
+    """One F12 run: :func:`pde_sgd.training.train` of ``model`` with ``optim`` at ``lr`` (digits, batch
+    BATCH_SIZE, validation split VAL_FRACTION, one torch thread) in a temporary folder; its Result (errors per
+    epoch on the train, validation and test splits). Ctrl-C stops it (KeyboardInterrupt)."""
     import tempfile
 
     from pde_sgd.training import TrainConfig, train
-    s = settings(full)
-    tag = "full" if full else "quick"
-    results: dict[tuple[str, str], list[list[Result]]] = {}
+    cfg = TrainConfig(model=model, optim=optim, lr=lr, epochs=epochs, L=L, seed=seed, batch_size=BATCH_SIZE,
+                      val_fraction=VAL_FRACTION)
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(out) if out is not None else Path(tmp)
-        for model in s["models"]:
-            for opt in OPTIMIZERS:
-                results[(model, opt)] = [
-                    [train(TrainConfig(model=model, optim=opt, lr=lr, epochs=s["epochs"], L=s["L"], seed=seed,
-                                       batch_size=BATCH_SIZE, val_fraction=VAL_FRACTION),
-                           base / f"f12_{tag}_{model}_{opt}_lr{lr:g}_seed{seed}") for seed in s["seeds"]]
-                    for lr in s["lrs"]]
-    return results
+        result = train(cfg, Path(tmp) / "run")
+    if result is None:          # the trainer stopped on Ctrl-C
+        raise KeyboardInterrupt
+    return result
+
+
+def f12_sweep(full: bool = False) -> Sweep:
+    """Every (model, optimizer, lr, seed) run of :func:`settings` as a sweep (``pde-sgd sweep f12_optimizers``
+    runs it on a Dask cluster; finished runs are reused from the store)."""
+    s = settings(full)
+    points = [{"model": m, "optim": o, "lr": lr, "seed": seed, "epochs": s["epochs"], "L": s["L"]}
+              for m in s["models"] for o in OPTIMIZERS for lr in s["lrs"] for seed in s["seeds"]]
+    return Sweep("f12_optimizers", f12_point, points,
+                 "F12: the seeds' optimizers on digits over one shared lr grid, each run with a validation split")
+
+
+def optimizer_runs(full: bool = False, out: Path = OUT) -> dict[tuple[str, str], list[list[Result]]]:
+    """{(model, optimizer): [[Result per seed] per lr]} from :func:`f12_sweep` (store ``out/sweeps/f12_optimizers``;
+    RuntimeError with the first traceback if a run failed)."""
+    from simulations.sweep_results import sweep_results
+    s = settings(full)
+    runs = iter(sweep_results(f12_sweep(full), store_root=Path(out) / "sweeps"))
+    return {(m, o): [[next(runs) for _ in s["seeds"]] for _ in s["lrs"]] for m in s["models"] for o in OPTIMIZERS}
+
+
+SWEEPS = {"f12_optimizers": f12_sweep}
 
 
 def final_errors(results: dict[tuple[str, str], list[list[Result]]], split: str) -> dict[tuple[str, str], np.ndarray]:

@@ -110,7 +110,7 @@ def test_experiment_sweeps_are_discovered():
     from pde_sgd.sweeps import discover_sweeps
     names = set(discover_sweeps())
     names_now = ("f7_evidence_fullrank", "f8_batch_size_mnist1d", "f9_hessian_mnist1d", "f9_nudged_mnist1d",
-                 "d_rank_at_scale")
+                 "d_rank_at_scale", "f12_optimizers")
     assert set(names_now) <= names
     for name in names_now:
         quick, full = discover_sweeps()[name](False), discover_sweeps()[name](True)
