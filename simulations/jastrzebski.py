@@ -26,31 +26,40 @@ from pde_sgd.sweeps import Sweep
 ETA_REF, B_REF = 1.0, 32   # the eta scan runs at B = 32, the B scan at eta = 1 (whose peak meets 2/eta)
 F9_ETAS, F9_BATCHES = (0.1, 0.3, 1.0, 2.0), (8, 32, 128)
 F9_DATA = {"n_train": 4000, "n_test": 1000, "data_seed": 0, "hidden": 64}
+# epochs per (eta, B), long enough that lambda_max's peak is passed (pilots with one seed, see the module docstring)
+F9_EPOCHS = {(0.1, 32): 60, (0.3, 32): 300, (1.0, 32): 300, (2.0, 32): 60, (1.0, 8): 30, (1.0, 128): 300}
+F9_CNN_CHANNELS = (8, 16)
+CNN_ETA_REF = 0.3   # the CNN's B scan runs at eta = 0.3, which sharpens to its 2/eta at B = 32
+F9_CNN_ETAS = (0.05, 0.1, 0.3, 1.0)
+F9_CNN_EPOCHS = {(0.05, 32): 200, (0.1, 32): 100, (0.3, 32): 60, (1.0, 32): 60, (0.3, 8): 30, (0.3, 128): 150}
 GAMMAS = (0.01, 0.1, 1.0, 5.0, 10.0)
 NUDGED_ETA, NUDGED_TARGET, NUDGED_HESSIAN_FRACTION, NUDGED_OVERSHOOT_EPOCH = 1.0, 0.06, 0.05, 10
 
 
 def f9_point(*, eta: float, batch_size: int, epochs: float, n_records: int, seed: int, hessian_samples: int = 200,
-             n_iter: int = 24, device: str = "auto") -> Result:
-    """One SGD run on MNIST-1D (:data:`F9_DATA`): lambda_1, lambda_2 (Lanczos on a fixed subset of
-    ``hessian_samples``) at log-spaced steps, the peak of lambda_max (running median of 3 records; time in
-    epochs), and at the end the overshoot curve along e_1 (:func:`pde_sgd.networks.edge_of_stability.overshoot_curve`,
-    alpha in 0.25 .. 4, 16 mini-batches)."""
-    from pde_sgd.networks import build_model, torch_threads, track_hessian, train
+             n_iter: int = 24, model: str = "mlp", device: str = "auto") -> Result:
+    """One SGD run on MNIST-1D (:data:`F9_DATA`) of ``model``: ``"mlp"`` (tanh, :data:`F9_DATA` ``hidden``) or
+    ``"cnn1d"`` (channels :data:`F9_CNN_CHANNELS`), cross-entropy, no weight decay: lambda_1, lambda_2 (Lanczos on
+    a fixed subset of ``hessian_samples``) at log-spaced steps, the peak of lambda_max (running median of 3
+    records; time in epochs), and at the end the overshoot curve along e_1
+    (:func:`pde_sgd.networks.edge_of_stability.overshoot_curve`, alpha in 0.25 .. 4, 16 mini-batches)."""
+    from pde_sgd.networks import build_model, torch_threads, track_hessian
     from pde_sgd.networks.edge_of_stability import overshoot_curve
     from pde_sgd.networks.mnist1d import mnist1d
     from pde_sgd.networks.sharpness import peak
+    shape = {"mlp": {"hidden": (F9_DATA["hidden"],)}, "cnn1d": {"channels": F9_CNN_CHANNELS}}
+    if model not in shape:
+        raise ValueError(f"model must be one of {tuple(shape)}, got {model!r}")
     with torch_threads(1):
         data, _ = mnist1d(F9_DATA["n_train"], F9_DATA["n_test"], seed=F9_DATA["data_seed"], device=device)
-        model = build_model("mlp", data, seed=seed, hidden=(F9_DATA["hidden"],), weight_decay=0.0,
-                            loss="cross_entropy", device=device)
+        net = build_model(model, data, seed=seed, weight_decay=0.0, loss="cross_entropy", device=device,
+                          **shape[model])
         n_steps = int(round(epochs * data.n / batch_size))
         rec = np.unique(np.geomspace(1, n_steps, n_records).round().astype(int))
-        r = track_hessian(model, data, eta=eta, batch_size=batch_size, n_steps=n_steps,
-                          record_steps=np.concatenate([[0], rec]), k=2, hessian_samples=hessian_samples,
-                          n_iter=n_iter, seed=seed)
-        theta = train(model, data, eta=eta, batch_size=batch_size, n_steps=n_steps, seed=seed)
-        ov = overshoot_curve(model, theta, data, eta=eta, batch_size=batch_size, n_batches=16,
+        r, theta = track_hessian(net, data, eta=eta, batch_size=batch_size, n_steps=n_steps,
+                                 record_steps=np.concatenate([[0], rec]), k=2, hessian_samples=hessian_samples,
+                                 n_iter=n_iter, seed=seed, return_theta=True)
+        ov = overshoot_curve(net, theta, data, eta=eta, batch_size=batch_size, n_batches=16,
                              hessian_samples=hessian_samples, n_iter=n_iter, seed=seed)
     r.arrays["epochs"] = r["steps"] * batch_size / data.n
     r.arrays.update(overshoot_alphas=ov["alphas"], overshoot_change=ov["relative_change"],
@@ -62,16 +71,30 @@ def f9_point(*, eta: float, batch_size: int, epochs: float, n_records: int, seed
 
 
 def f9_points(full: bool = False) -> list[dict]:
-    """Full: eta in F9_ETAS at B = 32 and B in F9_BATCHES at eta = 1, 5 seeds, 60 epochs (30 at B = 8), 40
-    records. Quick: eta 0.1 and 1 at B = 32, B 8 and 128 at eta = 1, 2 seeds, 10 epochs (5 at B = 8), 10 records,
-    a cheaper Hessian (100 samples, 12 Lanczos steps)."""
+    """MLP. Full: eta in F9_ETAS at B = 32 and B in F9_BATCHES at eta = 1, 5 seeds, epochs per configuration
+    :data:`F9_EPOCHS`, 40 records. Quick: eta 0.1 and 1 at B = 32, B 8 and 128 at eta = 1, 2 seeds, 10 epochs
+    (5 at B = 8), 10 records, a cheaper Hessian (100 samples, 12 Lanczos steps)."""
     configs = sorted({(e, B_REF) for e in F9_ETAS} | {(ETA_REF, b) for b in F9_BATCHES})
     if full:
-        return [{"eta": e, "batch_size": b, "epochs": 30 if b == 8 else 60, "n_records": 40, "seed": s}
+        return [{"eta": e, "batch_size": b, "epochs": F9_EPOCHS[e, b], "n_records": 40, "seed": s}
                 for e, b in configs for s in range(5)]
     quick = [(0.1, 32), (1.0, 32), (1.0, 8), (1.0, 128)]
     return [{"eta": e, "batch_size": b, "epochs": 5 if b == 8 else 10, "n_records": 10, "seed": s,
              "hessian_samples": 100, "n_iter": 12} for e, b in quick for s in range(2)]
+
+
+def f9_cnn_points(full: bool = False) -> list[dict]:
+    """The 1-D CNN (``model="cnn1d"``). Full: eta in F9_CNN_ETAS at B = 32 and B in F9_BATCHES at eta =
+    CNN_ETA_REF, 5 seeds, epochs per configuration :data:`F9_CNN_EPOCHS`, 40 records. Quick (CI): eta 0.1 and
+    0.3 at B = 32, B = 128 at eta = 0.3, 2 seeds, 2 epochs, 8 records, the cheaper Hessian of the MLP's quick
+    setting."""
+    configs = sorted({(e, B_REF) for e in F9_CNN_ETAS} | {(CNN_ETA_REF, b) for b in F9_BATCHES})
+    if full:
+        return [{"eta": e, "batch_size": b, "epochs": F9_CNN_EPOCHS[e, b], "n_records": 40, "seed": s,
+                 "model": "cnn1d"} for e, b in configs for s in range(5)]
+    quick = [(0.1, B_REF), (CNN_ETA_REF, B_REF), (CNN_ETA_REF, 128)]
+    return [{"eta": e, "batch_size": b, "epochs": 2, "n_records": 8, "seed": s, "hessian_samples": 100,
+             "n_iter": 12, "model": "cnn1d"} for e, b in quick for s in range(2)]
 
 
 def _compare(results: list[Result], a: tuple, b: tuple, key: str) -> dict:
@@ -104,11 +127,12 @@ def _compare(results: list[Result], a: tuple, b: tuple, key: str) -> dict:
             "mean_b": float(vb.mean()), "n_a": int(va.size), "n_b": int(vb.size), "peaks_not_passed": unpassed}
 
 
-def f9_claims(results: list[Result]) -> dict:
-    """"Larger eta or smaller B: smaller, earlier peak", per neighbouring pair of the scans (see :func:`_compare`)."""
+def f9_claims(results: list[Result], *, eta_ref: float = ETA_REF, b_ref: int = B_REF) -> dict:
+    """"Larger eta or smaller B: smaller, earlier peak", per neighbouring pair of the scans (see :func:`_compare`):
+    the eta scan at B = ``b_ref``, the B scan at eta = ``eta_ref``."""
     configs = {(r.params["eta"], r.params["batch_size"]) for r in results}
-    etas = sorted(c for c in configs if c[1] == B_REF)
-    bs = sorted(c for c in configs if c[0] == ETA_REF)
+    etas = sorted(c for c in configs if c[1] == b_ref)
+    bs = sorted(c for c in configs if c[0] == eta_ref)
     pairs = [(etas[i + 1], etas[i]) for i in range(len(etas) - 1)] + [(bs[i], bs[i + 1]) for i in range(len(bs) - 1)]
     return {f"{k}: {a} vs {b}": _compare(results, a, b, k) for a, b in pairs for k in ("height", "time")}
 
@@ -272,9 +296,14 @@ def f9_sweep(full: bool = False) -> Sweep:
                  "Jastrzebski et al.: lambda_max, lambda_2 along SGD for several eta, B and seeds (MNIST-1D MLP)")
 
 
+def f9_cnn_sweep(full: bool = False) -> Sweep:
+    return Sweep("f9_hessian_mnist1d_cnn", f9_point, f9_cnn_points(full),
+                 "Jastrzebski et al.: lambda_max, lambda_2 along SGD for several eta, B and seeds (MNIST-1D 1-D CNN)")
+
+
 def nudged_sweep(full: bool = False) -> Sweep:
     return Sweep("f9_nudged_mnist1d", nudged_point, nudged_points(full),
                  "Jastrzebski et al. Table 1: Nudged SGD with gamma in {0.01, 0.1, 1, 5, 10} (MNIST-1D MLP)")
 
 
-SWEEPS = {"f9_hessian_mnist1d": f9_sweep, "f9_nudged_mnist1d": nudged_sweep}
+SWEEPS = {"f9_hessian_mnist1d": f9_sweep, "f9_hessian_mnist1d_cnn": f9_cnn_sweep, "f9_nudged_mnist1d": nudged_sweep}

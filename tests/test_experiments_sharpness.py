@@ -200,3 +200,28 @@ def test_nudged_verdicts_need_the_overshoot_and_the_loss_target():
         nudged_claims(sharp)
     with pytest.raises(ValueError, match="2 seeds"):
         nudged_claims(ref + sharp[:1])
+
+
+def test_f9_claims_pair_the_scans_at_the_given_reference():
+    """The eta scan at B = b_ref and the B scan at eta = eta_ref, neighbouring pairs: larger eta against
+    smaller, smaller B against larger (the CNN's scans run at eta_ref = 0.3)."""
+    from simulations.jastrzebski import f9_claims
+    runs = [r for eta, B in ((0.1, 32), (0.3, 32), (1.0, 32), (0.3, 8), (0.3, 128), (1.0, 128))
+            for r in _runs(eta, B, [2.0, 2.1], [1.0, 1.1])]
+    pairs = {(v["a"], v["b"]) for v in f9_claims(runs, eta_ref=0.3, b_ref=32).values()}
+    assert pairs == {((0.3, 32), (0.1, 32)), ((1.0, 32), (0.3, 32)), ((0.3, 8), (0.3, 32)), ((0.3, 32), (0.3, 128))}
+    default = {(v["a"], v["b"]) for v in f9_claims(runs).values()}      # eta_ref = 1: B 32 vs 128 at eta 1
+    assert ((1.0, 32), (1.0, 128)) in default and ((0.3, 8), (0.3, 32)) not in default
+
+
+def test_f9_full_grids_meet_the_issue_and_keep_the_mlp_keys():
+    """>= 4 eta, >= 3 B, >= 5 seeds per model; the MLP points carry no ``model`` (f9_point's default), so their
+    stored keys are those of the runs made before the CNN existed."""
+    from simulations.jastrzebski import f9_cnn_points, f9_point, f9_points
+    for points, model in ((f9_points(True), None), (f9_cnn_points(True), "cnn1d")):
+        assert {p.get("model") for p in points} == {model}
+        configs = {(p["eta"], p["batch_size"]) for p in points}
+        assert len({e for e, _ in configs}) >= 4 and len({b for _, b in configs}) >= 3
+        assert all(sum((p["eta"], p["batch_size"]) == c for p in points) >= 5 for c in configs)
+    with pytest.raises(ValueError, match="model"):
+        f9_point(eta=1.0, batch_size=32, epochs=1, n_records=3, seed=0, model="cnn")
