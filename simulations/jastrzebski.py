@@ -28,6 +28,7 @@ F9_ETAS, F9_BATCHES = (0.1, 0.3, 1.0, 2.0), (8, 32, 128)
 F9_DATA = {"n_train": 4000, "n_test": 1000, "data_seed": 0, "hidden": 64}
 # epochs per (eta, B), long enough that lambda_max's peak is passed (pilots with one seed, see the module docstring)
 F9_EPOCHS = {(0.1, 32): 60, (0.3, 32): 300, (1.0, 32): 300, (2.0, 32): 60, (1.0, 8): 30, (1.0, 128): 300}
+CHANCE_LOSS = float(np.log(10))   # cross-entropy of the uniform prediction over MNIST-1D's 10 classes
 F9_CNN_CHANNELS = (8, 16)
 CNN_ETA_REF = 0.3   # the CNN's B scan runs at eta = 0.3, which sharpens to its 2/eta at B = 32
 F9_CNN_ETAS = (0.05, 0.1, 0.3, 1.0)
@@ -103,8 +104,10 @@ def _compare(results: list[Result], a: tuple, b: tuple, key: str) -> dict:
 
     For the time, each run also carries the record grid's quantisation (uniform within +- time_resolution,
     variance time_resolution^2 / 3), added to the seeds' variance. Preconditions: every run of a and b passed
-    its peak, and the stability edge is met (:func:`pde_sgd.verdicts.stability_edge`) by a's mean peak when a
-    has the larger eta, else by the higher of the two mean peaks (same eta, B scan)."""
+    its peak, the stability edge is met (:func:`pde_sgd.verdicts.stability_edge`) by a's mean peak when a
+    has the larger eta, else by the higher of the two mean peaks (same eta, B scan), and every run trained: its
+    final full-data train loss below :data:`CHANCE_LOSS` (a run above it, like B = 8 at eta = 1 on the MLP, has
+    a "peak" that is the catapult of a run that never trains)."""
     from pde_sgd.verdicts import at_most, judge_effect, stability_edge
 
     def runs(c):
@@ -120,7 +123,9 @@ def _compare(results: list[Result], a: tuple, b: tuple, key: str) -> dict:
     heights = {c: float(np.mean([q["height"] for q in runs(c)])) for c in (a, b)}
     capped = heights[a] if a[0] > b[0] else max(heights.values())
     unpassed = sum(not q["passed"] for c in (a, b) for q in runs(c))
-    pre = [stability_edge(capped, max(a[0], b[0])), at_most("runs whose peak was not passed", unpassed, 0)]
+    worst = max(float(r["loss"][-1]) for r in results if (r.params["eta"], r.params["batch_size"]) in (a, b))
+    pre = [stability_edge(capped, max(a[0], b[0])), at_most("runs whose peak was not passed", unpassed, 0),
+           at_most("final train loss (largest run)", worst, CHANCE_LOSS)]
     claim = f"peak {key} smaller for (eta, B) = {a} than {b}"
     v = judge_effect(claim, d, se, expected="negative", preconditions=pre)
     return {"a": a, "b": b, "diff": d, "se": se, "verdict": v, "mean_a": float(va.mean()),
