@@ -4,7 +4,7 @@ from pathlib import Path
 from textwrap import fill
 
 import numpy as np
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_titled, subplots  # noqa: E402
@@ -31,11 +31,18 @@ def _trajectories(ax, results, configs, colors, title) -> None:
             keep = r["epochs"] > 0
             ax.plot(r["epochs"][keep], r["eigenvalues"][keep, 0], color=colors[c], lw=1,
                     label=_label(c) if r.params["seed"] == first_seed else None)
+    one_eta = len({c[0] for c in configs}) == 1
     for c in configs:
-        ax.axhline(2 / c[0], color=colors[c], ls=":", lw=1)
+        ax.axhline(2 / c[0], color="k" if one_eta else colors[c], ls=":", lw=1)
     top = max(float(r["eigenvalues"][:, 0].max()) for r in results if _config(r) in configs)
     ax.set(xscale="log", xlabel="epoch", ylabel="$\\lambda_{max}$", title=title, ylim=(0, 1.25 * top))
     ax.legend(fontsize=8)
+
+
+def _minor_label(ax, x: float) -> str:
+    """2 and 5 times a power of ten, where the log x axis spans under two decades (else no minor labels)."""
+    lo, hi = ax.get_xlim()
+    return f"{x:g}" if hi < 100 * lo and f"{x:.0e}"[0] in "25" else ""
 
 
 def _peaks(ax, results, configs, colors) -> None:
@@ -49,7 +56,8 @@ def _peaks(ax, results, configs, colors) -> None:
         ax.plot(t, h, "o", ms=3, color=colors[c], alpha=0.5)
     ax.set(xscale="log", xlabel="peak time (epochs)", ylabel="peak height of $\\lambda_{max}$",
            title="peaks: mean ± SE (dots: seeds)")
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: _minor_label(ax, x)))
     ax.legend(fontsize=8)
 
 
@@ -62,7 +70,8 @@ def _overshoot(ax, results, configs, colors) -> None:
     alphas = results[0]["overshoot_alphas"]
     ax.set_xscale("log")
     ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: _minor_label(ax, x)))
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set(xlabel="α", ylabel="loss change (%)", title="$L(\\theta - \\alpha\\eta g_1)/L - 1$ at the end")
     ax.legend(fontsize=8)
