@@ -27,7 +27,7 @@ ETA_REF, B_REF = 1.0, 32   # the eta scan runs at B = 32, the B scan at eta = 1 
 F9_ETAS, F9_BATCHES = (0.1, 0.3, 1.0, 2.0), (8, 32, 128)
 F9_DATA = {"n_train": 4000, "n_test": 1000, "data_seed": 0, "hidden": 64}
 # epochs per (eta, B), long enough that lambda_max's peak is passed (pilots with one seed, see the module docstring)
-F9_EPOCHS = {(0.1, 32): 60, (0.3, 32): 300, (1.0, 32): 300, (2.0, 32): 60, (1.0, 8): 30, (1.0, 128): 300}
+F9_EPOCHS = {(0.1, 32): 60, (0.3, 32): 300, (1.0, 32): 600, (2.0, 32): 60, (1.0, 8): 30, (1.0, 128): 600}
 CHANCE_LOSS = float(np.log(10))   # cross-entropy of the uniform prediction over MNIST-1D's 10 classes
 F9_CNN_CHANNELS = (8, 16)
 CNN_ETA_REF = 0.3   # the CNN's B scan runs at eta = 0.3, which sharpens to its 2/eta at B = 32
