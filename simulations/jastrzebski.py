@@ -32,7 +32,7 @@ CHANCE_LOSS = float(np.log(10))   # cross-entropy of the uniform prediction over
 F9_CNN_CHANNELS = (8, 16)
 CNN_ETA_REF = 0.3   # the CNN's B scan runs at eta = 0.3, which sharpens to its 2/eta at B = 32
 F9_CNN_ETAS = (0.05, 0.1, 0.3, 1.0)
-F9_CNN_EPOCHS = {(0.05, 32): 200, (0.1, 32): 100, (0.3, 32): 60, (1.0, 32): 60, (0.3, 8): 30, (0.3, 128): 150}
+F9_CNN_EPOCHS = {(0.05, 32): 200, (0.1, 32): 100, (0.3, 32): 60, (1.0, 32): 60, (0.3, 8): 30, (0.3, 128): 300}
 GAMMAS = (0.01, 0.1, 1.0, 5.0, 10.0)
 NUDGED_ETA, NUDGED_TARGET, NUDGED_HESSIAN_FRACTION, NUDGED_OVERSHOOT_EPOCH = 1.0, 0.06, 0.05, 10
 
