@@ -1,12 +1,42 @@
 """Jastrzebski et al. experiments (THEORY.md sections 5, 7 and 8).
 
-F9: the top-2 Hessian eigenvalues along SGD for several (eta, B) and seeds, on a model that sharpens: an MLP
-(one tanh layer of 64) with cross-entropy and no weight decay on MNIST-1D (4000 training samples; the Hessian on
-a fixed 5% subset), with the peak of lambda_max per run, the overshoot curve along the top eigenvector at the
-end of each run, and the control of the instrument: full-batch GD on a small MSE problem sharpens to 2/eta
-(Cohen et al. 2021). The claim "larger eta or smaller B: smaller, earlier peak" is judged per neighbouring pair
-with :mod:`pde_sgd.verdicts`: only where the configuration that should cap the curvature reaches its stability
-edge (lambda_max >= 0.8 * 2/eta) and every run passed its peak; otherwise REGIME NOT REACHED.
+F9: the top-2 Hessian eigenvalues along SGD for several (eta, B) and seeds, on two models that sharpen, both with
+cross-entropy and no weight decay on MNIST-1D (4000 training samples; the Hessian on a fixed 5% subset): an MLP
+(one tanh layer of 64, 3274 parameters) and a 1-D CNN (``build_model("cnn1d")``: conv 5 x 8 and 16 channels,
+tanh, average pooling, linear head; 2314 parameters), with the peak of lambda_max per run, the overshoot curve
+along the top eigenvector at the end of each run, and the control of the instrument: full-batch GD on a small MSE
+problem sharpens to 2/eta (Cohen et al. 2021). The claim "larger eta or smaller B: smaller, earlier peak" is
+judged per neighbouring pair with :mod:`pde_sgd.verdicts`: only where the configuration that should cap the
+curvature reaches its stability edge (lambda_max >= 0.8 * 2/eta), every run passed its peak and every run trained
+(final loss below chance, ln 10); otherwise REGIME NOT REACHED.
+
+Epochs per configuration (:data:`F9_EPOCHS`, :data:`F9_CNN_EPOCHS`): with cross-entropy lambda_max falls only once
+the training set is fitted, so each configuration trains until its loss is small; from one-seed pilots (seed 0)
+and the full runs. MLP: at eta = 0.3 lambda_max rises to ~3.5 by 100 epochs and falls to 1.3 at 300 (loss
+0.02); at eta = 1 (B = 32 and 128) it hovers near 2/eta, rises again as the loss falls (to 2-6.5 between 100 and
+300 epochs) and falls after: at 300 epochs 1/5 (B = 32) and 2/5 (B = 128) seeds were still rising, at 600 none.
+eta = 2 and B = 8 peak in the catapult of the first 0.1 epoch and stay lower to 300 / 40 epochs; B = 8 at eta = 1
+never trains (loss 4.2-5.0 > ln 10 at 30 epochs). eta = 0.1 keeps 60 epochs (4/5 peaks not passed): its lambda_max
+(3.5) stays far below 2/eta = 20 and the eta = 0.3 / 0.1 pair fails the stability edge (0.42) at any length.
+CNN: lambda_max rises to 2/eta within 1-20 epochs (0.76 of it at eta = 0.05), hovers there and falls as the loss
+falls; B = 128 at eta = 0.3 needs 300 epochs (at 150, seed 0 ended in a loss spike to 1.6, lambda_max 11.3).
+
+Measured (2026-12-06, ``make(full=True)`` of figures/fig_f9_hessian_along_training.py and figures/fig_f9_cnn.py on
+this 2-core machine, process CPU): MLP about 670 s for the 30 runs from scratch (measured 374 + 394 s, the runs of
+30 and 60 epochs reused from the previous run and the 300-epoch eta = 1 runs superseded by 600; a run of 600 epochs
+at B = 32 takes 55 s), CNN about 1150 s (measured 1050 + 266 s, B = 128 rerun at 300 epochs; 27-57 s a run);
+together ~0.5 CPU-hours. Quick settings 6 s (MLP) and 13 s (CNN) in the smoke test. Peaks (mean +- SE over 5 seeds,
+height and time in epochs): MLP eta 0.1 / 0.3 / 1 / 2 at B = 32: 3.49 +- 0.11 at 51 +- 5, 2.82 +- 0.09 at 96 +- 29,
+1.90 +- 0.05 at 104 +- 32, 2.15 +- 0.24 at 0.10 +- 0.03; B 8 / 128 at eta = 1: 2.04 +- 0.13 at 0.02 +- 0.01, 2.97
++- 0.17 at 171 +- 25. Verdicts (2 SE): eta 1 vs 0.3 height HOLDS (9.1 SE), time UNRESOLVED; eta 2 vs 1 height
+UNRESOLVED (+0.26 +- 0.25), time HOLDS (3.2 SE); B 32 vs 128 height HOLDS (5.9 SE), time UNRESOLVED (1.6 SE); eta
+0.3 vs 0.1 REGIME NOT REACHED (lambda_max / (2/eta) = 0.42); B 8 vs 32 REGIME NOT REACHED (B = 8 does not train,
+final loss 5.0). CNN eta 0.05 / 0.1 / 0.3 / 1 at B = 32: 30.4 +- 0.8 at 21 +- 6, 17.7 +- 0.4 at 6.8 +- 1.3, 7.14 +-
+0.10 at 4.4 +- 1.4, 4.68 +- 0.59 at 0.18 +- 0.07; B 8 / 128 at eta = 0.3: 5.21 +- 0.14 at 0.34 +- 0.11, 9.66 +-
+0.55 at 24 +- 9 (lambda_max / (2/eta) 0.76, 0.89, 1.07, 2.34, 0.78, 1.45). Every height claim HOLDS (4.1 to 26 SE);
+time HOLDS for eta 0.1 / 0.05 (2.4 SE), 1 / 0.3 (3.0), B 8 / 32 (2.9) and 32 / 128 (2.2), UNRESOLVED for eta 0.3 /
+0.1 (1.2 SE). At the end SGD overshoots along e_1: +3.4 to +45% at alpha = 2 (paper +2.1%).
+
 Nudged SGD (step gamma * eta along the top-5 Hessian eigenvectors, eta along the rest) as the paper ran it, on
 the same MLP without weight decay on 1000 MNIST-1D training samples: eigenvectors recomputed each epoch from the
 Hessian on a fixed seeded 5% subset, eta decayed x0.1 at plateaus of the train loss, trained to train loss
