@@ -122,9 +122,9 @@ def test_endpoint_sharpness_matches_dense_hessian(tiny):
     assert sh["frobenius_top_k"] == pytest.approx(np.sqrt(np.sum(lam ** 2)))
 
 
-def _runs(eta, B, heights, times, passed=True):
+def _runs(eta, B, heights, times, passed=True, final_loss=0.5):
     from pde_sgd import Result
-    return [Result("jastrzebski.f9", {"x": np.zeros(1)},
+    return [Result("jastrzebski.f9", {"loss": np.array([2.3, final_loss])},
                    {"eta": eta, "batch_size": B, "peak": {"height": h, "time": t, "time_resolution": 0.01,
                                                           "passed": passed}})
             for h, t in zip(heights, times)]
@@ -148,6 +148,11 @@ def test_f9_verdicts_need_the_stability_edge_and_passed_peaks():
     unpassed = _runs(1.0, 32, [1.9, 1.85, 1.95], [2.0, 2.2, 2.1], passed=False)
     v = _compare(low + unpassed, (1.0, 32), (0.1, 32), "height")["verdict"]
     assert v.outcome == REGIME_NOT_REACHED and "not passed" in v.failed[0].name
+    # so does a run that never trained (final loss above chance, ln 10 = 2.303), naming the worst loss
+    untrained = _runs(1.0, 32, [1.9, 1.85, 1.95], [2.0, 2.2, 2.1], final_loss=4.7)
+    v = _compare(low + untrained, (1.0, 32), (0.1, 32), "height")["verdict"]
+    assert v.outcome == REGIME_NOT_REACHED and [p.name for p in v.failed] == ["final train loss (largest run)"]
+    assert v.failed[0].measured == pytest.approx(4.7)
     # higher peaks for the larger eta at the edge: does not hold; overlapping seeds: unresolved
     high = _runs(0.1, 32, [1.0, 1.1, 1.05], [8.0, 9.0, 8.5])
     assert _compare(high + at_edge, (1.0, 32), (0.1, 32), "height")["verdict"].outcome == DOES_NOT_HOLD
@@ -200,3 +205,28 @@ def test_nudged_verdicts_need_the_overshoot_and_the_loss_target():
         nudged_claims(sharp)
     with pytest.raises(ValueError, match="2 seeds"):
         nudged_claims(ref + sharp[:1])
+
+
+def test_f9_claims_pair_the_scans_at_the_given_reference():
+    """The eta scan at B = b_ref and the B scan at eta = eta_ref, neighbouring pairs: larger eta against
+    smaller, smaller B against larger (the CNN's scans run at eta_ref = 0.3)."""
+    from simulations.jastrzebski import f9_claims
+    runs = [r for eta, B in ((0.1, 32), (0.3, 32), (1.0, 32), (0.3, 8), (0.3, 128), (1.0, 128))
+            for r in _runs(eta, B, [2.0, 2.1], [1.0, 1.1])]
+    pairs = {(v["a"], v["b"]) for v in f9_claims(runs, eta_ref=0.3, b_ref=32).values()}
+    assert pairs == {((0.3, 32), (0.1, 32)), ((1.0, 32), (0.3, 32)), ((0.3, 8), (0.3, 32)), ((0.3, 32), (0.3, 128))}
+    default = {(v["a"], v["b"]) for v in f9_claims(runs).values()}      # eta_ref = 1: B 32 vs 128 at eta 1
+    assert ((1.0, 32), (1.0, 128)) in default and ((0.3, 8), (0.3, 32)) not in default
+
+
+def test_f9_full_grids_meet_the_issue_and_keep_the_mlp_keys():
+    """>= 4 eta, >= 3 B, >= 5 seeds per model; the MLP points carry no ``model`` (f9_point's default), so their
+    stored keys are those of the runs made before the CNN existed."""
+    from simulations.jastrzebski import f9_cnn_points, f9_point, f9_points
+    for points, model in ((f9_points(True), None), (f9_cnn_points(True), "cnn1d")):
+        assert {p.get("model") for p in points} == {model}
+        configs = {(p["eta"], p["batch_size"]) for p in points}
+        assert len({e for e, _ in configs}) >= 4 and len({b for _, b in configs}) >= 3
+        assert all(sum((p["eta"], p["batch_size"]) == c for p in points) >= 5 for c in configs)
+    with pytest.raises(ValueError, match="model"):
+        f9_point(eta=1.0, batch_size=32, epochs=1, n_records=3, seed=0, model="cnn")

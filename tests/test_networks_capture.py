@@ -10,7 +10,7 @@ import torch
 from pde_sgd.networks import (build_model, capture, covariance_dense, dense_hessian, diffusion_factor,
                               diffusion_from_grads, hessian_top, hvp_fn, lanczos, load_capture,
                               naive_per_sample_grads, per_sample_grads, projected_covariance, resolve_device, save_capture, sgd_iterates, synthetic,
-                              torch_threads, track_hessian)
+                              torch_threads, track_hessian, train)
 from pde_sgd.networks import capture_along_training, validate_capture
 from pde_sgd.networks.capture_cli import main as capture_main
 
@@ -188,6 +188,10 @@ def test_hessian_tracking_records_requested_steps():
     res = track_hessian(net, data, eta=0.2, batch_size=8, n_steps=12, record_steps=[0, 6, 12], k=2, seed=0)
     assert res["steps"].tolist() == [0, 6, 12] and res["eigenvalues"].shape == (3, 2)
     assert np.all(res["eigenvalues"][:, 0] >= res["eigenvalues"][:, 1])
+    again, theta = track_hessian(net, data, eta=0.2, batch_size=8, n_steps=12, record_steps=[6], k=2, seed=0,
+                                 return_theta=True)
+    assert torch.equal(theta, train(net, data, eta=0.2, batch_size=8, n_steps=12, seed=0))
+    np.testing.assert_array_equal(again["eigenvalues"], res["eigenvalues"][1:2])
     with pytest.raises(ValueError, match="record_steps"):
         track_hessian(net, data, eta=0.2, batch_size=8, n_steps=12, record_steps=[13], seed=0)
 

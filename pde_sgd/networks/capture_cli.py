@@ -19,8 +19,10 @@ from tqdm.auto import tqdm
 
 from .capture import capture, load_capture, save_capture
 from .data import DATASETS, load_dataset, torch_threads
-from .models import MODELS, build_model
+from .models import build_model
 from .training import sgd_iterates
+
+CLI_MODELS = ("mlp", "cnn")   # the models for DATASETS ("cnn1d" needs one-channel signals (N, 1, L), which they are not)
 
 
 class _HelpWithDefaults(argparse.HelpFormatter):
@@ -38,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Train a small network with SGD and capture the gradient-noise "
                                             "matrix D and the top Hessian eigenvalues at chosen fractions of "
                                             "training; each capture is saved as OUT/MODEL_DATA_stepT.npz + .json.")
-    p.add_argument("--model", choices=MODELS, default="mlp", help="network architecture")
+    p.add_argument("--model", choices=CLI_MODELS, default="mlp", help="network architecture")
     p.add_argument("--data", choices=DATASETS, default="digits", help="offline dataset")
     p.add_argument("--n-samples", type=int, default=None, metavar="N",
                    help="data subset size (default: all digits / 256 synthetic)")

@@ -67,12 +67,15 @@ def train(model: FlatModel, data: Dataset, *, eta: float, batch_size: int, n_ste
 
 def track_hessian(model: FlatModel, data: Dataset, *, eta: float, batch_size: int, n_steps: int,
                   record_steps: Sequence[int], k: int = 3, hessian_samples: int | None = None,
-                  n_iter: int | None = None, seed: int = 0, progress: bool = False) -> Result:
+                  n_iter: int | None = None, seed: int = 0, progress: bool = False,
+                  return_theta: bool = False) -> Result | tuple[Result, torch.Tensor]:
     """Top-``k`` Hessian eigenvalues (Lanczos) at ``record_steps`` of one SGD run (Jastrzebski et al.).
 
     The Hessian is that of the loss on a fixed seeded subset of ``hessian_samples`` training samples (all of
     them if None). Returns a Result ``networks.hessian_track`` with arrays ``steps``, ``eigenvalues``
-    (n_records, k), ``loss`` (full-data loss) and ``accuracy`` at those steps (NaN for regression targets).
+    (n_records, k), ``loss`` (full-data loss) and ``accuracy`` at those steps (NaN for regression targets);
+    with ``return_theta`` the pair (Result, theta after ``n_steps``), theta equal to :func:`train`'s with the
+    same arguments (the run is not repeated to get it).
     """
     rec = sorted(set(int(s) for s in record_steps))
     if not rec or rec[0] < 0 or rec[-1] > n_steps:
@@ -80,7 +83,8 @@ def track_hessian(model: FlatModel, data: Dataset, *, eta: float, batch_size: in
     data = as_dataset(data)
     sub = data if hessian_samples is None else data.subset(hessian_samples, seed)
     steps, evals, losses, accs = [], [], [], []
-    for t, theta, _ in sgd_iterates(model, model.theta(), data, eta=eta, batch_size=batch_size, n_steps=n_steps,
+    theta = model.theta()
+    for t, theta, _ in sgd_iterates(model, theta, data, eta=eta, batch_size=batch_size, n_steps=n_steps,
                                     seed=seed, progress=progress):
         if t in rec:
             lam, _ = top_pairs(model, theta, sub.X, sub.y, k, n_iter=n_iter, seed=seed)
@@ -93,5 +97,6 @@ def track_hessian(model: FlatModel, data: Dataset, *, eta: float, batch_size: in
               "batch_size": batch_size, "n_steps": n_steps, "k": k, "hessian_samples": sub.n, "seed": seed,
               "n_samples": data.n,
               "device": str(data.X.device)}
-    return Result("networks.hessian_track", {"steps": np.array(steps), "eigenvalues": np.array(evals),
-                                             "loss": np.array(losses), "accuracy": np.array(accs)}, params)
+    res = Result("networks.hessian_track", {"steps": np.array(steps), "eigenvalues": np.array(evals),
+                                            "loss": np.array(losses), "accuracy": np.array(accs)}, params)
+    return (res, theta) if return_theta else res
