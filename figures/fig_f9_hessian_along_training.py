@@ -8,7 +8,8 @@ from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pde_sgd.plotting import save_titled, subplots  # noqa: E402
-from simulations.jastrzebski import B_REF, ETA_REF, F9_DATA, edge_of_stability_control, f9_claims, f9_sweep  # noqa: E402
+from pde_sgd.verdicts import write_verdicts  # noqa: E402
+from simulations.jastrzebski import B_REF, ETA_REF, F9_DATA, edge_of_stability_control, f9_claims, f9_peak_table, f9_sweep  # noqa: E402
 from simulations.sweep_results import sweep_results  # noqa: E402
 
 PAPER_OVERSHOOT = {0.25: -2.0, 0.5: -2.0, 2.0: 2.1, 4.0: 11.1}   # their SimpleCNN, per cent (THEORY.md 8)
@@ -88,7 +89,11 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=8, transform=ax.transAxes)
     p = results[0].params
     n_seeds = len({r.params["seed"] for r in results})
-    return save_titled(fig, out_dir, "fig_f9_hessian_along_training",
+    table = write_verdicts(Path(out_dir) / "fig_f9_hessian_along_training_verdicts.md", [v["verdict"] for v in claims.values()],
+                           title=f"F9 MLP (Jastrzebski et al.) verdicts, {'full' if full else 'quick'} setting",
+                           notes=f9_peak_table(results) + "\n\nEdge-of-stability control (full-batch GD, MSE): plateau "
+                           + ", ".join(f"{r.params['ratio']:.2f} × 2/η at η = {r.params['eta']:g}" for r in control))
+    return [table] + save_titled(fig, out_dir, "fig_f9_hessian_along_training",
                        f"F9: MNIST-1D ({F9_DATA['n_train']} samples), MLP tanh {F9_DATA['hidden']}, cross-entropy, "
                        f"no weight decay; Hessian on {p['hessian_samples']} samples by Lanczos; {n_seeds} seeds",
                        full=full)

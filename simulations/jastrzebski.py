@@ -156,7 +156,7 @@ def _compare(results: list[Result], a: tuple, b: tuple, key: str) -> dict:
     worst = max(float(r["loss"][-1]) for r in results if (r.params["eta"], r.params["batch_size"]) in (a, b))
     pre = [stability_edge(capped, max(a[0], b[0])), at_most("runs whose peak was not passed", unpassed, 0),
            at_most("final train loss (largest run)", worst, CHANCE_LOSS)]
-    claim = f"peak {key} smaller for (eta, B) = {a} than {b}"
+    claim = f"peak {key} smaller for (η, B) = ({a[0]:g}, {a[1]}) than ({b[0]:g}, {b[1]})"
     v = judge_effect(claim, d, se, expected="negative", preconditions=pre)
     return {"a": a, "b": b, "diff": d, "se": se, "verdict": v, "mean_a": float(va.mean()),
             "mean_b": float(vb.mean()), "n_a": int(va.size), "n_b": int(vb.size), "peaks_not_passed": unpassed}
@@ -170,6 +170,25 @@ def f9_claims(results: list[Result], *, eta_ref: float = ETA_REF, b_ref: int = B
     bs = sorted(c for c in configs if c[0] == eta_ref)
     pairs = [(etas[i + 1], etas[i]) for i in range(len(etas) - 1)] + [(bs[i], bs[i + 1]) for i in range(len(bs) - 1)]
     return {f"{k}: {a} vs {b}": _compare(results, a, b, k) for a, b in pairs for k in ("height", "time")}
+
+
+def f9_peak_table(results: list[Result]) -> str:
+    """Markdown: per (eta, B) the peak height and time of lambda_max (mean ± SE over seeds), the height over the
+    stability edge 2/eta, the runs whose peak was passed, the mean final train loss and the loss change at
+    alpha = 2 along e_1 (mean over seeds, %)."""
+    rows = ["| η | B | epochs | peak height | peak time (epochs) | height / (2/η) | peaks passed | final train loss "
+            "| loss change at α = 2 (%) |", "|---|---|---|---|---|---|---|---|---|"]
+    for eta, b in sorted({(r.params["eta"], r.params["batch_size"]) for r in results}):
+        rs = [r for r in results if (r.params["eta"], r.params["batch_size"]) == (eta, b)]
+        h = np.array([r.params["peak"]["height"] for r in rs])
+        t = np.array([r.params["peak"]["time"] for r in rs])
+        se = (lambda v: v.std(ddof=1) / np.sqrt(v.size)) if len(rs) > 1 else (lambda v: float("nan"))
+        ov = np.mean([np.interp(2.0, r["overshoot_alphas"], r["overshoot_change"]) for r in rs])
+        rows.append(f"| {eta:g} | {b} | {rs[0].params['epochs']:g} | {h.mean():.3g} ± {se(h):.2g} | "
+                    f"{t.mean():.3g} ± {se(t):.2g} | {h.mean() * eta / 2:.2f} | "
+                    f"{sum(r.params['peak']['passed'] for r in rs)}/{len(rs)} | "
+                    f"{np.mean([float(r['loss'][-1]) for r in rs]):.3g} | {100 * ov:+.2f} |")
+    return "\n".join(rows)
 
 
 def edge_of_stability_control(full: bool = False) -> list[Result]:
