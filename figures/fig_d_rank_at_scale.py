@@ -26,7 +26,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
                             ls=":", color=line.get_color())
     lmax = big["eigenvalues_float64"][-1, 0]
     for k, ls in (("float32", "--"), ("float64", "-.")):
-        axes[0, 1].axhline(lmax * P * EPS[k], color="k", ls=ls, lw=0.8, label=f"λ_max P eps_{k[-2:]} (end)")
+        axes[0, 1].axhline(lmax * P * EPS[k], color="k", ls=ls, lw=0.8, label=f"$\\lambda_{{max}} P \\epsilon_{{{k[-2:]}}}$ (end)")
     axes[0, 1].set(xlabel="index (descending)", ylabel="eigenvalue of D", ylim=(1e-22, None),
                    title=f"N = {big.params['n_samples']}: float64 (solid), float32 (dotted) grads")
     axes[0, 1].title.set_fontsize(8)
@@ -39,20 +39,22 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     for k, ls in (("float32", "--"), ("float64", "-.")):
         axes[0, 2].axvline(EPS[k], color="k", ls=ls, lw=0.8)
     axes[0, 2].axhline(s["target"], color="tab:red", lw=0.8, label="0.34% (SGD-VI slides, CIFAR-10): a hypothesis")
-    axes[0, 2].set(xlabel="eps in the tolerance λ_max P eps", ylabel="rank / P (end of training)",
-                   title=f"hypothesis, not reproduced: 0.34% = rank N - 1 needs N = {s['n_for_target_full_rank']}")
+    axes[0, 2].set(xlabel="ε in the tolerance $\\lambda_{max} P \\epsilon$", ylabel="rank / P (end of training)",
+                   title=f"hypothesis, not reproduced: 0.34% = rank N - 1\nneeds N = {s['n_for_target_full_rank']}")
     axes[0, 2].title.set_fontsize(8)
     axes[0, 2].legend(fontsize=8)
     ns = np.array([row["n_samples"] for row in s["rows"]])
-    for key, label in (("rank_float64", "rank at eps_64"), ("rank_float32", "rank at eps_32"),
+    for key, label in (("rank_float64", "rank at $\\epsilon_{64}$ tolerance"), ("rank_float32", "rank at $\\epsilon_{32}$ tolerance"),
                        ("participation_ratio", "participation ratio"), ("stable_rank", "stable rank")):
         axes[0, 0].loglog(ns, [row[key] for row in s["rows"]], marker="o", label=label)
     axes[0, 0].loglog(ns, ns - 1, color="k", lw=0.7, ls=":", label="N - 1 (the bound)")
     axes[0, 0].set(xlabel="N samples", ylabel="dimension count (end of training)",
                    title="rank at float32 tolerance, PR and stable rank vs N")
     axes[0, 0].title.set_fontsize(8)
-    axes[0, 0].xaxis.set_minor_formatter(NullFormatter())   # the full setting's N range spans < 2 decades
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].set_xticks(ns, [str(n) for n in ns])        # N spans under two decades: label each N
+    axes[0, 0].xaxis.set_minor_formatter(NullFormatter())
+    axes[0, 0].set_ylim(1, 30 * ns.max())                     # room above the data for the legend
+    axes[0, 0].legend(fontsize=8, loc="upper left")
     return save_titled(fig, out_dir, "fig_d_rank_at_scale",
                        f"D of a {'-'.join(map(str, [64, *big.params['hidden'], 10]))} tanh MLP on digits, P = {P}, SGD "
                        f"η = {big.params['eta']}, B = {big.params['batch_size']}", full=full)

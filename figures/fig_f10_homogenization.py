@@ -23,7 +23,7 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
         a = ax[0, k]
         for j, e in enumerate(eps):
             if e in (1e-1, 1e-2, 1e-3):
-                a.plot(t, r["paths"][i, j], lw=1.0, label=f"eps = {e:g}")
+                a.plot(t, r["paths"][i, j], lw=1.0, label=f"ε = {e:g}")
         a.plot(t, r["X"], "k--", lw=1.6, label="homogenized X(s)")
         a.set(title=title, xlabel="s", ylabel="x(s)")
         a.legend()
@@ -31,8 +31,8 @@ def make(out_dir: Path, full: bool = False) -> list[Path]:
     for i, n in enumerate(reps):
         a.errorbar(eps, r["sup_error"][i], yerr=2 * r["sup_error_se"][i], marker="o", ms=3, capsize=2,
                    label=f"{n} replica{'s' if n > 1 else ''}: slope {r['slopes'][i]:.2f}")
-    a.plot(eps, r["sup_error"][0, 0] * np.sqrt(eps / eps[0]), "k:", label="eps^(1/2)")
-    a.set(xscale="log", yscale="log", xlabel="eps", ylabel="E sup_s |x_eps - X|", title="homogenization error")
+    a.plot(eps, r["sup_error"][0, 0] * np.sqrt(eps / eps[0]), "k:", label="$\\epsilon^{1/2}$")
+    a.set(xscale="log", yscale="log", xlabel="ε", ylabel="$E \\sup_s |x_\\epsilon - X|$", title="homogenization error")
     a.legend(fontsize=8)
     return save_figure(fig, out_dir, "fig_f10_homogenization")
 

@@ -48,7 +48,7 @@ class FigureQualityWarning(UserWarning):
 
 MIN_FONTSIZE = 8.0  # points: the smallest text a journal figure may carry
 # ASCII names of the package's symbols; in figures they are written in mathtext ($\\beta$) or as Unicode
-ASCII_SYMBOLS = re.compile(r"(?<![\\A-Za-z])(beta|Phi|lambda|eta|epsilon|rho_ss|gamma|sigma)(?![A-Za-z])")
+ASCII_SYMBOLS = re.compile(r"(?<![\\A-Za-z])(beta|Phi|lambda|eta|epsilon|eps|rho_ss|gamma|sigma)(?![A-Za-z])")
 # a linear axis not including 0 whose range is below this fraction of its largest |value| is zoomed: a
 # difference of a few percent fills the panel, so the figure must say so (see _unstated_zooms)
 ZOOM_MIN_RANGE = 0.05
@@ -72,6 +72,23 @@ def _overlapping_ticks(fig, renderer) -> list[str]:
                 if a.overlaps(b) and a.intersection(a, b).width * a.intersection(a, b).height > 1.0:
                     found.append(f"overlapping {name} tick labels {ta!r} and {tb!r} in panel "
                                  f"{_panel(ax)}")
+    return found
+
+
+def _cut_off_texts(fig, renderer) -> list[str]:
+    """Text that runs over the figure's edge (a long title, a legend or a note placed outside the panels) and
+    is not clipped to an axes on purpose; a pixel of slack. Tick labels are left out (matplotlib keeps the
+    labels of ticks outside the view, undrawn; constrained layout makes room for the drawn ones)."""
+    edge = fig.bbox
+    ticks = {id(lab) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for tick in axis.get_major_ticks() + axis.get_minor_ticks() for lab in (tick.label1, tick.label2)}
+    found = []
+    for t in _texts(fig):
+        if id(t) in ticks or (t.get_clip_on() and t.get_clip_box() is not None):
+            continue
+        box = t.get_window_extent(renderer)
+        if box.x0 < edge.x0 - 1 or box.x1 > edge.x1 + 1 or box.y0 < edge.y0 - 1 or box.y1 > edge.y1 + 1:
+            found.append(f"text {t.get_text()[:40]!r} is cut off at the figure's edge")
     return found
 
 
@@ -185,7 +202,7 @@ def _unstated_zooms(fig) -> list[str]:
 
 def layout_problems(fig, *, min_fontsize: float = MIN_FONTSIZE) -> list[str]:
     """What would stop a journal accepting ``fig``: text smaller than ``min_fontsize`` points, tick labels of
-    one axis overlapping each other, symbols written as ASCII names (``beta``) instead of mathtext, colour
+    one axis overlapping each other, text cut off at the figure's edge, symbols written as ASCII names (``beta``) instead of mathtext, colour
     that encodes a value without a colourbar (:func:`_missing_colorbars`; opt out with :func:`no_colorbar`),
     and an axis zoomed below ``ZOOM_MIN_RANGE`` of its values without saying so (:func:`_unstated_zooms`;
     include 0 or mark it with :func:`zoomed`)."""
@@ -193,7 +210,7 @@ def layout_problems(fig, *, min_fontsize: float = MIN_FONTSIZE) -> list[str]:
     fig.draw_without_rendering()
     problems = [f"text {t.get_text()[:40]!r} at {t.get_fontsize():g} pt < {min_fontsize:g} pt"
                 for t in _texts(fig) if t.get_fontsize() < min_fontsize - 1e-9]
-    problems += _overlapping_ticks(fig, renderer)
+    problems += _overlapping_ticks(fig, renderer) + _cut_off_texts(fig, renderer)
     for t in _texts(fig):
         plain = re.sub(r"\$[^$]*\$", "", t.get_text())
         if ASCII_SYMBOLS.search(plain):

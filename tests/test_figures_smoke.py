@@ -173,10 +173,14 @@ def test_layout_problems_finds_small_text_overlaps_and_ascii_symbols():
     fig, ax = plt.subplots(figsize=(2, 2))
     ax.set_xticks([0, 1e-3, 2e-3], ["0.000000", "0.001000", "0.002000"])      # crammed labels overlap
     ax.set_title("steady state, beta = 2", fontsize=6)
+    ax.set_xlabel("eps_32")
+    fig.text(0.9, 0.5, "a note that runs over the right edge")
     problems = layout_problems(fig)
     assert any("< 8 pt" in p for p in problems)
     assert any("overlapping x tick labels" in p for p in problems)
     assert any("ASCII symbol name" in p and "beta" in p for p in problems)
+    assert any("ASCII symbol name" in p and "eps_32" in p for p in problems)
+    assert "text 'a note that runs over the right edge' is cut off at the figure's edge" in problems
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.plot([0, 1], [0, 1])
