@@ -25,13 +25,13 @@ def _curves_table(ana: dict) -> str:
     for scan, a in ana.items():
         if a["fit"] is not None:
             f = a["fit"]
-            fits.append(f"{scan}: B_opt slope {f['slope']:.2f} (95% CI {f['ci95'][0]:.2f} to {f['ci95'][1]:.2f}), "
+            fits.append(f"{LABELS[scan][0]}: B_opt slope {f['slope']:.2f} (95% CI {f['ci95'][0]:.2f} to {f['ci95'][1]:.2f}), "
                         f"B_noise slope {f['B_noise_slope']:.2f}")
         for c in a["curves"]:
             i = int(np.flatnonzero(c["B"] == c["B_opt"])[0])
             ci = c["bootstrap"]["ci95"] if c["bootstrap"] is not None else (np.nan, np.nan)
             div = ", ".join(f"{b:.0f}: {n}" for b, n in zip(c["B"], c["diverged"]) if n) or "none"
-            rows.append(f"| {scan} | {c['x']:g} | {c['B_opt']:.0f} ({c['lo']:.0f}, {c['hi']:.0f}) | "
+            rows.append(f"| {LABELS[scan][0]} | {c['x']:g} | {c['B_opt']:.0f} ({c['lo']:.0f}, {c['hi']:.0f}) | "
                         f"{ci[0]:.0f} to {ci[1]:.0f} | {c['mean'][i]:.3f} ± {c['sem'][i]:.3f} | "
                         f"{c['train_accuracy'][i]:.3f}, {c['train_accuracy'][max(i - 1, 0)]:.3f} | "
                         f"{c['B_noise_at_B_opt']:.3g} | {c['g_at_B_opt']:.3g} | {div} |")
