@@ -5,6 +5,7 @@
 ``Sweep``              name, point function ``fn(**point) -> Result``, points, description     (:mod:`.spec`)
 ``run_sweep``          compute the missing points (serial, or Dask: a LocalCluster or a scheduler address),
                        store each Result atomically under its key, gather a ``Table``          (:mod:`.engine`)
+``run_point``          one point: ``fn(**point)`` as a Result, or the failure it raised         (:mod:`.points`)
 ``Table``              results in point order, failures with tracebacks, ``column(key)``;
                        ``Table.load(store_folder)`` gathers a store                           (:mod:`.table`)
 ``discover_sweeps``    the named sweeps of ``simulations/*.py`` (``SWEEPS = {name: factory}``) (:mod:`.discover`)
@@ -15,7 +16,8 @@
 Dask is imported only when ``backend="dask"`` runs.
 """
 from .discover import discover_sweeps, load_module
-from .engine import BACKENDS, SCHEDULER_ENV, STORE_ENV, default_store, run_point, run_sweep
+from .engine import BACKENDS, SCHEDULER_ENV, STORE_ENV, default_store, run_sweep
+from .points import run_point
 from .ensemble import ensemble_sweep, merge_paths, path_chunks
 from .spec import Sweep, grid, point_key
 from .table import Table

@@ -23,7 +23,7 @@ import cloudpickle
 from distributed import Client, LocalCluster, as_completed
 
 from ..results import Result
-from .engine import PointFailure, run_point
+from .points import PointFailure, run_point
 
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _INSTALLED = ("site-packages", "dist-packages")

@@ -15,13 +15,13 @@ import os
 import traceback
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ..results import Result
 from ..validation import choice, positive, positive_int
+from .points import PointFailure, run_point
 from .spec import Sweep
 from .store import Store
 from .table import Table
@@ -29,25 +29,6 @@ from .table import Table
 BACKENDS = ("serial", "dask")
 SCHEDULER_ENV = "PDE_SGD_SCHEDULER"
 STORE_ENV = "PDE_SGD_STORE"  # folder holding the default stores (default ./sweeps)
-
-
-@dataclass(frozen=True)
-class PointFailure:
-    """A point that raised: the formatted traceback."""
-
-    traceback: str
-
-
-def run_point(fn, point: dict) -> Result | PointFailure:
-    """``fn(**point)``, or the PointFailure it raised (also when it returns something other than a Result)."""
-    try:
-        result = fn(**point)
-        if not isinstance(result, Result):
-            raise TypeError(f"the point function {getattr(fn, '__qualname__', fn)!r} must return a "
-                            f"pde_sgd.Result, got {type(result).__name__}")
-        return result
-    except Exception:  # any error of one point is recorded; the sweep goes on
-        return PointFailure(traceback.format_exc())
 
 
 def serial_backend(fn, todo: list[tuple[int, dict]]) -> Iterator[tuple[int, Result | PointFailure]]:
