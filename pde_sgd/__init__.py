@@ -5,8 +5,7 @@ Subpackages: :mod:`pde_sgd.hj` (viscous and inviscid Hamilton-Jacobi: local entr
 :mod:`pde_sgd.sde` (SGD, Entropy-SGD, Elastic-SGD ensembles), :mod:`pde_sgd.networks` (captured gradient
 noise of real PyTorch networks; imports torch). ``import pde_sgd`` imports neither torch nor matplotlib.
 """
-__version__ = "0.1.0"
-
+from ._version import __version__  # noqa: F401
 from . import _threads  # noqa: E402,F401  (first: OpenMP reads its wait policy when it loads)
 from . import _numba_cache  # noqa: E402,F401  (before any kernel is compiled: the cache keyed by all sources)
 from . import landscapes  # noqa: E402

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .validation import positive, positive_int, times_array
+from .validation import memory_limit, positive, positive_int, times_array
 
 
 def output_times(times: Any = None, T: float | None = None, n_saves: int | None = None, *,
@@ -52,11 +52,10 @@ def output_times(times: Any = None, T: float | None = None, n_saves: int | None 
 
 def _check_saves_fit(n_saves: int, bytes_per_save: float) -> None:
     """MemoryError naming n_saves and the estimate when n_saves + 1 saves of ``bytes_per_save`` bytes would not
-    fit in the memory available (:func:`pde_sgd.fokker_planck.steady.memory_limit`)."""
+    fit in the memory available (:func:`pde_sgd.validation.memory_limit`)."""
     need = bytes_per_save * (n_saves + 1)
     if need <= 1e9:  # small: no need to ask the system
         return
-    from .fokker_planck.steady import memory_limit  # (here, not at the top: importing fokker_planck takes ~0.1 s)
     if need > memory_limit():
         raise MemoryError(f"n_saves={n_saves}: {n_saves + 1} saves of {bytes_per_save:.3g} bytes would take "
                           f"{need / 1e9:.3g} GB, more than the {memory_limit() / 1e9:.3g} GB available: choose "

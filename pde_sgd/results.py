@@ -270,7 +270,7 @@ class Result:
         _check_savable(self.kind, arrays, params)
         if _first_non_finite(stats, "stats"):
             raise ValueError(f"Result {_first_non_finite(stats, 'stats')} is NaN or inf, which JSON cannot hold")
-        from . import __version__
+        from ._version import __version__
         core = {"kind": self.kind, "arrays": sorted(arrays), "params": params, "stats": stats,
                 "save_id": uuid.uuid4().hex}
         npz, js = _pair(base)

@@ -83,6 +83,25 @@ def memory_bytes(*, available: bool = True) -> int | None:
         return None
 
 
+def memory_limit() -> float:
+    """Bytes a direct solve may claim: the smallest of half the physical memory, the memory now available and
+    the process's address-space limit (RLIMIT_AS), where the platform reports them (8 GB otherwise)."""
+    limits = []
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        limits += [0.5 * page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")]
+    except (ValueError, OSError, AttributeError):  # not available on this platform
+        pass
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(float(soft))
+    except (ImportError, ValueError, OSError):
+        pass
+    return min(limits) if limits else 8e9
+
+
 def require_memory(what: str, n_bytes: float, *, available: bool = True) -> None:
     """MemoryError naming ``what`` and the estimate when ``n_bytes`` exceeds :func:`memory_bytes` (raised before
     the allocation, instead of a bare MemoryError from numpy or the operating system killing the process)."""

@@ -33,9 +33,9 @@ from numba import njit, prange
 from .._threads import thread_count
 from ..driver import drive
 from ..schemes import Scheme
-from ..validation import choice, positive, warn_long_run
+from ..validation import choice, memory_limit, positive, warn_long_run
 from .operator import FPOperator
-from .steady import check_direct_solve_fits, memory_limit
+from .steady import check_direct_solve_fits
 from .stencil import FaceStencil
 
 METHODS = ("explicit", "implicit", "expm")
@@ -55,7 +55,7 @@ MAX_WORK = 1e15
 
 def check_snapshots_fit(n_times: int, n_cells: int, name: str, limit: float | None = None) -> None:
     """MemoryError naming ``name`` (``"n_saves"`` or ``"times"``) when ``n_times`` float64 snapshots of
-    ``n_cells`` cells (plus two working copies) exceed ``limit`` (default :func:`steady.memory_limit`)."""
+    ``n_cells`` cells (plus two working copies) exceed ``limit`` (default :func:`pde_sgd.validation.memory_limit`)."""
     need, limit = 8.0 * (n_times + 2) * n_cells, memory_limit() if limit is None else limit
     if need > limit:
         most = max(int(limit // (8.0 * n_cells)) - 3, 0)

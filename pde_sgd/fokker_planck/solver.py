@@ -20,12 +20,12 @@ from ..driver import output_times
 from ..grid import Grid, require_grid
 from ..landscapes import Landscape
 from ..results import Result
-from ..validation import NumericalInstability, finite_array, positive, positive_int
+from ..validation import NumericalInstability, finite_array, memory_limit, positive, positive_int
 from . import evolve as _evolve
 from .coefficients import sample_coefficients
 from .fields import kl_divergence, leftover_field, normalised, potential
 from .operator import FPOperator
-from .steady import check_direct_solve_fits, memory_limit, steady_state
+from .steady import check_direct_solve_fits, steady_state
 
 
 def _diffusion_label(D_cells: np.ndarray, D: Any) -> dict:

@@ -15,11 +15,12 @@ needed beyond that.
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
+
+from ..validation import memory_limit
 
 
 def lu_bytes_estimate(shape: tuple[int, ...]) -> float:
@@ -34,25 +35,6 @@ def lu_bytes_estimate(shape: tuple[int, ...]) -> float:
     N = float(np.prod(shape))
     entries = 2.2 * N ** (5.0 / 3.0) if len(shape) == 3 else 12.0 * N * max(np.log2(N), 1.0)
     return 12.0 * entries
-
-
-def memory_limit() -> float:
-    """Bytes a direct solve may claim: the smallest of half the physical memory, the memory now available and
-    the process's address-space limit (RLIMIT_AS), where the platform reports them (8 GB otherwise)."""
-    limits = []
-    try:
-        page = os.sysconf("SC_PAGE_SIZE")
-        limits += [0.5 * page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")]
-    except (ValueError, OSError, AttributeError):  # not available on this platform
-        pass
-    try:
-        import resource
-        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-        if soft != resource.RLIM_INFINITY:
-            limits.append(float(soft))
-    except (ImportError, ValueError, OSError):
-        pass
-    return min(limits) if limits else 8e9
 
 
 def check_direct_solve_fits(shape: tuple[int, ...], limit: float | None = None, what: str = "steady_state") -> None:

@@ -14,23 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..devices import resolve_device  # noqa: F401  (part of networks' API)
 from ..validation import as_generator, choice, positive, positive_int
 
 DATASETS = ("digits", "synthetic")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA when it is available, CPU otherwise; ``"cpu"``/``"cuda"``/a torch.device are passed on."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available; use device='auto' or 'cpu'")
-    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
-    return torch.device(device)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from ..units import beta_from_sgd
-from ..validation import finite_array, positive, positive_int
+from ..validation import finite_array, memory_limit, positive, positive_int
 
 
 def resolve_beta(beta: float | None, eta: float | None, batch_size: float | None) -> float:
@@ -118,12 +118,11 @@ def check_explicit_stability(landscape, M: np.ndarray, x: np.ndarray, dt: float,
 def check_output_fits(rows: int, n_paths: int, dim: int, limit: float | None = None) -> None:
     """MemoryError naming n_paths and n_saves, with the estimate, when ``rows`` arrays of (n_paths, dim) float64
     (the saves and the state of a run) exceed ``limit`` bytes (default: the memory available,
-    :func:`pde_sgd.fokker_planck.steady.memory_limit`): refused before anything is allocated."""
+    :func:`pde_sgd.validation.memory_limit`): refused before anything is allocated."""
     need = 8.0 * rows * n_paths * dim
     if need <= 1e9 and limit is None:  # small: no need to ask the system
         return
     if limit is None:
-        from ..fokker_planck.steady import memory_limit
         limit = memory_limit()
     if need > limit:
         raise MemoryError(f"this run would hold {rows} arrays of n_paths={n_paths} x dim={dim} float64 (its "

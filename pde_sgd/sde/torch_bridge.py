@@ -118,7 +118,7 @@ def make_sde(grad, D, beta: float, *, grid: Grid | None = None, drift_grid: Grid
     ``grad`` nor ``D`` reveals it (a callable drift with a callable D).
     """
     torch = _torch()
-    from ..networks.data import resolve_device  # "auto": CUDA when present
+    from ..devices import resolve_device  # "auto": CUDA when present
 
     dev = resolve_device(device)
     dtype = dtype or torch.float64

@@ -72,7 +72,7 @@ def check_point(point: Any, index: int) -> dict:
 
 def point_key(point: dict) -> str:
     """The storage key of ``point``: 20 hex digits of the sha256 of the point and the package version."""
-    from .. import __version__
+    from .._version import __version__
     text = json.dumps({"point": {k: _key_value(v) for k, v in point.items()}, "pde_sgd_version": __version__},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
