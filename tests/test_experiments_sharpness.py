@@ -122,10 +122,11 @@ def test_endpoint_sharpness_matches_dense_hessian(tiny):
     assert sh["frobenius_top_k"] == pytest.approx(np.sqrt(np.sum(lam ** 2)))
 
 
-def _runs(eta, B, heights, times, passed=True, final_loss=0.5):
+def _runs(eta, B, heights, times, passed=True, final_loss=0.5, epochs=20):
     from pde_sgd import Result
     return [Result("jastrzebski.f9", {"loss": np.array([2.3, final_loss])},
-                   {"eta": eta, "batch_size": B, "peak": {"height": h, "time": t, "time_resolution": 0.01,
+                   {"eta": eta, "batch_size": B, "epochs": epochs,
+                    "peak": {"height": h, "time": t, "time_resolution": 0.01,
                                                           "passed": passed}})
             for h, t in zip(heights, times)]
 
@@ -153,6 +154,13 @@ def test_f9_verdicts_need_the_stability_edge_and_passed_peaks():
     v = _compare(low + untrained, (1.0, 32), (0.1, 32), "height")["verdict"]
     assert v.outcome == REGIME_NOT_REACHED and [p.name for p in v.failed] == ["final train loss (largest run)"]
     assert v.failed[0].measured == pytest.approx(4.7)
+    # a time compared with a run stopped (at 5 epochs) before the other's peaks (8-9 epochs): not judged; the
+    # height still is
+    short = _runs(1.0, 32, [1.9, 1.85, 1.95], [2.0, 2.2, 2.1], epochs=5)
+    v = _compare(low + short, (1.0, 32), (0.1, 32), "time")["verdict"]
+    assert v.outcome == REGIME_NOT_REACHED and [p.name for p in v.failed] == ["latest peak time / shorter run (epochs)"]
+    assert v.failed[0].measured == pytest.approx(9.0 / 5)
+    assert _compare(low + short, (1.0, 32), (0.1, 32), "height")["verdict"].outcome == HOLDS
     # higher peaks for the larger eta at the edge: does not hold; overlapping seeds: unresolved
     high = _runs(0.1, 32, [1.0, 1.1, 1.05], [8.0, 9.0, 8.5])
     assert _compare(high + at_edge, (1.0, 32), (0.1, 32), "height")["verdict"].outcome == DOES_NOT_HOLD
