@@ -1,7 +1,7 @@
 """The panels that the F9 figures (MLP: fig_f9_hessian_along_training, 1-D CNN: fig_f9_cnn) share: lambda_max along
 SGD per configuration (eta, B) with 2/eta dotted, the peaks over seeds, and the overshoot along e_1."""
 import numpy as np
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 
@@ -83,7 +83,7 @@ def overshoot(ax, results, configs, colors, *, paper: dict | None = None) -> Non
     alphas = results[0]["overshoot_alphas"]
     ax.set_xscale("log")
     ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
-    _plain_log_ticks(ax)
+    ax.xaxis.set_minor_formatter(NullFormatter())            # the alphas are the labels
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set(xlabel="α", ylabel="loss change (%)", title="$L(\\theta - \\alpha\\eta g_1)/L - 1$ at the end")
     ax.legend(fontsize=8)

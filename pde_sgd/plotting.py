@@ -66,8 +66,9 @@ def _overlapping_ticks(fig, renderer) -> list[str]:
     found = []
     for ax in fig.axes:
         for axis, name in ((ax.xaxis, "x"), (ax.yaxis, "y")):
-            boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in axis.get_ticklabels(which="both")
-                     if t.get_visible() and t.get_text().strip()]
+            boxes = sorted(((t.get_text(), t.get_window_extent(renderer)) for t in axis.get_ticklabels(which="both")
+                            if t.get_visible() and t.get_text().strip()),
+                           key=lambda tb: tb[1].x0 if name == "x" else tb[1].y0)  # majors and minors interleaved
             for (ta, a), (tb, b) in zip(boxes, boxes[1:]):
                 if a.overlaps(b) and a.intersection(a, b).width * a.intersection(a, b).height > 1.0:
                     found.append(f"overlapping {name} tick labels {ta!r} and {tb!r} in panel "

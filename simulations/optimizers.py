@@ -96,9 +96,11 @@ def optimizer_runs(full: bool = False, out: Path = OUT) -> dict[tuple[str, str],
     """{(model, optimizer): [[Result per seed] per lr]} from :func:`f12_sweep` (store ``out/sweeps/f12_optimizers``;
     RuntimeError with the first traceback if a run failed)."""
     from simulations.sweep_results import sweep_results
-    s = settings(full)
-    runs = iter(sweep_results(f12_sweep(full), store_root=Path(out) / "sweeps"))
-    return {(m, o): [[next(runs) for _ in s["seeds"]] for _ in s["lrs"]] for m in s["models"] for o in OPTIMIZERS}
+    s, sweep = settings(full), f12_sweep(full)
+    run = {tuple(p[k] for k in ("model", "optim", "lr", "seed")): r
+           for p, r in zip(sweep.points, sweep_results(sweep, store_root=Path(out) / "sweeps"))}
+    return {(m, o): [[run[(m, o, lr, seed)] for seed in s["seeds"]] for lr in s["lrs"]]
+            for m in s["models"] for o in OPTIMIZERS}
 
 
 SWEEPS = {"f12_optimizers": f12_sweep}

@@ -296,7 +296,8 @@ def f8_analysis(results: list[Result]) -> dict:
             b_opt, lo, hi = optimal_batch(B, mean)
             i = int(np.flatnonzero(B == b_opt)[0])
             boot = bootstrap_optimal_batch(B, acc) if acc.shape[1] >= 2 else None
-            b_noise = np.array([_finite_mean(r["noise_scale"][-1]) for r in c])   # end of training, seed mean
+            b_noise = np.array([_finite_mean(r["noise_scale"][int(np.argmax(r["noise_steps"]))])  # end of training,
+                                for r in c])                                                    # seed mean
             diverged = np.array([int(np.sum(r.arrays.get("diverged", 0))) for r in c])
             curves.append({"x": x, "B": B, "mean": mean, "sem": sem, "train_accuracy": train, "B_opt": b_opt,
                            "B_noise": b_noise, "B_noise_at_B_opt": float(b_noise[i]), "diverged": diverged,

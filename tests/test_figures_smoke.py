@@ -182,6 +182,11 @@ def test_layout_problems_finds_small_text_overlaps_and_ascii_symbols():
     assert any("ASCII symbol name" in p and "eps_32" in p for p in problems)
     assert "text 'a note that runs over the right edge' is cut off at the figure's edge" in problems
     plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4, 3))       # a minor label on a major one: neighbours only along the axis
+    ax.set_xticks([0, 1], ["0.000", "1.000"])
+    ax.set_xticks([0.02], ["0.020"], minor=True)
+    assert any("overlapping x tick labels '0.000' and '0.020'" in p for p in layout_problems(fig))
+    plt.close(fig)
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.plot([0, 1], [0, 1])
     ax.set_title(r"$\beta$ = 2, β = 2, ρ_ss, Φ (clean)", fontsize=9)

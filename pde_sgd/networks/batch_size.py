@@ -59,7 +59,11 @@ def models_noise_scale(model: FlatModel, thetas: torch.Tensor, data: Dataset, *,
     """The gradient noise scale B_noise = tr(Sigma) / |G|^2 (McCandlish et al. 2018; Sigma = the per-sample
     gradient covariance D, G the mean gradient) of each of the k models ``thetas`` (k, P), and its jackknife
     standard error (:func:`pde_sgd.networks.theory_check.noise_scale_jackknife`), on ``n_samples`` training
-    samples drawn without replacement (seeded; all N if None or >= N). Returns two arrays of shape (k,)."""
+    samples drawn without replacement (seeded; all N if None or >= N). Returns two arrays of shape (k,).
+
+    On n < N samples the plug-in |G|^2 (the subsample's mean gradient squared) exceeds the full-data |G|^2 by
+    about tr(Sigma) / n (1 - n / N) on average, so where |G| is small (late in training) B_noise is biased down and
+    capped near n: use all samples (n_samples=None) when B_noise may approach n."""
     from .per_sample import per_sample_grads
     from .theory_check import noise_scale_jackknife
     N = data.X.shape[0]
